@@ -1,0 +1,52 @@
+"""`python -m bot`: read the settings once, connect to Slack over Socket Mode, answer until stopped."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from botocore.exceptions import NoRegionError
+from dotenv import load_dotenv
+from slack_bolt.error import BoltError
+
+from .settings import Settings, SettingsError
+
+log = logging.getLogger("bot")
+
+
+def main(argv: list[str] | None = None) -> int:
+    load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)  # the real environment wins
+    try:
+        settings = Settings.from_env(os.environ)
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return 2
+
+    from .app import create_app, socket_mode_handler
+    from .logs import setup_logging
+
+    setup_logging(settings.log_level)
+    try:
+        app = create_app(settings)
+    except NoRegionError:
+        print(
+            "The bot cannot start: no AWS region is set. Set AWS_REGION (for example us-east-1) "
+            "in the environment or in .env, or set a region in your AWS profile.",
+            file=sys.stderr,
+        )
+        return 2
+    except BoltError as error:
+        print(
+            f"The bot cannot start: Slack did not accept SLACK_BOT_TOKEN ({error}). Copy the Bot User OAuth "
+            "Token again from your app's \"OAuth & Permissions\" page and reinstall the app if it changed.",
+            file=sys.stderr,
+        )
+        return 2
+    log.info("connecting to Slack over Socket Mode; model %s", settings.model_id)
+    socket_mode_handler(app, settings).start()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""Wires the pieces together: a Bolt app whose listeners hand questions to the replier."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk import WebClient
+
+from .incoming import SeenEvents
+from .listeners import register_listeners
+from .model import BedrockModel
+from .reply import Replier
+from .settings import Settings
+from .slack_history import SlackHistory
+
+
+def create_app(settings: Settings, bedrock_client=None) -> App:
+    """The Bolt app. Checks the bot token (`auth.test`) on the way, as Bolt does."""
+    client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+    app = App(
+        client=client,
+        listener_executor=ThreadPoolExecutor(settings.max_concurrent_replies, thread_name_prefix="reply"),
+    )
+    replier = Replier(
+        client=client,
+        history=SlackHistory(client, dm_messages=settings.dm_history_messages, dm_hours=settings.dm_history_hours),
+        model=BedrockModel.from_settings(settings, bedrock_client),
+        settings=settings,
+    )
+    register_listeners(app, replier, SeenEvents())
+    return app
+
+
+def socket_mode_handler(app: App, settings: Settings) -> SocketModeHandler:
+    """Socket Mode: events over a WebSocket the bot opens, through the same Web API base URL."""
+    return SocketModeHandler(app, settings.slack_app_token, concurrency=settings.max_concurrent_replies)

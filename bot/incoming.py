@@ -1,0 +1,103 @@
+"""A Slack event becomes a request for an answer, or nothing.
+
+Pure rules: a person's `app_mention` in a channel, or a person's new message in a DM with the bot. Not
+the bot's own messages, not other bots', not edits, deletions or other subtypes. `SeenEvents` makes a
+redelivered event (same `event_id`, or the same message) get one answer only.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+from .conversation import Identity
+
+# Subtypes that are still a person's new message; every other subtype (message_changed,
+# message_deleted, bot_message, channel_join, ...) is not a question.
+_PERSON_SUBTYPES = (None, "file_share", "thread_broadcast")
+
+
+@dataclass(frozen=True)
+class Request:
+    event_id: str
+    channel: str
+    user: str
+    text: str  # as Slack sent it, with its markup
+    ts: str  # the message that asked
+    thread_ts: str | None  # the thread it was written in, if any
+    is_dm: bool
+    team: str | None = None
+
+    @property
+    def reply_thread_ts(self) -> str | None:
+        """Where the answer goes: the question's thread; a channel mention starts one; a DM answers in line."""
+        if self.thread_ts:
+            return self.thread_ts
+        return None if self.is_dm else self.ts
+
+    @property
+    def message(self) -> dict:
+        """The question as a Slack message."""
+        return {"ts": self.ts, "user": self.user, "text": self.text}
+
+
+def request_from_event(event: Mapping, event_id: str | None, bot: Identity) -> Request | None:
+    kind = event.get("type")
+    channel = event.get("channel") or ""
+    if kind == "app_mention":
+        if channel.startswith("D"):
+            return None  # the DM itself arrives as `message` and is answered there, once
+        is_dm = False
+    elif kind == "message":
+        if event.get("channel_type") != "im":
+            return None
+        is_dm = True
+    else:
+        return None
+    if event.get("subtype") not in _PERSON_SUBTYPES:
+        return None
+    user = event.get("user")
+    if not user or user == bot.user_id or event.get("bot_id") or event.get("bot_profile"):
+        return None
+    ts = event.get("ts")
+    if not ts or not channel:
+        return None
+    return Request(
+        event_id=event_id or f"{channel}:{ts}",
+        channel=channel,
+        user=user,
+        text=event.get("text") or "",
+        ts=ts,
+        thread_ts=event.get("thread_ts"),
+        is_dm=is_dm,
+        team=event.get("team"),
+    )
+
+
+class SeenEvents:
+    """Remembers recent requests so that a redelivery is recognised. Thread-safe, bounded."""
+
+    def __init__(self, ttl: float = 3600.0, capacity: int = 10_000, clock: Callable[[], float] = time.monotonic):
+        self._ttl = ttl
+        self._capacity = capacity
+        self._clock = clock
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def first_time(self, request: Request) -> bool:
+        """True once per event and per message; False for every redelivery."""
+        keys = (f"event:{request.event_id}", f"message:{request.channel}:{request.ts}")
+        now = self._clock()
+        with self._lock:
+            while self._seen and (
+                len(self._seen) > self._capacity or next(iter(self._seen.values())) < now - self._ttl
+            ):
+                self._seen.popitem(last=False)
+            if any(key in self._seen for key in keys):
+                return False
+            for key in keys:
+                self._seen[key] = now
+            return True

@@ -1,0 +1,28 @@
+"""The Slack-facing listeners: thin. They turn an event into a request and hand it to the replier."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import App, BoltContext
+
+from .conversation import Identity
+from .incoming import SeenEvents, request_from_event
+from .reply import Replier
+
+log = logging.getLogger(__name__)
+
+
+def register_listeners(app: App, replier: Replier, seen: SeenEvents) -> None:
+    def take(body: dict, event: dict, context: BoltContext) -> None:
+        bot = Identity(user_id=context.bot_user_id or "", bot_id=context.bot_id)
+        request = request_from_event(event, body.get("event_id"), bot)
+        if request is None:
+            return
+        if not seen.first_time(request):
+            log.info("ignoring a redelivery of event %s", request.event_id)
+            return
+        replier.answer(request, bot)
+
+    app.event("app_mention")(take)
+    app.event("message")(take)

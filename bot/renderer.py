@@ -1,0 +1,232 @@
+"""The streaming renderer: model text in, paced Slack edits out.
+
+Pure: it owns no thread, no clock and no network. Whoever drives it feeds it text as the model produces
+it, asks `next_edit(now)` what Slack call to make, reports back with `sent(...)`, and sleeps until
+`wake_at()` when there is nothing to do. The rules it keeps:
+
+- the first words replace the placeholder at once; after that a message is edited at most once per
+  `interval` seconds, whatever the number of chunks;
+- one Slack call at a time per reply; text that arrives meanwhile is coalesced, and the newest wins;
+- a message whose text would pass Slack's limit is closed at a paragraph or line break and the answer
+  goes on in a new message (see `splitting`); joined, the messages' bodies are exactly the answer;
+- when the stream ends, every message gets its final text once, the last one with the closing note.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .formatting import to_mrkdwn
+from .splitting import open_fence, split_point
+
+SLACK_TEXT_LIMIT = 4000  # chat.update rejects longer `text` with msg_too_long
+NOTE_ROOM = 200  # kept free in every message for the closing note
+EMPTY_ANSWER_NOTE = "_The model sent back an empty answer. Try asking again, perhaps in other words._"
+_GIVE_UP_AFTER = 5  # consecutive failed calls on one message
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One Slack call the renderer wants made."""
+
+    index: int  # which message of the reply; 0 is the one that held the placeholder
+    text: str  # the mrkdwn that message should show
+    post: bool  # True: post a new message in the thread; False: edit message `index`
+    final: bool  # the message will not change after this
+    version: int = field(default=0, compare=False)
+
+
+@dataclass
+class _Message:
+    prefix: str = ""  # the code fence opener carried over from the message before, if any
+    body: str = ""  # the part of the answer this message holds
+    shown: str | None = None  # what Slack shows now; None until posted
+    answered: bool = False  # it shows answer text, not the placeholder
+    closed: bool = False  # the body will not grow any more
+    version: int = 0  # bumped when the body changes
+    seen: int = -1  # the version last rendered and dealt with
+    final_sent: bool = False
+    last_call_at: float = -math.inf
+    not_before: float = -math.inf
+    failures: int = 0
+
+
+class ReplyRenderer:
+    def __init__(
+        self,
+        *,
+        placeholder: str,
+        interval: float = 1.0,
+        limit: int = SLACK_TEXT_LIMIT - NOTE_ROOM,
+        formatter: Callable[[str], str] = to_mrkdwn,
+    ) -> None:
+        self._interval = interval
+        self._limit = limit
+        self._formatter = formatter
+        self._format_cache: tuple[str, str] = ("", formatter(""))
+        self._messages = [_Message(shown=placeholder)]
+        self._pending: list[str] = []
+        self._finished = False
+        self._note: str | None = None
+        self._in_flight: Edit | None = None
+        self.gave_up = False  # a message could not be updated at all; the caller may stop the model
+
+    # -- input -------------------------------------------------------------------------------------
+
+    def feed(self, text: str) -> None:
+        """Text the model produced, in order."""
+        if text and not self._finished:
+            self._pending.append(text)
+
+    def finish(self, note: str | None = None) -> None:
+        """The stream ended; `note` (mrkdwn) closes the last message, for example to say why it stopped."""
+        self._finished = True
+        self._note = note
+
+    # -- state -------------------------------------------------------------------------------------
+
+    @property
+    def answer(self) -> str:
+        """All the text fed so far."""
+        return "".join(message.body for message in self._messages) + "".join(self._pending)
+
+    @property
+    def bodies(self) -> list[str]:
+        """The part of the answer each message holds."""
+        return [message.body for message in self._messages]
+
+    @property
+    def done(self) -> bool:
+        """Finished, and every message shows its final text (or was given up on)."""
+        return (
+            self._finished
+            and self._in_flight is None
+            and not self._pending
+            and all(message.final_sent for message in self._messages)
+        )
+
+    @property
+    def shown_anything(self) -> bool:
+        return any(message.answered for message in self._messages)
+
+    # -- scheduling --------------------------------------------------------------------------------
+
+    def next_edit(self, now: float) -> Edit | None:
+        """The Slack call to make now, or None. At most one call is in flight at a time."""
+        if self._in_flight is not None:
+            return None
+        index = 0
+        while index < len(self._messages):  # the list grows when the last message rolls over
+            edit = self._edit_if_due(index, now)
+            if edit is not None:
+                self._in_flight = edit
+                self._messages[index].last_call_at = now
+                return edit
+            index += 1
+        return None
+
+    def wake_at(self) -> float | None:
+        """When `next_edit` may next have something to send; None: not before new input or `sent`."""
+        if self._in_flight is not None:
+            return None
+        times = [due for index in range(len(self._messages)) if (due := self._due_at(index)) is not None]
+        return min(times, default=None)
+
+    def sent(self, edit: Edit, now: float, ok: bool = True, retry_after: float | None = None) -> None:
+        """The outcome of an edit `next_edit` handed out. `retry_after`: Slack asked to wait that long."""
+        if edit != self._in_flight:
+            raise ValueError("sent() reports an edit that is not in flight")
+        self._in_flight = None
+        message = self._messages[edit.index]
+        if ok:
+            message.shown = edit.text
+            message.answered = True
+            message.failures = 0
+            if edit.final:
+                message.final_sent = True
+            return
+        message.failures += 1
+        message.seen = -1  # what Slack shows is stale: the newest text goes out with the next call
+        message.not_before = now + (retry_after if retry_after is not None else self._interval)
+        if message.failures >= _GIVE_UP_AFTER:
+            message.final_sent = True
+            self.gave_up = True
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _is_last(self, index: int) -> bool:
+        return index == len(self._messages) - 1
+
+    def _is_final(self, index: int) -> bool:
+        return self._messages[index].closed or (self._finished and self._is_last(index))
+
+    def _due_at(self, index: int) -> float | None:
+        message = self._messages[index]
+        if message.final_sent:
+            return None
+        previous = self._messages[index - 1] if index > 0 else None
+        if message.shown is None and previous is not None and previous.shown is None and not previous.final_sent:
+            return None  # posts go out in order, or the thread would read out of order
+        if self._is_final(index):
+            return message.not_before  # final text goes out at once
+        changed = message.version != message.seen or (self._is_last(index) and self._pending)
+        if not changed:
+            return None
+        if not message.answered:
+            return message.not_before  # first words at once
+        return max(message.last_call_at + self._interval, message.not_before)
+
+    def _edit_if_due(self, index: int, now: float) -> Edit | None:
+        due = self._due_at(index)
+        if due is None or due > now:
+            return None
+        if self._is_last(index):
+            self._absorb()
+        message = self._messages[index]
+        final = self._is_final(index)
+        text = self._render(index, final)
+        message.seen = message.version
+        if not text.strip() or text == message.shown:
+            if final:
+                message.final_sent = True  # nothing left to change (a blank tail is never posted)
+            return None
+        return Edit(index, text, post=message.shown is None, final=final, version=message.version)
+
+    def _absorb(self) -> None:
+        """Move pending text into the last message, rolling over into new messages while it is too long."""
+        message = self._messages[-1]
+        if self._pending:
+            message.body += "".join(self._pending)
+            self._pending.clear()
+            message.version += 1
+        while not self._fits(message.prefix + message.body):
+            prefix = message.prefix
+            cut = split_point(message.body, lambda head: self._fits(prefix + head))
+            head, tail = message.body[:cut], message.body[cut:]
+            opener = open_fence(prefix + head)
+            message.body = head
+            message.closed = True
+            message.version += 1
+            message = _Message(prefix=f"{opener}\n" if opener else "", body=tail, version=1)
+            self._messages.append(message)
+
+    def _fits(self, markdown: str) -> bool:
+        return len(self._format(markdown)) <= self._limit
+
+    def _format(self, markdown: str) -> str:
+        if self._format_cache[0] != markdown:
+            self._format_cache = (markdown, self._formatter(markdown))
+        return self._format_cache[1]
+
+    def _render(self, index: int, final: bool) -> str:
+        message = self._messages[index]
+        text = self._format(message.prefix + message.body)
+        if final and self._finished and self._is_last(index):
+            note = self._note
+            if note is None and not text.strip() and index == 0:
+                note = EMPTY_ANSWER_NOTE
+            if note:
+                text = f"{text}\n\n{note}" if text.strip() else note
+        return text

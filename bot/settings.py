@@ -1,0 +1,141 @@
+"""Settings, read once at start from the environment (a `.env` file fills in what the environment lacks).
+
+Every problem is collected before anything is reported, so one run names every missing or malformed
+variable and where to get it. AWS credentials and region are not settings of ours: boto3 finds them
+through its standard chain (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_BEDROCK_RUNTIME, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping, TypeVar
+from urllib.parse import urlparse
+
+DEFAULT_MODEL_ID = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful assistant answering in a Slack workspace. Answer clearly and concisely. "
+    "Use Markdown sparingly: short paragraphs, lists and code blocks where they help."
+)
+SLACK_APPS_PAGE = "https://api.slack.com/apps"
+
+T = TypeVar("T")
+
+
+class SettingsError(Exception):
+    """The settings cannot be used; the message lists every problem and how to fix it."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(
+            "The bot cannot start: fix these settings in the environment or in .env "
+            f"(see .env.example):\n{lines}"
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: str
+    slack_app_token: str
+    slack_api_url: str = "https://slack.com/api/"
+    model_id: str = DEFAULT_MODEL_ID
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    max_tokens: int = 2048
+    temperature: float = 0.5
+    edit_interval: float = 1.0
+    context_max_chars: int = 60_000
+    dm_history_messages: int = 20
+    dm_history_hours: float = 24.0
+    max_concurrent_replies: int = 32
+    log_level: str = "INFO"
+    aws_region: str | None = None  # AWS_REGION; when unset boto3's own chain decides (AWS_DEFAULT_REGION, profile)
+
+    def __repr__(self) -> str:  # never print a token, even by accident
+        return f"Settings(model_id={self.model_id!r}, slack_api_url={self.slack_api_url!r}, ...)"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "Settings":
+        reader = _Reader(env)
+        values = dict(
+            slack_bot_token=reader.token(
+                "SLACK_BOT_TOKEN",
+                "xoxb-",
+                f'the Bot User OAuth Token (xoxb-...) on your app\'s "OAuth & Permissions" page, {SLACK_APPS_PAGE}',
+            ),
+            slack_app_token=reader.token(
+                "SLACK_APP_TOKEN",
+                "xapp-",
+                'an app-level token (xapp-...) with the connections:write scope, made under "Basic Information" '
+                f'→ "App-Level Tokens", {SLACK_APPS_PAGE}',
+            ),
+            slack_api_url=reader.url("SLACK_API_URL", cls.slack_api_url),
+            model_id=reader.text("BEDROCK_MODEL_ID", cls.model_id),
+            system_prompt=reader.text("BEDROCK_SYSTEM_PROMPT", cls.system_prompt),
+            max_tokens=reader.number("BEDROCK_MAX_TOKENS", int, cls.max_tokens, 1, 200_000),
+            temperature=reader.number("BEDROCK_TEMPERATURE", float, cls.temperature, 0.0, 1.0),
+            edit_interval=reader.number("SLACK_EDIT_INTERVAL_SECONDS", float, cls.edit_interval, 0.1, 60.0),
+            context_max_chars=reader.number("CONTEXT_MAX_CHARS", int, cls.context_max_chars, 1_000, 2_000_000),
+            dm_history_messages=reader.number("DM_HISTORY_MESSAGES", int, cls.dm_history_messages, 1, 1_000),
+            dm_history_hours=reader.number("DM_HISTORY_HOURS", float, cls.dm_history_hours, 0.01, 24 * 365),
+            max_concurrent_replies=reader.number("MAX_CONCURRENT_REPLIES", int, cls.max_concurrent_replies, 1, 1_000),
+            log_level=reader.choice("LOG_LEVEL", cls.log_level, ("DEBUG", "INFO", "WARNING", "ERROR")),
+            aws_region=reader.text("AWS_REGION", "") or None,  # botocore itself reads only AWS_DEFAULT_REGION
+        )
+        if reader.problems:
+            raise SettingsError(reader.problems)
+        return cls(**values)
+
+
+class _Reader:
+    """Reads variables, noting every problem instead of stopping at the first."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+        self.problems: list[str] = []
+
+    def _get(self, name: str) -> str | None:
+        value = self._env.get(name, "").strip()
+        return value or None
+
+    def token(self, name: str, prefix: str, where: str) -> str:
+        value = self._get(name)
+        if value is None:
+            self.problems.append(f"{name} is missing: it is {where}.")
+            return ""
+        if not value.startswith(prefix):
+            self.problems.append(
+                f"{name} should start with {prefix!r} but starts with {value[:5]!r}: it is {where}."
+            )
+        return value
+
+    def url(self, name: str, default: str) -> str:
+        value = self._get(name)
+        if value is None:
+            return default
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            self.problems.append(f"{name} must be an http(s) URL such as {default}, not {value!r}.")
+        return value if value.endswith("/") else value + "/"
+
+    def text(self, name: str, default: str) -> str:
+        return self._get(name) or default
+
+    def number(self, name: str, kind: Callable[[str], T], default: T, low: float, high: float) -> T:
+        value = self._get(name)
+        if value is None:
+            return default
+        what = "a whole number" if kind is int else "a number"
+        try:
+            number = kind(value)
+        except ValueError:
+            self.problems.append(f"{name} must be {what} from {low:g} to {high:g}, not {value!r}.")
+            return default
+        if not low <= number <= high:  # type: ignore[operator]
+            self.problems.append(f"{name} must be {what} from {low:g} to {high:g}, not {value!r}.")
+        return number
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = (self._get(name) or default).upper()
+        if value not in choices:
+            self.problems.append(f"{name} must be one of {', '.join(choices)}, not {value!r}.")
+        return value

@@ -1,0 +1,73 @@
+"""Fixtures: the local Slack and Bedrock stand-ins, and the real bot connected to them."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from bot.app import create_app, socket_mode_handler
+from bot.settings import Settings
+from tests.standins.bedrock import FakeBedrock
+from tests.standins.slack import FakeSlack
+
+
+@pytest.fixture
+def slack():
+    standin = FakeSlack().start()
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture
+def bedrock():
+    standin = FakeBedrock().start()
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture
+def aws_env(monkeypatch, bedrock, tmp_path):
+    """boto3's standard chain, pointed at the Bedrock stand-in and at nothing else on this machine."""
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    values = {
+        "AWS_ACCESS_KEY_ID": "AKIDLOCALSTANDIN",
+        "AWS_SECRET_ACCESS_KEY": "local-standin-secret",
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock.endpoint_url,
+        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+@pytest.fixture
+def bot_env(slack):
+    return {
+        "SLACK_BOT_TOKEN": "xoxb-local-standin",
+        "SLACK_APP_TOKEN": "xapp-local-standin",
+        "SLACK_API_URL": slack.api_url,
+        "SLACK_EDIT_INTERVAL_SECONDS": "0.2",
+    }
+
+
+@pytest.fixture
+def start_bot(slack, bot_env, aws_env):
+    """Start the real Bolt app over real Socket Mode; returns its settings."""
+    handlers = []
+
+    def start(**overrides: str) -> Settings:
+        settings = Settings.from_env({**os.environ, **bot_env, **overrides})  # as `python -m bot` reads it
+        handler = socket_mode_handler(create_app(settings), settings)
+        handler.connect()
+        handlers.append(handler)
+        slack.wait_until(lambda: slack.connected, what="the bot to connect over Socket Mode")
+        return settings
+
+    yield start
+    for handler in handlers:
+        handler.close()
