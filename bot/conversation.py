@@ -63,7 +63,9 @@ def to_plain(text: str, bot: Identity, names: Mapping[str, str]) -> str:
 
     plain = _SLACK_TOKEN.sub(token, text)
     plain = plain.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    return plain.replace(bot.mention, "")  # an escaped mention in the bot's own text, unescaped above
+    while bot.mention in plain:  # an escaped mention unescaped above; nested ones need more than one pass
+        plain = plain.replace(bot.mention, "")
+    return plain
 
 
 def build_conversation(

@@ -63,7 +63,9 @@ def _block(node: SyntaxTreeNode, depth: int) -> str:
 
 
 def _code_block(content: str) -> str:
-    return "```\n" + escape(content.rstrip("\n")) + "\n```"
+    # mrkdwn cannot nest fences: a ``` inside the code would end the block, so a zero-width space breaks it.
+    code = escape(content.rstrip("\n")).replace("```", "``\u200b`")
+    return "```\n" + code + "\n```"
 
 
 def _list(node: SyntaxTreeNode, depth: int) -> str:

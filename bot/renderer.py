@@ -71,6 +71,7 @@ class ReplyRenderer:
         self._finished = False
         self._note: str | None = None
         self._in_flight: Edit | None = None
+        self._paused_until = -math.inf  # Slack's Retry-After: no call of this reply before it
         self.gave_up = False  # a message could not be updated at all; the caller may stop the model
 
     # -- input -------------------------------------------------------------------------------------
@@ -149,7 +150,10 @@ class ReplyRenderer:
             return
         message.failures += 1
         message.seen = -1  # what Slack shows is stale: the newest text goes out with the next call
-        message.not_before = now + (retry_after if retry_after is not None else self._interval)
+        if retry_after is not None:  # rate limits are per method, not per message: pause the whole reply
+            self._paused_until = max(self._paused_until, now + retry_after)
+        else:
+            message.not_before = now + self._interval
         if message.failures >= _GIVE_UP_AFTER:
             message.final_sent = True
             self.gave_up = True
@@ -163,6 +167,10 @@ class ReplyRenderer:
         return self._messages[index].closed or (self._finished and self._is_last(index))
 
     def _due_at(self, index: int) -> float | None:
+        due = self._due_ignoring_pause(index)
+        return None if due is None else max(due, self._paused_until)
+
+    def _due_ignoring_pause(self, index: int) -> float | None:
         message = self._messages[index]
         if message.final_sent:
             return None

@@ -1,0 +1,233 @@
+"""The real bot (Bolt over Socket Mode, boto3 parsing real event-stream frames) against the local Slack
+and Bedrock stand-ins. Each test asserts what a person in Slack would see: where the reply went, what it
+says at the end, how it got there, and that it came once."""
+
+from __future__ import annotations
+
+import re
+
+from bot.reply import EMPTY_QUESTION, INTERRUPTED_NOTE, PLACEHOLDER, STOP_NOTES
+from tests.events import direct_message, mention
+from tests.standins.bedrock import Reply, event
+from tests.standins.slack import TEXT_LIMIT
+
+
+def final_texts(slack, channel: str) -> list[str]:
+    return [m.text for m in slack.bot_messages(channel)]
+
+
+def wait_for_text(slack, channel: str, needle: str) -> list[str]:
+    slack.wait_until(lambda: any(needle in t for t in final_texts(slack, channel)), what=f"{needle!r} in Slack")
+    return final_texts(slack, channel)
+
+
+def test_a_mention_is_answered_in_its_thread_placeholder_first(slack, bedrock, start_bot):
+    start_bot()
+    bedrock.script(Reply.text("Use **IAM** to rotate keys.", chunk=3, delay=0.02))
+    event_, question = mention(slack, "<@UBOT> how do I rotate an IAM key?")
+    slack.send_event(event_)
+
+    wait_for_text(slack, "C1", "rotate keys")
+    [reply] = slack.bot_messages("C1")
+    assert reply.thread_ts == question.ts
+    assert reply.text == "Use *IAM* to rotate keys."  # Markdown shown as Slack mrkdwn
+    [placeholder] = slack.calls_of("chat.postMessage")
+    assert placeholder.params["text"] == PLACEHOLDER
+    assert placeholder.at < bedrock.requests[0].at  # the placeholder is up before the model is asked
+    assert bedrock.requests[0].body["messages"] == [
+        {"role": "user", "content": [{"text": "how do I rotate an IAM key?"}]}
+    ]
+    assert bedrock.requests[0].body["inferenceConfig"]["maxTokens"] == 2048  # always set explicitly
+
+
+def test_a_direct_message_is_answered_in_the_dm(slack, bedrock, start_bot):
+    start_bot()
+    bedrock.script(Reply.text("Hi there!"))
+    event_, _ = direct_message(slack, "hello bot")
+    slack.send_event(event_)
+
+    wait_for_text(slack, "D1", "Hi there!")
+    [reply] = slack.bot_messages("D1")
+    assert reply.thread_ts is None  # a top-level DM is answered top-level
+
+
+def test_a_direct_message_in_a_thread_is_answered_in_that_thread(slack, bedrock, start_bot):
+    start_bot()
+    root = slack.add_message("D1", "first question", user="U1")
+    slack.add_message("D1", "first answer", thread_ts=root.ts, bot=True)
+    bedrock.script(Reply.text("Threaded answer."))
+    event_, _ = direct_message(slack, "and a follow-up", thread_ts=root.ts)
+    slack.send_event(event_)
+
+    wait_for_text(slack, "D1", "Threaded answer.")
+    reply = slack.bot_messages("D1")[-1]
+    assert reply.thread_ts == root.ts
+    assert [m["role"] for m in bedrock.requests[0].body["messages"]] == ["user", "assistant", "user"]
+
+
+def test_a_follow_up_in_a_thread_remembers_the_whole_thread(slack, bedrock, start_bot):
+    start_bot()
+    slack.names.update({"U1": "Alice", "U2": "Bob"})
+    root = slack.add_message("C1", "<@UBOT> what is S3?", user="U1")
+    slack.add_message("C1", "S3 is object storage.", thread_ts=root.ts, bot=True)
+    slack.add_message("C1", "and versioning?", thread_ts=root.ts, user="U2")
+    slack.add_message("C1", "Versioning keeps every version.", thread_ts=root.ts, bot=True)
+    slack.add_message("C1", "thanks", thread_ts=root.ts, user="U1")
+    bedrock.script(Reply.text("Lifecycle rules expire old versions."))
+    event_, _ = mention(slack, "<@UBOT> how do I delete old versions?", thread_ts=root.ts, user="U2")
+    slack.send_event(event_)
+
+    wait_for_text(slack, "C1", "Lifecycle rules")
+    assert len(slack.calls_of("conversations.replies")) >= 2  # the stand-in pages every 3 messages
+    messages = bedrock.requests[0].body["messages"]
+    assert messages == [
+        {"role": "user", "content": [{"text": "Alice: what is S3?"}]},
+        {"role": "assistant", "content": [{"text": "S3 is object storage."}]},
+        {"role": "user", "content": [{"text": "Bob: and versioning?"}]},
+        {"role": "assistant", "content": [{"text": "Versioning keeps every version."}]},
+        {"role": "user", "content": [{"text": "Alice: thanks\n\nBob: how do I delete old versions?"}]},
+    ]
+    assert "<@UBOT>" not in str(messages)
+
+
+def test_a_dm_without_a_thread_uses_the_recent_dm_history(slack, bedrock, start_bot):
+    start_bot(DM_HISTORY_MESSAGES="2")
+    slack.add_message("D1", "too old to be included", user="U1")
+    slack.add_message("D1", "my bucket is called logs", user="U1")
+    slack.add_message("D1", "Noted: logs.", bot=True)
+    bedrock.script(Reply.text("Your bucket is logs."))
+    event_, _ = direct_message(slack, "what is my bucket called?")
+    slack.send_event(event_)
+
+    wait_for_text(slack, "D1", "Your bucket is logs.")
+    assert bedrock.requests[0].body["messages"] == [
+        {"role": "user", "content": [{"text": "my bucket is called logs"}]},
+        {"role": "assistant", "content": [{"text": "Noted: logs."}]},
+        {"role": "user", "content": [{"text": "what is my bucket called?"}]},
+    ]
+
+
+def test_a_long_answer_continues_in_further_messages_with_nothing_lost(slack, bedrock, start_bot):
+    start_bot(SLACK_EDIT_INTERVAL_SECONDS="0.1")
+    paragraphs = [f"Paragraph {i}. " + ("All work and no play makes a dull answer. " * 12).strip() for i in range(20)]
+    answer = "\n\n".join(paragraphs)
+    bedrock.script(Reply.text(answer, chunk=400))
+    event_, _ = mention(slack, "<@UBOT> write a lot")
+    slack.send_event(event_)
+
+    wait_for_text(slack, "C1", "Paragraph 19.")
+    slack.wait_until(lambda: slack.bot_messages("C1")[-1].text.endswith("dull answer."), what="the last words")
+    texts = final_texts(slack, "C1")
+    assert len(texts) >= 3
+    assert all(len(t) <= TEXT_LIMIT for t in texts)
+    assert "\n\n".join(texts) == answer.strip()  # each message ends at a paragraph; nothing lost or repeated
+    assert all(m.thread_ts == slack.bot_messages("C1")[0].thread_ts for m in slack.bot_messages("C1"))
+
+
+def test_the_model_cannot_ping_the_channel(slack, bedrock, start_bot):
+    start_bot()
+    bedrock.script(Reply.text("Hey <!channel> and <!here>, ask <!subteam^S1> or <@U9>: a < b & c.", chunk=4))
+    event_, _ = mention(slack, "<@UBOT> ping everyone")
+    slack.send_event(event_)
+
+    [text] = wait_for_text(slack, "C1", "a &lt; b")
+    assert text == (
+        "Hey &lt;!channel&gt; and &lt;!here&gt;, ask &lt;!subteam^S1&gt; or &lt;@U9&gt;: a &lt; b &amp; c."
+    )
+    sent = [call.params.get("text", "") for call in slack.calls if call.method.startswith("chat.")]
+    assert not any(re.search(r"<[!@#]", text) for text in sent)  # not even for a moment, mid-stream
+
+
+def test_an_answer_stopped_for_max_tokens_says_so(slack, bedrock, start_bot):
+    start_bot()
+    bedrock.script(Reply.text("The first half of", stop_reason="max_tokens"))
+    event_, _ = mention(slack, "<@UBOT> explain everything")
+    slack.send_event(event_)
+
+    [text] = wait_for_text(slack, "C1", "length limit")
+    assert text == f"The first half of\n\n{STOP_NOTES['max_tokens']}"
+
+
+def test_a_stream_that_ends_without_message_stop_keeps_the_text_and_says_so(slack, bedrock, start_bot):
+    start_bot()
+    bedrock.script(Reply.text("Partial answer that", stop_reason=None))
+    event_, _ = mention(slack, "<@UBOT> tell me")
+    slack.send_event(event_)
+
+    [text] = wait_for_text(slack, "C1", "interrupted")
+    assert text == f"Partial answer that\n\n{INTERRUPTED_NOTE}"
+
+
+def test_a_redelivered_event_gets_exactly_one_reply(slack, bedrock, start_bot):
+    start_bot()
+    bedrock.script(Reply.text("Only once.", delay=0.05))
+    event_, _ = mention(slack, "<@UBOT> once please")
+    event_id = slack.send_event(event_)
+    slack.send_event(event_, event_id=event_id, retry_attempt=1)
+    slack.send_event(event_, event_id=event_id, retry_attempt=2)
+    later, _ = mention(slack, "<@UBOT> and a later question", channel="C2")
+    slack.send_event(later)
+
+    wait_for_text(slack, "C1", "Only once.")
+    wait_for_text(slack, "C2", "Hello from the model.")
+    slack.wait_until(lambda: len(slack.acks) == 4, what="every envelope to be acknowledged")
+    assert len(slack.bot_messages("C1")) == 1
+    assert len(bedrock.requests) == 2
+
+
+def test_edits_bots_and_own_messages_are_not_answered(slack, bedrock, start_bot):
+    start_bot()
+    base = {"type": "message", "channel_type": "im", "channel": "D1", "text": "hello", "ts": slack.next_ts()}
+    slack.send_event({**base, "subtype": "message_changed", "message": {"text": "hello"}})
+    slack.send_event({**base, "subtype": "bot_message", "bot_id": "BOTHER"})
+    slack.send_event({**base, "user": "UBOT", "bot_id": "BBOT"})
+    slack.send_event({**base, "user": "U7", "bot_id": "BOTHER"})
+    slack.send_event({**base, "user": "U1", "subtype": "message_deleted"})
+    event_, _ = direct_message(slack, "a real question", channel="D2")
+    slack.send_event(event_)
+
+    wait_for_text(slack, "D2", "Hello from the model.")
+    slack.wait_until(lambda: len(slack.acks) == 6, what="every envelope to be acknowledged")
+    assert slack.bot_messages("D1") == []
+    assert len(bedrock.requests) == 1
+
+
+def test_a_bare_mention_gets_a_friendly_prompt_and_no_model_call(slack, bedrock, start_bot):
+    start_bot()
+    event_, question = mention(slack, "<@UBOT>  ")
+    slack.send_event(event_)
+
+    [text] = wait_for_text(slack, "C1", "Ask me")
+    assert text == EMPTY_QUESTION
+    assert slack.bot_messages("C1")[0].thread_ts == question.ts
+    assert bedrock.requests == []
+
+
+def test_edits_are_paced_by_time_and_the_final_text_lands(slack, bedrock, start_bot):
+    interval = 0.3
+    start_bot(SLACK_EDIT_INTERVAL_SECONDS=str(interval))
+    words = " ".join(f"word{i}" for i in range(60))
+    bedrock.script(Reply.text(words, chunk=3, delay=0.01))  # ~190 chunks over about 2 s
+    event_, _ = mention(slack, "<@UBOT> stream slowly")
+    slack.send_event(event_)
+
+    [text] = wait_for_text(slack, "C1", "word59")
+    assert text == words
+    [reply] = slack.bot_messages("C1")
+    streaming = bedrock.requests[0].at, reply.edits[-1][0]
+    times = [at for at, _ in reply.edits]
+    gaps = [b - a for a, b in zip(times, times[1:-1])]  # the final edit may follow the last one at once
+    assert all(gap >= interval - 0.05 for gap in gaps), gaps
+    assert len(reply.edits) <= (streaming[1] - streaming[0]) / interval + 3  # by time, not per chunk
+    assert len(reply.edits) >= 3  # and it did type itself out
+
+
+def test_a_model_error_replaces_the_placeholder_with_a_short_message(slack, bedrock, start_bot):
+    start_bot()
+    bedrock.script(Reply([(0.0, event("messageStart", {"role": "assistant"})), (0.0, b"\x00garbage")]))
+    event_, _ = mention(slack, "<@UBOT> break please")
+    slack.send_event(event_)
+
+    [text] = wait_for_text(slack, "C1", ":warning:")
+    assert PLACEHOLDER not in text
+    assert "Traceback" not in text and "Error" not in text
