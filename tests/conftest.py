@@ -70,4 +70,9 @@ def start_bot(slack, bot_env, aws_env):
 
     yield start
     for handler in handlers:
+        handler.client.auto_reconnect_enabled = False
+    slack.drop_connections()  # unblocks the client's read at once, so closing takes no 3 s receive timeout
+    for handler in handlers:
+        # let the client see the drop first: closing while it tears the socket down races inside slack_sdk
+        slack.wait_until(lambda: not handler.client.is_connected(), timeout=5, what="the client to notice")
         handler.close()

@@ -69,7 +69,7 @@ class FakeSlack:
         self._http.daemon_threads = True
         self._ws = serve(self._socket_mode, "127.0.0.1", 0)
         self._threads = [
-            threading.Thread(target=self._http.serve_forever, daemon=True),
+            threading.Thread(target=self._http.serve_forever, args=(0.05,), daemon=True),
             threading.Thread(target=self._ws.serve_forever, daemon=True),
         ]
 
@@ -159,6 +159,13 @@ class FakeSlack:
     def bot_messages(self, channel: str | None = None) -> list[Message]:
         with self.lock:
             return [m for m in self.messages if m.bot_id == self.bot_id and (channel is None or m.channel == channel)]
+
+    def drop_connections(self) -> None:
+        """Close every Socket Mode connection from Slack's side, as Slack does before a reconnect."""
+        with self.lock:
+            sockets = list(self._sockets)
+        for connection in sockets:
+            connection.close()
 
     @property
     def connected(self) -> bool:
