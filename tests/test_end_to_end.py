@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from bot.reply import EMPTY_QUESTION, INTERRUPTED_NOTE, PLACEHOLDER, STOP_NOTES
 from tests.events import direct_message, mention
 from tests.standins.bedrock import Reply, event
@@ -107,6 +109,33 @@ def test_a_dm_without_a_thread_uses_the_recent_dm_history(slack, bedrock, start_
     ]
 
 
+def test_a_dm_without_a_thread_leaves_out_messages_older_than_the_window(slack, bedrock, start_bot):
+    start_bot(DM_HISTORY_HOURS="1")
+    slack.add_message("D1", "said two hours before", user="U1", ts=f"{1_700_000_000 - 7200}.000100")
+    slack.add_message("D1", "said just now", user="U1")
+    bedrock.script(Reply.text("Fresh context only."))
+    event_, _ = direct_message(slack, "what did I say?")
+    slack.send_event(event_)
+
+    wait_for_text(slack, "D1", "Fresh context only.")
+    assert bedrock.requests[0].body["messages"] == [
+        {"role": "user", "content": [{"text": "said just now\n\nwhat did I say?"}]},
+    ]
+
+
+def test_the_configured_model_prompt_and_sampling_reach_bedrock(slack, bedrock, start_bot):
+    start_bot(BEDROCK_MODEL_ID="eu.anthropic.claude-sonnet-4-5-20250929-v1:0", BEDROCK_SYSTEM_PROMPT="Be terse.",
+              BEDROCK_MAX_TOKENS="300", BEDROCK_TEMPERATURE="0.2")
+    event_, _ = mention(slack, "<@UBOT> hi")
+    slack.send_event(event_)
+
+    wait_for_text(slack, "C1", "Hello from the model.")
+    [request] = bedrock.requests
+    assert request.model_id == "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    assert request.body["system"] == [{"text": "Be terse."}]
+    assert request.body["inferenceConfig"] == {"maxTokens": 300, "temperature": 0.2}
+
+
 def test_a_long_answer_continues_in_further_messages_with_nothing_lost(slack, bedrock, start_bot):
     start_bot(SLACK_EDIT_INTERVAL_SECONDS="0.1")
     paragraphs = [f"Paragraph {i}. " + ("All work and no play makes a dull answer. " * 12).strip() for i in range(20)]
@@ -138,14 +167,15 @@ def test_the_model_cannot_ping_the_channel(slack, bedrock, start_bot):
     assert not any(re.search(r"<[!@#]", text) for text in sent)  # not even for a moment, mid-stream
 
 
-def test_an_answer_stopped_for_max_tokens_says_so(slack, bedrock, start_bot):
+@pytest.mark.parametrize("stop_reason", ["max_tokens", "content_filtered", "guardrail_intervened"])
+def test_an_answer_stopped_by_a_limit_or_a_filter_keeps_its_text_and_says_so(slack, bedrock, start_bot, stop_reason):
     start_bot()
-    bedrock.script(Reply.text("The first half of", stop_reason="max_tokens"))
+    bedrock.script(Reply.text("The first half of", stop_reason=stop_reason))
     event_, _ = mention(slack, "<@UBOT> explain everything")
     slack.send_event(event_)
 
-    [text] = wait_for_text(slack, "C1", "length limit")
-    assert text == f"The first half of\n\n{STOP_NOTES['max_tokens']}"
+    [text] = wait_for_text(slack, "C1", ":warning:")
+    assert text == f"The first half of\n\n{STOP_NOTES[stop_reason]}"
 
 
 def test_a_stream_that_ends_without_message_stop_keeps_the_text_and_says_so(slack, bedrock, start_bot):

@@ -99,12 +99,12 @@ class FakeSlack:
         return f"{1_700_000_000 + next(self._ts)}.000100"
 
     def add_message(self, channel: str, text: str, user: str | None = None, thread_ts: str | None = None,
-                    bot: bool = False) -> Message:
+                    bot: bool = False, ts: str | None = None) -> Message:
         """A message already in Slack (a person's, or the bot's own with `bot=True`)."""
         with self.lock:
             message = Message(
                 channel=channel,
-                ts=self.next_ts(),
+                ts=ts or self.next_ts(),
                 text=text,
                 user=self.bot_user_id if bot else user,
                 bot_id=self.bot_id if bot else None,
