@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 
 from botocore.exceptions import NoRegionError
 from dotenv import load_dotenv
@@ -23,12 +25,12 @@ def main(argv: list[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 2
 
-    from .app import create_app, socket_mode_handler
+    from .app import create_bot, socket_mode_handler
     from .logs import setup_logging
 
     setup_logging(settings.log_level)
     try:
-        app = create_app(settings)
+        bot = create_bot(settings)
     except NoRegionError:
         print(
             "The bot cannot start: no AWS region is set. Set AWS_REGION (for example us-east-1) "
@@ -43,9 +45,23 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    handler = socket_mode_handler(bot.app, settings)
+    stop = threading.Event()
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signal_number, lambda *_: stop.set())
     log.info("connecting to Slack over Socket Mode; model %s", settings.model_id)
-    socket_mode_handler(app, settings).start()
-    return 0
+    handler.connect()
+    while not stop.wait(1.0):
+        pass
+    log.info("shutting down: taking no new questions, finishing replies in flight (up to %gs)",
+             settings.shutdown_grace)
+    threading.Thread(target=handler.close, daemon=True).start()  # Slack sends new events elsewhere
+    stopped = bot.replier.shutdown(settings.shutdown_grace)
+    log.info("stopped; %d unfinished replies were marked as interrupted", stopped)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # listener threads still waiting on a network call must not hold the exit
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -13,24 +14,33 @@ from .listeners import register_listeners
 from .model import BedrockModel
 from .reply import Replier
 from .settings import Settings
+from .slack_api import SlackCalls
 from .slack_history import SlackHistory
 
 
-def create_app(settings: Settings, bedrock_client=None) -> App:
-    """The Bolt app. Checks the bot token (`auth.test`) on the way, as Bolt does."""
-    client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+@dataclass(frozen=True)
+class Bot:
+    app: App
+    replier: Replier
+
+
+def create_bot(settings: Settings, bedrock_client=None) -> Bot:
+    """The Bolt app and the replier behind it. Checks the bot token (`auth.test`) on the way, as Bolt does."""
+    # No retry handlers of the SDK's own: `SlackCalls` is the one retry policy for Slack.
+    client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, retry_handlers=[])
     app = App(
         client=client,
         listener_executor=ThreadPoolExecutor(settings.max_concurrent_replies, thread_name_prefix="reply"),
     )
+    calls = SlackCalls(client, attempts=settings.slack_retry_attempts, max_seconds=settings.slack_retry_seconds)
     replier = Replier(
-        client=client,
-        history=SlackHistory(client, dm_messages=settings.dm_history_messages, dm_hours=settings.dm_history_hours),
+        calls=calls,
+        history=SlackHistory(calls, dm_messages=settings.dm_history_messages, dm_hours=settings.dm_history_hours),
         model=BedrockModel.from_settings(settings, bedrock_client),
         settings=settings,
     )
     register_listeners(app, replier, SeenEvents())
-    return app
+    return Bot(app, replier)
 
 
 def socket_mode_handler(app: App, settings: Settings) -> SocketModeHandler:

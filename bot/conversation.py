@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 _SLACK_TOKEN = re.compile(r"<([^<>]*)>")
+_CUT = "\n[…cut here: the message was {length:,} characters long]"
 _TRUNCATED = "[…the start of this was cut to fit the conversation budget]\n"
 
 
@@ -75,12 +76,14 @@ def build_conversation(
     bot: Identity,
     names: Mapping[str, str] | None = None,
     budget_chars: int = 60_000,
+    max_message_chars: int | None = None,
     skip_texts: Iterable[str] = (),
 ) -> list[dict]:
     """Bedrock messages for `question` (a Slack message) asked after `history` (Slack messages).
 
     Messages of `history` at or after the question's `ts` are left out (the placeholder of this very
     reply among them), as are blank messages and the bot's own messages whose text is in `skip_texts`.
+    A message longer than `max_message_chars` is cut to it, and the model is told so.
     """
     names = names or {}
     skip = set(skip_texts)
@@ -98,6 +101,8 @@ def build_conversation(
         text = to_plain(raw, bot, names).strip()
         if not text:
             continue
+        if max_message_chars is not None and len(text) > max_message_chars:
+            text = text[:max_message_chars] + _CUT.format(length=len(text))
         speaker = str(message.get("user") or message.get("bot_id") or message.get("username") or "someone")
         turns.append(_Turn("assistant" if own else "user", speaker, text))
 

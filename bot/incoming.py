@@ -30,6 +30,7 @@ class Request:
     thread_ts: str | None  # the thread it was written in, if any
     is_dm: bool
     team: str | None = None
+    has_files: bool = False
 
     @property
     def reply_thread_ts(self) -> str | None:
@@ -60,6 +61,8 @@ def request_from_event(event: Mapping, event_id: str | None, bot: Identity) -> R
     if event.get("subtype") not in _PERSON_SUBTYPES:
         return None
     user = event.get("user")
+    if not isinstance(user, str) or not isinstance(event.get("text", ""), (str, type(None))):
+        return None
     if not user or user == bot.user_id or event.get("bot_id") or event.get("bot_profile"):
         return None
     ts = event.get("ts")
@@ -74,6 +77,7 @@ def request_from_event(event: Mapping, event_id: str | None, bot: Identity) -> R
         thread_ts=event.get("thread_ts"),
         is_dm=is_dm,
         team=event.get("team"),
+        has_files=bool(event.get("files")) or event.get("subtype") == "file_share",
     )
 
 

@@ -15,8 +15,12 @@ log = logging.getLogger(__name__)
 
 def register_listeners(app: App, replier: Replier, seen: SeenEvents) -> None:
     def take(body: dict, event: dict, context: BoltContext) -> None:
-        bot = Identity(user_id=context.bot_user_id or "", bot_id=context.bot_id)
-        request = request_from_event(event, body.get("event_id"), bot)
+        try:
+            bot = Identity(user_id=context.bot_user_id or "", bot_id=context.bot_id)
+            request = request_from_event(event, body.get("event_id"), bot)
+        except Exception:  # an event of a shape we do not know: skip it, never crash the listener
+            log.exception("skipping an event that could not be read (type %r)", type(event).__name__)
+            return
         if request is None:
             return
         if not seen.first_time(request):

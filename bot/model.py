@@ -1,19 +1,41 @@
 """The conversation becomes a model stream: Bedrock `converse_stream`, as plain events.
 
-This is the only module that talks to Bedrock. It yields `TextDelta`s as the model writes, `Finished`
-when Bedrock says why it stopped, and `Usage` with the token counts; a stream that ends without
+This is the only module that talks to Bedrock. A `ModelStream` yields `TextDelta`s as the model writes,
+`Finished` when Bedrock says why it stopped, and `Usage` with the token counts; a stream that ends without
 `messageStop` raises `StreamEndedEarly`, so a cut answer is never mistaken for a whole one.
+
+One retry policy (tenacity) covers opening the stream and reading it up to the first text: throttling, a
+service hiccup, a dropped connection or a stream that breaks off before any text are retried with
+exponential backoff and jitter, within a number of attempts and a time bound. Once text has arrived
+nothing is retried (the person has seen it). botocore's own retries are turned off so the two never
+multiply, and its read timeout bounds the longest silence between two chunks.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass
 from typing import Iterator, Union
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_random_exponential
+from urllib3.exceptions import HTTPError as URLLib3Error
 
 from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+TRANSIENT_CODES = frozenset({
+    # before the stream (HTTP status 429, 503, 500)
+    "ThrottlingException", "ServiceUnavailableException", "ModelNotReadyException", "InternalServerException",
+    # inside the stream
+    "throttlingException", "serviceUnavailableException", "internalServerException", "modelStreamErrorException",
+})
+CONNECTION_ERRORS = (OSError, ConnectionError, TimeoutError, HTTPClientError, BotoConnectionError, URLLib3Error)
 
 
 @dataclass(frozen=True)
@@ -39,11 +61,26 @@ class StreamEndedEarly(Exception):
     """The stream closed before Bedrock said the message was complete."""
 
 
+def is_transient(error: BaseException) -> bool:
+    """Worth trying again as is: throttling, a service hiccup, a dropped, stalled or cut-off stream."""
+    if isinstance(error, ClientError):
+        return error.response.get("Error", {}).get("Code") in TRANSIENT_CODES
+    return isinstance(error, (StreamEndedEarly, *CONNECTION_ERRORS))
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4
+    max_seconds: float = 30.0
+    base_seconds: float = 0.5
+
+
 def create_bedrock_client(settings: Settings):
     """A `bedrock-runtime` client from boto3's standard chain (region, credentials, endpoint)."""
     config = Config(
         connect_timeout=10,
-        read_timeout=120,  # the longest gap between two chunks of a generation, not its whole length
+        read_timeout=settings.bedrock_read_timeout,
+        retries={"total_max_attempts": 1, "mode": "standard"},  # our policy is the only one
         max_pool_connections=max(10, settings.max_concurrent_replies),
         user_agent_extra="bedrock-slack-bot",
     )
@@ -51,12 +88,14 @@ def create_bedrock_client(settings: Settings):
 
 
 class BedrockModel:
-    def __init__(self, client, *, model_id: str, system_prompt: str, max_tokens: int, temperature: float) -> None:
+    def __init__(self, client, *, model_id: str, system_prompt: str, max_tokens: int, temperature: float,
+                 retry: RetryPolicy = RetryPolicy()) -> None:
         self._client = client
         self.model_id = model_id
         self._system_prompt = system_prompt
         self._max_tokens = max_tokens
         self._temperature = temperature
+        self.retry = retry
 
     @classmethod
     def from_settings(cls, settings: Settings, client=None) -> "BedrockModel":
@@ -66,19 +105,92 @@ class BedrockModel:
             system_prompt=settings.system_prompt,
             max_tokens=settings.max_tokens,
             temperature=settings.temperature,
+            retry=RetryPolicy(settings.bedrock_retry_attempts, settings.bedrock_retry_seconds,
+                              settings.bedrock_retry_base_seconds),
         )
 
-    def stream(self, messages: list[dict]) -> Iterator[ModelEvent]:
+    def stream(self, messages: list[dict]) -> "ModelStream":
+        return ModelStream(self, messages)
+
+    def _open(self, messages: list[dict]):
         response = self._client.converse_stream(
             modelId=self.model_id,
             messages=messages,
             system=[{"text": self._system_prompt}],
             inferenceConfig={"maxTokens": self._max_tokens, "temperature": self._temperature},
         )
-        stream = response["stream"]
+        return response["stream"]
+
+
+class StreamClosed(Exception):
+    """The stream was closed on purpose (deadline, shutdown, the reply was deleted)."""
+
+
+class ModelStream:
+    """One answer from the model, as events. `close()` may come from any thread and ends the stream at once."""
+
+    def __init__(self, model: BedrockModel, messages: list[dict]) -> None:
+        self._model = model
+        self._messages = messages
+        self._lock = threading.Lock()
+        self._raw = None
+        self.closed = False
+        self.attempts = 0
+
+    def close(self) -> None:
+        with self._lock:
+            self.closed = True
+            raw = self._raw
+        if raw is not None:
+            raw.close()  # no more tokens are read, or paid for
+
+    def __iter__(self) -> Iterator[ModelEvent]:
+        policy = self._model.retry
+        retrying = Retrying(
+            retry=retry_if_exception(lambda error: not self.closed and is_transient(error)),
+            wait=wait_random_exponential(multiplier=policy.base_seconds, max=10),
+            stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_seconds),
+            reraise=True,
+            before_sleep=lambda state: log.warning(
+                "Bedrock: %s; trying again (attempt %d of %d)",
+                _describe(state.outcome.exception()), state.attempt_number + 1, policy.attempts,
+            ),
+        )
+        events: Iterator[ModelEvent] | None = None
+        first: list[ModelEvent] = []
+        try:
+            for attempt in retrying:
+                with attempt:
+                    events = self._events(self._open())
+                    first = []
+                    for event in events:  # read up to the first text: until then a failure is retried
+                        first.append(event)
+                        if isinstance(event, TextDelta):
+                            break
+            yield from first
+            yield from events  # type: ignore[misc]  (set by the first attempt, or it raised)
+        finally:
+            if events is not None:
+                events.close()  # type: ignore[attr-defined]
+            self.close()
+
+    def _open(self):
+        if self.closed:
+            raise StreamClosed()
+        self.attempts += 1
+        raw = self._model._open(self._messages)
+        with self._lock:
+            self._raw = raw
+            closed = self.closed
+        if closed:
+            raw.close()
+            raise StreamClosed()
+        return raw
+
+    def _events(self, raw) -> Iterator[ModelEvent]:
         finished = False
         try:
-            for event in stream:
+            for event in raw:
                 if "contentBlockDelta" in event:
                     text = event["contentBlockDelta"].get("delta", {}).get("text")
                     if text:
@@ -90,6 +202,14 @@ class BedrockModel:
                     usage = event["metadata"].get("usage", {})
                     yield Usage(usage.get("inputTokens", 0), usage.get("outputTokens", 0))
         finally:
-            stream.close()  # also when the caller stops early: no more tokens are read or paid for
+            raw.close()
+        if self.closed:
+            raise StreamClosed()
         if not finished:
             raise StreamEndedEarly("the model stream ended without messageStop")
+
+
+def _describe(error: BaseException | None) -> str:
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code"))
+    return type(error).__name__

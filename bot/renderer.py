@@ -9,7 +9,10 @@ it, asks `next_edit(now)` what Slack call to make, reports back with `sent(...)`
 - one Slack call at a time per reply; text that arrives meanwhile is coalesced, and the newest wins;
 - a message whose text would pass Slack's limit is closed at a paragraph or line break and the answer
   goes on in a new message (see `splitting`); joined, the messages' bodies are exactly the answer;
-- when the stream ends, every message gets its final text once, the last one with the closing note.
+- when the stream ends, every message gets its final text once, the last one with the closing note;
+- a failed intermediate edit is superseded by the next one; no call goes out while Slack's Retry-After
+  runs; a message Slack finds too long is split again under a lower limit; posts and final edits are
+  retried by the Slack call policy, not here, so one that still fails is given up.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from .splitting import open_fence, split_point
 SLACK_TEXT_LIMIT = 4000  # chat.update rejects longer `text` with msg_too_long
 NOTE_ROOM = 200  # kept free in every message for the closing note
 EMPTY_ANSWER_NOTE = "_The model sent back an empty answer. Try asking again, perhaps in other words._"
-_GIVE_UP_AFTER = 5  # consecutive failed calls on one message
+_GIVE_UP_AFTER = 5  # consecutive failed intermediate edits of one message before the reply is abandoned
+_SHRINK = 0.9  # after msg_too_long, the limit becomes this share of the refused text's length
+_MIN_LIMIT = 500
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,8 @@ class ReplyRenderer:
         self._note: str | None = None
         self._in_flight: Edit | None = None
         self._paused_until = -math.inf  # Slack's Retry-After: no call of this reply before it
-        self.gave_up = False  # a message could not be updated at all; the caller may stop the model
+        self.abandoned = False  # the reply cannot be shown any more (deleted, or Slack keeps refusing)
+        self.lost_messages = 0  # messages whose post or final edit never landed
 
     # -- input -------------------------------------------------------------------------------------
 
@@ -82,9 +88,19 @@ class ReplyRenderer:
             self._pending.append(text)
 
     def finish(self, note: str | None = None) -> None:
-        """The stream ended; `note` (mrkdwn) closes the last message, for example to say why it stopped."""
+        """The stream ended; `note` (mrkdwn) closes the last message, for example to say why it stopped.
+        Only the first call counts."""
+        if not self._finished:
+            self._finished = True
+            self._note = note
+
+    def abandon(self) -> None:
+        """The reply's messages are gone (deleted, channel archived): make no more calls."""
+        self.abandoned = True
         self._finished = True
-        self._note = note
+        self._pending.clear()
+        for message in self._messages:
+            message.final_sent = True
 
     # -- state -------------------------------------------------------------------------------------
 
@@ -135,28 +151,56 @@ class ReplyRenderer:
         times = [due for index in range(len(self._messages)) if (due := self._due_at(index)) is not None]
         return min(times, default=None)
 
-    def sent(self, edit: Edit, now: float, ok: bool = True, retry_after: float | None = None) -> None:
-        """The outcome of an edit `next_edit` handed out. `retry_after`: Slack asked to wait that long."""
-        if edit != self._in_flight:
-            raise ValueError("sent() reports an edit that is not in flight")
-        self._in_flight = None
-        message = self._messages[edit.index]
+    def postpone(self, edit: Edit, until: float) -> None:
+        """The edit was not made because Slack's Retry-After for its method runs until `until`."""
+        self._take_back(edit)
+        self._paused_until = max(self._paused_until, until)
+
+    def sent(
+        self,
+        edit: Edit,
+        now: float,
+        ok: bool = True,
+        retry_after: float | None = None,
+        too_long: bool = False,
+    ) -> None:
+        """The outcome of an edit `next_edit` handed out. `retry_after`: Slack asked to wait that long;
+        `too_long`: Slack refused the text as over its limit (msg_too_long)."""
+        message = self._take_back(edit)
         if ok:
             message.shown = edit.text
             message.answered = True
             message.failures = 0
-            if edit.final:
+            message.seen = edit.version
+            if edit.final and edit.version == message.version:
                 message.final_sent = True
             return
-        message.failures += 1
-        message.seen = -1  # what Slack shows is stale: the newest text goes out with the next call
         if retry_after is not None:  # rate limits are per method, not per message: pause the whole reply
             self._paused_until = max(self._paused_until, now + retry_after)
-        else:
-            message.not_before = now + self._interval
-        if message.failures >= _GIVE_UP_AFTER:
+        if too_long:
+            self._limit = max(min(self._limit, int(len(edit.text) * _SHRINK)), _MIN_LIMIT)
+            return  # split again under the lower limit, at once
+        # Posts and final edits were already retried by the Slack call policy.
+        if edit.post:
+            self.lost_messages += 1
+            self.abandon()  # Slack will not take a new message of this reply: nowhere to show the rest
+            return
+        if edit.final:
             message.final_sent = True
-            self.gave_up = True
+            self.lost_messages += 1
+            return
+        message.failures += 1
+        message.not_before = now + self._interval
+        if message.failures >= _GIVE_UP_AFTER:
+            self.abandon()
+
+    def _take_back(self, edit: Edit) -> _Message:
+        if edit != self._in_flight:
+            raise ValueError("reports an edit that is not in flight")
+        self._in_flight = None
+        message = self._messages[edit.index]
+        message.seen = -1  # unless the edit landed, what Slack shows is stale
+        return message
 
     # -- internals ---------------------------------------------------------------------------------
 
@@ -192,6 +236,7 @@ class ReplyRenderer:
             return None
         if self._is_last(index):
             self._absorb()
+        self._fit(index)
         message = self._messages[index]
         final = self._is_final(index)
         text = self._render(index, final)
@@ -203,22 +248,33 @@ class ReplyRenderer:
         return Edit(index, text, post=message.shown is None, final=final, version=message.version)
 
     def _absorb(self) -> None:
-        """Move pending text into the last message, rolling over into new messages while it is too long."""
-        message = self._messages[-1]
+        """Move pending text into the last message."""
         if self._pending:
+            message = self._messages[-1]
             message.body += "".join(self._pending)
             self._pending.clear()
             message.version += 1
-        while not self._fits(message.prefix + message.body):
-            prefix = message.prefix
-            cut = split_point(message.body, lambda head: self._fits(prefix + head))
-            head, tail = message.body[:cut], message.body[cut:]
-            opener = open_fence(prefix + head)
-            message.body = head
+
+    def _fit(self, index: int) -> None:
+        """Move what does not fit in message `index` to the start of the next one (a new one after the last)."""
+        message = self._messages[index]
+        if self._fits(message.prefix + message.body):
+            return
+        prefix = message.prefix
+        cut = split_point(message.body, lambda head: self._fits(prefix + head))
+        head, tail = message.body[:cut], message.body[cut:]
+        opener = open_fence(prefix + head)
+        carried = f"{opener}\n" if opener else ""
+        message.body = head
+        message.version += 1
+        if self._is_last(index):
             message.closed = True
-            message.version += 1
-            message = _Message(prefix=f"{opener}\n" if opener else "", body=tail, version=1)
-            self._messages.append(message)
+            self._messages.append(_Message(prefix=carried, body=tail, version=1))
+        else:
+            following = self._messages[index + 1]
+            following.prefix, following.body = carried, tail + following.body
+            following.version += 1
+            following.final_sent = False
 
     def _fits(self, markdown: str) -> bool:
         return len(self._format(markdown)) <= self._limit

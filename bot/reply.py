@@ -1,107 +1,218 @@
 """One reply, end to end: placeholder → conversation → model stream → paced edits → final text.
 
 Whatever happens, the reply ends showing either the answer or a short note saying why not; the
-placeholder is never left behind.
+placeholder is never left behind. A reply stops early, with a note, when it passes its deadline or the
+process shuts down, and silently when its message was deleted; in each case the model stream is closed at
+once, so no more tokens are paid for.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
-from contextlib import closing
+from typing import Callable
 
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from . import notes
 from .conversation import Identity, build_conversation, question_text
 from .incoming import Request
-from .model import BedrockModel, Finished, StreamEndedEarly, TextDelta, Usage
+from .model import BedrockModel, Finished, ModelStream, StreamEndedEarly, TextDelta, Usage
 from .renderer import ReplyRenderer
 from .settings import Settings
+from .slack_api import SlackCalls, error_code
 from .slack_history import SlackHistory
 from .slack_writer import LiveReply, SlackThread
 
 log = logging.getLogger(__name__)
 
-PLACEHOLDER = "_Thinking…_"
-EMPTY_QUESTION = "Hi! Ask me something after the mention, for example: _@me how do I rotate an IAM key?_"
-STOP_NOTES = {
-    "max_tokens": ":warning: _The answer was cut short: it reached the length limit set for this bot._",
-    "content_filtered": ":warning: _The answer was stopped by a content filter._",
-    "guardrail_intervened": ":warning: _A guardrail stopped the answer._",
-    "model_context_window_exceeded": ":warning: _This conversation is too long for the model. Start a new thread._",
-}
-NORMAL_STOPS = ("end_turn", "stop_sequence")
-UNEXPECTED_STOP_NOTE = ":warning: _The model stopped before finishing its answer._"
-INTERRUPTED_NOTE = ":warning: _The answer was interrupted before it finished. Ask again to get the rest._"
-FAILED_NOTE = ":warning: _Sorry, I couldn't get an answer from the model. The details are in the bot's log._"
-
 _MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
+_GONE = ""  # stop reason of a reply whose message was deleted: there is nowhere to show a note
 
 
-def stop_note(stop_reason: str | None) -> str | None:
-    """The note that closes an answer which stopped for `stop_reason`; None for a normal end."""
-    if stop_reason in NORMAL_STOPS:
-        return None
-    return STOP_NOTES.get(stop_reason or "", UNEXPECTED_STOP_NOTE)
+class _Reply:
+    """A reply in flight, which another thread may ask to stop."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.live: LiveReply | None = None
+        self.stop_note: str | None = None  # set once: why the reply was stopped
+        self.got_text = False  # the model sent some text: from then on a failure interrupts the answer
+        self._stream: ModelStream | None = None
+        self._lock = threading.Lock()
+
+    def attach(self, stream: ModelStream) -> ModelStream:
+        with self._lock:
+            self._stream = stream
+            stopped = self.stop_note is not None
+        if stopped:
+            stream.close()
+        return stream
+
+    def stop(self, note: str) -> None:
+        with self._lock:
+            if self.stop_note is None:
+                self.stop_note = note
+            stream = self._stream
+        if stream is not None:
+            stream.close()
 
 
 class Replier:
-    def __init__(self, *, client: WebClient, history: SlackHistory, model: BedrockModel, settings: Settings) -> None:
-        self._client = client
+    def __init__(
+        self,
+        *,
+        calls: SlackCalls,
+        history: SlackHistory,
+        model: BedrockModel,
+        settings: Settings,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._calls = calls
         self._history = history
         self._model = model
         self._settings = settings
+        self._clock = clock
+        self._active: list[_Reply] = []
+        self._changed = threading.Condition()
+        self._accepting = True
+
+    # -- taking a request --------------------------------------------------------------------------
 
     def answer(self, request: Request, bot: Identity) -> None:
-        started = time.monotonic()
-        thread = SlackThread(self._client, request.channel, request.reply_thread_ts)
-        if not question_text(request.text, bot):
-            self._post_or_log(thread, EMPTY_QUESTION, request)
+        thread = SlackThread(self._calls, request.channel, request.reply_thread_ts)
+        refusal = self._refusal(request, bot)
+        if refusal is not None:
+            self._post(thread, refusal, request)
             return
-        if not self._post_or_log(thread, PLACEHOLDER, request):
+        reply = _Reply(request)
+        with self._changed:
+            refusal = self._admit(reply)
+        if refusal is not None:
+            self._post(thread, refusal, request)
             return
-        renderer = ReplyRenderer(placeholder=PLACEHOLDER, interval=self._settings.edit_interval)
-        live = LiveReply(renderer, thread).start()
-        outcome, note, usage = "failed", FAILED_NOTE, None
         try:
-            messages = self._conversation(request, bot)
-            outcome, note, usage = self._stream(messages, live)
-        except StreamEndedEarly:
-            outcome, note = "interrupted", INTERRUPTED_NOTE
-            log.warning("the model stream for %s ended without messageStop", request.event_id)
-        except Exception:
-            log.exception("the answer to %s failed", request.event_id)
-            if live.shown_anything:
-                outcome, note = "interrupted", INTERRUPTED_NOTE
+            self._answer(reply, thread, bot)
         finally:
+            with self._changed:
+                self._active.remove(reply)
+                self._changed.notify_all()
+
+    def _refusal(self, request: Request, bot: Identity) -> str | None:
+        settings = self._settings
+        if settings.allowed_channels and request.channel not in settings.allowed_channels and not request.is_dm:
+            return notes.NOT_ALLOWED_HERE
+        if settings.allowed_users and request.user not in settings.allowed_users:
+            return notes.NOT_ALLOWED_FOR_YOU
+        if not question_text(request.text, bot):
+            return notes.FILES_ONLY if request.has_files else notes.EMPTY_QUESTION
+        return None
+
+    def _admit(self, reply: _Reply) -> str | None:
+        """Register `reply`, or say why not. Called with the lock held."""
+        if not self._accepting:
+            return notes.SHUTTING_DOWN
+        mine = sum(1 for active in self._active if active.request.user == reply.request.user)
+        if mine >= self._settings.max_replies_per_user:
+            return notes.TOO_MANY_AT_ONCE.format(count=mine)
+        self._active.append(reply)
+        return None
+
+    # -- shutting down -----------------------------------------------------------------------------
+
+    def shutdown(self, grace: float, final_edit_timeout: float = 15.0) -> int:
+        """Take no new requests, let replies in flight finish for `grace` seconds, then stop the rest with
+        a note. Returns how many were stopped."""
+        deadline = self._clock() + grace
+        with self._changed:
+            self._accepting = False
+            while self._active and (remaining := deadline - self._clock()) > 0:
+                self._changed.wait(remaining)
+            unfinished = list(self._active)
+        for reply in unfinished:
+            reply.stop(notes.SHUTTING_DOWN)
+        for reply in unfinished:
+            if reply.live is not None:
+                reply.live.finish(notes.SHUTTING_DOWN, timeout=final_edit_timeout)
+        return len(unfinished)
+
+    # -- answering ---------------------------------------------------------------------------------
+
+    def _answer(self, reply: _Reply, thread: SlackThread, bot: Identity) -> None:
+        request = reply.request
+        started = self._clock()
+        if not self._post(thread, notes.PLACEHOLDER, request):
+            return
+        live = LiveReply(
+            ReplyRenderer(placeholder=notes.PLACEHOLDER, interval=self._settings.edit_interval),
+            thread,
+            on_gone=lambda: reply.stop(_GONE),
+        ).start()
+        reply.live = live
+        deadline = threading.Timer(self._settings.reply_deadline, reply.stop, args=(notes.TOOK_TOO_LONG,))
+        deadline.daemon = True
+        deadline.start()
+        outcome, note, usage, stream = "failed", notes.FAILED, None, None
+        question_cut = False
+        try:
+            messages, question_cut = self._conversation(request, bot)
+            stream = reply.attach(self._model.stream(messages))
+            outcome, note, usage = self._stream(stream, reply, live)
+        except Exception as error:
+            outcome, note = self._failure(reply, error)
+        finally:
+            deadline.cancel()
+            if question_cut:
+                note = "\n".join(filter(None, [note, notes.QUESTION_CUT.format(limit=self._settings.max_message_chars)]))
             live.finish(note)
         log.info(
-            "reply event=%s channel=%s model=%s outcome=%s slack_calls=%d tokens_in=%s tokens_out=%s seconds=%.2f",
-            request.event_id,
-            request.channel,
-            self._model.model_id,
-            outcome,
-            live.calls + 1,
-            usage.input_tokens if usage else "-",
-            usage.output_tokens if usage else "-",
-            time.monotonic() - started,
+            "reply event=%s channel=%s model=%s outcome=%s attempts=%d slack_calls=%d tokens_in=%s tokens_out=%s "
+            "seconds=%.2f",
+            request.event_id, request.channel, self._model.model_id, outcome, stream.attempts if stream else 0,
+            live.calls + 1, usage.input_tokens if usage else "-", usage.output_tokens if usage else "-",
+            self._clock() - started,
         )
 
-    def _post_or_log(self, thread: SlackThread, text: str, request: Request) -> bool:
+    def _stream(self, stream: ModelStream, reply: _Reply, live: LiveReply) -> tuple[str, str | None, Usage | None]:
+        stop_reason, usage = None, None
+        for event in stream:
+            if isinstance(event, TextDelta):
+                reply.got_text = True
+                live.feed(event.text)
+            elif isinstance(event, Finished):
+                stop_reason = event.stop_reason
+            elif isinstance(event, Usage):
+                usage = event
+        return stop_reason or "complete", notes.stop_note(stop_reason), usage
+
+    def _failure(self, reply: _Reply, error: Exception) -> tuple[str, str | None]:
+        """The outcome and note of a reply that did not end normally."""
+        if reply.stop_note is not None:
+            reason = "deleted" if reply.stop_note == _GONE else "stopped"
+            log.info("the answer to %s was stopped: %s", reply.request.event_id, reason)
+            return reason, reply.stop_note or None
+        if isinstance(error, StreamEndedEarly) or reply.got_text:
+            log.warning("the model stream for %s broke off: %s", reply.request.event_id, _describe(error))
+            return "interrupted", notes.INTERRUPTED
+        note = notes.model_failure_note(error)
+        if note == notes.FAILED:
+            log.exception("the answer to %s failed", reply.request.event_id)
+        else:
+            log.warning("the answer to %s failed: %s", reply.request.event_id, _describe(error))
+        return "failed", note
+
+    def _post(self, thread: SlackThread, text: str, request: Request) -> bool:
         try:
             thread.post(text)
             return True
         except SlackApiError as error:
-            log.error(
-                "cannot post in %s (%s): check that the bot is in the channel and has the chat:write scope",
-                request.channel,
-                error.response.get("error"),
-            )
+            log.error("cannot answer in %s: %s", request.channel, error_code(error))
             return False
 
-    def _conversation(self, request: Request, bot: Identity) -> list[dict]:
+    def _conversation(self, request: Request, bot: Identity) -> tuple[list[dict], bool]:
+        """The model messages for `request`, and whether the question itself had to be cut."""
         try:
             if request.thread_ts:
                 history = self._history.thread(request.channel, request.thread_ts)
@@ -110,36 +221,25 @@ class Replier:
             else:
                 history = []
         except SlackApiError as error:
-            log.warning(
-                "could not read the history of %s (%s); answering the question alone",
-                request.channel,
-                error.response.get("error"),
-            )
+            log.warning("could not read the history of %s (%s); answering the question alone",
+                        request.channel, error_code(error))
             history = []
         everyone = [*history, request.message]
         people = {m["user"] for m in everyone if m.get("user") and m.get("user") != bot.user_id and not m.get("bot_id")}
         mentioned = {user for m in everyone for user in _MENTION.findall(m.get("text") or "")} - {bot.user_id}
         names = self._history.names(people | mentioned) if len(people) > 1 or mentioned else {}
-        return build_conversation(
+        messages = build_conversation(
             history,
             request.message,
             bot=bot,
             names=names,
             budget_chars=self._settings.context_max_chars,
-            skip_texts=(PLACEHOLDER,),
+            max_message_chars=self._settings.max_message_chars,
+            skip_texts=(notes.PLACEHOLDER,),
         )
+        return messages, len(question_text(request.text, bot, names)) > self._settings.max_message_chars
 
-    def _stream(self, messages: list[dict], live: LiveReply) -> tuple[str, str | None, Usage | None]:
-        stop_reason, usage = None, None
-        with closing(self._model.stream(messages)) as events:
-            for event in events:
-                if isinstance(event, TextDelta):
-                    live.feed(event.text)
-                elif isinstance(event, Finished):
-                    stop_reason = event.stop_reason
-                elif isinstance(event, Usage):
-                    usage = event
-                if live.gave_up:
-                    log.warning("Slack keeps refusing the reply's edits; stopping the model")
-                    return "abandoned", None, usage
-        return stop_reason or "complete", stop_note(stop_reason), usage
+
+def _describe(error: BaseException) -> str:
+    code = notes.bedrock_code(error)
+    return f"{code}: {error}" if code else f"{type(error).__name__}: {error}"

@@ -48,6 +48,18 @@ class Settings:
     dm_history_hours: float = 24.0
     max_concurrent_replies: int = 32
     log_level: str = "INFO"
+    bedrock_read_timeout: float = 60.0
+    bedrock_retry_attempts: int = 4
+    bedrock_retry_seconds: float = 30.0
+    bedrock_retry_base_seconds: float = 0.5
+    slack_retry_attempts: int = 5
+    slack_retry_seconds: float = 120.0
+    reply_deadline: float = 300.0
+    shutdown_grace: float = 20.0
+    max_replies_per_user: int = 3
+    max_message_chars: int = 20_000
+    allowed_channels: frozenset[str] = frozenset()  # empty: every channel the bot is in
+    allowed_users: frozenset[str] = frozenset()  # empty: everyone
     aws_region: str | None = None  # AWS_REGION; when unset boto3's own chain decides (AWS_DEFAULT_REGION, profile)
 
     def __repr__(self) -> str:  # never print a token, even by accident
@@ -79,6 +91,19 @@ class Settings:
             dm_history_hours=reader.number("DM_HISTORY_HOURS", float, cls.dm_history_hours, 0.01, 24 * 365),
             max_concurrent_replies=reader.number("MAX_CONCURRENT_REPLIES", int, cls.max_concurrent_replies, 1, 1_000),
             log_level=reader.choice("LOG_LEVEL", cls.log_level, ("DEBUG", "INFO", "WARNING", "ERROR")),
+            bedrock_read_timeout=reader.number("BEDROCK_READ_TIMEOUT_SECONDS", float, cls.bedrock_read_timeout, 1, 3600),
+            bedrock_retry_attempts=reader.number("BEDROCK_RETRY_ATTEMPTS", int, cls.bedrock_retry_attempts, 1, 20),
+            bedrock_retry_seconds=reader.number("BEDROCK_RETRY_MAX_SECONDS", float, cls.bedrock_retry_seconds, 0, 600),
+            bedrock_retry_base_seconds=reader.number(
+                "BEDROCK_RETRY_BASE_SECONDS", float, cls.bedrock_retry_base_seconds, 0, 60),
+            slack_retry_attempts=reader.number("SLACK_RETRY_ATTEMPTS", int, cls.slack_retry_attempts, 1, 20),
+            slack_retry_seconds=reader.number("SLACK_RETRY_MAX_SECONDS", float, cls.slack_retry_seconds, 0, 3600),
+            reply_deadline=reader.number("REPLY_DEADLINE_SECONDS", float, cls.reply_deadline, 1, 3600),
+            shutdown_grace=reader.number("SHUTDOWN_GRACE_SECONDS", float, cls.shutdown_grace, 0, 3600),
+            max_replies_per_user=reader.number("MAX_REPLIES_PER_USER", int, cls.max_replies_per_user, 1, 1_000),
+            max_message_chars=reader.number("MAX_MESSAGE_CHARS", int, cls.max_message_chars, 100, 1_000_000),
+            allowed_channels=reader.ids("ALLOWED_CHANNEL_IDS", "C"),
+            allowed_users=reader.ids("ALLOWED_USER_IDS", "U"),
             aws_region=reader.text("AWS_REGION", "") or None,  # botocore itself reads only AWS_DEFAULT_REGION
         )
         if reader.problems:
@@ -133,6 +158,16 @@ class _Reader:
         if not low <= number <= high:  # type: ignore[operator]
             self.problems.append(f"{name} must be {what} from {low:g} to {high:g}, not {value!r}.")
         return number
+
+    def ids(self, name: str, example: str) -> frozenset[str]:
+        """A comma-separated list of Slack ids; empty means no restriction."""
+        values = frozenset(part.strip() for part in (self._get(name) or "").split(",") if part.strip())
+        bad = sorted(value for value in values if not value.isalnum() or not value.isupper())
+        if bad:
+            self.problems.append(
+                f"{name} must list Slack ids separated by commas (like {example}0123ABCD), not {', '.join(bad)!s}."
+            )
+        return values
 
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
         value = (self._get(name) or default).upper()

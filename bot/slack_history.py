@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import threading
 
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+
+from .slack_api import SlackCalls, error_code
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +20,8 @@ _MAX_PAGES = 25  # 5,000 messages: far past any conversation budget
 
 
 class SlackHistory:
-    def __init__(self, client: WebClient, *, dm_messages: int, dm_hours: float) -> None:
-        self._client = client
+    def __init__(self, calls: SlackCalls, *, dm_messages: int, dm_hours: float) -> None:
+        self._calls = calls
         self._dm_messages = dm_messages
         self._dm_hours = dm_hours
         self._names: dict[str, str] = {}
@@ -31,8 +32,8 @@ class SlackHistory:
         messages: list[dict] = []
         cursor = None
         for _ in range(_MAX_PAGES):
-            response = self._client.conversations_replies(
-                channel=channel, ts=thread_ts, limit=_PAGE_SIZE, cursor=cursor
+            response = self._calls.call(
+                "conversations.replies", channel=channel, ts=thread_ts, limit=_PAGE_SIZE, cursor=cursor
             )
             messages.extend(response.get("messages", []))
             cursor = (response.get("response_metadata") or {}).get("next_cursor")
@@ -43,7 +44,8 @@ class SlackHistory:
     def direct_messages(self, channel: str, before_ts: str) -> list[dict]:
         """The latest messages of a DM before `before_ts`, within the configured count and age."""
         oldest = max(float(before_ts) - self._dm_hours * 3600, 0)
-        response = self._client.conversations_history(
+        response = self._calls.call(
+            "conversations.history",
             channel=channel, latest=before_ts, oldest=f"{oldest:.6f}", limit=self._dm_messages, inclusive=False
         )
         return list(reversed(response.get("messages", [])))
@@ -53,11 +55,11 @@ class SlackHistory:
         for user_id in user_ids - self._names.keys():
             name = user_id
             try:
-                user = self._client.users_info(user=user_id)["user"]
+                user = self._calls.call("users.info", user=user_id)["user"]
                 profile = user.get("profile") or {}
                 name = profile.get("display_name") or profile.get("real_name") or user.get("name") or user_id
             except SlackApiError as error:
-                log.warning("could not look up the name of %s: %s", user_id, error.response.get("error"))
+                log.warning("could not look up the name of %s: %s", user_id, error_code(error))
             with self._names_lock:
                 self._names[user_id] = name
         return {user_id: self._names[user_id] for user_id in user_ids}

@@ -1,7 +1,9 @@
 """Paced edits become Slack calls: posts and edits the messages of one reply, driven by its renderer.
 
-`SlackThread` makes the calls; `LiveReply` runs the renderer on a thread of its own, so the model stream
-is read without waiting for Slack, and Slack is called without waiting for the model.
+`SlackThread` makes the calls through the one Slack call policy; `LiveReply` runs the renderer on a thread
+of its own, so the model stream is read without waiting for Slack, and Slack is called without waiting for
+the model. Posts and final edits are retried by the policy until they land (bounded); an intermediate edit
+is made once, since the next one carries newer text anyway.
 """
 
 from __future__ import annotations
@@ -11,25 +13,32 @@ import threading
 import time
 from typing import Callable
 
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from .renderer import Edit, ReplyRenderer
+from .slack_api import SlackCalls, error_code, retry_after
 
 log = logging.getLogger(__name__)
+
+# The reply's messages are out of reach: stop, and stop the model too.
+GONE = frozenset({
+    "message_not_found", "channel_not_found", "is_archived", "cant_update_message", "edit_window_closed",
+    "not_in_channel", "invalid_auth", "token_revoked", "account_inactive", "missing_scope",
+})
 
 
 class SlackThread:
     """The messages of one reply, in one channel and thread."""
 
-    def __init__(self, client: WebClient, channel: str, thread_ts: str | None) -> None:
-        self._client = client
+    def __init__(self, calls: SlackCalls, channel: str, thread_ts: str | None) -> None:
+        self.calls = calls
         self.channel = channel
         self.thread_ts = thread_ts
         self.message_ts: dict[int, str] = {}  # the reply's message number → its ts
 
     def post(self, text: str, index: int = 0) -> str:
-        response = self._client.chat_postMessage(
+        response = self.calls.call(
+            "chat.postMessage",
             channel=self.channel,
             thread_ts=self.thread_ts,
             text=text,
@@ -39,11 +48,16 @@ class SlackThread:
         self.message_ts[index] = response["ts"]
         return response["ts"]
 
+    @staticmethod
+    def method(edit: Edit) -> str:
+        return "chat.postMessage" if edit.post else "chat.update"
+
     def apply(self, edit: Edit) -> None:
         if edit.post:
             self.post(edit.text, edit.index)
         else:
-            self._client.chat_update(channel=self.channel, ts=self.message_ts[edit.index], text=edit.text)
+            self.calls.call("chat.update", retry=edit.final, channel=self.channel,
+                            ts=self.message_ts[edit.index], text=edit.text)
 
 
 class LiveReply:
@@ -54,10 +68,12 @@ class LiveReply:
         renderer: ReplyRenderer,
         thread: SlackThread,
         clock: Callable[[], float] = time.monotonic,
+        on_gone: Callable[[], None] = lambda: None,
     ) -> None:
         self._renderer = renderer
         self._thread = thread
         self._clock = clock
+        self._on_gone = on_gone
         self._changed = threading.Condition()
         self._worker = threading.Thread(target=self._run, name="live-reply", daemon=True)
         self.calls = 0
@@ -71,58 +87,66 @@ class LiveReply:
             self._renderer.feed(text)
             self._changed.notify()
 
-    def finish(self, note: str | None = None, timeout: float | None = None) -> None:
-        """End the stream and wait until every message shows its final text."""
+    def finish(self, note: str | None = None, timeout: float | None = None) -> bool:
+        """End the stream (the first call's note counts) and wait until every message shows its final
+        text. False if that took longer than `timeout`."""
         with self._changed:
             self._renderer.finish(note)
             self._changed.notify()
         self._worker.join(timeout)
+        return not self._worker.is_alive()
 
     @property
-    def gave_up(self) -> bool:
-        return self._renderer.gave_up
+    def abandoned(self) -> bool:
+        return self._renderer.abandoned
 
     @property
     def shown_anything(self) -> bool:
         return self._renderer.shown_anything
 
     def _run(self) -> None:
-        while True:
-            edit = self._next_edit()
-            if edit is None:
-                return
-            ok, retry_after = self._apply(edit)
-            with self._changed:
-                self._renderer.sent(edit, self._clock(), ok=ok, retry_after=retry_after)
+        try:
+            while (edit := self._next_edit()) is not None:
+                self._make(edit)
+        except Exception:  # a bug here must not take the process down; the log says what happened
+            log.exception("the reply in %s stopped updating", self._thread.channel)
 
     def _next_edit(self) -> Edit | None:
         with self._changed:
             while True:
                 now = self._clock()
                 edit = self._renderer.next_edit(now)
-                if edit is not None or self._renderer.done:
+                if edit is not None:
+                    wait = self._thread.calls.limits.wait_time(SlackThread.method(edit))
+                    if wait > 0 and not (edit.final or edit.post):
+                        self._renderer.postpone(edit, now + wait)  # a newer edit will go when it opens
+                        continue
                     return edit
+                if self._renderer.done:
+                    return None
                 wake_at = self._renderer.wake_at()
                 self._changed.wait(None if wake_at is None else max(wake_at - now, 0.0))
 
-    def _apply(self, edit: Edit) -> tuple[bool, float | None]:
+    def _make(self, edit: Edit) -> None:
         self.calls += 1
         try:
             self._thread.apply(edit)
-            return True, None
         except SlackApiError as error:
-            response = error.response
-            retry_after = None
-            if response.status_code == 429:
-                retry_after = float(response.headers.get("Retry-After", response.headers.get("retry-after", 1)))
-            log.warning(
-                "Slack %s failed for message %d of the reply in %s: %s",
-                "chat.postMessage" if edit.post else "chat.update",
-                edit.index,
-                self._thread.channel,
-                response.get("error"),
-            )
-            return False, retry_after
-        except Exception:  # a network failure must not kill the reply: the next edit carries the text
-            log.exception("Slack call failed for message %d of the reply in %s", edit.index, self._thread.channel)
-            return False, None
+            code = error_code(error)
+            with self._changed:
+                if code in GONE:
+                    log.warning("the reply in %s is out of reach (%s); stopping it", self._thread.channel, code)
+                    self._renderer.abandon()
+                else:
+                    self._renderer.sent(edit, self._clock(), ok=False, retry_after=retry_after(error),
+                                        too_long=code == "msg_too_long")
+            if code in GONE:
+                self._on_gone()
+            return
+        except Exception as error:  # a network failure must not kill the reply: the next edit carries the text
+            log.warning("Slack call failed for the reply in %s: %s", self._thread.channel, error_code(error))
+            with self._changed:
+                self._renderer.sent(edit, self._clock(), ok=False)
+            return
+        with self._changed:
+            self._renderer.sent(edit, self._clock())

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from bot.app import create_app, socket_mode_handler
+from bot.app import create_bot, socket_mode_handler
 from bot.settings import Settings
 from tests.standins.bedrock import FakeBedrock
 from tests.standins.slack import FakeSlack
@@ -62,7 +62,7 @@ def start_bot(slack, bot_env, aws_env):
 
     def start(**overrides: str) -> Settings:
         settings = Settings.from_env({**os.environ, **bot_env, **overrides})  # as `python -m bot` reads it
-        handler = socket_mode_handler(create_app(settings), settings)
+        handler = socket_mode_handler(create_bot(settings).app, settings)
         handler.connect()
         handlers.append(handler)
         slack.wait_until(lambda: slack.connected, what="the bot to connect over Socket Mode")

@@ -168,16 +168,74 @@ def test_no_call_before_slack_retry_after_has_elapsed():
     assert edit.final and edit.text == "one two"
 
 
-def test_a_refused_final_edit_is_retried_then_given_up():
+def test_a_final_edit_that_still_fails_after_the_slack_policy_is_given_up_not_retried_forever():
     r = renderer(interval=1.0)
     r.feed("text")
     r.finish()
+    send(r, 0.0, ok=False)
+    assert r.done and r.lost_messages == 1 and r.next_edit(10.0) is None
+
+
+def test_a_new_message_that_cannot_be_posted_abandons_the_reply_instead_of_waiting_forever():
+    r = renderer(limit=60)
+    r.feed("first paragraph that is long enough\n\nsecond paragraph that is long enough")
     now = 0.0
-    for _ in range(5):
+    while (edit := r.next_edit(now)) is not None and not edit.post:
+        r.sent(edit, now)
+    r.sent(edit, now, ok=False)  # the post of message 1 failed, after the Slack policy's retries
+    r.feed(" and more text for the open message")
+    r.finish()
+    assert r.abandoned and r.done and r.wake_at() is None
+
+
+def test_intermediate_edits_that_keep_failing_abandon_the_reply():
+    r = renderer(interval=1.0)
+    now = 0.0
+    for i in range(5):
+        r.feed(f" {i}")
         now = max(now, r.wake_at())
         send(r, now, ok=False)
-    assert now >= 4.0  # each retry waited the interval
-    assert r.done and r.gave_up
+    assert r.abandoned and r.done
+
+
+def test_a_postponed_edit_waits_for_the_gate_without_counting_as_a_failure():
+    r = renderer(interval=1.0)
+    r.feed("one")
+    for _ in range(10):  # far more than the failures that would abandon the reply
+        r.postpone(r.next_edit(0.0), until=0.0)
+    r.postpone(r.next_edit(0.0), until=3.0)
+    assert r.next_edit(2.9) is None and r.wake_at() == 3.0
+    assert send(r, 3.0).text == "one" and not r.abandoned
+
+
+def test_a_message_slack_finds_too_long_is_split_again_and_nothing_is_lost():
+    answer = "\n".join(f"line {i} " + "é" * 30 for i in range(40))
+    r = renderer(limit=1500)
+    r.feed(answer)
+    r.finish()
+    now, refused = 0.0, 0
+    while not r.done:
+        now = max(now, r.wake_at())
+        edit = r.next_edit(now)
+        if edit is None:
+            continue
+        if len(edit.text) > 1000:  # this Slack counts more strictly than the renderer expected
+            refused += 1
+            r.sent(edit, now, ok=False, too_long=True)
+        else:
+            r.sent(edit, now)
+    assert refused >= 1
+    assert "".join(r.bodies) == answer
+    assert r.lost_messages == 0 and len(r.bodies) >= 2
+
+
+def test_an_abandoned_reply_makes_no_more_calls():
+    r = renderer()
+    r.feed("text")
+    send(r, 0.0)
+    r.abandon()
+    r.feed(" more")
+    assert r.done and r.next_edit(5.0) is None and r.wake_at() is None
 
 
 def test_posts_stay_in_order_when_one_fails():
@@ -207,36 +265,45 @@ _CONTROL = re.compile(r"<[!@#]")
     limit=st.sampled_from([80, 200, SLACK_TEXT_LIMIT - 200]),
 )
 def test_whatever_arrives_and_fails_the_messages_end_up_holding_exactly_the_answer(chunks, gaps, failures, limit):
+    """Slack here answers each call at random: fine, failed, or 429. Intermediate edits take the outcome as
+    it is; posts and final edits go through the Slack call policy, which waits out a 429 and retries, so a
+    429 only delays them, and a failure means the policy gave up."""
     r = renderer(interval=0.5, limit=limit)
-    now, outcomes, blocked_until, calls = 0.0, iter(failures), -1.0, 0
+    now, outcomes, blocked_until = 0.0, iter(failures), -1.0
     shown: dict[int, str] = {}
 
-    def call(edit: Edit, at: float) -> None:
-        nonlocal blocked_until, calls
-        calls += 1
+    def call(edit: Edit, at: float) -> float:
+        """Make the call; returns the time after it."""
+        nonlocal blocked_until
         assert at >= blocked_until, "a call went out before Slack's Retry-After elapsed"
         assert len(edit.text) <= limit and edit.text.strip()
         assert not _CONTROL.search(edit.text), "a broadcast or mention token reached Slack"
-        outcome = next(outcomes, None) if not edit.final or calls < 150 else None
+        outcome = next(outcomes, None)
         if outcome == "limited":
             blocked_until = at + 2.0
-            r.sent(edit, at, ok=False, retry_after=2.0)
-        else:
-            r.sent(edit, at, ok=outcome is None)
-            if outcome is None:
-                shown[edit.index] = edit.text
+            if edit.post or edit.final:  # the policy waits the Retry-After, then the call lands
+                at = blocked_until
+                outcome = None
+            else:
+                r.sent(edit, at, ok=False, retry_after=2.0)
+                return at
+        r.sent(edit, at, ok=outcome is None)
+        if outcome is None:
+            shown[edit.index] = edit.text
+        return at
 
     for chunk, gap in zip(chunks, gaps):
         now += gap
         r.feed(chunk)
         while (edit := r.next_edit(now)) is not None:
-            call(edit, now)
+            now = call(edit, now)
     r.finish()
     while not r.done:
         now = max(now, r.wake_at())
         if (edit := r.next_edit(now)) is not None:
-            call(edit, now)
+            now = call(edit, now)
 
-    assert "".join(r.bodies) == "".join(chunks)
-    if not r.gave_up:  # every message with text in it ends up shown in Slack
+    if not r.abandoned:  # nothing the model wrote is lost
+        assert "".join(r.bodies) == "".join(chunks)
+    if not r.abandoned and not r.lost_messages:  # and every message with text in it is shown
         assert {i for i, body in enumerate(r.bodies) if body.strip()} <= set(shown)

@@ -4,12 +4,14 @@ are wrong, and a live answer when they are right (over the local Slack and Bedro
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from bot import notes
 from tests.events import mention
 from tests.standins.bedrock import Reply
 
@@ -58,24 +60,34 @@ def test_a_missing_aws_region_is_named(tmp_path, slack):
 
 @pytest.fixture
 def bot_process(tmp_path, slack, bedrock, aws_env):
-    env = clean_env(
-        SLACK_BOT_TOKEN="xoxb-local-standin",
-        SLACK_APP_TOKEN="xapp-local-standin",
-        SLACK_API_URL=slack.api_url,
-        SLACK_EDIT_INTERVAL_SECONDS="0.2",
-        **aws_env,
-    )
-    process = subprocess.Popen([sys.executable, "-m", "bot"], cwd=tmp_path, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    yield process
-    process.kill()
-    process.wait(10)
+    """Start `python -m bot` against the stand-ins, with extra settings; waits until it is connected."""
+    processes = []
+
+    def start(**settings: str) -> subprocess.Popen:
+        env = clean_env(
+            SLACK_BOT_TOKEN="xoxb-local-standin",
+            SLACK_APP_TOKEN="xapp-local-standin",
+            SLACK_API_URL=slack.api_url,
+            SLACK_EDIT_INTERVAL_SECONDS="0.2",
+            **aws_env,
+            **settings,
+        )
+        process = subprocess.Popen([sys.executable, "-m", "bot"], cwd=tmp_path, env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        processes.append(process)
+        slack.wait_until(lambda: slack.connected or process.poll() is not None, timeout=30,
+                         what="python -m bot to connect")
+        assert process.poll() is None, process.stdout.read()
+        return process
+
+    yield start
+    for process in processes:
+        process.kill()
+        process.wait(10)
 
 
 def test_python_m_bot_connects_and_answers_a_mention(slack, bedrock, bot_process):
-    slack.wait_until(lambda: slack.connected or bot_process.poll() is not None, timeout=30,
-                     what="python -m bot to connect")
-    assert bot_process.poll() is None, bot_process.stdout.read()
+    bot_process()
     assert [c.token for c in slack.calls_of("auth.test")] == ["xoxb-local-standin"]
     assert [c.token for c in slack.calls_of("apps.connections.open")] == ["xapp-local-standin"]
 
@@ -86,3 +98,46 @@ def test_python_m_bot_connects_and_answers_a_mention(slack, bedrock, bot_process
                      what="the answer")
     assert slack.bot_messages()[0].thread_ts == question.ts
     assert bedrock.requests[0].model_id == "global.anthropic.claude-haiku-4-5-20251001-v1:0"
+
+
+def start_a_reply(slack, bedrock, reply: Reply) -> None:
+    bedrock.script(reply)
+    event_, _ = mention(slack, "<@UBOT> a long one please")
+    slack.send_event(event_)
+    slack.wait_until(lambda: any(m.edits for m in slack.bot_messages()), what="the first words")
+
+
+def test_sigterm_lets_a_reply_in_flight_finish_then_exits_0(slack, bedrock, bot_process):
+    process = bot_process(SHUTDOWN_GRACE_SECONDS="20")
+    start_a_reply(slack, bedrock, Reply.text("All of this answer arrives.", chunk=3, delay=0.1))
+    process.send_signal(signal.SIGTERM)
+
+    assert process.wait(30) == 0
+    [reply] = slack.bot_messages()
+    assert reply.text == "All of this answer arrives."
+
+
+def test_sigterm_past_the_grace_period_marks_the_reply_interrupted_and_exits_0(slack, bedrock, bot_process):
+    process = bot_process(SHUTDOWN_GRACE_SECONDS="0.5")
+    start_a_reply(slack, bedrock, Reply.text("word " * 100, chunk=5, delay=0.1))  # about 10 s
+    process.send_signal(signal.SIGTERM)
+
+    assert process.wait(30) == 0
+    [reply] = slack.bot_messages()
+    assert reply.text.startswith("word word") and reply.text.endswith(notes.SHUTTING_DOWN)
+    [request] = bedrock.requests
+    slack.wait_until(lambda: request.ended_at is not None, what="the model stream to be closed")
+    assert request.disconnected and request.ended_at - request.at < 8  # not the 10 s the model would take
+
+
+def test_no_token_reaches_the_log_even_at_debug_level(slack, bedrock, bot_process):
+    process = bot_process(LOG_LEVEL="DEBUG")
+    start_a_reply(slack, bedrock, Reply.text("Logged answer."))
+    slack.wait_until(lambda: any(m.text == "Logged answer." for m in slack.bot_messages()), what="the answer")
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(30) == 0
+
+    log = process.stdout.read()
+    assert "DEBUG" in log and "Logged answer" in log  # the log did talk about this reply
+    for secret in ("xoxb-local-standin", "xapp-local-standin", "local-standin-secret"):
+        assert secret not in log

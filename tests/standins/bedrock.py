@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import binascii
 import json
+import socket
 import struct
 import threading
 import time
@@ -37,11 +38,33 @@ def event(event_type: str, payload: dict) -> bytes:
     return frame({":event-type": event_type, ":content-type": "application/json", ":message-type": "event"}, payload)
 
 
+def exception(code: str, message: str = "injected by the stand-in") -> bytes:
+    """An error inside the stream, as Bedrock sends it (boto3 raises it as EventStreamError)."""
+    return frame({":exception-type": code, ":content-type": "application/json", ":message-type": "exception"},
+                 {"message": message})
+
+
+DROP = b""  # a step that drops the connection, with no end to the chunked body
+
+
 @dataclass
 class Reply:
-    """What the stand-in streams for one request: (seconds to wait first, frame) steps."""
+    """What the stand-in answers to one request: (seconds to wait first, frame) steps streamed with status
+    200, or an error status before any stream."""
 
     steps: list[tuple[float, bytes]] = field(default_factory=list)
+    status: int = 200
+    error_code: str = ""
+    error_message: str = ""
+
+    @classmethod
+    def error(cls, status: int, code: str, message: str = "injected by the stand-in") -> "Reply":
+        """An error before the stream, as Bedrock answers it (status, x-amzn-ErrorType, JSON message)."""
+        return cls(status=status, error_code=code, error_message=message)
+
+    def cut(self, after_chunks: int, then: bytes = DROP, delay: float = 0.0) -> "Reply":
+        """The same reply up to `after_chunks` text chunks, then `then` (an exception frame, or DROP)."""
+        return Reply(self.steps[: 1 + after_chunks] + [(delay, then)])
 
     @classmethod
     def text(cls, text: str, *, chunk: int = 5, delay: float = 0.0, stop_reason: str | None = "end_turn",
@@ -65,6 +88,9 @@ class Request:
     model_id: str
     body: dict
     at: float
+    frames_sent: int = 0
+    disconnected: bool = False  # the bot closed the stream before it ended
+    ended_at: float | None = None
 
 
 class FakeBedrock:
@@ -112,20 +138,46 @@ class FakeBedrock:
                 if len(parts) != 4 or parts[1] != "model" or parts[3] != "converse-stream":
                     self.send_error(404)
                     return
+                request = Request(unquote(parts[2]), body, time.monotonic())
                 with bedrock.lock:
-                    bedrock.requests.append(Request(unquote(parts[2]), body, time.monotonic()))
+                    bedrock.requests.append(request)
                 reply = bedrock._next_reply()
+                if reply.status != 200:
+                    self._error(reply)
+                else:
+                    self._stream(reply, request)
+                request.ended_at = time.monotonic()
+
+            def _error(self, reply: Reply) -> None:
+                payload = json.dumps({"message": reply.error_message}).encode()
+                self.send_response(reply.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("x-amzn-ErrorType", f"{reply.error_code}:http://internal.amazon.com/coral/")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def _stream(self, reply: Reply, request: Request) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", "application/vnd.amazon.eventstream")
                 self.send_header("Transfer-Encoding", "chunked")
                 self.send_header("x-amzn-RequestId", "standin-request")
                 self.end_headers()
-                for wait, data in reply.steps:
-                    if wait:
-                        time.sleep(wait)
-                    self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                try:
+                    for wait, data in reply.steps:
+                        if wait:
+                            time.sleep(wait)
+                        if data == DROP:
+                            self.close_connection = True
+                            self.connection.shutdown(socket.SHUT_RDWR)
+                            return
+                        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                        self.wfile.flush()
+                        request.frames_sent += 1
+                    self.wfile.write(b"0\r\n\r\n")
                     self.wfile.flush()
-                self.wfile.write(b"0\r\n\r\n")
-                self.wfile.flush()
+                except OSError:  # the bot closed the stream
+                    request.disconnected = True
+                    self.close_connection = True
 
         return Handler

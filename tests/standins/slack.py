@@ -31,6 +31,17 @@ class Call:
 
 
 @dataclass
+class Failure:
+    """An answer the stand-in gives instead of the normal one, to the next matching calls of a method."""
+
+    error: str
+    status: int = 200
+    retry_after: float | None = None
+    times: int = 1
+    when: object = None  # a predicate on the call's params, or None for any call
+
+
+@dataclass
 class Message:
     channel: str
     ts: str
@@ -61,6 +72,11 @@ class FakeSlack:
         self.messages: list[Message] = []
         self.acks: list[str] = []
         self.names: dict[str, str] = {}
+        self.text_limit = TEXT_LIMIT
+        self.failures: dict[str, list[Failure]] = {}
+        self.blocked_until: dict[str, float] = {}  # method → end of the Retry-After it was given
+        self.early_calls: list[Call] = []  # calls made while their method's Retry-After was still running
+        self.responses: list[tuple[Call, int, dict]] = []
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self._ts = itertools.count(1)
@@ -139,6 +155,21 @@ class FakeSlack:
             raise RuntimeError("no Socket Mode connection is open")
         sockets[-1].send(json.dumps(envelope))
         return event_id
+
+    def fail(self, method: str, error: str = "ratelimited", *, status: int | None = None,
+             retry_after: float | None = None, times: int = 1, when=None) -> None:
+        """Make the next `times` calls of `method` (those `when(params)` accepts) fail with `error`.
+        `ratelimited` answers HTTP 429 with a Retry-After of `retry_after` seconds (default 1)."""
+        if error == "ratelimited":
+            status, retry_after = status or 429, 1.0 if retry_after is None else retry_after
+        with self.lock:
+            self.failures.setdefault(method, []).append(
+                Failure(error, status or 200, retry_after, times, when))
+
+    def delete(self, channel: str, ts: str) -> None:
+        """A person deletes a message."""
+        with self.lock:
+            self.messages = [m for m in self.messages if not (m.channel == channel and m.ts == ts)]
 
     def wait_until(self, predicate, timeout: float = 10.0, what: str = "condition"):
         deadline = time.monotonic() + timeout
@@ -219,9 +250,11 @@ class FakeSlack:
                 token = (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
                 token = token or params.pop("token", "")
                 method = self.path.rsplit("/", 1)[-1]
-                status, body = slack._api(method, params, token)
+                status, body, headers = slack._api(method, params, token)
                 payload = json.dumps(body).encode()
                 self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
@@ -229,13 +262,34 @@ class FakeSlack:
 
         return Handler
 
-    def _api(self, method: str, params: dict, token: str) -> tuple[int, dict]:
+    def _api(self, method: str, params: dict, token: str) -> tuple[int, dict, dict]:
         with self.changed:
-            self.calls.append(Call(method, params, time.monotonic(), token))
+            call = Call(method, params, time.monotonic(), token)
+            self.calls.append(call)
             try:
-                return self._answer(method, params, token)
+                if call.at < self.blocked_until.get(method, 0.0):
+                    self.early_calls.append(call)
+                failure = self._take_failure(method, params)
+                if failure is not None:
+                    headers = {}
+                    if failure.retry_after is not None:
+                        self.blocked_until[method] = call.at + failure.retry_after
+                        headers["Retry-After"] = f"{failure.retry_after:g}"
+                    status, body = failure.status, {"ok": False, "error": failure.error}
+                else:
+                    headers = {}
+                    status, body = self._answer(method, params, token)
+                self.responses.append((call, status, body))
+                return status, body, headers
             finally:
                 self.changed.notify_all()
+
+    def _take_failure(self, method: str, params: dict) -> Failure | None:
+        for failure in self.failures.get(method, []):
+            if failure.times > 0 and (failure.when is None or failure.when(params)):
+                failure.times -= 1
+                return failure
+        return None
 
     def _answer(self, method: str, params: dict, token: str) -> tuple[int, dict]:
         if method == "apps.connections.open":
@@ -257,6 +311,8 @@ class FakeSlack:
         text = params.get("text") or ""
         if not text.strip():
             return 200, {"ok": False, "error": "no_text"}
+        if len(text) > self.text_limit and self.text_limit < TEXT_LIMIT:  # only a test's stricter Slack
+            return 200, {"ok": False, "error": "msg_too_long"}
         message = Message(channel=params["channel"], ts=self.next_ts(), text=text, user=self.bot_user_id,
                           bot_id=self.bot_id, thread_ts=params.get("thread_ts") or None)
         self.messages.append(message)
@@ -269,7 +325,7 @@ class FakeSlack:
             return 200, {"ok": False, "error": "message_not_found"}
         if not text.strip():
             return 200, {"ok": False, "error": "no_text"}
-        if len(text) > TEXT_LIMIT:
+        if len(text) > self.text_limit:
             return 200, {"ok": False, "error": "msg_too_long"}
         message.text = text
         message.edits.append((time.monotonic(), text))

@@ -1,0 +1,122 @@
+"""Every Slack Web API call the bot makes, under one retry policy.
+
+Slack rate-limits per method and per workspace, and calling a method again before its `Retry-After` has
+passed prolongs the penalty. So a 429 closes that method's gate for the whole process (`RateLimits`),
+every call waits for its method's gate first, and the policy (tenacity) retries a 429 after exactly the
+`Retry-After` Slack gave plus a little jitter, and a connection error after a short backoff, within a
+bound. Calls that a newer one would supersede (an intermediate edit) are made once, without retrying.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from typing import Callable
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web import SlackResponse
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_after_delay
+
+from .notes import slack_fix
+
+log = logging.getLogger(__name__)
+
+_JITTER = 0.25  # seconds at most added to a Retry-After, so that waiting callers do not all return at once
+
+
+def retry_after(error: BaseException) -> float | None:
+    """The seconds Slack asked to wait, if `error` is a 429."""
+    if isinstance(error, SlackApiError) and error.response.status_code == 429:
+        headers = {key.lower(): value for key, value in (error.response.headers or {}).items()}
+        value = headers.get("retry-after", "1")
+        try:
+            return max(float(value[0] if isinstance(value, list) else value), 0.0)
+        except ValueError:
+            return 1.0
+    return None
+
+
+def error_code(error: BaseException) -> str:
+    if isinstance(error, SlackApiError):
+        return str(error.response.get("error") or f"http_{error.response.status_code}")
+    return type(error).__name__
+
+
+def _retryable(error: BaseException) -> bool:
+    return retry_after(error) is not None or isinstance(error, (OSError, ConnectionError, TimeoutError))
+
+
+class RateLimits:
+    """When each Web API method may next be called, shared by every reply of the process."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._open_at: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def wait_time(self, method: str) -> float:
+        with self._lock:
+            return max(self._open_at.get(method, 0.0) - self._clock(), 0.0)
+
+    def block(self, method: str, seconds: float) -> None:
+        with self._lock:
+            self._open_at[method] = max(self._open_at.get(method, 0.0), self._clock() + seconds)
+
+
+class SlackCalls:
+    def __init__(
+        self,
+        client: WebClient,
+        limits: RateLimits | None = None,
+        *,
+        attempts: int = 5,
+        max_seconds: float = 120.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client = client
+        self.limits = limits or RateLimits()
+        self._attempts = attempts
+        self._max_seconds = max_seconds
+        self._sleep = sleep
+
+    def call(self, method: str, *, retry: bool = True, **params) -> SlackResponse:
+        """Call `method` (for example "chat.update") with `params`; SlackApiError if it does not succeed."""
+        if not retry:
+            return self._once(method, params)
+        policy = Retrying(
+            retry=retry_if_exception(_retryable),
+            wait=self._wait,
+            stop=stop_after_attempt(self._attempts) | stop_after_delay(self._max_seconds),
+            sleep=self._sleep,
+            reraise=True,
+            before_sleep=lambda state: log.info(
+                "Slack %s: %s; retrying (attempt %d)", method, error_code(state.outcome.exception()),
+                state.attempt_number + 1,
+            ),
+        )
+        return policy(self._once, method, params)
+
+    def _once(self, method: str, params: dict) -> SlackResponse:
+        wait = self.limits.wait_time(method)
+        if wait > 0:
+            self._sleep(wait)  # never call a method whose Retry-After is still running
+        try:
+            return getattr(self.client, method.replace(".", "_"))(**params)  # e.g. chat.update → chat_update
+        except SlackApiError as error:
+            seconds = retry_after(error)
+            if seconds is not None:
+                self.limits.block(method, seconds)
+            else:
+                fix = slack_fix(error_code(error))
+                log.warning("Slack %s failed: %s%s", method, error_code(error), f" ({fix})" if fix else "")
+            raise
+
+    @staticmethod
+    def _wait(state: RetryCallState) -> float:
+        seconds = retry_after(state.outcome.exception())
+        if seconds is not None:
+            return seconds + random.uniform(0, _JITTER)
+        return min(0.5 * 2 ** (state.attempt_number - 1), 8.0) * random.uniform(0.5, 1.0)
