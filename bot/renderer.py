@@ -98,6 +98,7 @@ class ReplyRenderer:
         """The reply's messages are gone (deleted, channel archived): make no more calls."""
         self.abandoned = True
         self._finished = True
+        self._in_flight = None
         self._pending.clear()
         for message in self._messages:
             message.final_sent = True

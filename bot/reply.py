@@ -166,7 +166,8 @@ class Replier:
             deadline.cancel()
             if question_cut:
                 note = "\n".join(filter(None, [note, notes.QUESTION_CUT.format(limit=self._settings.max_message_chars)]))
-            live.finish(note)
+            if not live.finish(note, timeout=self._final_edit_timeout()):
+                log.error("the reply to %s did not finish its Slack edits in time", request.event_id)
         log.info(
             "reply event=%s channel=%s model=%s outcome=%s attempts=%d slack_calls=%d tokens_in=%s tokens_out=%s "
             "seconds=%.2f",
@@ -174,6 +175,10 @@ class Replier:
             live.calls + 1, usage.input_tokens if usage else "-", usage.output_tokens if usage else "-",
             self._clock() - started,
         )
+
+    def _final_edit_timeout(self) -> float:
+        """How long the last edits of a reply may take: a few rounds of the Slack retry policy."""
+        return 3 * self._settings.slack_retry_seconds + 30
 
     def _stream(self, stream: ModelStream, reply: _Reply, live: LiveReply) -> tuple[str, str | None, Usage | None]:
         stop_reason, usage = None, None

@@ -229,6 +229,14 @@ def test_a_message_slack_finds_too_long_is_split_again_and_nothing_is_lost():
     assert r.lost_messages == 0 and len(r.bodies) >= 2
 
 
+def test_a_reply_abandoned_while_an_edit_is_in_flight_is_done():
+    r = renderer()
+    r.feed("text")
+    r.next_edit(0.0)  # Slack answers this one with message_not_found
+    r.abandon()
+    assert r.done
+
+
 def test_an_abandoned_reply_makes_no_more_calls():
     r = renderer()
     r.feed("text")
