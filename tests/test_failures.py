@@ -293,3 +293,19 @@ def test_allow_lists_answer_others_with_a_polite_refusal(slack, bedrock, start_b
     expected = sorted([notes.NOT_ALLOWED_FOR_YOU, "Hello from the model."])
     slack.wait_until(lambda: sorted(m.text for m in slack.bot_messages("C1")) == expected, what="both replies in C1")
     assert len(bedrock.requests) == 1
+
+
+@pytest.mark.parametrize("error, fix", [
+    ("not_in_channel", "/invite"),
+    ("missing_scope", "OAuth & Permissions"),
+    ("invalid_auth", "SLACK_BOT_TOKEN"),
+])
+def test_slack_errors_that_need_an_admin_are_logged_with_what_to_fix(slack, bedrock, start_bot, caplog, error, fix):
+    caplog.set_level(logging.INFO, logger="bot")
+    start_bot()
+    slack.fail("chat.postMessage", error)
+    ask(slack)
+
+    slack.wait_until(lambda: f"cannot answer in C1: {error}" in caplog.text, what="the log line")
+    assert fix in caplog.text
+    assert bedrock.requests == [] and slack.bot_messages("C1") == []
