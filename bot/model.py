@@ -203,10 +203,11 @@ class ModelStream:
                     yield Usage(usage.get("inputTokens", 0), usage.get("outputTokens", 0))
         finally:
             raw.close()
+        if finished:
+            return  # complete, even if a close came in after messageStop
         if self.closed:
             raise StreamClosed()
-        if not finished:
-            raise StreamEndedEarly("the model stream ended without messageStop")
+        raise StreamEndedEarly("the model stream ended without messageStop")
 
 
 def _describe(error: BaseException | None) -> str:

@@ -29,6 +29,8 @@ UNEXPECTED_STOP = ":warning: _The model stopped before finishing its answer._"
 INTERRUPTED = ":warning: _The answer was interrupted before it finished. Ask again to get the rest._"
 TOOK_TOO_LONG = ":warning: _The answer took too long and was stopped. Ask again, or ask for something shorter._"
 SHUTTING_DOWN = ":warning: _The bot restarted while answering, so this answer is unfinished. Ask again._"
+EMPTY_ANSWER = "_The model sent back an empty answer. Try asking again, perhaps in other words._"
+PART_MISSING = ":warning: _Slack did not take part of this answer, so some of it is missing above. Ask again._"
 FAILED = ":warning: _Sorry, I couldn't get an answer from the model. The details are in the bot's log._"
 
 MODEL_BUSY = ":hourglass: _The model is busy right now. Please ask again in a minute._"

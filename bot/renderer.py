@@ -12,7 +12,8 @@ it, asks `next_edit(now)` what Slack call to make, reports back with `sent(...)`
 - when the stream ends, every message gets its final text once, the last one with the closing note;
 - a failed intermediate edit is superseded by the next one; no call goes out while Slack's Retry-After
   runs; a message Slack finds too long is split again under a lower limit; posts and final edits are
-  retried by the Slack call policy, not here, so one that still fails is given up.
+  retried by the Slack call policy, not here: a final edit that still fails is given up (and the last
+  message says part of the answer is missing), a post that still fails ends the reply where it stands.
 """
 
 from __future__ import annotations
@@ -21,13 +22,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
+from . import notes
 from .formatting import to_mrkdwn
 from .splitting import open_fence, split_point
 
 SLACK_TEXT_LIMIT = 4000  # chat.update rejects longer `text` with msg_too_long
-NOTE_ROOM = 200  # kept free in every message for the closing note
-EMPTY_ANSWER_NOTE = "_The model sent back an empty answer. Try asking again, perhaps in other words._"
-_GIVE_UP_AFTER = 5  # consecutive failed intermediate edits of one message before the reply is abandoned
+NOTE_ROOM = 400  # kept free in every message for the closing notes
 _SHRINK = 0.9  # after msg_too_long, the limit becomes this share of the refused text's length
 _MIN_LIMIT = 500
 
@@ -77,7 +77,7 @@ class ReplyRenderer:
         self._note: str | None = None
         self._in_flight: Edit | None = None
         self._paused_until = -math.inf  # Slack's Retry-After: no call of this reply before it
-        self.abandoned = False  # the reply cannot be shown any more (deleted, or Slack keeps refusing)
+        self.abandoned = False  # no more of the answer can be shown: the model may stop
         self.lost_messages = 0  # messages whose post or final edit never landed
 
     # -- input -------------------------------------------------------------------------------------
@@ -96,12 +96,16 @@ class ReplyRenderer:
 
     def abandon(self) -> None:
         """The reply's messages are gone (deleted, channel archived): make no more calls."""
-        self.abandoned = True
-        self._finished = True
+        self._stop_growing()
         self._in_flight = None
-        self._pending.clear()
         for message in self._messages:
             message.final_sent = True
+
+    def _stop_growing(self) -> None:
+        """No more text will be shown; messages already written still get their final edits."""
+        self.abandoned = True
+        self._finished = True
+        self._pending.clear()
 
     # -- state -------------------------------------------------------------------------------------
 
@@ -178,22 +182,21 @@ class ReplyRenderer:
             return
         if retry_after is not None:  # rate limits are per method, not per message: pause the whole reply
             self._paused_until = max(self._paused_until, now + retry_after)
-        if too_long:
+        if too_long and self._limit > _MIN_LIMIT:
             self._limit = max(min(self._limit, int(len(edit.text) * _SHRINK)), _MIN_LIMIT)
             return  # split again under the lower limit, at once
         # Posts and final edits were already retried by the Slack call policy.
         if edit.post:
             self.lost_messages += 1
-            self.abandon()  # Slack will not take a new message of this reply: nowhere to show the rest
+            message.final_sent = True
+            self._stop_growing()  # Slack will not take a new message of this reply: nowhere to show the rest
             return
         if edit.final:
             message.final_sent = True
             self.lost_messages += 1
             return
-        message.failures += 1
+        message.failures += 1  # an intermediate edit: the next one supersedes it
         message.not_before = now + self._interval
-        if message.failures >= _GIVE_UP_AFTER:
-            self.abandon()
 
     def _take_back(self, edit: Edit) -> _Message:
         if edit != self._in_flight:
@@ -291,7 +294,9 @@ class ReplyRenderer:
         if final and self._finished and self._is_last(index):
             note = self._note
             if note is None and not text.strip() and index == 0:
-                note = EMPTY_ANSWER_NOTE
+                note = notes.EMPTY_ANSWER
+            if self.lost_messages:
+                note = "\n".join(filter(None, [note, notes.PART_MISSING]))
             if note:
                 text = f"{text}\n\n{note}" if text.strip() else note
         return text

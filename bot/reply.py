@@ -125,18 +125,25 @@ class Replier:
     def shutdown(self, grace: float, final_edit_timeout: float = 15.0) -> int:
         """Take no new requests, let replies in flight finish for `grace` seconds, then stop the rest with
         a note. Returns how many were stopped."""
-        deadline = self._clock() + grace
         with self._changed:
             self._accepting = False
-            while self._active and (remaining := deadline - self._clock()) > 0:
-                self._changed.wait(remaining)
+            self._wait_until_idle(grace)
             unfinished = list(self._active)
         for reply in unfinished:
-            reply.stop(notes.SHUTTING_DOWN)
-        for reply in unfinished:
+            reply.stop(notes.SHUTTING_DOWN)  # closes its model stream: its own thread ends it with the note
+        with self._changed:
+            self._wait_until_idle(final_edit_timeout)
+            stuck = list(self._active)
+        for reply in stuck:  # still waiting on Bedrock or Slack: end what Slack shows from here
             if reply.live is not None:
                 reply.live.finish(notes.SHUTTING_DOWN, timeout=final_edit_timeout)
         return len(unfinished)
+
+    def _wait_until_idle(self, seconds: float) -> None:
+        """Wait (with the lock held) until no reply is in flight, or `seconds` have passed."""
+        deadline = self._clock() + seconds
+        while self._active and (remaining := deadline - self._clock()) > 0:
+            self._changed.wait(remaining)
 
     # -- answering ---------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
 import threading
 import time
 from typing import Callable
@@ -45,8 +46,22 @@ def error_code(error: BaseException) -> str:
     return type(error).__name__
 
 
-def _retryable(error: BaseException) -> bool:
-    return retry_after(error) is not None or isinstance(error, (OSError, ConnectionError, TimeoutError))
+# Methods that must not be repeated once Slack may have taken them: a timeout after the request went out
+# could mean a second message. They are retried on 429 and on a connection that was never made.
+_NOT_IDEMPOTENT = frozenset({"chat.postMessage"})
+
+
+def _never_sent(error: BaseException) -> bool:
+    reason = getattr(error, "reason", error)  # urllib wraps the socket error in URLError.reason
+    return isinstance(reason, (ConnectionRefusedError, socket.gaierror))
+
+
+def _retryable(method: str, error: BaseException) -> bool:
+    if retry_after(error) is not None:
+        return True
+    if method in _NOT_IDEMPOTENT:
+        return _never_sent(error)
+    return isinstance(error, (OSError, ConnectionError, TimeoutError))
 
 
 class RateLimits:
@@ -87,7 +102,7 @@ class SlackCalls:
         if not retry:
             return self._once(method, params)
         policy = Retrying(
-            retry=retry_if_exception(_retryable),
+            retry=retry_if_exception(lambda error: _retryable(method, error)),
             wait=self._wait,
             stop=stop_after_attempt(self._attempts) | stop_after_delay(self._max_seconds),
             sleep=self._sleep,
@@ -100,9 +115,8 @@ class SlackCalls:
         return policy(self._once, method, params)
 
     def _once(self, method: str, params: dict) -> SlackResponse:
-        wait = self.limits.wait_time(method)
-        if wait > 0:
-            self._sleep(wait)  # never call a method whose Retry-After is still running
+        while (wait := self.limits.wait_time(method)) > 0:
+            self._sleep(wait)  # never call a method whose Retry-After is still running (it may be extended)
         try:
             return getattr(self.client, method.replace(".", "_"))(**params)  # e.g. chat.update → chat_update
         except SlackApiError as error:

@@ -15,6 +15,7 @@ from typing import Callable
 
 from slack_sdk.errors import SlackApiError
 
+from . import notes
 from .renderer import Edit, ReplyRenderer
 from .slack_api import SlackCalls, error_code, retry_after
 
@@ -77,6 +78,8 @@ class LiveReply:
         self._changed = threading.Condition()
         self._worker = threading.Thread(target=self._run, name="live-reply", daemon=True)
         self.calls = 0
+        self.crashed = False
+        self._gone_reported = False
 
     def start(self) -> "LiveReply":
         self._worker.start()
@@ -94,7 +97,7 @@ class LiveReply:
             self._renderer.finish(note)
             self._changed.notify()
         self._worker.join(timeout)
-        return not self._worker.is_alive()
+        return not self._worker.is_alive() and not self.crashed
 
     @property
     def abandoned(self) -> bool:
@@ -108,8 +111,18 @@ class LiveReply:
         try:
             while (edit := self._next_edit()) is not None:
                 self._make(edit)
+                if self._renderer.abandoned and not self._gone_reported:
+                    self._gone_reported = True
+                    self._on_gone()  # nothing more can be shown: the model may stop
         except Exception:  # a bug here must not take the process down; the log says what happened
+            self.crashed = True
             log.exception("the reply in %s stopped updating", self._thread.channel)
+            if not self._renderer.shown_anything and 0 in self._thread.message_ts:
+                try:  # never leave the placeholder behind
+                    self._thread.calls.call("chat.update", channel=self._thread.channel,
+                                            ts=self._thread.message_ts[0], text=notes.FAILED)
+                except Exception:
+                    log.exception("could not replace the placeholder in %s", self._thread.channel)
 
     def _next_edit(self) -> Edit | None:
         with self._changed:
@@ -140,8 +153,6 @@ class LiveReply:
                 else:
                     self._renderer.sent(edit, self._clock(), ok=False, retry_after=retry_after(error),
                                         too_long=code == "msg_too_long")
-            if code in GONE:
-                self._on_gone()
             return
         except Exception as error:  # a network failure must not kill the reply: the next edit carries the text
             log.warning("Slack call failed for the reply in %s: %s", self._thread.channel, error_code(error))

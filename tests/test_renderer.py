@@ -7,7 +7,8 @@ import re
 
 from hypothesis import given, settings, strategies as st
 
-from bot.renderer import EMPTY_ANSWER_NOTE, SLACK_TEXT_LIMIT, Edit, ReplyRenderer
+from bot import notes
+from bot.renderer import NOTE_ROOM, SLACK_TEXT_LIMIT, Edit, ReplyRenderer
 
 PLACEHOLDER = "_Thinking…_"
 
@@ -101,7 +102,7 @@ def test_an_empty_answer_never_leaves_the_placeholder():
     assert r.next_edit(0.0) is None  # blank text is never sent (Slack answers no_text)
     r.finish()
     edits, _ = drain(r, 0.0)
-    assert [e.text for e in edits] == [EMPTY_ANSWER_NOTE]
+    assert [e.text for e in edits] == [notes.EMPTY_ANSWER]
 
 
 def test_markdown_is_shown_as_slack_mrkdwn_while_streaming():
@@ -176,7 +177,7 @@ def test_a_final_edit_that_still_fails_after_the_slack_policy_is_given_up_not_re
     assert r.done and r.lost_messages == 1 and r.next_edit(10.0) is None
 
 
-def test_a_new_message_that_cannot_be_posted_abandons_the_reply_instead_of_waiting_forever():
+def test_a_new_message_that_cannot_be_posted_ends_the_reply_where_it_stands():
     r = renderer(limit=60)
     r.feed("first paragraph that is long enough\n\nsecond paragraph that is long enough")
     now = 0.0
@@ -184,18 +185,46 @@ def test_a_new_message_that_cannot_be_posted_abandons_the_reply_instead_of_waiti
         r.sent(edit, now)
     r.sent(edit, now, ok=False)  # the post of message 1 failed, after the Slack policy's retries
     r.feed(" and more text for the open message")
-    r.finish()
-    assert r.abandoned and r.done and r.wake_at() is None
+    assert r.abandoned  # the model can stop: nothing more can be shown
+    edits, _ = drain(r, now)
+    assert r.done and edits == []
 
 
-def test_intermediate_edits_that_keep_failing_abandon_the_reply():
+def test_intermediate_edits_that_keep_failing_never_lose_the_final_text():
     r = renderer(interval=1.0)
     now = 0.0
-    for i in range(5):
+    for i in range(8):  # 429s or errors on every intermediate edit
         r.feed(f" {i}")
         now = max(now, r.wake_at())
-        send(r, now, ok=False)
-    assert r.abandoned and r.done
+        send(r, now, ok=False, retry_after=1.0 if i % 2 else None)
+    r.finish()
+    edits, _ = drain(r, now)
+    assert not r.abandoned and edits[-1].final and edits[-1].text == "0 1 2 3 4 5 6 7"
+
+
+def test_a_lost_final_edit_is_owned_up_to_in_the_last_message():
+    r = renderer(limit=60)
+    r.feed("first paragraph that is long enough\n\nsecond paragraph that is long enough")
+    r.finish()
+    now, lost = 0.0, False
+    while not r.done:
+        now = max(now, r.wake_at())
+        if (edit := r.next_edit(now)) is None:
+            continue
+        fail = edit.final and edit.index == 0 and not lost
+        lost = lost or fail
+        r.sent(edit, now, ok=not fail)
+        last = edit
+    assert last.text.endswith(notes.PART_MISSING)
+
+
+def test_msg_too_long_at_the_smallest_limit_is_not_resent_in_a_loop():
+    r = renderer(limit=500)
+    r.feed("x " * 200)
+    r.finish()
+    edit = r.next_edit(0.0)
+    r.sent(edit, 0.0, ok=False, too_long=True)
+    assert r.done and r.lost_messages == 1
 
 
 def test_a_postponed_edit_waits_for_the_gate_without_counting_as_a_failure():
@@ -284,7 +313,7 @@ def test_whatever_arrives_and_fails_the_messages_end_up_holding_exactly_the_answ
         """Make the call; returns the time after it."""
         nonlocal blocked_until
         assert at >= blocked_until, "a call went out before Slack's Retry-After elapsed"
-        assert len(edit.text) <= limit and edit.text.strip()
+        assert len(edit.text) <= limit + NOTE_ROOM and edit.text.strip()
         assert not _CONTROL.search(edit.text), "a broadcast or mention token reached Slack"
         outcome = next(outcomes, None)
         if outcome == "limited":
@@ -315,3 +344,10 @@ def test_whatever_arrives_and_fails_the_messages_end_up_holding_exactly_the_answ
         assert "".join(r.bodies) == "".join(chunks)
     if not r.abandoned and not r.lost_messages:  # and every message with text in it is shown
         assert {i for i, body in enumerate(r.bodies) if body.strip()} <= set(shown)
+
+
+def test_the_longest_closing_notes_fit_the_room_kept_for_them():
+    longest_stop = max([*notes.STOP_NOTES.values(), notes.INTERRUPTED, notes.TOOK_TOO_LONG, notes.SHUTTING_DOWN,
+                        notes.FAILED, notes.UNEXPECTED_STOP], key=len)
+    worst = "\n\n" + "\n".join([longest_stop, notes.QUESTION_CUT.format(limit=1_000_000), notes.PART_MISSING])
+    assert len(worst) <= NOTE_ROOM

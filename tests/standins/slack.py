@@ -77,6 +77,7 @@ class FakeSlack:
         self.blocked_until: dict[str, float] = {}  # method → end of the Retry-After it was given
         self.early_calls: list[Call] = []  # calls made while their method's Retry-After was still running
         self.responses: list[tuple[Call, int, dict]] = []
+        self.delays: dict[str, float] = {}  # method → seconds to wait before answering (a slow Slack)
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self._ts = itertools.count(1)
@@ -251,6 +252,7 @@ class FakeSlack:
                 token = token or params.pop("token", "")
                 method = self.path.rsplit("/", 1)[-1]
                 status, body, headers = slack._api(method, params, token)
+                time.sleep(slack.delays.get(method, 0.0))
                 payload = json.dumps(body).encode()
                 self.send_response(status)
                 for name, value in headers.items():
