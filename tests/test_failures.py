@@ -297,6 +297,7 @@ def test_allow_lists_answer_others_with_a_polite_refusal(slack, bedrock, start_b
 
 @pytest.mark.parametrize("error, fix", [
     ("not_in_channel", "/invite"),
+    ("channel_not_found", "invite it"),
     ("missing_scope", "OAuth & Permissions"),
     ("invalid_auth", "SLACK_BOT_TOKEN"),
 ])
