@@ -17,13 +17,25 @@ from .settings import Settings, SettingsError
 log = logging.getLogger("bot")
 
 
+USAGE = """usage:
+  python -m bot                  run the bot (Socket Mode)
+  python -m bot chat QUESTION    ask the configured model, answer streamed to the terminal (no Slack needed)
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] not in ("chat",):
+        print(USAGE, file=sys.stderr)
+        return 0 if args[0] in ("-h", "--help", "help") else 2
     load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)  # the real environment wins
     try:
-        settings = Settings.from_env(os.environ)
+        settings = Settings.from_env(os.environ, slack=not args)
     except SettingsError as error:
         print(error, file=sys.stderr)
         return 2
+    if args:
+        return _chat(" ".join(args[1:]), settings)
 
     from .app import create_bot, socket_mode_handler
     from .logs import setup_logging
@@ -62,6 +74,18 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)  # listener threads still waiting on a network call must not hold the exit
+
+
+def _chat(question: str, settings: Settings) -> int:
+    from .chat import chat
+    from .logs import setup_logging
+
+    setup_logging("ERROR" if settings.log_level == "INFO" else settings.log_level)  # keep the answer clean
+    try:
+        return chat(question, settings)
+    except NoRegionError:
+        print("No AWS region is set. Set AWS_REGION (for example us-east-1).", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

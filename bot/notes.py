@@ -6,9 +6,11 @@ never an exception name or a traceback: the detail goes to the log.
 
 from __future__ import annotations
 
+import re
+
 from botocore.exceptions import ClientError, NoCredentialsError
 
-from .model import TRANSIENT_CODES, is_transient
+from .model import TRANSIENT_CODES, StreamEndedEarly, is_transient
 
 PLACEHOLDER = "_Thinking…_"
 EMPTY_QUESTION = "Hi! Ask me something after the mention, for example: _@me how do I rotate an IAM key?_"
@@ -83,6 +85,19 @@ def bedrock_code(error: BaseException) -> str | None:
     if isinstance(error, ClientError):
         return str(error.response.get("Error", {}).get("Code") or "")
     return None
+
+
+def failure_note(error: BaseException, got_text: bool) -> str:
+    """What ends an answer that failed with `error`: once text has arrived it was interrupted; before
+    that, whatever explains the error."""
+    if got_text or isinstance(error, StreamEndedEarly):
+        return INTERRUPTED
+    return model_failure_note(error)
+
+
+def plain(note: str) -> str:
+    """A note without its Slack markup, for a terminal."""
+    return re.sub(r"^:[a-z_]+: ", "", note).replace("_", "").replace("`", "")
 
 
 def model_failure_note(error: BaseException) -> str:

@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackApiError
 from . import notes
 from .conversation import Identity, build_conversation, question_text
 from .incoming import Request
-from .model import BedrockModel, Finished, ModelStream, StreamEndedEarly, TextDelta, Usage
+from .model import BedrockModel, Finished, ModelStream, TextDelta, Usage
 from .renderer import ReplyRenderer
 from .settings import Settings
 from .slack_api import SlackCalls, error_code
@@ -205,10 +205,10 @@ class Replier:
             reason = "deleted" if reply.stop_note == _GONE else "stopped"
             log.info("the answer to %s was stopped: %s", reply.request.event_id, reason)
             return reason, reply.stop_note or None
-        if isinstance(error, StreamEndedEarly) or reply.got_text:
+        note = notes.failure_note(error, reply.got_text)
+        if note == notes.INTERRUPTED:
             log.warning("the model stream for %s broke off: %s", reply.request.event_id, _describe(error))
-            return "interrupted", notes.INTERRUPTED
-        note = notes.model_failure_note(error)
+            return "interrupted", note
         if note == notes.FAILED:
             log.exception("the answer to %s failed", reply.request.event_id)
         else:

@@ -66,8 +66,9 @@ class Settings:
         return f"Settings(model_id={self.model_id!r}, slack_api_url={self.slack_api_url!r}, ...)"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "Settings":
-        reader = _Reader(env)
+    def from_env(cls, env: Mapping[str, str], *, slack: bool = True) -> "Settings":
+        """`slack=False`: the Slack tokens are not needed (the terminal chat)."""
+        reader = _Reader(env if slack else {**env, "SLACK_BOT_TOKEN": "xoxb-unused", "SLACK_APP_TOKEN": "xapp-unused"})
         values = dict(
             slack_bot_token=reader.token(
                 "SLACK_BOT_TOKEN",

@@ -141,3 +141,27 @@ def test_no_token_reaches_the_log_even_at_debug_level(slack, bedrock, bot_proces
     assert "DEBUG" in log and "Logged answer" in log  # the log did talk about this reply
     for secret in ("xoxb-local-standin", "xapp-local-standin", "local-standin-secret"):
         assert secret not in log
+
+
+def chat_env(aws_env, **values: str) -> dict[str, str]:
+    return clean_env(BEDROCK_RETRY_BASE_SECONDS="0.05", **aws_env, **values)
+
+
+def test_chat_streams_an_answer_to_the_terminal_without_slack(tmp_path, bedrock, aws_env):
+    bedrock.script(Reply.text("**Rotate** keys often.", chunk=4))
+    result = subprocess.run([sys.executable, "-m", "bot", "chat", "how", "do I rotate?"], cwd=tmp_path,
+                            env=chat_env(aws_env, BEDROCK_SYSTEM_PROMPT="Be brief."), capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "**Rotate** keys often.\n"
+    [request] = bedrock.requests
+    assert request.body["messages"] == [{"role": "user", "content": [{"text": "how do I rotate?"}]}]
+    assert request.body["system"] == [{"text": "Be brief."}]
+
+
+def test_chat_says_what_to_fix_when_the_model_refuses(tmp_path, bedrock, aws_env):
+    bedrock.script(Reply.error(403, "AccessDeniedException", "no access"))
+    result = subprocess.run([sys.executable, "-m", "bot", "chat", "hello"], cwd=tmp_path, env=chat_env(aws_env),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "Model access" in result.stdout and "Traceback" not in result.stdout + result.stderr

@@ -1,0 +1,41 @@
+"""`python -m bot chat "question"`: the bot's conversation, model, retry policy and notes, streamed to the
+terminal instead of Slack, for trying a model or a system prompt without Slack."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from . import notes
+from .conversation import Identity, build_conversation
+from .model import BedrockModel, Finished, TextDelta
+from .settings import Settings
+
+_YOU = Identity(user_id="UTERMINALBOT")
+
+
+def chat(question: str, settings: Settings, out: TextIO = sys.stdout, model: BedrockModel | None = None) -> int:
+    """Stream the answer to `question` to `out`; 0 if it completed, 1 if not."""
+    messages = build_conversation(
+        [], {"ts": "1", "user": "UTERMINAL", "text": question}, bot=_YOU,
+        budget_chars=settings.context_max_chars, max_message_chars=settings.max_message_chars,
+    )
+    if not messages:
+        out.write("Ask a question, for example: python -m bot chat \"how do I rotate an IAM key?\"\n")
+        return 2
+    model = model or BedrockModel.from_settings(settings)
+    got_text, stop_reason = False, None
+    try:
+        for event in model.stream(messages):
+            if isinstance(event, TextDelta):
+                got_text = True
+                out.write(event.text)
+                out.flush()
+            elif isinstance(event, Finished):
+                stop_reason = event.stop_reason
+    except Exception as error:
+        out.write(("\n\n" if got_text else "") + notes.plain(notes.failure_note(error, got_text)) + "\n")
+        return 1
+    note = notes.stop_note(stop_reason)
+    out.write("\n" + (f"\n{notes.plain(note)}\n" if note else ""))
+    return 0 if note is None else 1

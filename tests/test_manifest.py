@@ -1,0 +1,58 @@
+"""`manifest.yml` grants every scope the bot's Web API calls and events need, and no others."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+# What each method or event the bot uses needs (https://api.slack.com/methods, /events).
+NEEDS = {
+    "chat.postMessage": {"chat:write"},
+    "chat.update": {"chat:write"},
+    "conversations.replies": {"channels:history", "groups:history", "im:history", "mpim:history"},
+    "conversations.history": {"im:history"},
+    "users.info": {"users:read"},
+    "auth.test": set(),
+    "app_mention": {"app_mentions:read"},
+    "message.im": {"im:history"},
+}
+
+
+def manifest() -> dict:
+    return yaml.safe_load((ROOT / "manifest.yml").read_text())
+
+
+def methods_called() -> set[str]:
+    source = "\n".join(path.read_text() for path in (ROOT / "bot").glob("*.py"))
+    return set(re.findall(r'\bcall\(\s*"([a-z]+\.[A-Za-z]+)"', source)) | set(
+        re.findall(r'"(chat\.postMessage|chat\.update)"', source))
+
+
+def test_every_slack_call_goes_through_the_one_call_policy():
+    for path in (ROOT / "bot").glob("*.py"):
+        if path.name == "slack_api.py":
+            continue
+        assert not re.search(r"\bclient\.(chat|conversations|users|reactions|views)_", path.read_text()), path
+
+
+def test_the_scopes_cover_every_method_and_event_the_bot_uses():
+    granted = set(manifest()["oauth_config"]["scopes"]["bot"])
+    used = methods_called() | set(manifest()["settings"]["event_subscriptions"]["bot_events"])
+    assert {"chat.postMessage", "chat.update", "conversations.replies", "conversations.history",
+            "users.info"} <= used
+    unknown = used - NEEDS.keys()
+    assert not unknown, f"add what {unknown} needs to NEEDS"
+    needed = set().union(*(NEEDS[name] for name in used))
+    assert needed <= granted, f"missing scopes: {needed - granted}"
+    assert granted <= needed, f"scopes granted but never used: {granted - needed}"
+
+
+def test_the_app_is_set_up_for_socket_mode_mentions_and_dms():
+    app = manifest()
+    assert app["settings"]["socket_mode_enabled"] is True
+    assert set(app["settings"]["event_subscriptions"]["bot_events"]) == {"app_mention", "message.im"}
+    assert app["features"]["app_home"]["messages_tab_enabled"] is True
+    assert app["features"]["app_home"]["messages_tab_read_only_enabled"] is False
