@@ -20,15 +20,20 @@ log = logging.getLogger("bot")
 USAGE = """usage:
   python -m bot                  run the bot (Socket Mode)
   python -m bot chat QUESTION    ask the configured model, answer streamed to the terminal (no Slack needed)
+  python -m bot doctor           check the set-up (settings, Slack tokens and scopes, AWS, model access)
 """
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if args and args[0] not in ("chat",):
+    if args and args[0] not in ("chat", "doctor"):
         print(USAGE, file=sys.stderr)
         return 0 if args[0] in ("-h", "--help", "help") else 2
     load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)  # the real environment wins
+    if args == ["doctor"]:
+        from .doctor import run
+
+        return run(os.environ)
     try:
         settings = Settings.from_env(os.environ, slack=not args)
     except SettingsError as error:

@@ -77,6 +77,8 @@ class FakeSlack:
         self.blocked_until: dict[str, float] = {}  # method → end of the Retry-After it was given
         self.early_calls: list[Call] = []  # calls made while their method's Retry-After was still running
         self.responses: list[tuple[Call, int, dict]] = []
+        self.scopes = {"app_mentions:read", "chat:write", "channels:history", "groups:history", "im:history",
+                       "mpim:history", "users:read"}  # what the bot token was granted (x-oauth-scopes)
         self.delays: dict[str, float] = {}  # method → seconds to wait before answering (a slow Slack)
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
@@ -279,7 +281,7 @@ class FakeSlack:
                         headers["Retry-After"] = f"{failure.retry_after:g}"
                     status, body = failure.status, {"ok": False, "error": failure.error}
                 else:
-                    headers = {}
+                    headers = {"x-oauth-scopes": ",".join(sorted(self.scopes))} if method == "auth.test" else {}
                     status, body = self._answer(method, params, token)
                 self.responses.append((call, status, body))
                 return status, body, headers

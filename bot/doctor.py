@@ -1,0 +1,127 @@
+"""`python -m bot doctor`: checks the set-up in order and prints a checklist with a fix for each failure.
+
+Settings; the bot token (`auth.test`) and its scopes (the `x-oauth-scopes` header); the app token
+(`apps.connections.open`); AWS credentials and region; and a minimal streaming call to the configured model,
+which catches missing model access and a model id that needs an inference profile. Exit status 0 only
+when every check passes.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Callable, Mapping, TextIO
+
+import boto3
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from . import notes
+from .model import BedrockModel, RetryPolicy, create_bedrock_client
+from .settings import Settings, SettingsError
+
+# Every scope the bot uses (manifest.yml grants exactly these; a test keeps the two in step).
+REQUIRED_SCOPES = frozenset({
+    "app_mentions:read", "chat:write", "channels:history", "groups:history", "im:history", "mpim:history",
+    "users:read",
+})
+_APPS = "https://api.slack.com/apps"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str  # what was found, or what to fix
+
+
+def run(env: Mapping[str, str], out: TextIO = sys.stdout, bedrock_client=None) -> int:
+    checks = list(_checks(env, bedrock_client))
+    for check in checks:
+        mark = "✓" if check.ok else "✗"
+        out.write(f"{mark} {check.name}: {check.detail}\n")
+    failed = [check for check in checks if not check.ok]
+    out.write("\nAll checks passed: the bot is ready.\n" if not failed else f"\n{len(failed)} check(s) failed.\n")
+    return 0 if not failed else 1
+
+
+def _checks(env: Mapping[str, str], bedrock_client):
+    try:
+        settings = Settings.from_env(env)
+    except SettingsError as error:
+        yield Check("Settings", False, "\n    " + "\n    ".join(error.problems))
+        return
+    yield Check("Settings", True, f"read; model {settings.model_id}")
+    client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=10,
+                       retry_handlers=[])
+    yield from _slack(client, settings)
+    yield _app_token(client, settings)
+    aws = _aws(settings)
+    yield aws
+    if aws.ok:
+        yield _model(settings, bedrock_client)
+
+
+def _slack(client: WebClient, settings: Settings):
+    response = _attempt(lambda: client.auth_test())
+    if isinstance(response, str):
+        yield Check("Slack bot token", False, f"{response}. Copy the Bot User OAuth Token (xoxb-...) again from "
+                                              f"\"OAuth & Permissions\" at {_APPS}, and check SLACK_API_URL.")
+        return
+    yield Check("Slack bot token", True, f"works for @{response.get('user')} in {response.get('team')}")
+    header = {key.lower(): value for key, value in (response.headers or {}).items()}.get("x-oauth-scopes", "")
+    granted = {scope.strip() for scope in str(header).split(",") if scope.strip()}
+    missing = sorted(REQUIRED_SCOPES - granted)
+    if missing:
+        yield Check("Slack scopes", False, f"missing {', '.join(missing)}. Add them under \"OAuth & Permissions\" "
+                                           "(or recreate the app from manifest.yml), then reinstall the app.")
+    else:
+        yield Check("Slack scopes", True, "every scope the bot uses is granted")
+
+
+def _app_token(client: WebClient, settings: Settings) -> Check:
+    response = _attempt(lambda: client.apps_connections_open(app_token=settings.slack_app_token))
+    if isinstance(response, str):
+        return Check("Slack app token", False, f"{response}. Make an app-level token with the connections:write "
+                                               f"scope under \"Basic Information\" → \"App-Level Tokens\" at {_APPS}, "
+                                               "put it in SLACK_APP_TOKEN, and enable Socket Mode.")
+    return Check("Slack app token", True, "opens a Socket Mode connection")
+
+
+def _aws(settings: Settings) -> Check:
+    session = boto3.Session(region_name=settings.aws_region)
+    if session.region_name is None:
+        return Check("AWS", False, "no region. Set AWS_REGION (for example us-east-1).")
+    try:
+        credentials = session.get_credentials()
+    except Exception as error:  # a broken profile, an SSO session that expired, ...
+        return Check("AWS", False, f"credentials could not be read ({type(error).__name__}: {error}).")
+    if credentials is None:
+        return Check("AWS", False, "no credentials found. Set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+                                   "AWS_SECRET_ACCESS_KEY, or run where an IAM role is available.")
+    return Check("AWS", True, f"credentials found ({credentials.method}), region {session.region_name}")
+
+
+def _model(settings: Settings, bedrock_client) -> Check:
+    model = BedrockModel(
+        bedrock_client if bedrock_client is not None else create_bedrock_client(settings),
+        model_id=settings.model_id, system_prompt="Reply with one word.", max_tokens=5, temperature=0.0,
+        retry=RetryPolicy(attempts=1, max_seconds=0, base_seconds=0),
+    )
+    try:
+        for _ in model.stream([{"role": "user", "content": [{"text": "ping"}]}]):
+            pass
+    except Exception as error:
+        return Check(f"Bedrock model {settings.model_id}", False,
+                     notes.plain(notes.model_failure_note(error)) + f" ({notes.bedrock_code(error) or type(error).__name__})")
+    return Check(f"Bedrock model {settings.model_id}", True, "answers a streaming call")
+
+
+def _attempt(call: Callable):
+    """The response, or a short description of why the call failed."""
+    try:
+        return call()
+    except SlackApiError as error:
+        return f"Slack answered {error.response.get('error')}"
+    except Exception as error:
+        return f"Slack could not be reached ({type(error).__name__})"

@@ -1,0 +1,75 @@
+"""`python -m bot doctor` against the local stand-ins: all good passes; each misconfiguration fails with
+its own message saying what to fix, and a non-zero exit."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import pytest
+
+from bot import doctor
+from tests.standins.bedrock import Reply
+from tests.test_startup import clean_env
+
+
+@pytest.fixture
+def env(slack, aws_env):
+    return {**aws_env, "SLACK_BOT_TOKEN": "xoxb-good", "SLACK_APP_TOKEN": "xapp-good", "SLACK_API_URL": slack.api_url}
+
+
+def check(env) -> tuple[int, str]:
+    out = io.StringIO()
+    return doctor.run(env, out), out.getvalue()
+
+
+def test_a_good_set_up_passes_every_check(env, bedrock):
+    status, report = check(env)
+    assert status == 0, report
+    assert report.count("✓") == 6 and "✗" not in report
+    assert bedrock.requests[0].body["inferenceConfig"]["maxTokens"] == 5  # a cheap call
+
+
+def test_a_bad_bot_token_is_named_with_where_to_get_a_good_one(env, slack):
+    slack.fail("auth.test", "invalid_auth")
+    status, report = check(env)
+    assert status == 1
+    assert "✗ Slack bot token: Slack answered invalid_auth" in report and "OAuth & Permissions" in report
+
+
+def test_a_missing_scope_is_named(env, slack):
+    slack.scopes.discard("users:read")
+    status, report = check(env)
+    assert status == 1 and "✗ Slack scopes: missing users:read" in report
+
+
+def test_a_token_of_the_wrong_kind_is_named(env):
+    status, report = check({**env, "SLACK_APP_TOKEN": "xoxb-wrong-kind"})
+    assert status == 1 and "✗ Settings" in report and "SLACK_APP_TOKEN should start with 'xapp-'" in report
+
+
+def test_an_app_token_slack_refuses_is_named(env, slack):
+    slack.fail("apps.connections.open", "invalid_auth")
+    status, report = check(env)
+    assert status == 1 and "✗ Slack app token: Slack answered invalid_auth" in report
+    assert "connections:write" in report
+
+
+@pytest.mark.parametrize("reply, says", [
+    (Reply.error(403, "AccessDeniedException", "You don't have access to the model"), "Model access"),
+    (Reply.error(400, "ValidationException",
+                 "Invocation of model ID x with on-demand throughput isn't supported."), "inference profile"),
+])
+def test_model_problems_are_named(env, bedrock, reply, says):
+    bedrock.script(reply)
+    status, report = check(env)
+    assert status == 1 and says in report and "✗ Bedrock model" in report
+
+
+def test_doctor_runs_as_a_command_without_a_traceback(tmp_path, slack, bedrock, env):
+    slack.scopes.discard("chat:write")
+    result = subprocess.run([sys.executable, "-m", "bot", "doctor"], cwd=tmp_path, env=clean_env(**env),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "missing chat:write" in result.stdout and "Traceback" not in result.stdout + result.stderr
