@@ -18,7 +18,8 @@ log = logging.getLogger("bot")
 
 
 USAGE = """usage:
-  python -m bot                  run the bot (Socket Mode)
+  python -m bot                  run the bot over Socket Mode (development, or no public URL)
+  python -m bot http             run the bot over the Events API on HOST:PORT (production, behind HTTPS)
   python -m bot chat QUESTION    ask the configured model, answer streamed to the terminal (no Slack needed)
   python -m bot doctor           check the set-up (settings, Slack tokens and scopes, AWS, model access)
 """
@@ -26,7 +27,7 @@ USAGE = """usage:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if args and args[0] not in ("chat", "doctor"):
+    if args and args[0] not in ("chat", "doctor", "http"):
         print(USAGE, file=sys.stderr)
         return 0 if args[0] in ("-h", "--help", "help") else 2
     load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)  # the real environment wins
@@ -34,12 +35,13 @@ def main(argv: list[str] | None = None) -> int:
         from .doctor import run
 
         return run(os.environ)
+    mode = {"chat": "chat", "http": "http"}.get(args[0] if args else "", "socket")
     try:
-        settings = Settings.from_env(os.environ, slack=not args)
+        settings = Settings.from_env(os.environ, mode=mode)
     except SettingsError as error:
         print(error, file=sys.stderr)
         return 2
-    if args:
+    if mode == "chat":
         return _chat(" ".join(args[1:]), settings)
 
     from .app import create_bot, socket_mode_handler
@@ -62,17 +64,27 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    handler = socket_mode_handler(bot.app, settings)
     stop = threading.Event()
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signal_number, lambda *_: stop.set())
-    log.info("connecting to Slack over Socket Mode; model %s", settings.model_id)
-    handler.connect()
+    if mode == "http":
+        from .http_mode import EVENTS_PATH, HEALTH_PATH, http_server
+
+        server = http_server(bot, settings)
+        threading.Thread(target=server.run, name="http", daemon=True).start()
+        log.info("serving the Events API at http://%s:%s%s (health: %s); model %s", settings.http_host,
+                 server.effective_port, EVENTS_PATH, HEALTH_PATH, settings.model_id)
+        close = server.close
+    else:
+        handler = socket_mode_handler(bot.app, settings)
+        log.info("connecting to Slack over Socket Mode; model %s", settings.model_id)
+        handler.connect()
+        close = handler.close
     while not stop.wait(1.0):
         pass
     log.info("shutting down: taking no new questions, finishing replies in flight (up to %gs)",
              settings.shutdown_grace)
-    threading.Thread(target=handler.close, daemon=True).start()  # Slack sends new events elsewhere
+    threading.Thread(target=close, daemon=True).start()  # Slack sends new events elsewhere
     stopped = bot.replier.shutdown(settings.shutdown_grace)
     log.info("stopped; %d unfinished replies were marked as interrupted", stopped)
     logging.shutdown()

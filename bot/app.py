@@ -30,6 +30,7 @@ def create_bot(settings: Settings, bedrock_client=None) -> Bot:
     client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, retry_handlers=[])
     app = App(
         client=client,
+        signing_secret=settings.slack_signing_secret or None,  # HTTP mode: Bolt checks every request's signature
         listener_executor=ThreadPoolExecutor(settings.max_concurrent_replies, thread_name_prefix="reply"),
     )
     calls = SlackCalls(client, attempts=settings.slack_retry_attempts, max_seconds=settings.slack_retry_seconds)

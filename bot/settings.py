@@ -38,6 +38,9 @@ class Settings:
     slack_bot_token: str
     slack_app_token: str
     slack_api_url: str = "https://slack.com/api/"
+    slack_signing_secret: str = ""  # HTTP mode only
+    http_host: str = "0.0.0.0"
+    http_port: int = 3000
     model_id: str = DEFAULT_MODEL_ID
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     max_tokens: int = 2048
@@ -66,9 +69,13 @@ class Settings:
         return f"Settings(model_id={self.model_id!r}, slack_api_url={self.slack_api_url!r}, ...)"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], *, slack: bool = True) -> "Settings":
-        """`slack=False`: the Slack tokens are not needed (the terminal chat)."""
-        reader = _Reader(env if slack else {**env, "SLACK_BOT_TOKEN": "xoxb-unused", "SLACK_APP_TOKEN": "xapp-unused"})
+    def from_env(cls, env: Mapping[str, str], *, mode: str = "socket") -> "Settings":
+        """`mode`: "socket" (Socket Mode: needs the app token), "http" (Events API: needs the signing secret)
+        or "chat" (the terminal: needs no Slack setting)."""
+        unused = {"SLACK_BOT_TOKEN": "xoxb-unused"} if mode == "chat" else {}
+        if mode != "socket":
+            unused["SLACK_APP_TOKEN"] = "xapp-unused"
+        reader = _Reader({**env, **unused})
         values = dict(
             slack_bot_token=reader.token(
                 "SLACK_BOT_TOKEN",
@@ -82,6 +89,11 @@ class Settings:
                 f'→ "App-Level Tokens", {SLACK_APPS_PAGE}',
             ),
             slack_api_url=reader.url("SLACK_API_URL", cls.slack_api_url),
+            slack_signing_secret=reader.secret(
+                "SLACK_SIGNING_SECRET", required=mode == "http",
+                where=f'the Signing Secret on your app\'s "Basic Information" page, {SLACK_APPS_PAGE}'),
+            http_host=reader.text("HOST", cls.http_host),
+            http_port=reader.number("PORT", int, cls.http_port, 0, 65_535),  # 0: any free port
             model_id=reader.text("BEDROCK_MODEL_ID", cls.model_id),
             system_prompt=reader.text("BEDROCK_SYSTEM_PROMPT", cls.system_prompt),
             max_tokens=reader.number("BEDROCK_MAX_TOKENS", int, cls.max_tokens, 1, 200_000),
@@ -133,6 +145,12 @@ class _Reader:
                 f"{name} should start with {prefix!r} but starts with {value[:5]!r}: it is {where}."
             )
         return value
+
+    def secret(self, name: str, *, required: bool, where: str) -> str:
+        value = self._get(name)
+        if value is None and required:
+            self.problems.append(f"{name} is missing: it is {where}.")
+        return value or ""
 
     def url(self, name: str, default: str) -> str:
         value = self._get(name)
