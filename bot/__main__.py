@@ -21,7 +21,8 @@ USAGE = """usage:
   python -m bot                  run the bot over Socket Mode (development, or no public URL)
   python -m bot http             run the bot over the Events API on HOST:PORT (production, behind HTTPS)
   python -m bot chat QUESTION    ask the configured model, answer streamed to the terminal (no Slack needed)
-  python -m bot doctor           check the set-up (settings, Slack tokens and scopes, AWS, model access)
+  python -m bot doctor [http]    check the set-up for Socket Mode (or HTTP mode): settings, Slack tokens
+                                 and scopes, AWS credentials and region, model access
 """
 
 
@@ -31,10 +32,10 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE, file=sys.stderr)
         return 0 if args[0] in ("-h", "--help", "help") else 2
     load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)  # the real environment wins
-    if args == ["doctor"]:
+    if args[:1] == ["doctor"]:
         from .doctor import run
 
-        return run(os.environ)
+        return run(os.environ, mode="http" if args[1:] == ["http"] else "socket")
     mode = {"chat": "chat", "http": "http"}.get(args[0] if args else "", "socket")
     try:
         settings = Settings.from_env(os.environ, mode=mode)

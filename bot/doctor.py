@@ -35,8 +35,9 @@ class Check:
     detail: str  # what was found, or what to fix
 
 
-def run(env: Mapping[str, str], out: TextIO = sys.stdout, bedrock_client=None) -> int:
-    checks = list(_checks(env, bedrock_client))
+def run(env: Mapping[str, str], out: TextIO = sys.stdout, bedrock_client=None, mode: str = "socket") -> int:
+    """`mode`: "socket" or "http", the way the bot will be run."""
+    checks = list(_checks(env, bedrock_client, mode))
     for check in checks:
         mark = "✓" if check.ok else "✗"
         out.write(f"{mark} {check.name}: {check.detail}\n")
@@ -45,9 +46,9 @@ def run(env: Mapping[str, str], out: TextIO = sys.stdout, bedrock_client=None) -
     return 0 if not failed else 1
 
 
-def _checks(env: Mapping[str, str], bedrock_client):
+def _checks(env: Mapping[str, str], bedrock_client, mode: str):
     try:
-        settings = Settings.from_env(env)
+        settings = Settings.from_env(env, mode=mode)
     except SettingsError as error:
         yield Check("Settings", False, "\n    " + "\n    ".join(error.problems))
         return
@@ -55,7 +56,10 @@ def _checks(env: Mapping[str, str], bedrock_client):
     client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=10,
                        retry_handlers=[])
     yield from _slack(client, settings)
-    yield _app_token(client, settings)
+    if mode == "socket":
+        yield _app_token(client, settings)
+    else:  # Slack signs each request; a wrong secret can only show as 401s once events arrive
+        yield Check("Slack signing secret", True, "set; requests Slack signs with another secret get 401")
     aws = _aws(settings)
     yield aws
     if aws.ok:

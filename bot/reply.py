@@ -40,6 +40,7 @@ class _Reply:
         self.live: LiveReply | None = None
         self.stop_note: str | None = None  # set once: why the reply was stopped
         self.got_text = False  # the model sent some text: from then on a failure interrupts the answer
+        self.first_text_after: float | None = None  # seconds from asking the model to its first text
         self._stream: ModelStream | None = None
         self._lock = threading.Lock()
 
@@ -165,8 +166,9 @@ class Replier:
         question_cut = False
         try:
             messages, question_cut = self._conversation(request, bot)
+            asked_at = self._clock()
             stream = reply.attach(self._model.stream(messages))
-            outcome, note, usage = self._stream(stream, reply, live)
+            outcome, note, usage = self._stream(stream, reply, live, asked_at)
         except Exception as error:
             outcome, note = self._failure(reply, error)
         finally:
@@ -176,22 +178,26 @@ class Replier:
             if not live.finish(note, timeout=self._final_edit_timeout()):
                 log.error("the reply to %s did not finish its Slack edits in time", request.event_id)
         log.info(
-            "reply event=%s channel=%s model=%s outcome=%s attempts=%d slack_calls=%d tokens_in=%s tokens_out=%s "
-            "seconds=%.2f",
-            request.event_id, request.channel, self._model.model_id, outcome, stream.attempts if stream else 0,
-            live.calls + 1, usage.input_tokens if usage else "-", usage.output_tokens if usage else "-",
-            self._clock() - started,
+            "reply event=%s channel=%s model=%s outcome=%s first_token_s=%s edits=%d model_attempts=%d "
+            "tokens_in=%s tokens_out=%s seconds=%.2f",
+            request.event_id, request.channel, self._model.model_id, outcome,
+            "-" if reply.first_text_after is None else f"{reply.first_text_after:.3f}", live.calls,
+            stream.attempts if stream else 0, usage.input_tokens if usage else "-",
+            usage.output_tokens if usage else "-", self._clock() - started,
         )
 
     def _final_edit_timeout(self) -> float:
         """How long the last edits of a reply may take: a few rounds of the Slack retry policy."""
         return 3 * self._settings.slack_retry_seconds + 30
 
-    def _stream(self, stream: ModelStream, reply: _Reply, live: LiveReply) -> tuple[str, str | None, Usage | None]:
+    def _stream(self, stream: ModelStream, reply: _Reply, live: LiveReply,
+                asked_at: float) -> tuple[str, str | None, Usage | None]:
         stop_reason, usage = None, None
         for event in stream:
             if isinstance(event, TextDelta):
-                reply.got_text = True
+                if not reply.got_text:
+                    reply.got_text = True
+                    reply.first_text_after = self._clock() - asked_at
                 live.feed(event.text)
             elif isinstance(event, Finished):
                 stop_reason = event.stop_reason

@@ -73,3 +73,16 @@ def test_doctor_runs_as_a_command_without_a_traceback(tmp_path, slack, bedrock, 
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "missing chat:write" in result.stdout and "Traceback" not in result.stdout + result.stderr
+
+
+def test_doctor_for_http_mode_needs_the_signing_secret_instead_of_the_app_token(env, bedrock):
+    http_env = {key: value for key, value in env.items() if key != "SLACK_APP_TOKEN"}
+    status, report = check_mode(http_env, "http")
+    assert status == 1 and "SLACK_SIGNING_SECRET is missing" in report
+    status, report = check_mode({**http_env, "SLACK_SIGNING_SECRET": "s"}, "http")
+    assert status == 0 and "✓ Slack signing secret" in report and "app token" not in report
+
+
+def check_mode(env, mode: str) -> tuple[int, str]:
+    out = io.StringIO()
+    return doctor.run(env, out, mode=mode), out.getvalue()

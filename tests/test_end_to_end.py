@@ -4,6 +4,7 @@ says at the end, how it got there, and that it came once."""
 
 from __future__ import annotations
 
+import logging
 import re
 
 import pytest
@@ -251,3 +252,19 @@ def test_edits_are_paced_by_time_and_the_final_text_lands(slack, bedrock, start_
     assert len(reply.edits) <= (streaming[1] - streaming[0]) / interval + 3  # by time, not per chunk
     assert len(reply.edits) >= 3  # and it did type itself out
 
+
+
+def test_each_reply_leaves_one_structured_log_line(slack, bedrock, start_bot, caplog):
+    caplog.set_level(logging.INFO, logger="bot")
+    start_bot()
+    bedrock.script(Reply.text("Logged.", first_delay=0.2))
+    event_, _ = mention(slack, "<@UBOT> log this")
+    event_id = slack.send_event(event_)
+
+    slack.wait_until(lambda: "reply event=" in caplog.text, what="the reply's log line")
+    [line] = [record.getMessage() for record in caplog.records if record.getMessage().startswith("reply event=")]
+    fields = dict(part.split("=", 1) for part in line.split()[1:])
+    assert fields["event"] == event_id and fields["channel"] == "C1" and fields["outcome"] == "end_turn"
+    assert fields["model"] == "global.anthropic.claude-haiku-4-5-20251001-v1:0"
+    assert float(fields["first_token_s"]) >= 0.2 and int(fields["edits"]) >= 1
+    assert fields["tokens_in"] == "11" and fields["tokens_out"] == "1" and float(fields["seconds"]) > 0
