@@ -110,11 +110,6 @@ class ReplyRenderer:
     # -- state -------------------------------------------------------------------------------------
 
     @property
-    def answer(self) -> str:
-        """All the text fed so far."""
-        return "".join(message.body for message in self._messages) + "".join(self._pending)
-
-    @property
     def bodies(self) -> list[str]:
         """The part of the answer each message holds."""
         return [message.body for message in self._messages]

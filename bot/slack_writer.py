@@ -99,14 +99,6 @@ class LiveReply:
         self._worker.join(timeout)
         return not self._worker.is_alive() and not self.crashed
 
-    @property
-    def abandoned(self) -> bool:
-        return self._renderer.abandoned
-
-    @property
-    def shown_anything(self) -> bool:
-        return self._renderer.shown_anything
-
     def _run(self) -> None:
         try:
             while (edit := self._next_edit()) is not None:
