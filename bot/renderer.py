@@ -55,7 +55,6 @@ class _Message:
     final_sent: bool = False
     last_call_at: float = -math.inf
     not_before: float = -math.inf
-    failures: int = 0
 
 
 class ReplyRenderer:
@@ -170,7 +169,6 @@ class ReplyRenderer:
         if ok:
             message.shown = edit.text
             message.answered = True
-            message.failures = 0
             message.seen = edit.version
             if edit.final and edit.version == message.version:
                 message.final_sent = True
@@ -190,8 +188,7 @@ class ReplyRenderer:
             message.final_sent = True
             self.lost_messages += 1
             return
-        message.failures += 1  # an intermediate edit: the next one supersedes it
-        message.not_before = now + self._interval
+        message.not_before = now + self._interval  # an intermediate edit: the next one supersedes it
 
     def _take_back(self, edit: Edit) -> _Message:
         if edit != self._in_flight:

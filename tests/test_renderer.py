@@ -230,7 +230,7 @@ def test_msg_too_long_at_the_smallest_limit_is_not_resent_in_a_loop():
 def test_a_postponed_edit_waits_for_the_gate_without_counting_as_a_failure():
     r = renderer(interval=1.0)
     r.feed("one")
-    for _ in range(10):  # far more than the failures that would abandon the reply
+    for _ in range(10):  # however often, a closed gate is not a failure
         r.postpone(r.next_edit(0.0), until=0.0)
     r.postpone(r.next_edit(0.0), until=3.0)
     assert r.next_edit(2.9) is None and r.wake_at() == 3.0
