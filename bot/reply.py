@@ -39,10 +39,14 @@ class _Reply:
         self.request = request
         self.live: LiveReply | None = None
         self.stop_note: str | None = None  # set once: why the reply was stopped
-        self.got_text = False  # the model sent some text: from then on a failure interrupts the answer
         self.first_text_after: float | None = None  # seconds from asking the model to its first text
         self._stream: ModelStream | None = None
         self._lock = threading.Lock()
+
+    @property
+    def got_text(self) -> bool:
+        """The model sent some text: from then on a failure interrupts the answer."""
+        return self.first_text_after is not None
 
     def attach(self, stream: ModelStream) -> ModelStream:
         with self._lock:
@@ -196,7 +200,6 @@ class Replier:
         for event in stream:
             if isinstance(event, TextDelta):
                 if not reply.got_text:
-                    reply.got_text = True
                     reply.first_text_after = self._clock() - asked_at
                 live.feed(event.text)
             elif isinstance(event, Finished):
