@@ -72,21 +72,20 @@ class Settings:
     def from_env(cls, env: Mapping[str, str], *, mode: str = "socket") -> "Settings":
         """`mode`: "socket" (Socket Mode: needs the app token), "http" (Events API: needs the signing secret)
         or "chat" (the terminal: needs no Slack setting)."""
-        unused = {"SLACK_BOT_TOKEN": "xoxb-unused"} if mode == "chat" else {}
-        if mode != "socket":
-            unused["SLACK_APP_TOKEN"] = "xapp-unused"
-        reader = _Reader({**env, **unused})
+        reader = _Reader(env)
         values = dict(
             slack_bot_token=reader.token(
                 "SLACK_BOT_TOKEN",
                 "xoxb-",
                 f'the Bot User OAuth Token (xoxb-...) on your app\'s "OAuth & Permissions" page, {SLACK_APPS_PAGE}',
+                used=mode != "chat",
             ),
             slack_app_token=reader.token(
                 "SLACK_APP_TOKEN",
                 "xapp-",
                 'an app-level token (xapp-...) with the connections:write scope, made under "Basic Information" '
                 f'→ "App-Level Tokens", {SLACK_APPS_PAGE}',
+                used=mode == "socket",
             ),
             slack_api_url=reader.url("SLACK_API_URL", cls.slack_api_url),
             slack_signing_secret=reader.secret(
@@ -135,7 +134,10 @@ class _Reader:
         value = self._env.get(name, "").strip()
         return value or None
 
-    def token(self, name: str, prefix: str, where: str) -> str:
+    def token(self, name: str, prefix: str, where: str, *, used: bool = True) -> str:
+        """A Slack token of the kind `prefix` names; not read at all where the mode does not use it."""
+        if not used:
+            return ""
         value = self._get(name)
         if value is None:
             self.problems.append(f"{name} is missing: it is {where}.")
