@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 from .incoming import SeenEvents
 from .listeners import register_listeners
 from .model import BedrockModel
+from .pacing import EverySeconds, Pacer, Pacing
 from .reply import Replier
 from .settings import Settings
 from .slack_api import SlackCalls
@@ -24,8 +25,16 @@ class Bot:
     replier: Replier
 
 
-def create_bot(settings: Settings, bedrock_client=None) -> Bot:
-    """The Bolt app and the replier behind it. Checks the bot token (`auth.test`) on the way, as Bolt does."""
+def standard_pacing(settings: Settings) -> Pacing:
+    """Each reply edits at most once per interval, and all of them share the workspace's edit budget."""
+    return Pacing(EverySeconds(settings.edit_interval),
+                  Pacer.for_edits(settings.edits_per_minute, burst=settings.edit_burst))
+
+
+def create_bot(settings: Settings, bedrock_client=None, pacing: Pacing | None = None) -> Bot:
+    """The Bolt app and the replier behind it. Checks the bot token (`auth.test`) on the way, as Bolt does.
+    `pacing`: another way to pace the replies than the settings say (the benchmark compares several)."""
+    pacing = pacing or standard_pacing(settings)
     # No retry handlers of the SDK's own: `SlackCalls` is the one retry policy for Slack.
     client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, retry_handlers=[])
     app = App(
@@ -33,12 +42,14 @@ def create_bot(settings: Settings, bedrock_client=None) -> Bot:
         signing_secret=settings.slack_signing_secret or None,  # HTTP mode: Bolt checks every request's signature
         listener_executor=ThreadPoolExecutor(settings.max_concurrent_replies, thread_name_prefix="reply"),
     )
-    calls = SlackCalls(client, attempts=settings.slack_retry_attempts, max_seconds=settings.slack_retry_seconds)
+    calls = SlackCalls(client, pacing.pacer, attempts=settings.slack_retry_attempts,
+                       max_seconds=settings.slack_retry_seconds)
     replier = Replier(
         calls=calls,
         history=SlackHistory(calls, dm_messages=settings.dm_history_messages, dm_hours=settings.dm_history_hours),
         model=BedrockModel.from_settings(settings, bedrock_client),
         settings=settings,
+        pacing=pacing,
     )
     register_listeners(app, replier, SeenEvents())
     return Bot(app, replier)

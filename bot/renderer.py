@@ -4,14 +4,16 @@ Pure: it owns no thread, no clock and no network. Whoever drives it feeds it tex
 it, asks `next_edit(now)` what Slack call to make, reports back with `sent(...)`, and sleeps until
 `wake_at()` when there is nothing to do. The rules it keeps:
 
-- the first words replace the placeholder at once; after that a message is edited at most once per
-  `interval` seconds, whatever the number of chunks;
+- the reply's `Cadence` says when it wants an edit (ours: the first words replace the placeholder at
+  once, then a message is edited at most once per interval, whatever the number of chunks); whether
+  Slack's budget allows the edit now is the shared `Pacer`'s call, which the driver asks (`due` says what
+  kind of edit is waiting);
 - one Slack call at a time per reply; text that arrives meanwhile is coalesced, and the newest wins;
 - a message whose text would pass Slack's limit is closed at a paragraph or line break and the answer
   goes on in a new message (see `splitting`); joined, the messages' bodies are exactly the answer;
 - when the stream ends, every message gets its final text once, the last one with the closing note;
-- a failed intermediate edit is superseded by the next one; no call goes out while Slack's Retry-After
-  runs; a message Slack finds too long is split again under a lower limit; posts and final edits are
+- a failed intermediate edit is superseded by the next one; a message Slack finds too long is split
+  again under a lower limit; posts and final edits are
   retried by the Slack call policy, not here: a final edit that still fails is given up (and the last
   message says part of the answer is missing), a post that still fails ends the reply where it stands.
 """
@@ -24,12 +26,14 @@ from typing import Callable
 
 from . import notes
 from .formatting import to_mrkdwn
+from .pacing import Cadence, EverySeconds, Priority
 from .splitting import open_fence, split_point
 
 SLACK_TEXT_LIMIT = 4000  # chat.update rejects longer `text` with msg_too_long
 NOTE_ROOM = 400  # kept free in every message for the closing notes
 _SHRINK = 0.9  # after msg_too_long, the limit becomes this share of the refused text's length
 _MIN_LIMIT = 500
+_AFTER_FAILURE = 1.0  # seconds before a message whose edit failed is tried again
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,14 @@ class Edit:
     post: bool  # True: post a new message in the thread; False: edit message `index`
     final: bool  # the message will not change after this
     version: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Due:
+    """The kind of Slack call a renderer has waiting, before its text is made."""
+
+    post: bool  # a new message (chat.postMessage) rather than an edit (chat.update)
+    priority: Priority  # URGENT: a new message, the first words or a final text
 
 
 @dataclass
@@ -62,29 +74,37 @@ class ReplyRenderer:
         self,
         *,
         placeholder: str,
-        interval: float = 1.0,
+        cadence: Cadence = EverySeconds(1.0),
         limit: int = SLACK_TEXT_LIMIT - NOTE_ROOM,
         formatter: Callable[[str], str] = to_mrkdwn,
     ) -> None:
-        self._interval = interval
+        self._cadence = cadence
         self._limit = limit
         self._formatter = formatter
         self._format_cache: tuple[str, str] = ("", formatter(""))
-        self._messages = [_Message(shown=placeholder)]
+        self._messages = [_Message(shown=placeholder, seen=0)]  # shows all of its (empty) body
         self._pending: list[str] = []
         self._finished = False
         self._note: str | None = None
         self._in_flight: Edit | None = None
-        self._paused_until = -math.inf  # Slack's Retry-After: no call of this reply before it
+        self._deltas = 0  # text fed since the last message's last edit, in pieces and characters
+        self._chars = 0
+        self._wanted = False  # the cadence wants an edit for what is pending
         self.abandoned = False  # no more of the answer can be shown: the model may stop
         self.lost_messages = 0  # messages whose post or final edit never landed
 
     # -- input -------------------------------------------------------------------------------------
 
-    def feed(self, text: str) -> None:
-        """Text the model produced, in order."""
-        if text and not self._finished:
-            self._pending.append(text)
+    def feed(self, text: str) -> bool:
+        """Text the model produced, in order. True when this text may make an edit due sooner than
+        `wake_at` said (the driver should look again); most text does not, and costs nothing more."""
+        if not text or self._finished:
+            return False
+        self._pending.append(text)
+        self._deltas += 1
+        self._chars += len(text)
+        was_wanted, self._wanted = self._wanted, self._cadence_due_at(self._messages[-1]) is not None
+        return len(self._pending) == 1 or (self._wanted and not was_wanted)
 
     def finish(self, note: str | None = None) -> None:
         """The stream ended; `note` (mrkdwn) closes the last message, for example to say why it stopped.
@@ -124,10 +144,26 @@ class ReplyRenderer:
         )
 
     @property
+    def in_flight(self) -> bool:
+        """An edit was handed out and not reported back yet."""
+        return self._in_flight is not None
+
+    @property
     def shown_anything(self) -> bool:
         return any(message.answered for message in self._messages)
 
     # -- scheduling --------------------------------------------------------------------------------
+
+    def due(self, now: float) -> Due | None:
+        """What kind of call `next_edit(now)` would hand out, without making its text; None: nothing."""
+        if self._in_flight is not None:
+            return None
+        for index, message in enumerate(self._messages):
+            due = self._due_at(index)
+            if due is not None and due <= now:
+                urgent = message.shown is None or not message.answered or self._is_final(index)
+                return Due(post=message.shown is None, priority=Priority.URGENT if urgent else Priority.ROUTINE)
+        return None
 
     def next_edit(self, now: float) -> Edit | None:
         """The Slack call to make now, or None. At most one call is in flight at a time."""
@@ -150,21 +186,15 @@ class ReplyRenderer:
         times = [due for index in range(len(self._messages)) if (due := self._due_at(index)) is not None]
         return min(times, default=None)
 
-    def postpone(self, edit: Edit, until: float) -> None:
-        """The edit was not made because Slack's Retry-After for its method runs until `until`."""
-        self._take_back(edit)
-        self._paused_until = max(self._paused_until, until)
-
     def sent(
         self,
         edit: Edit,
         now: float,
         ok: bool = True,
-        retry_after: float | None = None,
         too_long: bool = False,
     ) -> None:
-        """The outcome of an edit `next_edit` handed out. `retry_after`: Slack asked to wait that long;
-        `too_long`: Slack refused the text as over its limit (msg_too_long)."""
+        """The outcome of an edit `next_edit` handed out. `too_long`: Slack refused the text as over its
+        limit (msg_too_long). Slack's Retry-After is the `Pacer`'s business, not the renderer's."""
         message = self._take_back(edit)
         if ok:
             message.shown = edit.text
@@ -173,8 +203,6 @@ class ReplyRenderer:
             if edit.final and edit.version == message.version:
                 message.final_sent = True
             return
-        if retry_after is not None:  # rate limits are per method, not per message: pause the whole reply
-            self._paused_until = max(self._paused_until, now + retry_after)
         if too_long and self._limit > _MIN_LIMIT:
             self._limit = max(min(self._limit, int(len(edit.text) * _SHRINK)), _MIN_LIMIT)
             return  # split again under the lower limit, at once
@@ -188,7 +216,7 @@ class ReplyRenderer:
             message.final_sent = True
             self.lost_messages += 1
             return
-        message.not_before = now + self._interval  # an intermediate edit: the next one supersedes it
+        message.not_before = now + _AFTER_FAILURE  # an intermediate edit: the next one supersedes it
 
     def _take_back(self, edit: Edit) -> _Message:
         if edit != self._in_flight:
@@ -207,10 +235,6 @@ class ReplyRenderer:
         return self._messages[index].closed or (self._finished and self._is_last(index))
 
     def _due_at(self, index: int) -> float | None:
-        due = self._due_ignoring_pause(index)
-        return None if due is None else max(due, self._paused_until)
-
-    def _due_ignoring_pause(self, index: int) -> float | None:
         message = self._messages[index]
         if message.final_sent:
             return None
@@ -222,9 +246,12 @@ class ReplyRenderer:
         changed = message.version != message.seen or (self._is_last(index) and self._pending)
         if not changed:
             return None
-        if not message.answered:
-            return message.not_before  # first words at once
-        return max(message.last_call_at + self._interval, message.not_before)
+        wanted = self._cadence_due_at(message)
+        return None if wanted is None else max(wanted, message.not_before)
+
+    def _cadence_due_at(self, message: _Message) -> float | None:
+        return self._cadence.due_at(last_edit_at=message.last_call_at, deltas=self._deltas, chars=self._chars,
+                                    first=not message.answered)
 
     def _edit_if_due(self, index: int, now: float) -> Edit | None:
         due = self._due_at(index)
@@ -250,6 +277,8 @@ class ReplyRenderer:
             message.body += "".join(self._pending)
             self._pending.clear()
             message.version += 1
+        self._deltas = self._chars = 0
+        self._wanted = False
 
     def _fit(self, index: int) -> None:
         """Move what does not fit in message `index` to the start of the next one (a new one after the last)."""

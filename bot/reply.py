@@ -20,6 +20,7 @@ from . import notes
 from .conversation import Identity, build_conversation, question_text
 from .incoming import Request
 from .model import BedrockModel, Finished, ModelStream, TextDelta, Usage
+from .pacing import Pacing
 from .renderer import ReplyRenderer
 from .settings import Settings
 from .slack_api import SlackCalls, error_code
@@ -73,9 +74,11 @@ class Replier:
         history: SlackHistory,
         model: BedrockModel,
         settings: Settings,
+        pacing: Pacing,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._calls = calls
+        self._pacing = pacing
         self._history = history
         self._model = model
         self._settings = settings
@@ -158,9 +161,11 @@ class Replier:
         if not self._post(thread, notes.PLACEHOLDER, request):
             return
         live = LiveReply(
-            ReplyRenderer(placeholder=notes.PLACEHOLDER, interval=self._settings.edit_interval),
+            ReplyRenderer(placeholder=notes.PLACEHOLDER, cadence=self._pacing.cadence),
             thread,
+            self._pacing.pacer,
             on_gone=lambda: reply.stop(_GONE),
+            inline=self._pacing.inline,
         ).start()
         reply.live = live
         deadline = threading.Timer(self._settings.reply_deadline, reply.stop, args=(notes.TOOK_TOO_LONG,))

@@ -46,6 +46,8 @@ class Settings:
     max_tokens: int = 2048
     temperature: float = 0.5
     edit_interval: float = 1.0
+    edits_per_minute: float = 50.0  # chat.update is Tier 3: about 50 a minute per workspace
+    edit_burst: int = 10
     context_max_chars: int = 60_000
     dm_history_messages: int = 20
     dm_history_hours: float = 24.0
@@ -98,6 +100,8 @@ class Settings:
             max_tokens=reader.number("BEDROCK_MAX_TOKENS", int, cls.max_tokens, 1, 200_000),
             temperature=reader.number("BEDROCK_TEMPERATURE", float, cls.temperature, 0.0, 1.0),
             edit_interval=reader.number("SLACK_EDIT_INTERVAL_SECONDS", float, cls.edit_interval, 0.1, 60.0),
+            edits_per_minute=reader.number("SLACK_EDITS_PER_MINUTE", float, cls.edits_per_minute, 1, 10_000),
+            edit_burst=reader.number("SLACK_EDIT_BURST", int, cls.edit_burst, 3, 1_000),
             context_max_chars=reader.number("CONTEXT_MAX_CHARS", int, cls.context_max_chars, 1_000, 2_000_000),
             dm_history_messages=reader.number("DM_HISTORY_MESSAGES", int, cls.dm_history_messages, 1, 1_000),
             dm_history_hours=reader.number("DM_HISTORY_HOURS", float, cls.dm_history_hours, 0.01, 24 * 365),

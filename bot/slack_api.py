@@ -1,10 +1,12 @@
 """Every Slack Web API call the bot makes, under one retry policy.
 
 Slack rate-limits per method and per workspace, and calling a method again before its `Retry-After` has
-passed prolongs the penalty. So a 429 closes that method's gate for the whole process (`RateLimits`),
-every call waits for its method's gate first, and the policy (tenacity) retries a 429 after exactly the
-`Retry-After` Slack gave plus a little jitter, and a connection error after a short backoff, within a
-bound. Calls that a newer one would supersede (an intermediate edit) are made once, without retrying.
+passed prolongs the penalty. So every call takes its turn from the process-wide `Pacer` first (which holds
+back all calls of a method while its Retry-After runs, and spreads `chat.update` over the workspace's
+budget), every answer is reported to it (a 429 pauses the method and slows its pace), and the policy
+(tenacity) retries a 429 after exactly the `Retry-After` Slack gave plus a little jitter, and a connection
+error after a short backoff, within a bound. Calls that a newer one would supersede (an intermediate edit)
+are made once, without retrying.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import logging
 import random
 import socket
-import threading
 import time
 from typing import Callable
 
@@ -22,6 +23,7 @@ from slack_sdk.web import SlackResponse
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_after_delay
 
 from .notes import slack_fix
+from .pacing import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -64,43 +66,35 @@ def _retryable(method: str, error: BaseException) -> bool:
     return isinstance(error, (OSError, ConnectionError, TimeoutError))
 
 
-class RateLimits:
-    """When each Web API method may next be called, shared by every reply of the process."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._open_at: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def wait_time(self, method: str) -> float:
-        with self._lock:
-            return max(self._open_at.get(method, 0.0) - self._clock(), 0.0)
-
-    def block(self, method: str, seconds: float) -> None:
-        with self._lock:
-            self._open_at[method] = max(self._open_at.get(method, 0.0), self._clock() + seconds)
-
-
 class SlackCalls:
     def __init__(
         self,
         client: WebClient,
-        limits: RateLimits | None = None,
+        pacer: Pacer | None = None,
         *,
         attempts: int = 5,
         max_seconds: float = 120.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.client = client
-        self.limits = limits or RateLimits()
+        self.pacer = pacer or Pacer()
         self._attempts = attempts
         self._max_seconds = max_seconds
         self._sleep = sleep
 
-    def call(self, method: str, *, retry: bool = True, **params) -> SlackResponse:
-        """Call `method` (for example "chat.update") with `params`; SlackApiError if it does not succeed."""
-        if not retry:
+    def call(self, method: str, *, retry: bool = True, has_turn: bool = False, **params) -> SlackResponse:
+        """Call `method` (for example "chat.update") with `params`; SlackApiError if it does not succeed.
+        `has_turn`: the caller already took this call's turn from the pacer (retries take their own)."""
+        turn_taken = [has_turn]
+
+        def attempt() -> SlackResponse:
+            if not turn_taken[0]:
+                self._wait_turn(method)
+            turn_taken[0] = False
             return self._once(method, params)
+
+        if not retry:
+            return attempt()
         policy = Retrying(
             retry=retry_if_exception(lambda error: _retryable(method, error)),
             wait=self._wait,
@@ -112,21 +106,32 @@ class SlackCalls:
                 state.attempt_number + 1,
             ),
         )
-        return policy(self._once, method, params)
+        return policy(attempt)
+
+    def _wait_turn(self, method: str) -> None:
+        """Wait until the pacer lets this call go: never while the method's Retry-After runs (it may be
+        extended meanwhile), and for `chat.update` not beyond the workspace's budget. Urgent: a caller that
+        blocks here is a post, a final edit, a read or a retry."""
+        key = object()
+        try:
+            while (wait := self.pacer.take(method, key)) > 0:
+                self._sleep(wait)
+        finally:
+            self.pacer.withdraw(key)
 
     def _once(self, method: str, params: dict) -> SlackResponse:
-        while (wait := self.limits.wait_time(method)) > 0:
-            self._sleep(wait)  # never call a method whose Retry-After is still running (it may be extended)
         try:
-            return getattr(self.client, method.replace(".", "_"))(**params)  # e.g. chat.update → chat_update
+            response = getattr(self.client, method.replace(".", "_"))(**params)  # e.g. chat.update → chat_update
         except SlackApiError as error:
             seconds = retry_after(error)
             if seconds is not None:
-                self.limits.block(method, seconds)
+                self.pacer.rate_limited(method, seconds)
             else:
                 fix = slack_fix(error_code(error))
                 log.warning("Slack %s failed: %s%s", method, error_code(error), f" ({fix})" if fix else "")
             raise
+        self.pacer.succeeded(method)
+        return response
 
     @staticmethod
     def _wait(state: RetryCallState) -> float:

@@ -2,8 +2,10 @@
 
 `SlackThread` makes the calls through the one Slack call policy; `LiveReply` runs the renderer on a thread
 of its own, so the model stream is read without waiting for Slack, and Slack is called without waiting for
-the model. Posts and final edits are retried by the policy until they land (bounded); an intermediate edit
-is made once, since the next one carries newer text anyway.
+the model. Each call waits for its turn from the process-wide `Pacer` first, and its text is made only
+then, so it carries everything the model said while it waited. Posts and final edits are retried by the
+policy until they land (bounded); an intermediate edit is made once, since the next one carries newer text
+anyway.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from typing import Callable
 from slack_sdk.errors import SlackApiError
 
 from . import notes
+from .pacing import Pacer
 from .renderer import Edit, ReplyRenderer
-from .slack_api import SlackCalls, error_code, retry_after
+from .slack_api import SlackCalls, error_code
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +40,10 @@ class SlackThread:
         self.thread_ts = thread_ts
         self.message_ts: dict[int, str] = {}  # the reply's message number → its ts
 
-    def post(self, text: str, index: int = 0) -> str:
+    def post(self, text: str, index: int = 0, *, has_turn: bool = False) -> str:
         response = self.calls.call(
             "chat.postMessage",
+            has_turn=has_turn,
             channel=self.channel,
             thread_ts=self.thread_ts,
             text=text,
@@ -49,32 +53,35 @@ class SlackThread:
         self.message_ts[index] = response["ts"]
         return response["ts"]
 
-    @staticmethod
-    def method(edit: Edit) -> str:
-        return "chat.postMessage" if edit.post else "chat.update"
-
     def apply(self, edit: Edit) -> None:
+        """Make `edit`, whose turn was already taken from the pacer."""
         if edit.post:
-            self.post(edit.text, edit.index)
+            self.post(edit.text, edit.index, has_turn=True)
         else:
-            self.calls.call("chat.update", retry=edit.final, channel=self.channel,
+            self.calls.call("chat.update", retry=edit.final, has_turn=True, channel=self.channel,
                             ts=self.message_ts[edit.index], text=edit.text)
 
 
 class LiveReply:
-    """Drives a renderer: waits until an edit is due, makes it, reports back, until the reply is done."""
+    """Drives a renderer: waits until an edit is due and the pacer gives it a turn, makes it, reports back,
+    until the reply is done. `inline`: reading the model waits while an edit is due or being made, the way
+    bots that edit from their stream loop behave (the benchmark compares them; the bot itself never waits)."""
 
     def __init__(
         self,
         renderer: ReplyRenderer,
         thread: SlackThread,
+        pacer: Pacer,
         clock: Callable[[], float] = time.monotonic,
         on_gone: Callable[[], None] = lambda: None,
+        inline: bool = False,
     ) -> None:
         self._renderer = renderer
         self._thread = thread
+        self._pacer = pacer
         self._clock = clock
         self._on_gone = on_gone
+        self._inline = inline
         self._changed = threading.Condition()
         self._worker = threading.Thread(target=self._run, name="live-reply", daemon=True)
         self.calls = 0
@@ -87,15 +94,18 @@ class LiveReply:
 
     def feed(self, text: str) -> None:
         with self._changed:
-            self._renderer.feed(text)
-            self._changed.notify()
+            if self._renderer.feed(text):
+                self._changed.notify_all()
+            while self._inline and self._worker.is_alive() and (
+                    self._renderer.in_flight or self._renderer.due(self._clock()) is not None):
+                self._changed.wait(0.05)
 
     def finish(self, note: str | None = None, timeout: float | None = None) -> bool:
         """End the stream (the first call's note counts) and wait until every message shows its final
         text. False if that took longer than `timeout`."""
         with self._changed:
             self._renderer.finish(note)
-            self._changed.notify()
+            self._changed.notify_all()
         self._worker.join(timeout)
         return not self._worker.is_alive() and not self.crashed
 
@@ -115,22 +125,29 @@ class LiveReply:
                                             ts=self._thread.message_ts[0], text=notes.FAILED)
                 except Exception:
                     log.exception("could not replace the placeholder in %s", self._thread.channel)
+        finally:
+            self._pacer.withdraw(self)
 
     def _next_edit(self) -> Edit | None:
         with self._changed:
             while True:
                 now = self._clock()
-                edit = self._renderer.next_edit(now)
+                due = self._renderer.due(now)
+                if due is None:
+                    if self._renderer.done:
+                        return None
+                    wake_at = self._renderer.wake_at()
+                    self._changed.wait(None if wake_at is None else max(wake_at - now, 0.0))
+                    continue
+                method = "chat.postMessage" if due.post else "chat.update"
+                wait = self._pacer.take(method, self, due.priority)
+                if wait > 0:
+                    self._changed.wait(wait)  # new text or the end of the stream may raise the priority
+                    continue
+                edit = self._renderer.next_edit(now)  # made now: all the text that came while it waited
                 if edit is not None:
-                    wait = self._thread.calls.limits.wait_time(SlackThread.method(edit))
-                    if wait > 0 and not (edit.final or edit.post):
-                        self._renderer.postpone(edit, now + wait)  # a newer edit will go when it opens
-                        continue
                     return edit
-                if self._renderer.done:
-                    return None
-                wake_at = self._renderer.wake_at()
-                self._changed.wait(None if wake_at is None else max(wake_at - now, 0.0))
+                self._pacer.refund(method)
 
     def _make(self, edit: Edit) -> None:
         self.calls += 1
@@ -143,13 +160,15 @@ class LiveReply:
                     log.warning("the reply in %s is out of reach (%s); stopping it", self._thread.channel, code)
                     self._renderer.abandon()
                 else:
-                    self._renderer.sent(edit, self._clock(), ok=False, retry_after=retry_after(error),
-                                        too_long=code == "msg_too_long")
+                    self._renderer.sent(edit, self._clock(), ok=False, too_long=code == "msg_too_long")
+                self._changed.notify_all()
             return
         except Exception as error:  # a network failure must not kill the reply: the next edit carries the text
             log.warning("Slack call failed for the reply in %s: %s", self._thread.channel, error_code(error))
             with self._changed:
                 self._renderer.sent(edit, self._clock(), ok=False)
+                self._changed.notify_all()
             return
         with self._changed:
             self._renderer.sent(edit, self._clock())
+            self._changed.notify_all()

@@ -8,19 +8,20 @@ import re
 from hypothesis import given, settings, strategies as st
 
 from bot import notes
-from bot.renderer import NOTE_ROOM, SLACK_TEXT_LIMIT, Edit, ReplyRenderer
+from bot.pacing import Budget, EverySeconds, Priority
+from bot.renderer import NOTE_ROOM, SLACK_TEXT_LIMIT, Due, Edit, ReplyRenderer
 
 PLACEHOLDER = "_Thinking…_"
 
 
 def renderer(**kwargs) -> ReplyRenderer:
-    return ReplyRenderer(placeholder=PLACEHOLDER, interval=kwargs.pop("interval", 1.0), **kwargs)
+    return ReplyRenderer(placeholder=PLACEHOLDER, cadence=EverySeconds(kwargs.pop("interval", 1.0)), **kwargs)
 
 
-def send(r: ReplyRenderer, now: float, ok: bool = True, retry_after: float | None = None) -> Edit:
+def send(r: ReplyRenderer, now: float, ok: bool = True) -> Edit:
     edit = r.next_edit(now)
     assert edit is not None, f"expected an edit at t={now}"
-    r.sent(edit, now, ok=ok, retry_after=retry_after)
+    r.sent(edit, now, ok=ok)
     return edit
 
 
@@ -157,16 +158,38 @@ def test_a_failed_intermediate_edit_is_superseded_by_the_next_one():
     assert send(r, 1.0).text == "one two"
 
 
-def test_no_call_before_slack_retry_after_has_elapsed():
-    r = renderer(interval=1.0)
-    r.feed("one")
-    send(r, 0.0, ok=False, retry_after=7.5)
-    r.feed(" two")
+def test_due_says_which_edits_are_urgent_before_any_text_is_made():
+    r = renderer(interval=1.0, limit=60)
+    assert r.due(0.0) is None
+    r.feed("first words")
+    assert r.due(0.0) == Due(post=False, priority=Priority.URGENT)  # the first words replace the placeholder
+    send(r, 0.0)
+    r.feed(" and more")
+    assert r.due(0.5) is None  # inside the interval
+    assert r.due(1.0) == Due(post=False, priority=Priority.ROUTINE)
+    send(r, 1.0)
+    r.feed(" then a paragraph long enough to roll over\n\nthe next one")
+    edit = send(r, 2.0)  # message 0 is closed by the rollover: its last text is final
+    assert edit.final and r.due(2.0) == Due(post=True, priority=Priority.URGENT)
+    send(r, 2.0)
     r.finish()
-    assert r.next_edit(7.4) is None
-    assert r.wake_at() == 7.5
-    edit = send(r, 7.5)
-    assert edit.final and edit.text == "one two"
+    assert r.due(2.0) is None or r.due(2.0).priority is Priority.URGENT
+
+
+def test_a_feed_asks_for_a_look_only_when_it_may_make_an_edit_due_sooner():
+    r = renderer(interval=1.0)
+    assert r.feed("a") is True  # the driver may be asleep with nothing to do
+    assert [r.feed(" b") for _ in range(50)] == [False] * 50  # the interval, not the text, decides when
+    send(r, 0.0)
+    assert r.feed(" c") is True
+
+
+def test_a_failed_first_words_edit_is_tried_again_after_a_pause_not_in_a_loop():
+    r = renderer(interval=0.1)
+    r.feed("first")
+    send(r, 0.0, ok=False)
+    assert r.next_edit(0.5) is None and r.wake_at() == 1.0
+    assert send(r, 1.0).text == "first"
 
 
 def test_a_final_edit_that_still_fails_after_the_slack_policy_is_given_up_not_retried_forever():
@@ -196,7 +219,7 @@ def test_intermediate_edits_that_keep_failing_never_lose_the_final_text():
     for i in range(8):  # 429s or errors on every intermediate edit
         r.feed(f" {i}")
         now = max(now, r.wake_at())
-        send(r, now, ok=False, retry_after=1.0 if i % 2 else None)
+        send(r, now, ok=False)
     r.finish()
     edits, _ = drain(r, now)
     assert not r.abandoned and edits[-1].final and edits[-1].text == "0 1 2 3 4 5 6 7"
@@ -225,16 +248,6 @@ def test_msg_too_long_at_the_smallest_limit_is_not_resent_in_a_loop():
     edit = r.next_edit(0.0)
     r.sent(edit, 0.0, ok=False, too_long=True)
     assert r.done and r.lost_messages == 1
-
-
-def test_a_postponed_edit_waits_for_the_gate_without_counting_as_a_failure():
-    r = renderer(interval=1.0)
-    r.feed("one")
-    for _ in range(10):  # however often, a closed gate is not a failure
-        r.postpone(r.next_edit(0.0), until=0.0)
-    r.postpone(r.next_edit(0.0), until=3.0)
-    assert r.next_edit(2.9) is None and r.wake_at() == 3.0
-    assert send(r, 3.0).text == "one" and not r.abandoned
 
 
 def test_a_message_slack_finds_too_long_is_split_again_and_nothing_is_lost():
@@ -302,12 +315,20 @@ _CONTROL = re.compile(r"<[!@#]")
     limit=st.sampled_from([80, 200, SLACK_TEXT_LIMIT - 200]),
 )
 def test_whatever_arrives_and_fails_the_messages_end_up_holding_exactly_the_answer(chunks, gaps, failures, limit):
-    """Slack here answers each call at random: fine, failed, or 429. Intermediate edits take the outcome as
-    it is; posts and final edits go through the Slack call policy, which waits out a 429 and retries, so a
-    429 only delays them, and a failure means the policy gave up."""
+    """Slack here answers each call at random: fine, failed, or 429. The renderer is driven as the bot
+    drives it, each call waiting for its turn from a budget first. Intermediate edits take the outcome as it
+    is; posts and final edits go through the Slack call policy, which waits out a 429 and retries, so a 429
+    only delays them, and a failure means the policy gave up."""
     r = renderer(interval=0.5, limit=limit)
+    budget = Budget(None)  # no budget of its own: only Slack's Retry-After holds calls back
     now, outcomes, blocked_until = 0.0, iter(failures), -1.0
     shown: dict[int, str] = {}
+
+    def next_call(at: float) -> Edit | None:
+        due = r.due(at)
+        if due is None or budget.take("reply", due.priority, at) > 0:
+            return None
+        return r.next_edit(at)
 
     def call(edit: Edit, at: float) -> float:
         """Make the call; returns the time after it."""
@@ -318,11 +339,12 @@ def test_whatever_arrives_and_fails_the_messages_end_up_holding_exactly_the_answ
         outcome = next(outcomes, None)
         if outcome == "limited":
             blocked_until = at + 2.0
+            budget.rate_limited(at, 2.0)
             if edit.post or edit.final:  # the policy waits the Retry-After, then the call lands
                 at = blocked_until
                 outcome = None
             else:
-                r.sent(edit, at, ok=False, retry_after=2.0)
+                r.sent(edit, at, ok=False)
                 return at
         r.sent(edit, at, ok=outcome is None)
         if outcome is None:
@@ -332,12 +354,12 @@ def test_whatever_arrives_and_fails_the_messages_end_up_holding_exactly_the_answ
     for chunk, gap in zip(chunks, gaps):
         now += gap
         r.feed(chunk)
-        while (edit := r.next_edit(now)) is not None:
+        while (edit := next_call(now)) is not None:
             now = call(edit, now)
     r.finish()
     while not r.done:
-        now = max(now, r.wake_at())
-        if (edit := r.next_edit(now)) is not None:
+        now = max(now, r.wake_at(), budget.paused_until)
+        if (edit := next_call(now)) is not None:
             now = call(edit, now)
 
     if not r.abandoned:  # nothing the model wrote is lost

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from slack_sdk import WebClient
 
-from bot.slack_api import RateLimits, SlackCalls
+from bot.pacing import Pacer
+from bot.slack_api import SlackCalls
 
 
 def client(slack, timeout: float = 5.0) -> WebClient:
@@ -26,15 +27,15 @@ def test_a_429_is_retried_after_exactly_its_retry_after(slack):
 
 def test_a_call_waits_out_a_retry_after_that_was_extended_while_it_waited(slack):
     now = [0.0]
-    limits = RateLimits(clock=lambda: now[0])
-    limits.block("auth.test", 2.0)
+    pacer = Pacer(clock=lambda: now[0])
+    pacer.rate_limited("auth.test", 2.0)
 
     def sleep(seconds: float) -> None:
         if now[0] == 0.0:
-            limits.block("auth.test", 10.0)  # another call got a 429 meanwhile: the gate now opens at 10
+            pacer.rate_limited("auth.test", 10.0)  # another call got a 429 meanwhile: the gate now opens at 10
         now[0] += seconds
 
-    SlackCalls(client(slack), limits, sleep=sleep).call("auth.test")
+    SlackCalls(client(slack), pacer, sleep=sleep).call("auth.test")
     assert now[0] >= 10.0
 
 

@@ -1,0 +1,208 @@
+"""The shared edit budget, with the time passed in: who goes, in what order, how the pace adapts."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.pacing import Budget, EverySeconds, Pacer, Priority
+
+URGENT, ROUTINE = Priority.URGENT, Priority.ROUTINE
+
+
+def drain(budget: Budget, now: float, priority: Priority = URGENT) -> int:
+    """How many distinct callers get a turn at `now`."""
+    granted = 0
+    while budget.take(("drain", now, granted), priority, now) == 0.0:
+        granted += 1
+    budget.withdraw(("drain", now, granted))
+    return granted
+
+
+def test_a_burst_then_the_rate():
+    budget = Budget(60, burst=10, reserve=0)
+    assert drain(budget, 0.0) == 10
+    assert drain(budget, 0.5) == 0
+    assert drain(budget, 1.0) == 1
+    assert drain(budget, 4.0) == 3
+
+
+def test_the_wait_says_when_the_next_token_comes():
+    budget = Budget(60, burst=1, reserve=0)
+    assert budget.take("a", URGENT, 0.0) == 0.0
+    assert budget.take("b", URGENT, 0.0) == pytest.approx(1.0)
+    assert budget.take("b", URGENT, 0.4) == pytest.approx(0.6)
+    assert budget.take("b", URGENT, 1.0) == 0.0
+
+
+def test_routine_edits_leave_a_reserve_for_urgent_ones():
+    budget = Budget(60, burst=5, reserve=2)
+    assert drain(budget, 0.0, ROUTINE) == 3
+    assert drain(budget, 0.0, URGENT) == 2  # first words and final texts still go at once
+
+
+def test_urgent_goes_before_routine_that_asked_earlier():
+    budget = Budget(60, burst=1, reserve=0, now=0.0)
+    budget.take("first", URGENT, 0.0)  # spends the burst
+    assert budget.take("edit", ROUTINE, 0.1) > 0
+    assert budget.take("final", URGENT, 0.2) > 0
+    assert budget.take("edit", ROUTINE, 1.0) > 0  # a token came, but the final text is ahead
+    assert budget.take("final", URGENT, 1.0) == 0.0
+    assert budget.take("edit", ROUTINE, 2.0) == 0.0
+
+
+def test_replies_streaming_together_share_the_budget_evenly():
+    budget = Budget(60, burst=3, reserve=0)
+    turns = {name: 0 for name in "abcdef"}
+    now = 0.0
+    while now < 60.0:
+        for name in turns:  # every reply always wants an edit; each asks again as soon as it had its turn
+            if budget.take(name, ROUTINE, now) == 0.0:
+                turns[name] += 1
+        now += 0.05
+    assert sum(turns.values()) <= 3 + 60 + 1
+    assert max(turns.values()) - min(turns.values()) <= 1
+
+
+def test_a_waiter_that_was_upgraded_keeps_its_place_among_urgent_ones():
+    budget = Budget(60, burst=1, reserve=0)
+    budget.take("x", URGENT, 0.0)
+    budget.take("a", ROUTINE, 0.1)  # a's stream then ends: its edit becomes the final one
+    budget.take("b", URGENT, 0.2)
+    budget.take("a", URGENT, 0.3)
+    assert budget.take("b", URGENT, 1.0) > 0
+    assert budget.take("a", URGENT, 1.0) == 0.0
+
+
+def test_a_429_pauses_the_method_and_halves_the_pace():
+    budget = Budget(60, burst=10, reserve=0)
+    budget.rate_limited(0.0, retry_after=3.0)
+    assert budget.take("a", URGENT, 1.0) == pytest.approx(2.0)
+    assert budget.take("a", URGENT, 2.999) > 0
+    assert budget.rate == pytest.approx(0.5)
+    assert budget.take("a", URGENT, 3.0) > 0  # the bucket was emptied: nothing accrued during the pause
+    assert budget.take("a", URGENT, 5.0) == 0.0  # one token per 2 s now
+
+
+def test_429s_from_calls_already_in_flight_halve_the_pace_only_once():
+    budget = Budget(60, burst=10)
+    budget.rate_limited(0.0, retry_after=1.0)
+    budget.rate_limited(0.01, retry_after=1.0)
+    budget.rate_limited(0.02, retry_after=1.0)
+    assert budget.rate == pytest.approx(0.5)
+    assert budget.paused_until == pytest.approx(1.02)
+
+
+def test_the_pace_recovers_step_by_step_after_a_429():
+    budget = Budget(60, burst=10)
+    budget.rate_limited(0.0, retry_after=1.0)
+    budget.rate_limited(2.0, retry_after=1.0)
+    assert budget.rate == pytest.approx(0.25)
+    for step in range(100):
+        budget.succeeded(10.0 + step)
+    assert budget.rate == pytest.approx(1.0)  # back at the ceiling, never above it
+    rates = []
+    budget.rate_limited(200.0, retry_after=1.0)
+    for step in range(3):
+        budget.succeeded(210.0 + step)
+        rates.append(budget.rate)
+    assert rates == pytest.approx([0.55, 0.6, 0.65])
+
+
+def test_the_pace_never_drops_below_its_floor():
+    budget = Budget(60, burst=10)
+    for step in range(20):
+        budget.rate_limited(step * 10.0, retry_after=1.0)
+    assert budget.rate == pytest.approx(0.1)
+
+
+def test_without_a_budget_only_retry_after_holds_calls_back():
+    budget = Budget(None)
+    assert all(budget.take(n, ROUTINE, 0.0) == 0.0 for n in range(1000))
+    budget.rate_limited(0.0, retry_after=2.0)
+    assert budget.take("a", URGENT, 1.5) == pytest.approx(0.5)
+    assert budget.take("a", URGENT, 2.0) == 0.0
+    assert budget.rate is None
+
+
+def test_a_waiter_that_left_does_not_hold_up_the_queue():
+    budget = Budget(60, burst=1, reserve=0)
+    budget.take("x", URGENT, 0.0)
+    budget.take("gone", URGENT, 0.1)
+    budget.take("next", URGENT, 0.2)
+    budget.withdraw("gone")
+    assert budget.take("next", URGENT, 1.0) == 0.0
+
+
+def test_a_waiter_that_never_came_back_is_dropped():
+    budget = Budget(60, burst=1, reserve=0)
+    budget.take("x", URGENT, 0.0)
+    budget.take("crashed", URGENT, 0.1)  # told to ask again at 1.0, and never does
+    assert budget.take("next", URGENT, 1.5) > 0
+    assert budget.take("next", URGENT, 7.0) == 0.0
+
+
+def test_a_refunded_turn_goes_to_the_next_caller():
+    budget = Budget(60, burst=1, reserve=0)
+    assert budget.take("a", URGENT, 0.0) == 0.0
+    budget.refund(0.0)
+    assert budget.take("b", URGENT, 0.0) == 0.0
+
+
+def test_a_waiter_asks_again_at_least_once_a_second():
+    budget = Budget(6, burst=1, reserve=0)  # one token every 10 s
+    budget.take("x", URGENT, 0.0)
+    assert budget.take("a", URGENT, 0.0) == pytest.approx(1.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    asks=st.lists(
+        st.tuples(st.floats(0, 0.5), st.integers(0, 5), st.sampled_from([URGENT, ROUTINE]),
+                  st.sampled_from(["ask", "429", "ok"])),
+        max_size=200,
+    )
+)
+def test_never_more_calls_than_the_burst_plus_the_rate_allows(asks):
+    """Whatever the order of asks and outcomes: over any stretch of time, the budget grants no more
+    than its burst plus its ceiling rate times the stretch, and nothing while a Retry-After runs."""
+    budget = Budget(30, burst=4)
+    now, grants, pauses = 0.0, [], []
+    for gap, key, priority, what in asks:
+        now += gap
+        if what == "429":
+            budget.rate_limited(now, 1.5)
+            pauses.append((len(grants), now + 1.5))
+        elif what == "ok":
+            budget.succeeded(now)
+        elif budget.take(key, priority, now) == 0.0:
+            grants.append(now)
+    for i, start in enumerate(grants):
+        for end in grants[i:]:
+            count = sum(1 for t in grants if start <= t <= end)
+            assert count <= 4 + (end - start) * 0.5 + 1e-9
+    for granted_before, end in pauses:
+        assert not any(t < end for t in grants[granted_before:])
+
+
+def test_every_seconds_wants_the_first_words_at_once_then_one_edit_per_interval():
+    cadence = EverySeconds(1.5)
+    assert cadence.due_at(last_edit_at=10.0, deltas=1, chars=3, first=True) == -math.inf
+    assert cadence.due_at(last_edit_at=10.0, deltas=50, chars=300, first=False) == 11.5
+
+
+def test_the_pacer_moves_a_waiter_between_methods_and_keeps_time_itself():
+    now = [0.0]
+    pacer = Pacer.for_edits(60, burst=1, clock=lambda: now[0])
+    assert pacer.take("chat.update", "x") == 0.0
+    assert pacer.take("chat.update", "a") > 0
+    assert pacer.take("chat.postMessage", "a") == 0.0  # no budget of ours for posts
+    assert pacer.budget("chat.update").waiting == 0  # a's place for edits is given up
+    pacer.rate_limited("chat.postMessage", 2.0)
+    assert pacer.wait_time("chat.postMessage") == pytest.approx(2.0)
+    assert pacer.wait_time("chat.update") == 0.0
+    now[0] = 1.0
+    assert pacer.take("chat.update", "b") == 0.0
