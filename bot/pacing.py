@@ -12,7 +12,9 @@ stream at once. So two things decide when an edit goes out:
   queue for tokens in order of priority, then of arrival: new messages, first words, final texts and
   retries are URGENT and may use the last tokens; an intermediate edit is ROUTINE and leaves a small
   reserve for them. A reply that got its turn queues again at the back, so replies streaming at the same
-  time share the budget evenly.
+  time share the budget evenly. One call of a budgeted method is in flight at a time: Slack answers in a
+  fraction of the second a token takes to come, and a call sent while another one is being refused would
+  reach Slack inside the Retry-After (which prolongs the penalty).
 
 `Budget` is pure (the caller passes the time); `Pacer` adds a lock and a clock for the threads of the bot.
 One process serves one workspace (one bot token), so the process's budget is the workspace's.
@@ -36,6 +38,8 @@ _FLOOR = 0.1  # the rate never drops below this share of the ceiling
 _RECHECK = 1.0  # a waiter asks again at least this often (waiters ahead of it may have left)
 _MIN_WAIT = 0.001
 _GONE_AFTER = 5.0  # a waiter that has not asked again this long after it was told to is dropped from the queue
+_SLOW_CALL = 2.0  # a call in flight this long no longer holds the next one back
+_NEXT_IN_LINE = 0.01  # how often a waiter whose token is there checks whether the call in flight is done
 
 
 class Priority(IntEnum):
@@ -71,7 +75,7 @@ class _Waiter:
 
 class Budget:
     """The calls of one Slack method in one workspace. `per_minute=None`: no budget of our own, only
-    Slack's Retry-After pauses."""
+    Slack's Retry-After pauses, and no limit on calls in flight."""
 
     def __init__(self, per_minute: float | None = None, *, burst: float = 10, reserve: int = 2,
                  now: float = 0.0) -> None:
@@ -84,6 +88,7 @@ class Budget:
         self._updated = now
         self._waiting: dict[Hashable, _Waiter] = {}
         self._order = itertools.count()
+        self._in_flight: list[float] = []  # when each call granted and not yet answered was granted
 
     # -- turns -------------------------------------------------------------------------------------
 
@@ -103,10 +108,15 @@ class Budget:
         ahead = sum(1 for other in self._waiting.values() if _rank(other) < _rank(waiter))
         needed = ahead + 1 + (self.reserve if priority is Priority.ROUTINE else 0)
         if self.tokens >= needed:
-            self.tokens -= 1
-            del self._waiting[key]
-            return 0.0
-        wait = min(max((needed - self.tokens) / self.rate, _MIN_WAIT), _RECHECK)
+            self._in_flight = [at for at in self._in_flight if now - at < _SLOW_CALL]
+            if not self._in_flight:
+                self.tokens -= 1
+                del self._waiting[key]
+                self._in_flight.append(now)
+                return 0.0
+            wait = _NEXT_IN_LINE * (ahead + 1)
+        else:
+            wait = min(max((needed - self.tokens) / self.rate, _MIN_WAIT), _RECHECK)
         waiter.ask_again_at = now + wait
         return wait
 
@@ -117,7 +127,9 @@ class Budget:
     def refund(self, now: float) -> None:
         """A turn was granted and not used."""
         self._refill(now)
-        self.tokens = min(self.tokens + 1, self.burst)
+        self._answered()
+        if self.ceiling is not None:
+            self.tokens = min(self.tokens + 1, self.burst)
 
     @property
     def waiting(self) -> int:
@@ -127,6 +139,7 @@ class Budget:
 
     def succeeded(self, now: float) -> None:
         """A call landed: the rate climbs back a step toward the ceiling."""
+        self._answered()
         if self.ceiling is not None:
             self._refill(now)
             self.rate = min(self.rate + self.ceiling * _INCREASE, self.ceiling)
@@ -134,13 +147,22 @@ class Budget:
     def rate_limited(self, now: float, retry_after: float) -> None:
         """Slack answered 429: nothing of this method before `retry_after` has passed, and a slower pace
         after (once per pause: the calls already in flight when it began say nothing new)."""
+        self._answered()
         self._refill(now)
         if self.ceiling is not None and now >= self.paused_until:
             self.rate = max(self.rate * _DECREASE, self.ceiling * _FLOOR)
         self.tokens = 0.0
         self.paused_until = max(self.paused_until, now + retry_after)
 
+    def failed(self, now: float) -> None:
+        """A call failed otherwise (an error, no answer): it says nothing about the pace."""
+        self._answered()
+
     # -- internals ---------------------------------------------------------------------------------
+
+    def _answered(self) -> None:
+        if self._in_flight:
+            self._in_flight.pop(0)
 
     def _refill(self, now: float) -> None:
         if self.rate is not None and now > self._updated:
@@ -217,6 +239,10 @@ class Pacer:
     def rate_limited(self, method: str, retry_after: float) -> None:
         with self._lock:
             self._budget(method).rate_limited(self._clock(), retry_after)
+
+    def failed(self, method: str) -> None:
+        with self._lock:
+            self._budget(method).failed(self._clock())
 
     def budget(self, method: str) -> Budget:
         """The budget of `method` (for reading its state; not thread-safe to change)."""

@@ -127,8 +127,12 @@ class SlackCalls:
             if seconds is not None:
                 self.pacer.rate_limited(method, seconds)
             else:
+                self.pacer.failed(method)
                 fix = slack_fix(error_code(error))
                 log.warning("Slack %s failed: %s%s", method, error_code(error), f" ({fix})" if fix else "")
+            raise
+        except BaseException:
+            self.pacer.failed(method)
             raise
         self.pacer.succeeded(method)
         return response

@@ -3,7 +3,8 @@
 The frames are `application/vnd.amazon.eventstream` as AWS sends them (prelude with total and header
 lengths and its CRC32, string headers, a JSON payload, the message CRC32), written with chunked transfer
 encoding, so that unmodified boto3 parses them. The bot reaches it through boto3's standard
-`AWS_ENDPOINT_URL_BEDROCK_RUNTIME`. Each request takes the next scripted `Reply` (or the default one).
+`AWS_ENDPOINT_URL_BEDROCK_RUNTIME`. Each request takes the next scripted `Reply`, else what `answer`
+makes of the request, else the default one.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
 from urllib.parse import unquote
 
 
@@ -89,6 +91,7 @@ class Request:
     body: dict
     at: float
     frames_sent: int = 0
+    sent_at: list[float] = field(default_factory=list)  # when each frame was written
     disconnected: bool = False  # the bot closed the stream before it ended
     ended_at: float | None = None
 
@@ -98,6 +101,7 @@ class FakeBedrock:
         self.requests: list[Request] = []
         self.replies: list[Reply] = []
         self.default = Reply.text("Hello from the model.")
+        self.answer: Callable[[Request], Reply] | None = None  # the reply for a request, when none is scripted
         self.lock = threading.Lock()
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._http.daemon_threads = True
@@ -119,9 +123,11 @@ class FakeBedrock:
         with self.lock:
             self.replies.extend(replies)
 
-    def _next_reply(self) -> Reply:
+    def _next_reply(self, request: Request) -> Reply:
         with self.lock:
-            return self.replies.pop(0) if self.replies else self.default
+            if self.replies:
+                return self.replies.pop(0)
+        return self.answer(request) if self.answer else self.default
 
     def _handler_class(self):
         bedrock = self
@@ -141,7 +147,7 @@ class FakeBedrock:
                 request = Request(unquote(parts[2]), body, time.monotonic())
                 with bedrock.lock:
                     bedrock.requests.append(request)
-                reply = bedrock._next_reply()
+                reply = bedrock._next_reply(request)
                 if reply.status != 200:
                     self._error(reply)
                 else:
@@ -174,6 +180,7 @@ class FakeBedrock:
                         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
                         self.wfile.flush()
                         request.frames_sent += 1
+                        request.sent_at.append(time.monotonic())
                     self.wfile.write(b"0\r\n\r\n")
                     self.wfile.flush()
                 except OSError:  # the bot closed the stream

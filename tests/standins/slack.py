@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import threading
 import time
 import uuid
@@ -50,6 +51,7 @@ class Message:
     bot_id: str | None = None
     thread_ts: str | None = None
     edits: list[tuple[float, str]] = field(default_factory=list)  # (time, text) of every chat.update
+    posted_at: float = field(default_factory=time.monotonic)
 
     def as_api(self) -> dict:
         data = {"type": "message", "ts": self.ts, "text": self.text}
@@ -60,6 +62,25 @@ class Message:
         if self.thread_ts:
             data["thread_ts"] = self.thread_ts
         return data
+
+
+@dataclass
+class Budget:
+    """Slack's rate limit for one method, as a token bucket: `burst` calls at once, then `per_second`."""
+
+    burst: float
+    per_second: float
+    tokens: float = 0.0
+    updated: float = 0.0
+
+    def take(self, now: float) -> float | None:
+        """None: the call may go; otherwise the Retry-After (whole seconds, as Slack sends it)."""
+        self.tokens = min(self.tokens + (now - self.updated) * self.per_second, self.burst)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return None
+        return float(max(1, math.ceil((1 - self.tokens) / self.per_second)))
 
 
 class FakeSlack:
@@ -80,6 +101,7 @@ class FakeSlack:
         self.scopes = {"app_mentions:read", "chat:write", "channels:history", "groups:history", "im:history",
                        "mpim:history", "users:read"}  # what the bot token was granted (x-oauth-scopes)
         self.delays: dict[str, float] = {}  # method → seconds to wait before answering (a slow Slack)
+        self.budgets: dict[str, Budget] = {}  # method → the rate limit Slack enforces on it
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self._ts = itertools.count(1)
@@ -168,6 +190,12 @@ class FakeSlack:
         with self.lock:
             self.failures.setdefault(method, []).append(
                 Failure(error, status or 200, retry_after, times, when))
+
+    def limit(self, method: str, *, burst: float, per_second: float) -> None:
+        """Enforce a rate limit on `method`: beyond a burst of `burst` calls, `per_second`; calls over it
+        are answered 429 with a Retry-After, as Slack does (Tier 3 is about a burst of 20, then 1/s)."""
+        with self.lock:
+            self.budgets[method] = Budget(burst, per_second, tokens=burst, updated=time.monotonic())
 
     def delete(self, channel: str, ts: str) -> None:
         """A person deletes a message."""
@@ -273,7 +301,7 @@ class FakeSlack:
             try:
                 if call.at < self.blocked_until.get(method, 0.0):
                     self.early_calls.append(call)
-                failure = self._take_failure(method, params)
+                failure = self._take_failure(method, params) or self._over_budget(method, call.at)
                 if failure is not None:
                     headers = {}
                     if failure.retry_after is not None:
@@ -287,6 +315,11 @@ class FakeSlack:
                 return status, body, headers
             finally:
                 self.changed.notify_all()
+
+    def _over_budget(self, method: str, now: float) -> Failure | None:
+        budget = self.budgets.get(method)
+        retry_after = budget.take(now) if budget is not None else None
+        return None if retry_after is None else Failure("ratelimited", 429, retry_after)
 
     def _take_failure(self, method: str, params: dict) -> Failure | None:
         for failure in self.failures.get(method, []):
