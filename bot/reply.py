@@ -233,7 +233,7 @@ class Replier:
         try:
             thread.post(text)
             return True
-        except SlackApiError as error:
+        except Exception as error:  # SlackApiError, or no answer from Slack at all
             log.error("cannot answer in %s: %s", request.channel, error_code(error))
             return False
 

@@ -47,7 +47,7 @@ class Settings:
     temperature: float = 0.5
     edit_interval: float = 1.0
     edits_per_minute: float = 50.0  # chat.update is Tier 3: about 50 a minute per workspace
-    edit_burst: int = 10
+    edit_burst: int = 20
     context_max_chars: int = 60_000
     dm_history_messages: int = 20
     dm_history_hours: float = 24.0

@@ -16,9 +16,11 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Callable
 from urllib.parse import unquote
+
+from tests.standins.server import LocalServer
 
 
 def _header(name: str, value: str) -> bytes:
@@ -72,10 +74,18 @@ class Reply:
     def text(cls, text: str, *, chunk: int = 5, delay: float = 0.0, stop_reason: str | None = "end_turn",
              first_delay: float = 0.0) -> "Reply":
         """`text` in chunks of `chunk` characters, `delay` seconds apart, then messageStop (unless None)."""
+        pieces = [text[start:start + chunk] for start in range(0, len(text), chunk)]
+        return cls.deltas(pieces, delay=delay, stop_reason=stop_reason, first_delay=first_delay)
+
+    @classmethod
+    def deltas(cls, pieces: list[str], *, delay: float = 0.0, stop_reason: str | None = "end_turn",
+               first_delay: float = 0.0) -> "Reply":
+        """One contentBlockDelta per piece, `delay` seconds apart (the first after `first_delay`), then
+        messageStop (unless None). Step k + 1 is piece k."""
+        text = "".join(pieces)
         steps = [(first_delay, event("messageStart", {"role": "assistant"}))]
-        for start in range(0, len(text), chunk):
-            steps.append((delay, event("contentBlockDelta", {
-                "contentBlockIndex": 0, "delta": {"text": text[start:start + chunk]}})))
+        for piece in pieces:
+            steps.append((delay, event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}})))
         steps.append((0.0, event("contentBlockStop", {"contentBlockIndex": 0})))
         if stop_reason is not None:
             steps.append((0.0, event("messageStop", {"stopReason": stop_reason})))
@@ -103,8 +113,7 @@ class FakeBedrock:
         self.default = Reply.text("Hello from the model.")
         self.answer: Callable[[Request], Reply] | None = None  # the reply for a request, when none is scripted
         self.lock = threading.Lock()
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._http.daemon_threads = True
+        self._http = LocalServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._http.serve_forever, args=(0.05,), daemon=True)
 
     def start(self) -> "FakeBedrock":

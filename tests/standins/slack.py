@@ -15,10 +15,12 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl
 
 from websockets.sync.server import ServerConnection, serve
+
+from tests.standins.server import LocalServer
 
 TEXT_LIMIT = 4000
 
@@ -106,8 +108,7 @@ class FakeSlack:
         self.changed = threading.Condition(self.lock)
         self._ts = itertools.count(1)
         self._sockets: list[ServerConnection] = []
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._http.daemon_threads = True
+        self._http = LocalServer(("127.0.0.1", 0), self._handler_class())
         self._ws = serve(self._socket_mode, "127.0.0.1", 0)
         self._threads = [
             threading.Thread(target=self._http.serve_forever, args=(0.05,), daemon=True),
