@@ -51,7 +51,7 @@ PACERS: dict[str, tuple[str, Callable[[Settings], Pacing]]] = {
         "iwamot/collmbo",
         lambda settings: Pacing(EveryChars(20), Pacer()),
     ),
-    "every 10 deltas, inline": (
+    "every 10 deltas inline": (
         "KyMidd/SlackAIBotServerless: the stream waits for each edit",
         lambda settings: Pacing(EveryDeltas(10), Pacer(), inline=True),
     ),
