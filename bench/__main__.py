@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replies", default="1,20,100", help="concurrent replies per workload (default 1,20,100)")
     parser.add_argument("--pacers", default=",".join(PACERS), help="comma-separated, from: " + ", ".join(PACERS))
     parser.add_argument("--timeout", type=float, default=None,
-                        help="seconds a workload may run (default 60 + 3 per reply)")
+                        help="seconds a workload may run (default 60 + 2 per reply)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a bot setting for every run (for example SLACK_EDIT_BURST=20); repeatable")
     parser.add_argument("--smoke", action="store_true", help="a quick check that the benchmark works")
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for count in counts:
         for pacer in pacers:
-            timeout = args.timeout or 60 + 3 * count
+            timeout = args.timeout or 60 + 2 * count
             print(f"… {pacer}, {count} concurrent", file=sys.stderr, flush=True)
             log = out / "logs" / f"{pacer.replace(' ', '-').replace(',', '')}-{count}.log"
             figures = run(pacer, count, short=args.smoke, timeout=timeout, overrides=overrides, log_path=log)

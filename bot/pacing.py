@@ -88,7 +88,7 @@ class Budget:
         self._updated = now
         self._waiting: dict[Hashable, _Waiter] = {}
         self._order = itertools.count()
-        self._in_flight: list[float] = []  # when each call granted and not yet answered was granted
+        self._in_flight: dict[Hashable, float] = {}  # who holds a call not yet answered → when it was granted
 
     # -- turns -------------------------------------------------------------------------------------
 
@@ -108,11 +108,12 @@ class Budget:
         ahead = sum(1 for other in self._waiting.values() if _rank(other) < _rank(waiter))
         needed = ahead + 1 + (self.reserve if priority is Priority.ROUTINE else 0)
         if self.tokens >= needed:
-            self._in_flight = [at for at in self._in_flight if now - at < _SLOW_CALL]
-            if not self._in_flight:
+            # A slow call (past _SLOW_CALL) stops holding the others back; its answer, when it comes, frees nothing.
+            self._in_flight = {holder: at for holder, at in self._in_flight.items() if now - at < _SLOW_CALL}
+            if not self._in_flight and ahead == 0:  # the one call slot goes strictly in order of rank
                 self.tokens -= 1
                 del self._waiting[key]
-                self._in_flight.append(now)
+                self._in_flight[key] = now
                 return 0.0
             wait = _NEXT_IN_LINE * (ahead + 1)
         else:
@@ -124,10 +125,10 @@ class Budget:
         """`key` no longer wants a call (its reply ended, or it wants another method)."""
         self._waiting.pop(key, None)
 
-    def refund(self, now: float) -> None:
-        """A turn was granted and not used."""
+    def refund(self, now: float, key: Hashable = None) -> None:
+        """The turn granted to `key` was not used."""
         self._refill(now)
-        self._answered()
+        self._answered(key)
         if self.ceiling is not None:
             self.tokens = min(self.tokens + 1, self.burst)
 
@@ -137,32 +138,31 @@ class Budget:
 
     # -- what Slack answered -----------------------------------------------------------------------
 
-    def succeeded(self, now: float) -> None:
-        """A call landed: the rate climbs back a step toward the ceiling."""
-        self._answered()
+    def succeeded(self, now: float, key: Hashable = None) -> None:
+        """The call of `key` landed: the rate climbs back a step toward the ceiling."""
+        self._answered(key)
         if self.ceiling is not None:
             self._refill(now)
             self.rate = min(self.rate + self.ceiling * _INCREASE, self.ceiling)
 
-    def rate_limited(self, now: float, retry_after: float) -> None:
+    def rate_limited(self, now: float, retry_after: float, key: Hashable = None) -> None:
         """Slack answered 429: nothing of this method before `retry_after` has passed, and a slower pace
         after (once per pause: the calls already in flight when it began say nothing new)."""
-        self._answered()
+        self._answered(key)
         self._refill(now)
         if self.ceiling is not None and now >= self.paused_until:
             self.rate = max(self.rate * _DECREASE, self.ceiling * _FLOOR)
         self.tokens = 0.0
         self.paused_until = max(self.paused_until, now + retry_after)
 
-    def failed(self, now: float) -> None:
-        """A call failed otherwise (an error, no answer): it says nothing about the pace."""
-        self._answered()
+    def failed(self, now: float, key: Hashable = None) -> None:
+        """The call of `key` failed otherwise (an error, no answer): it says nothing about the pace."""
+        self._answered(key)
 
     # -- internals ---------------------------------------------------------------------------------
 
-    def _answered(self) -> None:
-        if self._in_flight:
-            self._in_flight.pop(0)
+    def _answered(self, key: Hashable) -> None:
+        self._in_flight.pop(key, None)
 
     def _refill(self, now: float) -> None:
         if self.rate is not None and now > self._updated:
@@ -217,32 +217,27 @@ class Pacer:
                 self._waiting_on[key] = method
             return wait
 
-    def wait_time(self, method: str) -> float:
-        """How long Slack's Retry-After for `method` still runs."""
-        with self._lock:
-            return max(self._budget(method).paused_until - self._clock(), 0.0)
-
     def withdraw(self, key: Hashable) -> None:
         with self._lock:
             method = self._waiting_on.pop(key, None)
             if method is not None:
                 self._budget(method).withdraw(key)
 
-    def refund(self, method: str) -> None:
+    def refund(self, method: str, key: Hashable) -> None:
         with self._lock:
-            self._budget(method).refund(self._clock())
+            self._budget(method).refund(self._clock(), key)
 
-    def succeeded(self, method: str) -> None:
+    def succeeded(self, method: str, key: Hashable = None) -> None:
         with self._lock:
-            self._budget(method).succeeded(self._clock())
+            self._budget(method).succeeded(self._clock(), key)
 
-    def rate_limited(self, method: str, retry_after: float) -> None:
+    def rate_limited(self, method: str, retry_after: float, key: Hashable = None) -> None:
         with self._lock:
-            self._budget(method).rate_limited(self._clock(), retry_after)
+            self._budget(method).rate_limited(self._clock(), retry_after, key)
 
-    def failed(self, method: str) -> None:
+    def failed(self, method: str, key: Hashable = None) -> None:
         with self._lock:
-            self._budget(method).failed(self._clock())
+            self._budget(method).failed(self._clock(), key)
 
     def budget(self, method: str) -> Budget:
         """The budget of `method` (for reading its state; not thread-safe to change)."""

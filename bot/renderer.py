@@ -246,6 +246,8 @@ class ReplyRenderer:
         changed = message.version != message.seen or (self._is_last(index) and self._pending)
         if not changed:
             return None
+        if message.shown is None:
+            return message.not_before  # a new message holding text goes up at once, whatever the cadence
         wanted = self._cadence_due_at(message)
         return None if wanted is None else max(wanted, message.not_before)
 

@@ -15,7 +15,7 @@ import logging
 import random
 import socket
 import time
-from typing import Callable
+from typing import Callable, Hashable
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -82,16 +82,16 @@ class SlackCalls:
         self._max_seconds = max_seconds
         self._sleep = sleep
 
-    def call(self, method: str, *, retry: bool = True, has_turn: bool = False, **params) -> SlackResponse:
+    def call(self, method: str, *, retry: bool = True, turn: Hashable = None, **params) -> SlackResponse:
         """Call `method` (for example "chat.update") with `params`; SlackApiError if it does not succeed.
-        `has_turn`: the caller already took this call's turn from the pacer (retries take their own)."""
-        turn_taken = [has_turn]
+        `turn`: the key under which the caller already took this call's turn from the pacer (retries take
+        their own)."""
+        granted = [turn]
 
         def attempt() -> SlackResponse:
-            if not turn_taken[0]:
-                self._wait_turn(method)
-            turn_taken[0] = False
-            return self._once(method, params)
+            key = granted[0] if granted[0] is not None else self._wait_turn(method)
+            granted[0] = None
+            return self._once(method, params, key)
 
         if not retry:
             return attempt()
@@ -108,7 +108,7 @@ class SlackCalls:
         )
         return policy(attempt)
 
-    def _wait_turn(self, method: str) -> None:
+    def _wait_turn(self, method: str) -> Hashable:
         """Wait until the pacer lets this call go: never while the method's Retry-After runs (it may be
         extended meanwhile), and for `chat.update` not beyond the workspace's budget. Urgent: a caller that
         blocks here is a post, a final edit, a read or a retry."""
@@ -118,23 +118,25 @@ class SlackCalls:
                 self._sleep(wait)
         finally:
             self.pacer.withdraw(key)
+        return key
 
-    def _once(self, method: str, params: dict) -> SlackResponse:
+    def _once(self, method: str, params: dict, key: Hashable) -> SlackResponse:
+        """One attempt, whose turn `key` holds; its outcome goes to the pacer."""
         try:
             response = getattr(self.client, method.replace(".", "_"))(**params)  # e.g. chat.update → chat_update
         except SlackApiError as error:
             seconds = retry_after(error)
             if seconds is not None:
-                self.pacer.rate_limited(method, seconds)
+                self.pacer.rate_limited(method, seconds, key)
             else:
-                self.pacer.failed(method)
+                self.pacer.failed(method, key)
                 fix = slack_fix(error_code(error))
                 log.warning("Slack %s failed: %s%s", method, error_code(error), f" ({fix})" if fix else "")
             raise
         except BaseException:
-            self.pacer.failed(method)
+            self.pacer.failed(method, key)
             raise
-        self.pacer.succeeded(method)
+        self.pacer.succeeded(method, key)
         return response
 
     @staticmethod

@@ -13,13 +13,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable
+from typing import Callable, Hashable
 
 from slack_sdk.errors import SlackApiError
 
 from . import notes
-from .pacing import Pacer
-from .renderer import Edit, ReplyRenderer
+from .pacing import Pacer, Priority
+from .renderer import Due, Edit, ReplyRenderer
 from .slack_api import SlackCalls, error_code
 
 log = logging.getLogger(__name__)
@@ -40,10 +40,10 @@ class SlackThread:
         self.thread_ts = thread_ts
         self.message_ts: dict[int, str] = {}  # the reply's message number → its ts
 
-    def post(self, text: str, index: int = 0, *, has_turn: bool = False) -> str:
+    def post(self, text: str, index: int = 0, *, turn: Hashable = None) -> str:
         response = self.calls.call(
             "chat.postMessage",
-            has_turn=has_turn,
+            turn=turn,
             channel=self.channel,
             thread_ts=self.thread_ts,
             text=text,
@@ -53,12 +53,12 @@ class SlackThread:
         self.message_ts[index] = response["ts"]
         return response["ts"]
 
-    def apply(self, edit: Edit) -> None:
-        """Make `edit`, whose turn was already taken from the pacer."""
+    def apply(self, edit: Edit, turn: Hashable) -> None:
+        """Make `edit`, whose turn `turn` already took from the pacer."""
         if edit.post:
-            self.post(edit.text, edit.index, has_turn=True)
+            self.post(edit.text, edit.index, turn=turn)
         else:
-            self.calls.call("chat.update", retry=edit.final, has_turn=True, channel=self.channel,
+            self.calls.call("chat.update", retry=edit.final, turn=turn, channel=self.channel,
                             ts=self.message_ts[edit.index], text=edit.text)
 
 
@@ -139,20 +139,29 @@ class LiveReply:
                     wake_at = self._renderer.wake_at()
                     self._changed.wait(None if wake_at is None else max(wake_at - now, 0.0))
                     continue
-                method = "chat.postMessage" if due.post else "chat.update"
+                method = _method(due)
                 wait = self._pacer.take(method, self, due.priority)
                 if wait > 0:
                     self._changed.wait(wait)  # new text or the end of the stream may raise the priority
                     continue
-                edit = self._renderer.next_edit(now)  # made now: all the text that came while it waited
-                if edit is not None:
+                edit = None
+                try:
+                    edit = self._renderer.next_edit(now)  # made now: all the text that came while it waited
+                finally:
+                    if edit is None:  # nothing to send after all (or a bug): the turn goes to the next in line
+                        self._pacer.refund(method, self)
+                if edit is not None and (edit.post == due.post):
                     return edit
-                self._pacer.refund(method)
+                if edit is not None:  # rare: the message due had nothing new; the next one is another kind
+                    self._pacer.refund(method, self)
+                    while (wait := self._pacer.take(_method(edit), self, Priority.URGENT)) > 0:
+                        self._changed.wait(wait)
+                    return edit
 
     def _make(self, edit: Edit) -> None:
         self.calls += 1
         try:
-            self._thread.apply(edit)
+            self._thread.apply(edit, turn=self)
         except SlackApiError as error:
             code = error_code(error)
             with self._changed:
@@ -172,3 +181,7 @@ class LiveReply:
         with self._changed:
             self._renderer.sent(edit, self._clock())
             self._changed.notify_all()
+
+
+def _method(call: Edit | Due) -> str:
+    return "chat.postMessage" if call.post else "chat.update"

@@ -17,7 +17,7 @@ def go(budget: Budget, key, priority: Priority, now: float) -> float:
     """Ask for a turn; a call that gets one is made, and Slack answers it at once."""
     wait = budget.take(key, priority, now)
     if wait == 0.0:
-        budget.succeeded(now)
+        budget.succeeded(now, key)
     return wait
 
 
@@ -156,7 +156,7 @@ def test_a_waiter_that_never_came_back_is_dropped():
 def test_a_refunded_turn_goes_to_the_next_caller():
     budget = Budget(60, burst=1, reserve=0)
     assert budget.take("a", URGENT, 0.0) == 0.0
-    budget.refund(0.0)
+    budget.refund(0.0, "a")
     assert budget.take("b", URGENT, 0.0) == 0.0
 
 
@@ -164,7 +164,7 @@ def test_one_call_in_flight_at_a_time_so_none_can_arrive_inside_a_retry_after():
     budget = Budget(60, burst=10, reserve=0)
     assert budget.take("a", URGENT, 0.0) == 0.0
     assert 0 < budget.take("b", URGENT, 0.0) <= 0.01  # its token is there: it looks again very soon
-    budget.rate_limited(0.05, retry_after=1.0)  # a was refused: b, still waiting, is not sent into the pause
+    budget.rate_limited(0.05, retry_after=1.0, key="a")  # a was refused: b, still waiting, is not sent into it
     assert budget.take("b", URGENT, 0.06) == pytest.approx(0.99)
     assert budget.take("b", URGENT, 3.1) == 0.0
 
@@ -174,8 +174,20 @@ def test_a_call_that_hangs_stops_holding_the_others_back():
     assert budget.take("a", URGENT, 0.0) == 0.0  # no answer comes
     assert budget.take("b", URGENT, 1.9) > 0
     assert budget.take("b", URGENT, 2.0) == 0.0
-    budget.failed(2.5)
+    budget.succeeded(2.4, "a")  # a's answer comes at last: b is still on the wire, so c waits
+    assert budget.take("c", URGENT, 2.45) > 0
+    budget.failed(2.5, "b")
     assert budget.take("c", URGENT, 2.5) == 0.0
+
+
+def test_the_one_call_slot_goes_in_order_of_rank_not_to_whoever_asks_first():
+    budget = Budget(60, burst=10, reserve=0)
+    assert budget.take("a", URGENT, 0.0) == 0.0
+    budget.take("final", URGENT, 0.01)  # both have tokens enough, and wait for the slot
+    budget.take("edit", ROUTINE, 0.02)
+    budget.succeeded(0.05, "a")
+    assert budget.take("edit", ROUTINE, 0.06) > 0  # asks first, but the final text is ahead of it
+    assert budget.take("final", URGENT, 0.07) == 0.0
 
 
 def test_a_waiter_asks_again_at_least_once_a_second():
@@ -206,7 +218,7 @@ def test_never_more_calls_than_the_burst_plus_the_rate_allows(asks):
             budget.succeeded(now)
         elif budget.take(key, priority, now) == 0.0:
             grants.append(now)
-            budget.failed(now)  # answered at once (how does not matter here)
+            budget.failed(now, key)  # answered at once (how does not matter here)
     for i, start in enumerate(grants):
         for end in grants[i:]:
             count = sum(1 for t in grants if start <= t <= end)
@@ -225,12 +237,13 @@ def test_the_pacer_moves_a_waiter_between_methods_and_keeps_time_itself():
     now = [0.0]
     pacer = Pacer.for_edits(60, burst=1, clock=lambda: now[0])
     assert pacer.take("chat.update", "x") == 0.0
-    pacer.succeeded("chat.update")
+    pacer.succeeded("chat.update", "x")
     assert pacer.take("chat.update", "a") > 0
     assert pacer.take("chat.postMessage", "a") == 0.0  # no budget of ours for posts
     assert pacer.budget("chat.update").waiting == 0  # a's place for edits is given up
     pacer.rate_limited("chat.postMessage", 2.0)
-    assert pacer.wait_time("chat.postMessage") == pytest.approx(2.0)
-    assert pacer.wait_time("chat.update") == 0.0
+    assert pacer.take("chat.postMessage", "c") == pytest.approx(2.0)  # Retry-After is per method
+    pacer.withdraw("c")
+    assert pacer.budget("chat.update").paused_until < 0
     now[0] = 1.0
     assert pacer.take("chat.update", "b") == 0.0
