@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         for pacer in pacers:
             timeout = args.timeout or 60 + 2 * count
             print(f"… {pacer}, {count} concurrent", file=sys.stderr, flush=True)
-            log = out / "logs" / f"{pacer.replace(' ', '-').replace(',', '')}-{count}.log"
+            log = out / "logs" / f"{pacer.replace(' ', '-')}-{count}.log"
             figures = run(pacer, count, short=args.smoke, timeout=timeout, overrides=overrides, log_path=log)
             rows.append({"pacer": pacer, **figures.summary()})
     table = render(rows)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from bench.workload import TAG, Answer
+from bench.workload import TAG, Answer, index_of
 from tests.standins.bedrock import FakeBedrock
 from tests.standins.slack import FakeSlack, Message
 
@@ -78,17 +78,14 @@ def shows_whole_answer(messages: list[Message], answer: Answer) -> bool:
 
 def measure(asked: list[Asked], slack: FakeSlack, bedrock: FakeBedrock, ended_at: float) -> Figures:
     figures = Figures(replies=len(asked))
-    requests = {}
-    for request in bedrock.requests:
-        text = request.body["messages"][-1]["content"][0]["text"]
-        requests[text.rsplit(" ", 1)[-1]] = request
+    requests = {index_of(request): request for request in bedrock.requests}
     with slack.lock:
         calls = list(slack.calls)
         figures.rate_limited = sum(1 for _, status, _ in slack.responses if status == 429)
         figures.early = len(slack.early_calls)
     for one in asked:
         messages = reply_messages(slack, one.thread_ts)
-        request = requests.get(str(one.index))
+        request = requests.get(one.index)
         figures.deltas += len(one.answer.deltas)
         if messages:
             figures.placeholder_ms.append(1000 * (messages[0].posted_at - one.at))

@@ -38,8 +38,9 @@ def question(index: int) -> str:
     return f"benchmark question {index}"
 
 
-def index_of(question_text: str) -> int:
-    return int(question_text.rsplit(" ", 1)[-1])
+def index_of(request) -> int:
+    """The number of the question a model request asks (see `question`)."""
+    return int(request.body["messages"][-1]["content"][0]["text"].rsplit(" ", 1)[-1])
 
 
 @lru_cache(maxsize=None)
@@ -83,6 +84,5 @@ def answer(index: int, *, short: bool = False) -> Answer:
 
 def reply_for(request, *, short: bool = False) -> Reply:
     """The model stand-in's answer to a request: the one numbered in its question."""
-    text = request.body["messages"][-1]["content"][0]["text"]
-    return Reply.deltas(list(answer(index_of(text), short=short).deltas), delay=DELTA_SECONDS,
+    return Reply.deltas(list(answer(index_of(request), short=short).deltas), delay=DELTA_SECONDS,
                         first_delay=FIRST_TOKEN_SECONDS)

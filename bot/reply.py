@@ -163,7 +163,6 @@ class Replier:
         live = LiveReply(
             ReplyRenderer(placeholder=notes.PLACEHOLDER, cadence=self._pacing.cadence),
             thread,
-            self._pacing.pacer,
             on_gone=lambda: reply.stop(_GONE),
             inline=self._pacing.inline,
         ).start()

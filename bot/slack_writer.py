@@ -18,7 +18,7 @@ from typing import Callable, Hashable
 from slack_sdk.errors import SlackApiError
 
 from . import notes
-from .pacing import Pacer, Priority
+from .pacing import Priority
 from .renderer import Due, Edit, ReplyRenderer
 from .slack_api import SlackCalls, error_code
 
@@ -71,14 +71,13 @@ class LiveReply:
         self,
         renderer: ReplyRenderer,
         thread: SlackThread,
-        pacer: Pacer,
         clock: Callable[[], float] = time.monotonic,
         on_gone: Callable[[], None] = lambda: None,
         inline: bool = False,
     ) -> None:
         self._renderer = renderer
         self._thread = thread
-        self._pacer = pacer
+        self._pacer = thread.calls.pacer  # the one every Slack call of the process takes its turn from
         self._clock = clock
         self._on_gone = on_gone
         self._inline = inline
@@ -144,19 +143,19 @@ class LiveReply:
                 if wait > 0:
                     self._changed.wait(wait)  # new text or the end of the stream may raise the priority
                     continue
-                edit = None
                 try:
                     edit = self._renderer.next_edit(now)  # made now: all the text that came while it waited
-                finally:
-                    if edit is None:  # nothing to send after all (or a bug): the turn goes to the next in line
-                        self._pacer.refund(method, self)
-                if edit is not None and (edit.post == due.post):
-                    return edit
-                if edit is not None:  # rare: the message due had nothing new; the next one is another kind
+                except BaseException:
                     self._pacer.refund(method, self)
+                    raise
+                if edit is None or _method(edit) != method:  # the turn taken is not the one needed
+                    self._pacer.refund(method, self)
+                if edit is None:
+                    continue  # nothing to send after all
+                if _method(edit) != method:  # rare: the message due had nothing new; the next one is another kind
                     while (wait := self._pacer.take(_method(edit), self, Priority.URGENT)) > 0:
                         self._changed.wait(wait)
-                    return edit
+                return edit
 
     def _make(self, edit: Edit) -> None:
         self.calls += 1
