@@ -31,9 +31,9 @@ from pathlib import Path
 from bench.measure import Asked, Figures, measure, reply_messages, shows_whole_answer
 from bench.pacers import PACERS
 from bench.workload import answer, question, reply_for
-from tests.events import mention
-from tests.standins.bedrock import FakeBedrock
-from tests.standins.slack import FakeSlack
+from standins.events import mention
+from standins.bedrock import FakeBedrock
+from standins.slack import FakeSlack
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"

@@ -7,8 +7,8 @@ import math
 from dataclasses import dataclass, field
 
 from bench.workload import TAG, Answer, index_of
-from tests.standins.bedrock import FakeBedrock
-from tests.standins.slack import FakeSlack, Message
+from standins.bedrock import FakeBedrock
+from standins.slack import FakeSlack, Message
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from bot.app import standard_pacing
-from bot.pacing import EverySeconds, Pacer, Pacing
+from bot.slack.pacing import EverySeconds, Pacer, Pacing
 from bot.settings import Settings
 
 

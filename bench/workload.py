@@ -14,9 +14,9 @@ import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-from bot.formatting import to_mrkdwn
+from bot.layout.mrkdwn import to_mrkdwn
 
-from tests.standins.bedrock import Reply
+from standins.bedrock import Reply
 
 FIRST_TOKEN_SECONDS = 0.4  # the model's time to first token
 DELTA_SECONDS = 0.025  # between two deltas

@@ -12,7 +12,7 @@ from botocore.exceptions import NoRegionError
 from dotenv import load_dotenv
 from slack_bolt.error import BoltError
 
-from .settings import Settings, SettingsError
+from bot.settings import Settings, SettingsError
 
 log = logging.getLogger("bot")
 
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if args[0] in ("-h", "--help", "help") else 2
     load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)  # the real environment wins
     if args[:1] == ["doctor"]:
-        from .doctor import run
+        from bot.doctor import run
 
         return run(os.environ, mode="http" if args[1:] == ["http"] else "socket")
     mode = {"chat": "chat", "http": "http"}.get(args[0] if args else "", "socket")
@@ -45,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     if mode == "chat":
         return _chat(" ".join(args[1:]), settings)
 
-    from .app import create_bot, socket_mode_handler
-    from .logs import setup_logging
+    from bot.app import create_bot, socket_mode_handler
+    from bot.logs import setup_logging
 
     setup_logging(settings.log_level)
     try:
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signal_number, lambda *_: stop.set())
     if mode == "http":
-        from .http_mode import EVENTS_PATH, HEALTH_PATH, http_server
+        from bot.http_mode import EVENTS_PATH, HEALTH_PATH, http_server
 
         server = http_server(bot, settings)
         threading.Thread(target=server.run, name="http", daemon=True).start()
@@ -95,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _chat(question: str, settings: Settings) -> int:
-    from .chat import chat
-    from .logs import setup_logging
+    from bot.chat import chat
+    from bot.logs import setup_logging
 
     setup_logging("ERROR" if settings.log_level == "INFO" else settings.log_level)  # keep the answer clean
     try:

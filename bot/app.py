@@ -9,14 +9,14 @@ from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 
-from .incoming import SeenEvents
-from .listeners import register_listeners
-from .model import BedrockModel
-from .pacing import EverySeconds, Pacer, Pacing
-from .reply import Replier
-from .settings import Settings
-from .slack_api import SlackCalls
-from .slack_history import SlackHistory
+from bot.intake.requests import SeenEvents
+from bot.intake.listeners import register_listeners
+from bot.model.bedrock import BedrockModel
+from bot.slack.pacing import EverySeconds, Pacer, Pacing
+from bot.reply.replier import Replier
+from bot.settings import Settings
+from bot.slack.calls import SlackCalls
+from bot.conversation.history import SlackHistory
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from . import notes
-from .conversation import Identity, build_conversation
-from .model import BedrockModel, Finished, TextDelta
-from .settings import Settings
+from bot import notes
+from bot.conversation.build import Identity, build_conversation
+from bot.model.bedrock import BedrockModel, Finished, TextDelta
+from bot.settings import Settings
 
 _YOU = Identity(user_id="UTERMINALBOT")
 

@@ -16,9 +16,9 @@ import boto3
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from . import notes
-from .model import BedrockModel, RetryPolicy, create_bedrock_client
-from .settings import Settings, SettingsError
+from bot import notes
+from bot.model.bedrock import BedrockModel, RetryPolicy, create_bedrock_client
+from bot.settings import Settings, SettingsError
 
 # Every scope the bot uses (manifest.yml grants exactly these; a test keeps the two in step).
 REQUIRED_SCOPES = frozenset({

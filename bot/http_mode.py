@@ -12,8 +12,8 @@ from typing import Callable, Iterable
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress import create_server
 
-from .app import Bot
-from .settings import Settings
+from bot.app import Bot
+from bot.settings import Settings
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"

@@ -10,7 +10,7 @@ import re
 
 from botocore.exceptions import ClientError, NoCredentialsError
 
-from .model import TRANSIENT_CODES, StreamEndedEarly, is_transient
+from bot.model.bedrock import TRANSIENT_CODES, StreamEndedEarly, is_transient
 
 PLACEHOLDER = "_Thinking…_"
 EMPTY_QUESTION = "Hi! Ask me something after the mention, for example: _@me how do I rotate an IAM key?_"

@@ -8,8 +8,8 @@ import pytest
 
 from bot.app import create_bot, socket_mode_handler
 from bot.settings import Settings
-from tests.standins.bedrock import FakeBedrock
-from tests.standins.slack import FakeSlack
+from standins.bedrock import FakeBedrock
+from standins.slack import FakeSlack
 
 
 @pytest.fixture

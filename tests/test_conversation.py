@@ -10,7 +10,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.conversation import Identity, build_conversation, question_text, to_plain
+from bot.conversation.build import Identity, build_conversation, question_text, to_plain
 
 BOT = Identity(user_id="UBOT", bot_id="BBOT")
 NAMES = {"U1": "Alice", "U2": "Bob"}

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from bot import doctor
-from tests.standins.bedrock import Reply
+from standins.bedrock import Reply
 from tests.test_startup import clean_env
 
 

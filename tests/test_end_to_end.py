@@ -10,9 +10,9 @@ import re
 import pytest
 
 from bot.notes import EMPTY_QUESTION, INTERRUPTED, PLACEHOLDER, STOP_NOTES
-from tests.events import direct_message, mention
-from tests.standins.bedrock import Reply
-from tests.standins.slack import TEXT_LIMIT
+from standins.events import direct_message, mention
+from standins.bedrock import Reply
+from standins.slack import TEXT_LIMIT
 
 
 def final_texts(slack, channel: str) -> list[str]:

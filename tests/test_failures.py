@@ -9,8 +9,8 @@ import logging
 import pytest
 
 from bot import notes
-from tests.events import direct_message, mention
-from tests.standins.bedrock import DROP, Reply, exception
+from standins.events import direct_message, mention
+from standins.bedrock import DROP, Reply, exception
 
 FAST_RETRIES = {"BEDROCK_RETRY_BASE_SECONDS": "0.05", "BEDROCK_RETRY_ATTEMPTS": "3"}
 ANSWER = "The whole answer, in several chunks."

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.formatting import escape, to_mrkdwn
+from bot.layout.mrkdwn import escape, to_mrkdwn
 
 # --- inline markup -----------------------------------------------------------------------------------
 

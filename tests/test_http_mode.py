@@ -20,7 +20,7 @@ import pytest
 from bot.app import create_bot
 from bot.http_mode import http_server
 from bot.settings import Settings
-from tests.events import mention
+from standins.events import mention
 from tests.test_startup import clean_env
 
 SECRET = "local-signing-secret"

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.conversation import Identity
-from bot.incoming import Request, SeenEvents, request_from_event
+from bot.conversation.build import Identity
+from bot.intake.requests import Request, SeenEvents, request_from_event
 
 BOT = Identity(user_id="UBOT", bot_id="BBOT")
 

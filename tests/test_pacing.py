@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.pacing import Budget, EverySeconds, Pacer, Priority
+from bot.slack.pacing import Budget, EverySeconds, Pacer, Priority
 
 URGENT, ROUTINE = Priority.URGENT, Priority.ROUTINE
 

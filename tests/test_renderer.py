@@ -8,8 +8,8 @@ import re
 from hypothesis import given, settings, strategies as st
 
 from bot import notes
-from bot.pacing import Budget, EverySeconds, Priority
-from bot.renderer import NOTE_ROOM, SLACK_TEXT_LIMIT, Due, Edit, ReplyRenderer
+from bot.slack.pacing import Budget, EverySeconds, Priority
+from bot.sinks.renderer import NOTE_ROOM, SLACK_TEXT_LIMIT, Due, Edit, ReplyRenderer
 
 PLACEHOLDER = "_Thinking…_"
 

@@ -5,8 +5,8 @@ no (or, when Slack is stricter than the bot was told, says it rarely and is neve
 
 from __future__ import annotations
 
-from tests.events import mention
-from tests.standins.bedrock import Reply
+from standins.events import mention
+from standins.bedrock import Reply
 
 REPLIES = 10
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from slack_sdk import WebClient
 
-from bot.pacing import Pacer
-from bot.slack_api import SlackCalls
+from bot.slack.pacing import Pacer
+from bot.slack.calls import SlackCalls
 
 
 def client(slack, timeout: float = 5.0) -> WebClient:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.splitting import open_fence, split_point
+from bot.layout.splitting import open_fence, split_point
 
 
 def at_most(n: int):

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from bot import notes
-from tests.events import mention
-from tests.standins.bedrock import Reply
+from standins.events import mention
+from standins.bedrock import Reply
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTING_NAMES = ("SLACK_", "BEDROCK_", "AWS_", "LOG_LEVEL", "CONTEXT_", "DM_", "MAX_CONCURRENT")

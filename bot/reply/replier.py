@@ -16,16 +16,16 @@ from typing import Callable
 
 from slack_sdk.errors import SlackApiError
 
-from . import notes
-from .conversation import Identity, build_conversation, question_text
-from .incoming import Request
-from .model import BedrockModel, Finished, ModelStream, TextDelta, Usage
-from .pacing import Pacing
-from .renderer import ReplyRenderer
-from .settings import Settings
-from .slack_api import SlackCalls, error_code
-from .slack_history import SlackHistory
-from .slack_writer import LiveReply, SlackThread
+from bot import notes
+from bot.conversation.build import Identity, build_conversation, question_text
+from bot.intake.requests import Request
+from bot.model.bedrock import BedrockModel, Finished, ModelStream, TextDelta, Usage
+from bot.slack.pacing import Pacing
+from bot.sinks.renderer import ReplyRenderer
+from bot.settings import Settings
+from bot.slack.calls import SlackCalls, error_code
+from bot.conversation.history import SlackHistory
+from bot.sinks.edit import LiveReply, SlackThread
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_after_delay
 
-from .notes import slack_fix
-from .pacing import Pacer
+from bot.notes import slack_fix
+from bot.slack.pacing import Pacer
 
 log = logging.getLogger(__name__)
 

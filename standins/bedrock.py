@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Callable
 from urllib.parse import unquote
 
-from tests.standins.server import LocalServer
+from standins.server import LocalServer
 
 
 def _header(name: str, value: str) -> bytes:

@@ -25,7 +25,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_random_exponential
 from urllib3.exceptions import HTTPError as URLLib3Error
 
-from .settings import Settings
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 

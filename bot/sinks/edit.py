@@ -17,10 +17,10 @@ from typing import Callable, Hashable
 
 from slack_sdk.errors import SlackApiError
 
-from . import notes
-from .pacing import Priority
-from .renderer import Due, Edit, ReplyRenderer
-from .slack_api import SlackCalls, error_code
+from bot import notes
+from bot.slack.pacing import Priority
+from bot.sinks.renderer import Due, Edit, ReplyRenderer
+from bot.slack.calls import SlackCalls, error_code
 
 log = logging.getLogger(__name__)
 

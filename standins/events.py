@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.standins.slack import FakeSlack, Message
+from standins.slack import FakeSlack, Message
 
 
 def mention(slack: FakeSlack, text: str, *, channel: str = "C1", user: str = "U1",

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
-from .conversation import Identity
+from bot.conversation.build import Identity
 
 # Subtypes that are still a person's new message; every other subtype (message_changed,
 # message_deleted, bot_message, channel_join, ...) is not a question.

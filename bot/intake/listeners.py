@@ -6,9 +6,9 @@ import logging
 
 from slack_bolt import App, BoltContext
 
-from .conversation import Identity
-from .incoming import SeenEvents, request_from_event
-from .reply import Replier
+from bot.conversation.build import Identity
+from bot.intake.requests import SeenEvents, request_from_event
+from bot.reply.replier import Replier
 
 log = logging.getLogger(__name__)
 

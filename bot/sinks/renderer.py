@@ -24,10 +24,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import notes
-from .formatting import to_mrkdwn
-from .pacing import Cadence, EverySeconds, Priority
-from .splitting import open_fence, split_point
+from bot import notes
+from bot.layout.mrkdwn import to_mrkdwn
+from bot.slack.pacing import Cadence, EverySeconds, Priority
+from bot.layout.splitting import open_fence, split_point
 
 SLACK_TEXT_LIMIT = 4000  # chat.update rejects longer `text` with msg_too_long
 NOTE_ROOM = 400  # kept free in every message for the closing notes

@@ -11,7 +11,7 @@ import threading
 
 from slack_sdk.errors import SlackApiError
 
-from .slack_api import SlackCalls, error_code
+from bot.slack.calls import SlackCalls, error_code
 
 log = logging.getLogger(__name__)
 

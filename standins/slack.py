@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 
 from websockets.sync.server import ServerConnection, serve
 
-from tests.standins.server import LocalServer
+from standins.server import LocalServer
 
 TEXT_LIMIT = 4000
 

@@ -1,0 +1,1 @@
+"""Layout: the answer's Markdown laid out as Slack messages (pure): splitting, rollover, formatting, notes."""

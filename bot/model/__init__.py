@@ -1,0 +1,1 @@
+"""The model: Bedrock `converse_stream` as plain events, and Bedrock's errors as kinds."""

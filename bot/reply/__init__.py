@@ -1,0 +1,1 @@
+"""One reply, end to end, and the registry of replies in flight."""

@@ -1,0 +1,1 @@
+"""Sinks: where a reply's messages go, edited messages or Slack's native streams, call by call."""
