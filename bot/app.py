@@ -9,14 +9,15 @@ from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 
-from bot.intake.requests import SeenEvents
+from bot.conversation.history import SlackHistory
 from bot.intake.listeners import register_listeners
+from bot.intake.requests import SeenEvents
 from bot.model.bedrock import BedrockModel
-from bot.slack.pacing import EverySeconds, Pacer, Pacing
 from bot.reply.replier import Replier
 from bot.settings import Settings
+from bot.sinks.router import Router, Surface
 from bot.slack.calls import SlackCalls
-from bot.conversation.history import SlackHistory
+from bot.slack.pacing import Pacer
 
 
 @dataclass(frozen=True)
@@ -25,16 +26,8 @@ class Bot:
     replier: Replier
 
 
-def standard_pacing(settings: Settings) -> Pacing:
-    """Each reply edits at most once per interval, and all of them share the workspace's edit budget."""
-    return Pacing(EverySeconds(settings.edit_interval),
-                  Pacer.for_edits(settings.edits_per_minute, burst=settings.edit_burst))
-
-
-def create_bot(settings: Settings, bedrock_client=None, pacing: Pacing | None = None) -> Bot:
-    """The Bolt app and the replier behind it. Checks the bot token (`auth.test`) on the way, as Bolt does.
-    `pacing`: another way to pace the replies than the settings say (the benchmark compares several)."""
-    pacing = pacing or standard_pacing(settings)
+def create_bot(settings: Settings, bedrock_client=None) -> Bot:
+    """The Bolt app and the replier behind it. Checks the bot token (`auth.test`) on the way, as Bolt does."""
     # No retry handlers of the SDK's own: `SlackCalls` is the one retry policy for Slack.
     client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, retry_handlers=[])
     app = App(
@@ -42,16 +35,17 @@ def create_bot(settings: Settings, bedrock_client=None, pacing: Pacing | None = 
         signing_secret=settings.slack_signing_secret or None,  # HTTP mode: Bolt checks every request's signature
         listener_executor=ThreadPoolExecutor(settings.max_concurrent_replies, thread_name_prefix="reply"),
     )
-    calls = SlackCalls(client, pacing.pacer, attempts=settings.slack_retry_attempts,
-                       max_seconds=settings.slack_retry_seconds)
+    pacer = Pacer(settings.slack_limits)
+    calls = SlackCalls(client, pacer, attempts=settings.slack_retry_attempts, max_seconds=settings.slack_retry_seconds)
+    model = BedrockModel.from_settings(settings, bedrock_client)
     replier = Replier(
         calls=calls,
+        router=Router(pacer, surface=Surface(settings.reply_surface), status=settings.status),
         history=SlackHistory(calls, dm_messages=settings.dm_history_messages, dm_hours=settings.dm_history_hours),
-        model=BedrockModel.from_settings(settings, bedrock_client),
+        model=model,
         settings=settings,
-        pacing=pacing,
     )
-    register_listeners(app, replier, SeenEvents())
+    register_listeners(app, replier, SeenEvents(), calls)
     return Bot(app, replier)
 
 

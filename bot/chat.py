@@ -9,6 +9,7 @@ from typing import TextIO
 from bot import notes
 from bot.conversation.build import Identity, build_conversation
 from bot.model.bedrock import BedrockModel, Finished, TextDelta
+from bot.model.errors import ModelError
 from bot.settings import Settings
 
 _YOU = Identity(user_id="UTERMINALBOT")
@@ -33,8 +34,8 @@ def chat(question: str, settings: Settings, out: TextIO = sys.stdout, model: Bed
                 out.flush()
             elif isinstance(event, Finished):
                 stop_reason = event.stop_reason
-    except Exception as error:
-        out.write(("\n\n" if got_text else "") + notes.plain(notes.failure_note(error, got_text)) + "\n")
+    except ModelError as error:
+        out.write(("\n\n" if got_text else "") + notes.plain(notes.failure_note(error.kind, got_text)) + "\n")
         return 1
     note = notes.stop_note(stop_reason)
     out.write("\n" + (f"\n{notes.plain(note)}\n" if note else ""))

@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import notes
 from bot.model.bedrock import BedrockModel, RetryPolicy, create_bedrock_client
+from bot.model.errors import ModelError
 from bot.settings import Settings, SettingsError
 
 # Every scope the bot uses (manifest.yml grants exactly these; a test keeps the two in step).
@@ -115,9 +116,9 @@ def _model(settings: Settings, bedrock_client) -> Check:
     try:
         for _ in model.stream([{"role": "user", "content": [{"text": "ping"}]}]):
             pass
-    except Exception as error:
+    except ModelError as error:
         return Check(f"Bedrock model {settings.model_id}", False,
-                     notes.plain(notes.model_failure_note(error)) + f" ({notes.bedrock_code(error) or type(error).__name__})")
+                     f"{notes.plain(notes.model_failure_note(error.kind))} ({error.code})")
     return Check(f"Bedrock model {settings.model_id}", True, "answers a streaming call")
 
 

@@ -1,18 +1,19 @@
 """What people read when a reply is not simply an answer, and what the log says to fix. One place for all.
 
-Notes are short mrkdwn lines that end a reply or stand in for it. They say what happened and what to do,
-never an exception name or a traceback: the detail goes to the log.
+Notes are short lines that end a reply or stand in for it. They say what happened and what to do, never an
+exception name or a traceback: the detail goes to the log. This module only puts kinds into words: it
+imports no SDK, so any part of the bot may use it.
 """
 
 from __future__ import annotations
 
 import re
 
-from botocore.exceptions import ClientError, NoCredentialsError
-
-from bot.model.bedrock import TRANSIENT_CODES, StreamEndedEarly, is_transient
+from bot.model.kinds import ModelErrorKind
 
 PLACEHOLDER = "_Thinking…_"
+STATUS = "is thinking…"  # Slack shows it under the thread as "<app name> is thinking…"
+LOADING_MESSAGES = ("Reading the conversation…", "Thinking it over…", "Writing an answer…")
 EMPTY_QUESTION = "Hi! Ask me something after the mention, for example: _@me how do I rotate an IAM key?_"
 FILES_ONLY = "I can only read text for now. Write your question in words and I'll answer it."
 NOT_ALLOWED_HERE = "Sorry, I'm not set up to answer in this channel."
@@ -35,32 +36,44 @@ EMPTY_ANSWER = "_The model sent back an empty answer. Try asking again, perhaps 
 PART_MISSING = ":warning: _Slack did not take part of this answer, so some of it is missing above. Ask again._"
 FAILED = ":warning: _Sorry, I couldn't get an answer from the model. The details are in the bot's log._"
 
-MODEL_BUSY = ":hourglass: _The model is busy right now. Please ask again in a minute._"
-MODEL_UNREACHABLE = ":warning: _I couldn't reach Amazon Bedrock. Please ask again in a moment._"
+FEEDBACK_POSITIVE = "Good answer"
+FEEDBACK_NEGATIVE = "Bad answer"
+FEEDBACK_THANKS = {
+    "good": "Thanks for the feedback! Glad it helped.",
+    "bad": "Thanks for the feedback. Try asking again in other words, or add more detail to your question.",
+}
+
 _TOO_LONG = ":warning: _This conversation is too long for the model. Start a new thread and ask again._"
-_BEDROCK_NOTES = {
-    "AccessDeniedException": (
+_BAD_CREDENTIALS = ":no_entry: _AWS rejected the bot's credentials. An admin should check them._"
+_MODEL_NOTES = {
+    ModelErrorKind.BUSY: ":hourglass: _The model is busy right now. Please ask again in a minute._",
+    ModelErrorKind.UNREACHABLE: ":warning: _I couldn't reach Amazon Bedrock. Please ask again in a moment._",
+    ModelErrorKind.NO_ACCESS: (
         ":no_entry: _I'm not allowed to use the model. An admin needs to grant access to it in the Amazon "
         "Bedrock console (Model access) and allow `bedrock:InvokeModelWithResponseStream` for the bot._"
     ),
-    "ResourceNotFoundException": (
+    ModelErrorKind.NOT_FOUND: (
         ":warning: _The model set for this bot doesn't exist in its AWS region. An admin should check "
         "`BEDROCK_MODEL_ID` and `AWS_REGION`._"
     ),
-    "UnrecognizedClientException": ":no_entry: _AWS rejected the bot's credentials. An admin should check them._",
-    "InvalidSignatureException": ":no_entry: _AWS rejected the bot's credentials. An admin should check them._",
-    "ExpiredTokenException": ":no_entry: _The bot's AWS credentials have expired. An admin should renew them._",
-    "ServiceQuotaExceededException": (
+    ModelErrorKind.NEEDS_PROFILE: (
+        ":warning: _This model can only be used through an inference profile. An admin should set "
+        "`BEDROCK_MODEL_ID` to the id with a `us.`, `eu.`, `apac.` or `global.` prefix._"
+    ),
+    ModelErrorKind.TOO_LONG: _TOO_LONG,
+    ModelErrorKind.NO_CREDENTIALS: ":no_entry: _The bot has no AWS credentials. An admin needs to configure them._",
+    ModelErrorKind.BAD_CREDENTIALS: _BAD_CREDENTIALS,
+    ModelErrorKind.EXPIRED_CREDENTIALS: (
+        ":no_entry: _The bot's AWS credentials have expired. An admin should renew them._"),
+    ModelErrorKind.QUOTA: (
         ":hourglass: _The bot has used up its Bedrock quota for now. Ask again later, or ask an admin to "
         "raise the quota._"
     ),
-    "ModelTimeoutException": ":warning: _The model took too long to answer. Ask again, perhaps more briefly._",
-    "ModelErrorException": ":warning: _The model failed to answer. Please ask again._",
+    ModelErrorKind.MODEL_TIMEOUT: ":warning: _The model took too long to answer. Ask again, perhaps more briefly._",
+    ModelErrorKind.MODEL_FAILED: ":warning: _The model failed to answer. Please ask again._",
+    ModelErrorKind.ENDED_EARLY: INTERRUPTED,
+    ModelErrorKind.UNKNOWN: FAILED,
 }
-_INFERENCE_PROFILE = (
-    ":warning: _This model can only be used through an inference profile. An admin should set "
-    "`BEDROCK_MODEL_ID` to the id with a `us.`, `eu.`, `apac.` or `global.` prefix._"
-)
 _SLACK_FIXES = {
     "not_in_channel": "invite the bot to the channel with /invite",
     "channel_not_found": "the bot cannot see this channel: invite it, or check the channels/groups/im:history scopes",
@@ -72,6 +85,16 @@ _SLACK_FIXES = {
     "msg_too_long": "a message was over Slack's limit; the answer continues in a new message",
     "is_archived": "the channel is archived",
 }
+STREAMING_REFUSED = (
+    "Slack refused chat.startStream ({code}), so replies {where} are shown as edited messages instead of "
+    "native streams. To stream natively, turn on \"Agents & AI Apps\" in the app's settings at "
+    "https://api.slack.com/apps and reinstall the app; `python -m bot doctor` checks it"
+)
+STATUS_REFUSED = (
+    "Slack refused assistant.threads.setStatus ({code}), so replies show a \"Thinking…\" message instead of the "
+    "thinking status. The app needs the chat:write scope (reinstall it after adding it); `python -m bot doctor` "
+    "checks it"
+)
 
 
 def stop_note(stop_reason: str | None) -> str | None:
@@ -81,18 +104,15 @@ def stop_note(stop_reason: str | None) -> str | None:
     return STOP_NOTES.get(stop_reason or "", UNEXPECTED_STOP)
 
 
-def bedrock_code(error: BaseException) -> str | None:
-    if isinstance(error, ClientError):
-        return str(error.response.get("Error", {}).get("Code") or "")
-    return None
+def failure_note(kind: ModelErrorKind, got_text: bool) -> str:
+    """What ends an answer that failed: once text has arrived it was interrupted; before that, whatever
+    explains the kind of failure."""
+    return INTERRUPTED if got_text else model_failure_note(kind)
 
 
-def failure_note(error: BaseException, got_text: bool) -> str:
-    """What ends an answer that failed with `error`: once text has arrived it was interrupted; before
-    that, whatever explains the error."""
-    if got_text or isinstance(error, StreamEndedEarly):
-        return INTERRUPTED
-    return model_failure_note(error)
+def model_failure_note(kind: ModelErrorKind) -> str:
+    """What to tell the person when the model gave no answer at all."""
+    return _MODEL_NOTES.get(kind, FAILED)
 
 
 def plain(note: str) -> str:
@@ -100,26 +120,6 @@ def plain(note: str) -> str:
     return re.sub(r"^:[a-z_]+: ", "", note).replace("_", "").replace("`", "")
 
 
-def model_failure_note(error: BaseException) -> str:
-    """What to tell the person when the model gave no answer at all because of `error`."""
-    if isinstance(error, NoCredentialsError):
-        return ":no_entry: _The bot has no AWS credentials. An admin needs to configure them._"
-    code = bedrock_code(error)
-    if code is None:
-        return MODEL_UNREACHABLE if is_transient(error) else FAILED
-    message = str(error.response.get("Error", {}).get("Message", "")).lower()  # type: ignore[attr-defined]
-    if code.lower() == "validationexception":
-        if "on-demand throughput" in message or "inference profile" in message:
-            return _INFERENCE_PROFILE
-        if any(words in message for words in ("too long", "too many tokens", "context", "input length")):
-            return _TOO_LONG
-        return FAILED
-    if code in TRANSIENT_CODES:
-        return MODEL_BUSY
-    return _BEDROCK_NOTES.get(code, FAILED)
-
-
 def slack_fix(code: str) -> str | None:
     """What an admin should do about a Slack error code, for the log."""
     return _SLACK_FIXES.get(code)
-

@@ -7,9 +7,12 @@ through its standard chain (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_BEDROCK_RU
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, TypeVar
 from urllib.parse import urlparse
+
+from bot import notes
+from bot.slack.pacing import DEFAULT_LIMITS, Limit, MethodLimits
 
 DEFAULT_MODEL_ID = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
 DEFAULT_SYSTEM_PROMPT = (
@@ -17,6 +20,12 @@ DEFAULT_SYSTEM_PROMPT = (
     "Use Markdown sparingly: short paragraphs, lists and code blocks where they help."
 )
 SLACK_APPS_PAGE = "https://api.slack.com/apps"
+SURFACES = ("auto", "stream", "edit")
+RETIRED = {  # settings that are no longer read → what replaces them
+    "SLACK_EDITS_PER_MINUTE": "SLACK_RATE_LIMITS (for example chat.update=50/20)",
+    "SLACK_EDIT_BURST": "SLACK_RATE_LIMITS (for example chat.update=50/20)",
+    "SLACK_EDIT_INTERVAL_SECONDS": "SLACK_UPDATE_INTERVAL_SECONDS",
+}
 
 T = TypeVar("T")
 
@@ -45,9 +54,13 @@ class Settings:
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     max_tokens: int = 2048
     temperature: float = 0.5
-    edit_interval: float = 1.0
-    edits_per_minute: float = 50.0  # chat.update is Tier 3: about 50 a minute per workspace
-    edit_burst: int = 20
+    reply_surface: str = "auto"  # auto: native streams where possible | stream | edit
+    update_interval: float = 0.3  # least time between two updates (edits or appends) of one message
+    status: bool = True  # show "is thinking…" under the thread (else a placeholder message)
+    status_text: str = notes.STATUS
+    loading_messages: tuple[str, ...] = notes.LOADING_MESSAGES
+    feedback_buttons: bool = True
+    slack_limits: Mapping[str, MethodLimits] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     context_max_chars: int = 60_000
     dm_history_messages: int = 20
     dm_history_hours: float = 24.0
@@ -99,9 +112,13 @@ class Settings:
             system_prompt=reader.text("BEDROCK_SYSTEM_PROMPT", cls.system_prompt),
             max_tokens=reader.number("BEDROCK_MAX_TOKENS", int, cls.max_tokens, 1, 200_000),
             temperature=reader.number("BEDROCK_TEMPERATURE", float, cls.temperature, 0.0, 1.0),
-            edit_interval=reader.number("SLACK_EDIT_INTERVAL_SECONDS", float, cls.edit_interval, 0.1, 60.0),
-            edits_per_minute=reader.number("SLACK_EDITS_PER_MINUTE", float, cls.edits_per_minute, 1, 10_000),
-            edit_burst=reader.number("SLACK_EDIT_BURST", int, cls.edit_burst, 3, 1_000),
+            reply_surface=reader.choice("SLACK_REPLY_SURFACE", cls.reply_surface, SURFACES, upper=False),
+            update_interval=reader.number("SLACK_UPDATE_INTERVAL_SECONDS", float, cls.update_interval, 0.1, 60.0),
+            status=reader.switch("SLACK_STATUS", cls.status),
+            status_text=reader.text("SLACK_STATUS_TEXT", cls.status_text),
+            loading_messages=reader.texts("SLACK_LOADING_MESSAGES", cls.loading_messages, most=10),
+            feedback_buttons=reader.switch("SLACK_FEEDBACK_BUTTONS", cls.feedback_buttons),
+            slack_limits=reader.limits("SLACK_RATE_LIMITS", DEFAULT_LIMITS),
             context_max_chars=reader.number("CONTEXT_MAX_CHARS", int, cls.context_max_chars, 1_000, 2_000_000),
             dm_history_messages=reader.number("DM_HISTORY_MESSAGES", int, cls.dm_history_messages, 1, 1_000),
             dm_history_hours=reader.number("DM_HISTORY_HOURS", float, cls.dm_history_hours, 0.01, 24 * 365),
@@ -122,6 +139,7 @@ class Settings:
             allowed_users=reader.ids("ALLOWED_USER_IDS", "U"),
             aws_region=reader.text("AWS_REGION", "") or None,  # botocore itself reads only AWS_DEFAULT_REGION
         )
+        reader.retired(RETIRED)
         if reader.problems:
             raise SettingsError(reader.problems)
         return cls(**values)
@@ -194,8 +212,62 @@ class _Reader:
             )
         return values
 
-    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
-        value = (self._get(name) or default).upper()
+    def choice(self, name: str, default: str, choices: tuple[str, ...], *, upper: bool = True) -> str:
+        value = self._get(name) or default
+        value = value.upper() if upper else value.lower()
         if value not in choices:
             self.problems.append(f"{name} must be one of {', '.join(choices)}, not {value!r}.")
         return value
+
+    def switch(self, name: str, default: bool) -> bool:
+        value = self._get(name)
+        if value is None:
+            return default
+        if value.lower() in ("on", "true", "yes", "1"):
+            return True
+        if value.lower() in ("off", "false", "no", "0"):
+            return False
+        self.problems.append(f"{name} must be on or off, not {value!r}.")
+        return default
+
+    def texts(self, name: str, default: tuple[str, ...], *, most: int) -> tuple[str, ...]:
+        """Texts separated by `|`; `none` for none."""
+        value = self._get(name)
+        if value is None:
+            return default
+        if value.lower() == "none":
+            return ()
+        texts = tuple(part.strip() for part in value.split("|") if part.strip())
+        if len(texts) > most:
+            self.problems.append(f"{name} may hold at most {most} texts separated by |, not {len(texts)}.")
+        return texts[:most]
+
+    def limits(self, name: str, defaults: Mapping[str, MethodLimits]) -> dict[str, MethodLimits]:
+        """Slack budgets: `method=PER_MINUTE/BURST` entries separated by commas (`method@channel=…` for a
+        method's per-channel budget; `none` per minute: no budget of the bot's own, only Retry-After)."""
+        limits = dict(defaults)
+        for entry in filter(None, (part.strip() for part in (self._get(name) or "").split(","))):
+            key, _, value = entry.partition("=")
+            method, _, scope = key.strip().partition("@")
+            rate, _, burst = value.strip().partition("/")
+            try:
+                per_minute = None if rate.strip().lower() == "none" else float(rate)
+                limit = Limit(per_minute, float(burst) if burst.strip() else 1.0)
+                if (per_minute is not None and per_minute <= 0) or limit.burst < 1:
+                    raise ValueError(entry)
+            except ValueError:
+                self.problems.append(f"{name}: {entry!r} must read method=PER_MINUTE/BURST, like chat.update=50/20.")
+                continue
+            if method not in defaults or scope not in ("", "channel", "workspace"):
+                self.problems.append(f"{name}: {key.strip()!r} is not one of {', '.join(sorted(defaults))} "
+                                     "(add @channel for a per-channel budget).")
+                continue
+            current = limits[method]
+            limits[method] = (replace(current, per_channel=limit) if scope == "channel"
+                              else replace(current, workspace=limit))
+        return limits
+
+    def retired(self, names: Mapping[str, str]) -> None:
+        for name, replacement in names.items():
+            if self._get(name) is not None:
+                self.problems.append(f"{name} is no longer read: use {replacement}.")

@@ -2,8 +2,16 @@
 
 It speaks the real protocols, so the real Bolt app and slack_sdk clients talk to it unmodified: the bot's
 `SLACK_API_URL` points at `api_url`, `apps.connections.open` hands out a `ws://` URL (slack_sdk's builtin
-client connects without TLS when the port is not 443), the socket sends `hello`, then `events_api`
-envelopes, and records the acks. Every Web API call is recorded with the time it arrived.
+client connects without TLS when the port is not 443), the socket sends `hello`, then `events_api` and
+`interactive` envelopes, and records the acks. Every Web API call is recorded with the time it arrived.
+
+It is as strict as Slack documents: `chat.update` takes at most 4,000 characters of `text`; native streams
+(`chat.startStream`, `chat.appendStream`, `chat.stopStream`) need a thread and both recipient ids, take at most
+12,000 characters a call, end after `stream_lifetime` seconds (`message_not_in_streaming_state`) and cannot be
+edited while they stream (`streaming_state_conflict`); the thread's status is cleared when the app posts in
+it. Rate limits are token buckets per method (per channel as well, where Slack limits per channel) whose
+bursts and rates a test sets (`limit`); a call over one is answered 429 with a Retry-After, and a call that
+arrives while a Retry-After it gave still runs is recorded as early.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from websockets.sync.server import ServerConnection, serve
 from standins.server import LocalServer
 
 TEXT_LIMIT = 4000
+STREAM_CALL_LIMIT = 12_000  # markdown_text per chat.*Stream call
 
 
 @dataclass
@@ -52,11 +61,18 @@ class Message:
     user: str | None = None
     bot_id: str | None = None
     thread_ts: str | None = None
-    edits: list[tuple[float, str]] = field(default_factory=list)  # (time, text) of every chat.update
+    edits: list[tuple[float, str]] = field(default_factory=list)  # (time, whole text) of every later change
     posted_at: float = field(default_factory=time.monotonic)
+    format: str = "mrkdwn"  # "markdown" for a native stream
+    blocks: list = field(default_factory=list)
+    streaming: bool = False
+    stream_ends_at: float = math.inf
+    stopped_by_user: bool = False
 
     def as_api(self) -> dict:
         data = {"type": "message", "ts": self.ts, "text": self.text}
+        if self.blocks:
+            data["blocks"] = self.blocks
         if self.user:
             data["user"] = self.user
         if self.bot_id:
@@ -64,6 +80,18 @@ class Message:
         if self.thread_ts:
             data["thread_ts"] = self.thread_ts
         return data
+
+
+@dataclass
+class Status:
+    """The status of a thread, as `assistant.threads.setStatus` set it."""
+
+    at: float
+    channel: str
+    thread_ts: str
+    status: str  # "" clears it
+    loading_messages: list = field(default_factory=list)
+    cleared_by_post: bool = False
 
 
 @dataclass
@@ -97,13 +125,20 @@ class FakeSlack:
         self.names: dict[str, str] = {}
         self.text_limit = TEXT_LIMIT
         self.failures: dict[str, list[Failure]] = {}
-        self.blocked_until: dict[str, float] = {}  # method → end of the Retry-After it was given
+        self.blocked_until: dict[tuple[str, str | None], float] = {}  # (method, channel or None) → end of a Retry-After
         self.early_calls: list[Call] = []  # calls made while their method's Retry-After was still running
         self.responses: list[tuple[Call, int, dict]] = []
         self.scopes = {"app_mentions:read", "chat:write", "channels:history", "groups:history", "im:history",
                        "mpim:history", "users:read"}  # what the bot token was granted (x-oauth-scopes)
         self.delays: dict[str, float] = {}  # method → seconds to wait before answering (a slow Slack)
-        self.budgets: dict[str, Budget] = {}  # method → the rate limit Slack enforces on it
+        self.budgets: dict[tuple[str, str | None], Budget] = {}  # (method, channel or None) → Slack's rate limit
+        self.channel_limits: dict[str, tuple[float, float]] = {}  # method → (burst, per_second) in each channel
+        self.statuses: list[Status] = []  # every status set, in order
+        self.ephemerals: list[dict] = []  # chat.postEphemeral calls that landed
+        self.stream_lifetime = 300.0  # seconds after which Slack ends a stream
+        self.stream_message_limit = STREAM_CALL_LIMIT  # Markdown a streamed message may hold (undocumented)
+        self.refuse_streams: str | None = None  # an error code for every chat.startStream (the app cannot stream)
+        self.refuse_status: str | None = None  # likewise for assistant.threads.setStatus
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self._ts = itertools.count(1)
@@ -158,29 +193,29 @@ class FakeSlack:
     def send_event(self, event: dict, event_id: str | None = None, retry_attempt: int = 0) -> str:
         """Deliver an Events API event over Socket Mode; returns the event id."""
         event_id = event_id or f"Ev{uuid.uuid4().hex[:10].upper()}"
-        envelope = {
-            "envelope_id": str(uuid.uuid4()),
-            "type": "events_api",
-            "accepts_response_payload": False,
-            "retry_attempt": retry_attempt,
-            "retry_reason": "timeout" if retry_attempt else "",
-            "payload": {
-                "token": "legacy",
-                "team_id": self.team_id,
-                "api_app_id": "A1",
-                "event": event,
-                "type": "event_callback",
-                "event_id": event_id,
-                "event_time": int(time.time()),
-                "authorizations": [{"team_id": self.team_id, "user_id": self.bot_user_id, "is_bot": True}],
-            },
-        }
+        self._send_envelope("events_api", {
+            "token": "legacy",
+            "team_id": self.team_id,
+            "api_app_id": "A1",
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": int(time.time()),
+            "authorizations": [{"team_id": self.team_id, "user_id": self.bot_user_id, "is_bot": True}],
+        }, retry_attempt=retry_attempt)
+        return event_id
+
+    def _send_envelope(self, kind: str, payload: dict, retry_attempt: int = 0) -> str:
+        envelope = {"envelope_id": str(uuid.uuid4()), "type": kind, "accepts_response_payload": False,
+                    "payload": payload}
+        if kind == "events_api":
+            envelope.update(retry_attempt=retry_attempt, retry_reason="timeout" if retry_attempt else "")
         with self.lock:
             sockets = list(self._sockets)
         if not sockets:
             raise RuntimeError("no Socket Mode connection is open")
         sockets[-1].send(json.dumps(envelope))
-        return event_id
+        return envelope["envelope_id"]
 
     def fail(self, method: str, error: str = "ratelimited", *, status: int | None = None,
              retry_after: float | None = None, times: int = 1, when=None) -> None:
@@ -192,11 +227,46 @@ class FakeSlack:
             self.failures.setdefault(method, []).append(
                 Failure(error, status or 200, retry_after, times, when))
 
-    def limit(self, method: str, *, burst: float, per_second: float) -> None:
+    def limit(self, method: str, *, burst: float, per_second: float, per_channel: bool = False) -> None:
         """Enforce a rate limit on `method`: beyond a burst of `burst` calls, `per_second`; calls over it
-        are answered 429 with a Retry-After, as Slack does (Tier 3 is about a burst of 20, then 1/s)."""
+        are answered 429 with a Retry-After, as Slack does. `per_channel`: one such limit in each channel
+        (chat.postMessage: about one a second), besides any for the workspace."""
         with self.lock:
-            self.budgets[method] = Budget(burst, per_second, tokens=burst, updated=time.monotonic())
+            if per_channel:
+                self.channel_limits[method] = (burst, per_second)
+            else:
+                self.budgets[(method, None)] = Budget(burst, per_second, tokens=burst, updated=time.monotonic())
+
+    def status_of(self, channel: str, thread_ts: str) -> str:
+        """The status the thread shows now ("" for none)."""
+        with self.lock:
+            for status in reversed(self.statuses):
+                if status.channel == channel and status.thread_ts == thread_ts:
+                    return "" if status.cleared_by_post else status.status
+            return ""
+
+    def click(self, message: Message, user: str, action: dict) -> str:
+        """A person clicks an interactive element of `message`: a `block_actions` envelope over Socket Mode."""
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user, "username": user.lower(), "team_id": self.team_id},
+            "api_app_id": "A1",
+            "token": "legacy",
+            "container": {"type": "message", "message_ts": message.ts, "channel_id": message.channel,
+                          "is_ephemeral": False, "thread_ts": message.thread_ts},
+            "trigger_id": "1.2.3",
+            "team": {"id": self.team_id, "domain": "example"},
+            "channel": {"id": message.channel, "name": "general"},
+            "message": {**message.as_api(), "thread_ts": message.thread_ts},
+            "response_url": f"{self.api_url}response",
+            "actions": [{"type": "feedback_buttons", "block_id": "b1", "action_ts": str(time.time()), **action}],
+        }
+        return self._send_envelope("interactive", payload)
+
+    def stop_stream_as_person(self, message: Message) -> None:
+        """A person presses Stop on a streaming message (some clients let them)."""
+        with self.lock:
+            message.stopped_by_user = True
 
     def delete(self, channel: str, ts: str) -> None:
         """A person deletes a message."""
@@ -300,13 +370,17 @@ class FakeSlack:
             call = Call(method, params, time.monotonic(), token)
             self.calls.append(call)
             try:
-                if call.at < self.blocked_until.get(method, 0.0):
+                channel = params.get("channel") or params.get("channel_id")
+                if call.at < max(self.blocked_until.get((method, None), 0.0),
+                                 self.blocked_until.get((method, channel), 0.0)):
                     self.early_calls.append(call)
-                failure = self._take_failure(method, params) or self._over_budget(method, call.at)
+                failure, scope = self._take_failure(method, params), None
+                if failure is None:
+                    failure, scope = self._over_budget(method, channel, call.at)
                 if failure is not None:
                     headers = {}
                     if failure.retry_after is not None:
-                        self.blocked_until[method] = call.at + failure.retry_after
+                        self.blocked_until[(method, scope)] = call.at + failure.retry_after
                         headers["Retry-After"] = f"{failure.retry_after:g}"
                     status, body = failure.status, {"ok": False, "error": failure.error}
                 else:
@@ -317,10 +391,19 @@ class FakeSlack:
             finally:
                 self.changed.notify_all()
 
-    def _over_budget(self, method: str, now: float) -> Failure | None:
-        budget = self.budgets.get(method)
-        retry_after = budget.take(now) if budget is not None else None
-        return None if retry_after is None else Failure("ratelimited", 429, retry_after)
+    def _over_budget(self, method: str, channel: str | None, now: float) -> tuple[Failure | None, str | None]:
+        """A 429 if the call is over a rate limit (the channel's first), and which limit it was."""
+        if channel and method in self.channel_limits and (method, channel) not in self.budgets:
+            burst, per_second = self.channel_limits[method]
+            self.budgets[(method, channel)] = Budget(burst, per_second, tokens=burst, updated=now)
+        for scope in (channel, None):
+            budget = self.budgets.get((method, scope))
+            if budget is None:
+                continue
+            retry_after = budget.take(now)
+            if retry_after is not None:
+                return Failure("ratelimited", 429, retry_after), scope
+        return None, None
 
     def _take_failure(self, method: str, params: dict) -> Failure | None:
         for failure in self.failures.get(method, []):
@@ -351,9 +434,13 @@ class FakeSlack:
             return 200, {"ok": False, "error": "no_text"}
         if len(text) > self.text_limit and self.text_limit < TEXT_LIMIT:  # only a test's stricter Slack
             return 200, {"ok": False, "error": "msg_too_long"}
+        blocks = _blocks(params)
+        if blocks is None:
+            return 200, {"ok": False, "error": "invalid_blocks"}
         message = Message(channel=params["channel"], ts=self.next_ts(), text=text, user=self.bot_user_id,
-                          bot_id=self.bot_id, thread_ts=params.get("thread_ts") or None)
+                          bot_id=self.bot_id, thread_ts=params.get("thread_ts") or None, blocks=blocks)
         self.messages.append(message)
+        self._app_posted(message)
         return 200, {"ok": True, "channel": message.channel, "ts": message.ts, "message": message.as_api()}
 
     def _chat_update(self, params: dict) -> tuple[int, dict]:
@@ -361,13 +448,106 @@ class FakeSlack:
         message = self._find(params.get("channel"), params.get("ts"))
         if message is None:
             return 200, {"ok": False, "error": "message_not_found"}
+        if self._still_streaming(message):
+            return 200, {"ok": False, "error": "streaming_state_conflict"}
         if not text.strip():
             return 200, {"ok": False, "error": "no_text"}
         if len(text) > self.text_limit:
             return 200, {"ok": False, "error": "msg_too_long"}
-        message.text = text
+        blocks = _blocks(params)
+        if blocks is None:
+            return 200, {"ok": False, "error": "invalid_blocks"}
+        message.text, message.format, message.blocks = text, "mrkdwn", blocks
         message.edits.append((time.monotonic(), text))
         return 200, {"ok": True, "channel": message.channel, "ts": message.ts, "text": text}
+
+    def _chat_postEphemeral(self, params: dict) -> tuple[int, dict]:
+        if not params.get("user") or not (params.get("text") or "").strip():
+            return 200, {"ok": False, "error": "invalid_arguments"}
+        self.ephemerals.append(dict(params))
+        return 200, {"ok": True, "message_ts": self.next_ts()}
+
+    def _assistant_threads_setStatus(self, params: dict) -> tuple[int, dict]:
+        if self.refuse_status:
+            return 200, {"ok": False, "error": self.refuse_status}
+        channel, thread_ts = params.get("channel_id"), params.get("thread_ts")
+        loading = params.get("loading_messages") or []
+        if not channel or not thread_ts or "status" not in params or len(loading) > 10:
+            return 200, {"ok": False, "error": "invalid_arguments"}
+        self.statuses.append(Status(time.monotonic(), channel, thread_ts, params.get("status") or "", list(loading)))
+        return 200, {"ok": True}
+
+    def _chat_startStream(self, params: dict) -> tuple[int, dict]:
+        if self.refuse_streams:
+            return 200, {"ok": False, "error": self.refuse_streams}
+        user, team = params.get("recipient_user_id") or "", params.get("recipient_team_id") or ""
+        if not params.get("channel") or not params.get("thread_ts") or not user[:1] in ("U", "W") or not team:
+            return 200, {"ok": False, "error": "invalid_arguments"}
+        text = _stream_text(params)
+        if len(text) > STREAM_CALL_LIMIT or len(text) > self.stream_message_limit:
+            return 200, {"ok": False, "error": "msg_too_long"}
+        now = time.monotonic()
+        message = Message(channel=params["channel"], ts=self.next_ts(), text=text, user=self.bot_user_id,
+                          bot_id=self.bot_id, thread_ts=params["thread_ts"], format="markdown", streaming=True,
+                          stream_ends_at=now + self.stream_lifetime, posted_at=now)
+        self.messages.append(message)
+        self._app_posted(message)
+        return 200, {"ok": True, "channel": message.channel, "ts": message.ts}
+
+    def _chat_appendStream(self, params: dict) -> tuple[int, dict]:
+        message, error = self._streaming_message(params)
+        if error:
+            return 200, {"ok": False, "error": error}
+        text = _stream_text(params)
+        if not text:
+            return 200, {"ok": False, "error": "no_text"}
+        return self._grow(message, text)
+
+    def _chat_stopStream(self, params: dict) -> tuple[int, dict]:
+        message, error = self._streaming_message(params)
+        if error:
+            return 200, {"ok": False, "error": error}
+        blocks = _blocks(params)
+        if blocks is None or len(blocks) > 50:
+            return 200, {"ok": False, "error": "invalid_blocks"}
+        text = _stream_text(params)
+        if text:
+            status, body = self._grow(message, text)
+            if not body["ok"]:
+                return status, body
+        message.streaming, message.blocks = False, blocks
+        if blocks:
+            message.edits.append((time.monotonic(), message.text))
+        return 200, {"ok": True, "channel": message.channel, "ts": message.ts}
+
+    def _streaming_message(self, params: dict) -> tuple[Message | None, str | None]:
+        message = self._find(params.get("channel"), params.get("ts"))
+        if message is None:
+            return None, "message_not_found"
+        if message.stopped_by_user:
+            message.streaming = False
+            return message, "stopped_by_user"
+        if not self._still_streaming(message):
+            return message, "message_not_in_streaming_state"
+        return message, None
+
+    def _still_streaming(self, message: Message) -> bool:
+        if message.streaming and time.monotonic() >= message.stream_ends_at:
+            message.streaming = False  # Slack ended it
+        return message.streaming
+
+    def _grow(self, message: Message, text: str) -> tuple[int, dict]:
+        if len(text) > STREAM_CALL_LIMIT or len(message.text) + len(text) > self.stream_message_limit:
+            return 200, {"ok": False, "error": "msg_too_long"}
+        message.text += text
+        message.edits.append((time.monotonic(), message.text))
+        return 200, {"ok": True, "channel": message.channel, "ts": message.ts}
+
+    def _app_posted(self, message: Message) -> None:
+        """Slack clears the thread's status when the app posts in it."""
+        for status in self.statuses:
+            if status.channel == message.channel and status.thread_ts == message.thread_ts:
+                status.cleared_by_post = True
 
     def _conversations_replies(self, params: dict) -> tuple[int, dict]:
         thread = [m for m in self.messages if m.channel == params.get("channel")
@@ -402,3 +582,25 @@ class FakeSlack:
 
     def _find(self, channel: str | None, ts: str | None) -> Message | None:
         return next((m for m in self.messages if m.channel == channel and m.ts == ts), None)
+
+
+def _stream_text(params: dict) -> str:
+    """The Markdown a chat.*Stream call carries, in `markdown_text` or in markdown_text chunks."""
+    text = params.get("markdown_text") or ""
+    for chunk in params.get("chunks") or []:
+        if isinstance(chunk, dict) and chunk.get("type") == "markdown_text":
+            text += chunk.get("text") or ""
+    return text
+
+
+def _blocks(params: dict) -> list | None:
+    """The call's blocks (a list, or JSON of one, as the Web API takes them); None if they are not valid."""
+    blocks = params.get("blocks") or []
+    if isinstance(blocks, str):
+        try:
+            blocks = json.loads(blocks)
+        except ValueError:
+            return None
+    if not isinstance(blocks, list) or not all(isinstance(block, dict) and block.get("type") for block in blocks):
+        return None
+    return blocks

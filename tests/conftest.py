@@ -51,7 +51,10 @@ def bot_env(slack):
         "SLACK_BOT_TOKEN": "xoxb-local-standin",
         "SLACK_APP_TOKEN": "xapp-local-standin",
         "SLACK_API_URL": slack.api_url,
-        "SLACK_EDIT_INTERVAL_SECONDS": "0.2",
+        "SLACK_UPDATE_INTERVAL_SECONDS": "0.2",
+        # Today's path unless a test asks for Slack's AI surfaces: a placeholder, then edited messages.
+        "SLACK_STATUS": "off",
+        "SLACK_REPLY_SURFACE": "edit",
     }
 
 

@@ -138,7 +138,7 @@ def test_the_configured_model_prompt_and_sampling_reach_bedrock(slack, bedrock, 
 
 
 def test_a_long_answer_continues_in_further_messages_with_nothing_lost(slack, bedrock, start_bot):
-    start_bot(SLACK_EDIT_INTERVAL_SECONDS="0.1")
+    start_bot(SLACK_UPDATE_INTERVAL_SECONDS="0.1")
     paragraphs = [f"Paragraph {i}. " + ("All work and no play makes a dull answer. " * 12).strip() for i in range(20)]
     answer = "\n\n".join(paragraphs)
     bedrock.script(Reply.text(answer, chunk=400))
@@ -236,7 +236,7 @@ def test_a_bare_mention_gets_a_friendly_prompt_and_no_model_call(slack, bedrock,
 
 def test_edits_are_paced_by_time_and_the_final_text_lands(slack, bedrock, start_bot):
     interval = 0.3
-    start_bot(SLACK_EDIT_INTERVAL_SECONDS=str(interval))
+    start_bot(SLACK_UPDATE_INTERVAL_SECONDS=str(interval))
     words = " ".join(f"word{i}" for i in range(60))
     bedrock.script(Reply.text(words, chunk=3, delay=0.01))  # ~190 chunks over about 2 s
     event_, _ = mention(slack, "<@UBOT> stream slowly")
@@ -266,5 +266,5 @@ def test_each_reply_leaves_one_structured_log_line(slack, bedrock, start_bot, ca
     fields = dict(part.split("=", 1) for part in line.split()[1:])
     assert fields["event"] == event_id and fields["channel"] == "C1" and fields["outcome"] == "end_turn"
     assert fields["model"] == "global.anthropic.claude-haiku-4-5-20251001-v1:0"
-    assert float(fields["first_token_s"]) >= 0.2 and int(fields["edits"]) >= 1
+    assert float(fields["first_token_s"]) >= 0.2 and int(fields["slack_calls"]) >= 1 and fields["surface"] == "edit"
     assert fields["tokens_in"] == "11" and fields["tokens_out"] == "1" and float(fields["seconds"]) > 0

@@ -9,6 +9,7 @@ import logging
 import pytest
 
 from bot import notes
+from bot.model.kinds import ModelErrorKind
 from standins.events import direct_message, mention
 from standins.bedrock import DROP, Reply, exception
 
@@ -51,7 +52,7 @@ def test_throttling_that_never_clears_stops_at_the_bound_with_a_short_note(slack
     ask(slack)
 
     text = final_text(slack, contains="busy")
-    assert text == notes.MODEL_BUSY
+    assert text == notes.model_failure_note(ModelErrorKind.BUSY)
     assert len(bedrock.requests) == 3  # BEDROCK_RETRY_ATTEMPTS, and botocore added none of its own
 
 
@@ -174,7 +175,7 @@ def test_a_rate_limited_placeholder_is_posted_after_retry_after(slack, bedrock, 
 
 
 def test_a_rate_limited_intermediate_edit_is_superseded_and_the_final_text_lands(slack, bedrock, start_bot):
-    start_bot(SLACK_EDIT_INTERVAL_SECONDS="0.1")
+    start_bot(SLACK_UPDATE_INTERVAL_SECONDS="0.1")
     slack.fail("chat.update", retry_after=0.5, when=lambda params: "chunks" not in params.get("text", ""))
     bedrock.script(Reply.text(ANSWER, chunk=3, delay=0.05))
     ask(slack)
@@ -199,7 +200,7 @@ def test_a_rate_limited_final_edit_is_retried_until_it_lands(slack, bedrock, sta
 
 
 def test_msg_too_long_falls_back_to_splitting(slack, bedrock, start_bot):
-    start_bot(SLACK_EDIT_INTERVAL_SECONDS="0.1")
+    start_bot(SLACK_UPDATE_INTERVAL_SECONDS="0.1")
     slack.text_limit = 1500  # this Slack is stricter than the 4,000 the bot expects
     answer = "\n\n".join(f"Paragraph {i}: " + ("lorem ipsum " * 30).strip() for i in range(12)) + "\n\nThe end."
     bedrock.script(Reply.text(answer, chunk=200))

@@ -1,4 +1,5 @@
-"""The shared edit budget, with the time passed in: who goes, in what order, how the pace adapts."""
+"""Slack's budgets, with the time passed in: who goes, in what order, how the pace and the burst adapt, and
+the turn a call holds from asking to Slack's answer."""
 
 from __future__ import annotations
 
@@ -8,16 +9,24 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.slack.pacing import Budget, EverySeconds, Pacer, Priority
+from bot.slack.pacing import Budget, Limit, MethodLimits, Pacer, Priority
 
 URGENT, ROUTINE = Priority.URGENT, Priority.ROUTINE
 
 
+def take(budget: Budget, key, priority: Priority, now: float) -> float:
+    """Ask for a turn; one that may go is granted (a token spent, the call in flight)."""
+    wait = budget.request(key, priority, now)
+    if wait == 0.0:
+        budget.grant(key, now)
+    return wait
+
+
 def go(budget: Budget, key, priority: Priority, now: float) -> float:
     """Ask for a turn; a call that gets one is made, and Slack answers it at once."""
-    wait = budget.take(key, priority, now)
+    wait = take(budget, key, priority, now)
     if wait == 0.0:
-        budget.succeeded(now, key)
+        budget.landed(key, now)
     return wait
 
 
@@ -85,37 +94,38 @@ def test_a_waiter_that_was_upgraded_keeps_its_place_among_urgent_ones():
     assert go(budget, "a", URGENT, 1.0) == 0.0
 
 
-def test_a_429_pauses_the_method_and_halves_the_pace():
+def test_a_429_pauses_the_method_and_halves_the_pace_and_the_burst():
     budget = Budget(60, burst=10, reserve=0)
-    budget.rate_limited(0.0, retry_after=3.0)
-    assert budget.take("a", URGENT, 1.0) == pytest.approx(2.0)
-    assert budget.take("a", URGENT, 2.999) > 0
-    assert budget.rate == pytest.approx(0.5)
-    assert budget.take("a", URGENT, 3.0) > 0  # the bucket was emptied: nothing accrued during the pause
-    assert budget.take("a", URGENT, 5.0) == 0.0  # one token per 2 s now
+    budget.rate_limited(None, 3.0, 0.0)
+    assert take(budget, "a", URGENT, 1.0) == pytest.approx(2.0)
+    assert take(budget, "a", URGENT, 2.999) > 0
+    assert budget.rate == pytest.approx(0.5) and budget.burst == pytest.approx(5)
+    assert go(budget, "a", URGENT, 3.0) == 0.0  # the one call Slack said it would take
+    assert take(budget, "b", URGENT, 3.0) > 0  # nothing accrued during the pause
+    assert take(budget, "b", URGENT, 5.0) == 0.0  # one token per 2 s now
 
 
 def test_429s_from_calls_already_in_flight_halve_the_pace_only_once():
     budget = Budget(60, burst=10)
-    budget.rate_limited(0.0, retry_after=1.0)
-    budget.rate_limited(0.01, retry_after=1.0)
-    budget.rate_limited(0.02, retry_after=1.0)
+    budget.rate_limited(None, 1.0, 0.0)
+    budget.rate_limited(None, 1.0, 0.01)
+    budget.rate_limited(None, 1.0, 0.02)
     assert budget.rate == pytest.approx(0.5)
     assert budget.paused_until == pytest.approx(1.02)
 
 
 def test_the_pace_recovers_step_by_step_after_a_429():
     budget = Budget(60, burst=10)
-    budget.rate_limited(0.0, retry_after=1.0)
-    budget.rate_limited(2.0, retry_after=1.0)
+    budget.rate_limited(None, 1.0, 0.0)
+    budget.rate_limited(None, 1.0, 2.0)
     assert budget.rate == pytest.approx(0.25)
     for step in range(100):
-        budget.succeeded(10.0 + step)
+        budget.landed(None, 10.0 + step)
     assert budget.rate == pytest.approx(1.0)  # back at the ceiling, never above it
     rates = []
-    budget.rate_limited(200.0, retry_after=1.0)
+    budget.rate_limited(None, 1.0, 200.0)
     for step in range(3):
-        budget.succeeded(210.0 + step)
+        budget.landed(None, 210.0 + step)
         rates.append(budget.rate)
     assert rates == pytest.approx([0.55, 0.6, 0.65])
 
@@ -123,16 +133,16 @@ def test_the_pace_recovers_step_by_step_after_a_429():
 def test_the_pace_never_drops_below_its_floor():
     budget = Budget(60, burst=10)
     for step in range(20):
-        budget.rate_limited(step * 10.0, retry_after=1.0)
+        budget.rate_limited(None, 1.0, step * 10.0)
     assert budget.rate == pytest.approx(0.1)
 
 
 def test_without_a_budget_only_retry_after_holds_calls_back():
     budget = Budget(None)
-    assert all(budget.take(n, ROUTINE, 0.0) == 0.0 for n in range(1000))
-    budget.rate_limited(0.0, retry_after=2.0)
-    assert budget.take("a", URGENT, 1.5) == pytest.approx(0.5)
-    assert budget.take("a", URGENT, 2.0) == 0.0
+    assert all(take(budget, n, ROUTINE, 0.0) == 0.0 for n in range(1000))
+    budget.rate_limited(None, 2.0, 0.0)
+    assert take(budget, "a", URGENT, 1.5) == pytest.approx(0.5)
+    assert take(budget, "a", URGENT, 2.0) == 0.0
     assert budget.rate is None
 
 
@@ -155,39 +165,39 @@ def test_a_waiter_that_never_came_back_is_dropped():
 
 def test_a_refunded_turn_goes_to_the_next_caller():
     budget = Budget(60, burst=1, reserve=0)
-    assert budget.take("a", URGENT, 0.0) == 0.0
-    budget.refund(0.0, "a")
-    assert budget.take("b", URGENT, 0.0) == 0.0
+    assert take(budget, "a", URGENT, 0.0) == 0.0
+    budget.unused("a", 0.0)
+    assert take(budget, "b", URGENT, 0.0) == 0.0
 
 
 def test_one_call_in_flight_at_a_time_so_none_can_arrive_inside_a_retry_after():
     budget = Budget(60, burst=10, reserve=0)
-    assert budget.take("a", URGENT, 0.0) == 0.0
-    assert 0 < budget.take("b", URGENT, 0.0) <= 0.01  # its token is there: it looks again very soon
-    budget.rate_limited(0.05, retry_after=1.0, key="a")  # a was refused: b, still waiting, is not sent into it
-    assert budget.take("b", URGENT, 0.06) == pytest.approx(0.99)
-    assert budget.take("b", URGENT, 3.1) == 0.0
+    assert take(budget, "a", URGENT, 0.0) == 0.0
+    assert 0 < take(budget, "b", URGENT, 0.0) <= 0.01  # its token is there: it looks again very soon
+    budget.rate_limited("a", 1.0, 0.05)  # a was refused: b, still waiting, is not sent into it
+    assert take(budget, "b", URGENT, 0.06) == pytest.approx(0.99)
+    assert take(budget, "b", URGENT, 3.1) == 0.0
 
 
 def test_a_call_that_hangs_stops_holding_the_others_back():
     budget = Budget(60, burst=10, reserve=0)
-    assert budget.take("a", URGENT, 0.0) == 0.0  # no answer comes
-    assert budget.take("b", URGENT, 1.9) > 0
-    assert budget.take("b", URGENT, 2.0) == 0.0
-    budget.succeeded(2.4, "a")  # a's answer comes at last: b is still on the wire, so c waits
-    assert budget.take("c", URGENT, 2.45) > 0
-    budget.failed(2.5, "b")
-    assert budget.take("c", URGENT, 2.5) == 0.0
+    assert take(budget, "a", URGENT, 0.0) == 0.0  # no answer comes
+    assert take(budget, "b", URGENT, 1.9) > 0
+    assert take(budget, "b", URGENT, 2.0) == 0.0
+    budget.landed("a", 2.4)  # a's answer comes at last: b is still on the wire, so c waits
+    assert take(budget, "c", URGENT, 2.45) > 0
+    budget.failed("b", 2.5)
+    assert take(budget, "c", URGENT, 2.5) == 0.0
 
 
 def test_the_one_call_slot_goes_in_order_of_rank_not_to_whoever_asks_first():
     budget = Budget(60, burst=10, reserve=0)
-    assert budget.take("a", URGENT, 0.0) == 0.0
-    budget.take("final", URGENT, 0.01)  # both have tokens enough, and wait for the slot
-    budget.take("edit", ROUTINE, 0.02)
-    budget.succeeded(0.05, "a")
-    assert budget.take("edit", ROUTINE, 0.06) > 0  # asks first, but the final text is ahead of it
-    assert budget.take("final", URGENT, 0.07) == 0.0
+    assert take(budget, "a", URGENT, 0.0) == 0.0
+    take(budget, "final", URGENT, 0.01)  # both have tokens enough, and wait for the slot
+    take(budget, "edit", ROUTINE, 0.02)
+    budget.landed("a", 0.05)
+    assert take(budget, "edit", ROUTINE, 0.06) > 0  # asks first, but the final text is ahead of it
+    assert take(budget, "final", URGENT, 0.07) == 0.0
 
 
 def test_a_waiter_asks_again_at_least_once_a_second():
@@ -212,13 +222,13 @@ def test_never_more_calls_than_the_burst_plus_the_rate_allows(asks):
     for gap, key, priority, what in asks:
         now += gap
         if what == "429":
-            budget.rate_limited(now, 1.5)
+            budget.rate_limited(None, 1.5, now)
             pauses.append((len(grants), now + 1.5))
         elif what == "ok":
-            budget.succeeded(now)
-        elif budget.take(key, priority, now) == 0.0:
+            budget.landed(None, now)
+        elif take(budget, key, priority, now) == 0.0:
             grants.append(now)
-            budget.failed(now, key)  # answered at once (how does not matter here)
+            budget.failed(key, now)  # answered at once (how does not matter here)
     for i, start in enumerate(grants):
         for end in grants[i:]:
             count = sum(1 for t in grants if start <= t <= end)
@@ -227,23 +237,107 @@ def test_never_more_calls_than_the_burst_plus_the_rate_allows(asks):
         assert not any(t < end for t in grants[granted_before:])
 
 
-def test_every_seconds_wants_the_first_words_at_once_then_one_edit_per_interval():
-    cadence = EverySeconds(1.5)
-    assert cadence.due_at(last_edit_at=10.0, deltas=1, chars=3, first=True) == -math.inf
-    assert cadence.due_at(last_edit_at=10.0, deltas=50, chars=300, first=False) == 11.5
+def test_the_burst_is_learned_down_by_429s_and_grows_back_slowly():
+    budget = Budget(60, burst=20)
+    budget.rate_limited(None, 1.0, 0.0)
+    budget.rate_limited(None, 1.0, 5.0)
+    assert budget.burst == pytest.approx(5)
+    for step in range(10):
+        budget.landed(None, 10.0 + step)
+    assert budget.burst == pytest.approx(9)  # 2% of the largest burst per call that lands
+    for step in range(100):
+        budget.landed(None, 30.0 + step)
+    assert budget.burst == pytest.approx(20)  # never above what it was told
 
 
-def test_the_pacer_moves_a_waiter_between_methods_and_keeps_time_itself():
-    now = [0.0]
-    pacer = Pacer.for_edits(60, burst=1, clock=lambda: now[0])
-    assert pacer.take("chat.update", "x") == 0.0
-    pacer.succeeded("chat.update", "x")
-    assert pacer.take("chat.update", "a") > 0
-    assert pacer.take("chat.postMessage", "a") == 0.0  # no budget of ours for posts
-    assert pacer.budget("chat.update").waiting == 0  # a's place for edits is given up
-    pacer.rate_limited("chat.postMessage", 2.0)
-    assert pacer.take("chat.postMessage", "c") == pytest.approx(2.0)  # Retry-After is per method
-    pacer.withdraw("c")
-    assert pacer.budget("chat.update").paused_until < 0
+def test_a_small_burst_still_lets_routine_calls_through():
+    budget = Budget(60, burst=20, reserve=2)
+    for at in range(6):
+        budget.rate_limited(None, 1.0, at * 10.0)
+    assert budget.burst == 1
+    assert go(budget, "edit", ROUTINE, 100.0) == 0.0  # the reserve never takes the whole burst
+
+
+def test_the_estimate_says_how_long_a_new_caller_would_wait_without_queuing_it():
+    budget = Budget(60, burst=2, reserve=0)
+    assert budget.estimate(URGENT, 0.0) == 0.0
+    go(budget, "a", URGENT, 0.0)
+    go(budget, "b", URGENT, 0.0)
+    assert budget.estimate(URGENT, 0.0) == pytest.approx(1.0)
+    assert budget.waiting == 0
+    budget.rate_limited(None, 5.0, 0.5)
+    assert budget.estimate(URGENT, 1.0) == pytest.approx(4.5)
+
+
+def clocked(limits: dict, start: float = 0.0) -> tuple[Pacer, list[float]]:
+    now = [start]
+    return Pacer(limits, clock=lambda: now[0]), now
+
+
+def test_a_turn_is_granted_once_and_its_answer_reaches_every_budget_it_took():
+    pacer, now = clocked({"chat.postMessage": MethodLimits(Limit(600, 2), per_channel=Limit(60, 1))})
+    with pacer.turn("chat.postMessage", channel="C1") as turn:
+        assert turn.ask() == 0.0 and turn.ask() == 0.0  # granted once, however often it asks
+        turn.rate_limited(3.0)
+    assert pacer.budget("chat.postMessage", "C1").paused_until == pytest.approx(3.0)
+    assert pacer.budget("chat.postMessage").paused_until == pytest.approx(3.0)  # the workspace's too
+    assert pacer.estimate("chat.postMessage", channel="C2") == pytest.approx(3.0)
+
+
+def test_per_channel_budgets_do_not_hold_up_other_channels():
+    pacer, now = clocked({"chat.postMessage": MethodLimits(per_channel=Limit(60, 1))})
+    with pacer.turn("chat.postMessage", channel="C1") as first:
+        first.wait()
+        first.landed()
+    with pacer.turn("chat.postMessage", channel="C1") as same:
+        assert same.ask() == pytest.approx(1.0)  # one a second in a channel
+        with pacer.turn("chat.postMessage", channel="C2") as other:
+            assert other.ask() == 0.0  # another channel goes at once
+            other.landed()
+
+
+def test_leaving_a_turn_withdraws_it_or_counts_it_as_failed():
+    pacer, now = clocked({"chat.update": MethodLimits(Limit(60, 1))})
+    with pacer.turn("chat.update") as holder:
+        holder.wait()
+        with pacer.turn("chat.update") as waiter:
+            assert waiter.ask() > 0
+        assert pacer.budget("chat.update").waiting == 0  # the waiter left the queue
+    now[0] = 1.0  # the holder left without an outcome: its call no longer holds the slot
+    with pacer.turn("chat.update") as later:
+        assert later.ask() == 0.0
+
+
+def test_an_unused_turn_gives_its_token_back():
+    pacer, now = clocked({"chat.update": MethodLimits(Limit(60, 1))})
+    with pacer.turn("chat.update") as turn:
+        turn.wait()
+        turn.unused()
+    with pacer.turn("chat.update") as next_one:
+        assert next_one.ask() == 0.0
+
+
+def test_a_turn_moves_up_when_someone_starts_waiting_on_it():
+    pacer, now = clocked({"chat.update": MethodLimits(Limit(60, 1))})
+    with pacer.turn("chat.update") as holder:
+        holder.wait()
+        holder.landed()
+    edit = pacer.turn("chat.update", ROUTINE)
+    final = pacer.turn("chat.update", URGENT)
+    edit.ask()
+    final.ask()
+    edit.upgrade(URGENT)  # the answer ended: this edit now carries the final text
     now[0] = 1.0
-    assert pacer.take("chat.update", "b") == 0.0
+    assert final.ask() > 0 and edit.ask() == 0.0  # it kept its place, now among the urgent ones
+    edit.close()
+    final.close()
+
+
+def test_methods_without_limits_only_honour_retry_after():
+    pacer, now = clocked({})
+    with pacer.turn("conversations.replies") as turn:
+        turn.wait()
+        turn.rate_limited(2.0)
+    now[0] = 1.5
+    assert pacer.estimate("conversations.replies") == pytest.approx(0.5)
+    assert pacer.estimate("users.info") == 0.0  # Retry-After is per method

@@ -30,7 +30,8 @@ def test_minimal_environment_gives_working_defaults():
     assert settings.slack_bot_token == "xoxb-1"
     assert settings.slack_app_token == "xapp-1"
     assert settings.model_id.startswith("global.anthropic.claude-haiku")
-    assert settings.edit_interval == 1.0
+    assert settings.update_interval == 0.3
+    assert (settings.reply_surface, settings.status, settings.feedback_buttons) == ("auto", True, True)
     assert settings.slack_api_url == "https://slack.com/api/"
     assert settings.log_level == "INFO"
 
@@ -41,12 +42,12 @@ def test_values_from_the_environment_override_defaults():
         "BEDROCK_MODEL_ID": "my-model",
         "BEDROCK_MAX_TOKENS": "512",
         "BEDROCK_TEMPERATURE": "0",
-        "SLACK_EDIT_INTERVAL_SECONDS": "2.5",
+        "SLACK_UPDATE_INTERVAL_SECONDS": "2.5",
         "LOG_LEVEL": "debug",
     }
     settings = Settings.from_env(env)
     assert (settings.model_id, settings.max_tokens, settings.temperature) == ("my-model", 512, 0.0)
-    assert settings.edit_interval == 2.5
+    assert settings.update_interval == 2.5
     assert settings.log_level == "DEBUG"
 
 
@@ -104,14 +105,14 @@ def test_all_malformed_numbers_are_reported_in_one_error():
     env = {
         **MINIMAL,
         "BEDROCK_TEMPERATURE": "2",
-        "SLACK_EDIT_INTERVAL_SECONDS": "abc",
+        "SLACK_UPDATE_INTERVAL_SECONDS": "abc",
         "BEDROCK_MAX_TOKENS": "0",
     }
     with pytest.raises(SettingsError) as caught:
         Settings.from_env(env)
     message = str(caught.value)
     assert len(caught.value.problems) == 3
-    for name, value in [("BEDROCK_TEMPERATURE", "'2'"), ("SLACK_EDIT_INTERVAL_SECONDS", "'abc'"), ("BEDROCK_MAX_TOKENS", "'0'")]:
+    for name, value in [("BEDROCK_TEMPERATURE", "'2'"), ("SLACK_UPDATE_INTERVAL_SECONDS", "'abc'"), ("BEDROCK_MAX_TOKENS", "'0'")]:
         assert name in message
         assert value in message
 
@@ -123,8 +124,8 @@ def test_all_malformed_numbers_are_reported_in_one_error():
         ("BEDROCK_MAX_TOKENS", "-1"),
         ("BEDROCK_TEMPERATURE", "-0.1"),
         ("BEDROCK_TEMPERATURE", "nan"),
-        ("SLACK_EDIT_INTERVAL_SECONDS", "0"),
-        ("SLACK_EDIT_INTERVAL_SECONDS", "inf"),
+        ("SLACK_UPDATE_INTERVAL_SECONDS", "0"),
+        ("SLACK_UPDATE_INTERVAL_SECONDS", "inf"),
         ("CONTEXT_MAX_CHARS", "10"),
         ("MAX_CONCURRENT_REPLIES", "many"),
         ("LOG_LEVEL", "verbose"),

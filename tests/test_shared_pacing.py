@@ -1,7 +1,8 @@
-"""Many replies at once, against a Slack stand-in that enforces a rate limit on chat.update the way Slack
-does (a burst, then a steady rate, 429 with Retry-After beyond it): the replies share the workspace's edit
-budget instead of each pacing itself, so they all finish with their whole answer and Slack never has to say
-no (or, when Slack is stricter than the bot was told, says it rarely and is never called early)."""
+"""Many replies at once, in as many channels, against a Slack stand-in that enforces a rate limit on
+chat.update the way Slack does (a burst, then a steady rate, 429 with Retry-After beyond it): the replies
+share the workspace's edit budget instead of each pacing itself, so they all finish with their whole answer
+and Slack never has to say no (or, when Slack is stricter than the bot was told, says it rarely and is never
+called early)."""
 
 from __future__ import annotations
 
@@ -22,14 +23,14 @@ def ask_many(slack, bedrock) -> dict[str, str]:
     bedrock.answer = answer_for
     expected = {}
     for n in range(REPLIES):
-        event, question = mention(slack, f"<@UBOT> q{n}", user=f"U{n}")
+        event, question = mention(slack, f"<@UBOT> q{n}", user=f"U{n}", channel=f"C{n}")
         expected[question.ts] = f"Answer to q{n}: " + " ".join(f"q{n}-word{i}" for i in range(60)) + "."
         slack.send_event(event)
     return expected
 
 
 def finals(slack) -> dict[str, str]:
-    return {m.thread_ts: m.text for m in slack.bot_messages("C1")}
+    return {m.thread_ts: m.text for m in slack.bot_messages()}
 
 
 def wait_for_all(slack, expected: dict[str, str]) -> None:
@@ -42,7 +43,7 @@ def rate_limited(slack) -> list:
 
 def test_replies_streaming_at_once_share_the_budget_and_slack_never_says_no(slack, bedrock, start_bot):
     slack.limit("chat.update", burst=6, per_second=3.0)
-    start_bot(SLACK_EDITS_PER_MINUTE="150", SLACK_EDIT_BURST="5")  # 2.5 a second: inside Slack's limit
+    start_bot(SLACK_RATE_LIMITS="chat.update=150/5")  # 2.5 a second: inside Slack's limit
 
     expected = ask_many(slack, bedrock)
     wait_for_all(slack, expected)
@@ -58,7 +59,7 @@ def test_replies_streaming_at_once_share_the_budget_and_slack_never_says_no(slac
 
 def test_when_slack_is_stricter_than_the_budget_the_bot_backs_off_and_never_calls_early(slack, bedrock, start_bot):
     slack.limit("chat.update", burst=3, per_second=2.0)
-    start_bot(SLACK_EDITS_PER_MINUTE="600", SLACK_EDIT_BURST="10")  # told 10 a second: five times too many
+    start_bot(SLACK_RATE_LIMITS="chat.update=600/10")  # told 10 a second: five times too many
 
     expected = ask_many(slack, bedrock)
     wait_for_all(slack, expected)
@@ -71,7 +72,7 @@ def test_when_slack_is_stricter_than_the_budget_the_bot_backs_off_and_never_call
 
 def test_placeholders_do_not_wait_for_the_edit_budget(slack, bedrock, start_bot):
     slack.limit("chat.update", burst=3, per_second=3.0)
-    start_bot(SLACK_EDITS_PER_MINUTE="120", SLACK_EDIT_BURST="3")
+    start_bot(SLACK_RATE_LIMITS="chat.update=120/3")
 
     expected = ask_many(slack, bedrock)
     slack.wait_until(lambda: len(slack.calls_of("chat.postMessage")) == REPLIES, timeout=5,

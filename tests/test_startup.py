@@ -68,7 +68,7 @@ def bot_process(tmp_path, slack, bedrock, aws_env):
             SLACK_BOT_TOKEN="xoxb-local-standin",
             SLACK_APP_TOKEN="xapp-local-standin",
             SLACK_API_URL=slack.api_url,
-            SLACK_EDIT_INTERVAL_SECONDS="0.2",
+            SLACK_UPDATE_INTERVAL_SECONDS="0.2",
             **aws_env,
             **settings,
         )
@@ -132,7 +132,7 @@ def test_sigterm_past_the_grace_period_marks_the_reply_interrupted_and_exits_0(s
 
 def test_no_token_reaches_the_log_even_at_debug_level(slack, bedrock, bot_process):
     process = bot_process(LOG_LEVEL="DEBUG")
-    start_a_reply(slack, bedrock, Reply.text("Logged answer."))
+    start_a_reply(slack, bedrock, Reply.text("Logged answer.", chunk=100))
     slack.wait_until(lambda: any(m.text == "Logged answer." for m in slack.bot_messages()), what="the answer")
     process.send_signal(signal.SIGTERM)
     assert process.wait(30) == 0

@@ -9,9 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 
-from slack_sdk.errors import SlackApiError
-
-from bot.slack.calls import SlackCalls, error_code
+from bot.slack.calls import SlackCalls
+from bot.slack.errors import SlackError
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +57,8 @@ class SlackHistory:
                 user = self._calls.call("users.info", user=user_id)["user"]
                 profile = user.get("profile") or {}
                 name = profile.get("display_name") or profile.get("real_name") or user.get("name") or user_id
-            except SlackApiError as error:
-                log.warning("could not look up the name of %s: %s", user_id, error_code(error))
+            except SlackError as error:
+                log.warning("could not look up the name of %s: %s", user_id, error.code)
             with self._names_lock:
                 self._names[user_id] = name
         return {user_id: self._names[user_id] for user_id in user_ids}

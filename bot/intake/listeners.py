@@ -1,19 +1,24 @@
-"""The Slack-facing listeners: thin. They turn an event into a request and hand it to the replier."""
+"""The Slack-facing listeners, by Slack surface: events (a question) and actions (a feedback click). Thin:
+each turns what Slack sent into a plain value and hands it on."""
 
 from __future__ import annotations
 
 import logging
 
-from slack_bolt import App, BoltContext
+from slack_bolt import Ack, App, BoltContext
 
+from bot import notes
 from bot.conversation.build import Identity
-from bot.intake.requests import SeenEvents, request_from_event
+from bot.intake.requests import SeenEvents, feedback_click, request_from_event
 from bot.reply.replier import Replier
+from bot import feedback
+from bot.slack.calls import SlackCalls
+from bot.slack.errors import SlackError
 
 log = logging.getLogger(__name__)
 
 
-def register_listeners(app: App, replier: Replier, seen: SeenEvents) -> None:
+def register_listeners(app: App, replier: Replier, seen: SeenEvents, calls: SlackCalls) -> None:
     def take(body: dict, event: dict, context: BoltContext) -> None:
         try:
             bot = Identity(user_id=context.bot_user_id or "", bot_id=context.bot_id)
@@ -28,5 +33,20 @@ def register_listeners(app: App, replier: Replier, seen: SeenEvents) -> None:
             return
         replier.answer(request, bot)
 
+    def vote(ack: Ack, body: dict) -> None:
+        ack()
+        click = feedback_click(body)
+        if click is None:
+            log.info("skipping a feedback click that could not be read")
+            return
+        log.info("feedback event=%s channel=%s model=%s value=%s user=%s",
+                 click.vote.event, click.channel, click.vote.model, click.vote.vote, click.user)
+        try:  # to that person alone
+            calls.call("chat.postEphemeral", channel=click.channel, user=click.user, thread_ts=click.thread_ts,
+                       text=notes.FEEDBACK_THANKS[click.vote.vote])
+        except SlackError as error:
+            log.info("could not thank %s for their feedback: %s", click.user, error.code)
+
     app.event("app_mention")(take)
     app.event("message")(take)
+    app.action(feedback.ACTION_ID)(vote)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from bot.conversation.build import Identity
+from bot import feedback
 
 # Subtypes that are still a person's new message; every other subtype (message_changed,
 # message_deleted, bot_message, channel_join, ...) is not a question.
@@ -105,3 +106,29 @@ class SeenEvents:
             for key in keys:
                 self._seen[key] = now
             return True
+
+
+@dataclass(frozen=True)
+class FeedbackClick:
+    """A person's click on the feedback buttons under an answer."""
+
+    user: str
+    channel: str
+    thread_ts: str | None  # the thread the answer is in
+    vote: "feedback.Vote"
+
+
+def feedback_click(body: Mapping) -> FeedbackClick | None:
+    """The click a `block_actions` payload carries, or None if it is not one of ours."""
+    try:
+        action = body["actions"][0]
+        vote = feedback.read_vote(action.get("value"))
+        message = body.get("message") or {}
+        channel = (body.get("channel") or body.get("container") or {})
+        channel_id = channel.get("id") or channel.get("channel_id")
+        user = body["user"]["id"]
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return None
+    if vote is None or not channel_id or not user:
+        return None
+    return FeedbackClick(user, channel_id, message.get("thread_ts") or message.get("ts"), vote)

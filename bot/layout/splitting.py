@@ -17,22 +17,23 @@ _FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})(.*)$")
 _MAX_INFO = 30  # a fence's info string longer than this is not worth repeating in the next message
 
 
-def split_point(text: str, fits: Callable[[str], bool]) -> int:
-    """How many characters of `text` go into this message.
+def split_point(text: str, fits: Callable[[str], bool], floor: int = 0) -> int:
+    """How many characters of `text` go into this message: at least `floor` (text that can no longer move).
 
-    `fits(prefix)` says whether a prefix of `text` fits in one message; it must hold for short prefixes
-    and fail for `text` itself (the caller only splits what does not fit). The result is at least 1.
+    `fits(prefix)` says whether a prefix of `text` fits in one message; it must hold for the first `floor`
+    characters and for short prefixes, and fail for `text` itself (the caller only splits what does not
+    fit). The result is at least 1.
     """
-    low, high = 0, len(text)  # fits(text[:low]) holds; text[:high + 1] is the first that might not
+    low, high = floor, len(text)  # fits(text[:low]) holds; text[:high + 1] is the first that might not
     while low < high:
         middle = (low + high + 1) // 2
         if fits(text[:middle]):
             low = middle
         else:
             high = middle - 1
-    longest = max(low, 1)
+    longest = max(low, floor, 1)
     for boundary in _BOUNDARIES:
-        at = text.rfind(boundary, longest // 2, longest)
+        at = text.rfind(boundary, max(longest // 2, floor), longest)
         if at != -1:
             return at + len(boundary)
     return longest

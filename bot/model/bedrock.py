@@ -1,8 +1,9 @@
 """The conversation becomes a model stream: Bedrock `converse_stream`, as plain events.
 
 This is the only module that talks to Bedrock. A `ModelStream` yields `TextDelta`s as the model writes,
-`Finished` when Bedrock says why it stopped, and `Usage` with the token counts; a stream that ends without
-`messageStop` raises `StreamEndedEarly`, so a cut answer is never mistaken for a whole one.
+`Finished` when Bedrock says why it stopped, and `Usage` with the token counts. Every failure is raised as a
+`ModelError` of some kind (see `errors`); a stream that ends without `messageStop` is one
+(`ENDED_EARLY`), so a cut answer is never mistaken for a whole one.
 
 One retry policy (tenacity) covers opening the stream and reading it up to the first text: throttling, a
 service hiccup, a dropped connection or a stream that breaks off before any text are retried with
@@ -20,22 +21,12 @@ from typing import Iterator, Union
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError, HTTPClientError
-from botocore.exceptions import ConnectionError as BotoConnectionError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_random_exponential
-from urllib3.exceptions import HTTPError as URLLib3Error
 
+from bot.model.errors import ModelError, StreamEndedEarly, code_of, is_transient
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
-
-TRANSIENT_CODES = frozenset({
-    # before the stream (HTTP status 429, 503, 500)
-    "ThrottlingException", "ServiceUnavailableException", "ModelNotReadyException", "InternalServerException",
-    # inside the stream
-    "throttlingException", "serviceUnavailableException", "internalServerException", "modelStreamErrorException",
-})
-CONNECTION_ERRORS = (OSError, ConnectionError, TimeoutError, HTTPClientError, BotoConnectionError, URLLib3Error)
 
 
 @dataclass(frozen=True)
@@ -55,17 +46,6 @@ class Usage:
 
 
 ModelEvent = Union[TextDelta, Finished, Usage]
-
-
-class StreamEndedEarly(Exception):
-    """The stream closed before Bedrock said the message was complete."""
-
-
-def is_transient(error: BaseException) -> bool:
-    """Worth trying again as is: throttling, a service hiccup, a dropped, stalled or cut-off stream."""
-    if isinstance(error, ClientError):
-        return error.response.get("Error", {}).get("Code") in TRANSIENT_CODES
-    return isinstance(error, (StreamEndedEarly, *CONNECTION_ERRORS))
 
 
 @dataclass(frozen=True)
@@ -153,7 +133,7 @@ class ModelStream:
             reraise=True,
             before_sleep=lambda state: log.warning(
                 "Bedrock: %s; trying again (attempt %d of %d)",
-                _describe(state.outcome.exception()), state.attempt_number + 1, policy.attempts,
+                code_of(state.outcome.exception()), state.attempt_number + 1, policy.attempts,
             ),
         )
         events: Iterator[ModelEvent] | None = None
@@ -169,6 +149,10 @@ class ModelStream:
                             break
             yield from first
             yield from events  # type: ignore[misc]  (set by the first attempt, or it raised)
+        except (StreamClosed, ModelError):
+            raise
+        except Exception as error:
+            raise ModelError.from_exception(error) from error
         finally:
             if events is not None:
                 events.close()  # type: ignore[attr-defined]
@@ -208,9 +192,3 @@ class ModelStream:
         if self.closed:
             raise StreamClosed()
         raise StreamEndedEarly("the model stream ended without messageStop")
-
-
-def _describe(error: BaseException | None) -> str:
-    if isinstance(error, ClientError):
-        return str(error.response.get("Error", {}).get("Code"))
-    return type(error).__name__

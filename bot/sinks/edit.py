@@ -1,186 +1,247 @@
-"""Paced edits become Slack calls: posts and edits the messages of one reply, driven by its renderer.
+"""The edit sink: the answer as ordinary messages, posted and then edited as it grows (`chat.postMessage`,
+`chat.update`), in Slack's mrkdwn. It works wherever the bot may post, so it is the path of last resort.
 
-`SlackThread` makes the calls through the one Slack call policy; `LiveReply` runs the renderer on a thread
-of its own, so the model stream is read without waiting for Slack, and Slack is called without waiting for
-the model. Each call waits for its turn from the process-wide `Pacer` first, and its text is made only
-then, so it carries everything the model said while it waited. Posts and final edits are retried by the
-policy until they land (bounded); an intermediate edit is made once, since the next one carries newer text
-anyway.
+Its edit schedule: a new message goes up as soon as it has text; the first words replace the placeholder at
+once; after that a message is edited at most once per `interval`, by the clock, never by the number of
+chunks, and the newest text wins. One call at a time per reply. When the stream ends every message gets its
+final text once, the last one with the closing note (and the feedback buttons, when asked for). A failed
+intermediate edit is superseded by the next one; a message Slack finds too long is split again under a lower
+limit; posts and final edits are retried by the Slack call policy, not here: a final edit that still fails
+is given up (and the last message says part of the answer is missing), a post that still fails ends the
+reply where it stands.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
-from typing import Callable, Hashable
+import math
+from dataclasses import dataclass
+from typing import Callable
 
-from slack_sdk.errors import SlackApiError
+from slack_sdk.web import SlackResponse
 
-from bot import notes
+from bot.layout.layout import Layout
+from bot.layout.mrkdwn import to_mrkdwn
+from bot.layout.splitting import open_fence, split_point
+from bot.sinks.base import Call, Due, Place, Ready
+from bot.slack.errors import Gone, NotAllowed, SlackError, TooLong
 from bot.slack.pacing import Priority
-from bot.sinks.renderer import Due, Edit, ReplyRenderer
-from bot.slack.calls import SlackCalls, error_code
 
-log = logging.getLogger(__name__)
-
-# The reply's messages are out of reach: stop, and stop the model too.
-GONE = frozenset({
-    "message_not_found", "channel_not_found", "is_archived", "cant_update_message", "edit_window_closed",
-    "not_in_channel", "invalid_auth", "token_revoked", "account_inactive", "missing_scope",
-})
+SLACK_TEXT_LIMIT = 4000  # chat.update rejects longer `text` with msg_too_long
+NOTE_ROOM = 400  # kept free in every message for the closing notes
+SECTION_LIMIT = 3000  # a section block's text (used when the last message carries the feedback buttons)
+_SHRINK = 0.9  # after msg_too_long, the limit becomes this share of the refused text's length
+_MIN_LIMIT = 500
+_AFTER_FAILURE = 1.0  # seconds before a message whose edit failed is tried again
+POST, UPDATE = "chat.postMessage", "chat.update"
 
 
-class SlackThread:
-    """The messages of one reply, in one channel and thread."""
-
-    def __init__(self, calls: SlackCalls, channel: str, thread_ts: str | None) -> None:
-        self.calls = calls
-        self.channel = channel
-        self.thread_ts = thread_ts
-        self.message_ts: dict[int, str] = {}  # the reply's message number → its ts
-
-    def post(self, text: str, index: int = 0, *, turn: Hashable = None) -> str:
-        response = self.calls.call(
-            "chat.postMessage",
-            turn=turn,
-            channel=self.channel,
-            thread_ts=self.thread_ts,
-            text=text,
-            unfurl_links=False,  # an answer full of link previews is hard to read
-            unfurl_media=False,
-        )
-        self.message_ts[index] = response["ts"]
-        return response["ts"]
-
-    def apply(self, edit: Edit, turn: Hashable) -> None:
-        """Make `edit`, whose turn `turn` already took from the pacer."""
-        if edit.post:
-            self.post(edit.text, edit.index, turn=turn)
-        else:
-            self.calls.call("chat.update", retry=edit.final, turn=turn, channel=self.channel,
-                            ts=self.message_ts[edit.index], text=edit.text)
+@dataclass
+class _Message:
+    ts: str | None = None  # None until posted
+    shown: str | None = None  # what Slack shows now
+    answered: bool = False  # it shows answer text, not the placeholder
+    seen: int = -1  # the layout version last rendered and dealt with
+    final_sent: int | None = None  # the layout version whose final text Slack took (or that was given up)
+    last_call_at: float = -math.inf
+    not_before: float = -math.inf
 
 
-class LiveReply:
-    """Drives a renderer: waits until an edit is due and the pacer gives it a turn, makes it, reports back,
-    until the reply is done. `inline`: reading the model waits while an edit is due or being made, the way
-    bots that edit from their stream loop behave (the benchmark compares them; the bot itself never waits)."""
-
+class EditSink:
     def __init__(
         self,
-        renderer: ReplyRenderer,
-        thread: SlackThread,
-        clock: Callable[[], float] = time.monotonic,
-        on_gone: Callable[[], None] = lambda: None,
-        inline: bool = False,
+        layout: Layout,
+        place: Place,
+        *,
+        interval: float = 1.0,
+        placeholder: tuple[str, str] | None = None,
+        first: int = 0,
+        feedback: dict | None = None,
+        limit: int = SLACK_TEXT_LIMIT - NOTE_ROOM,
+        formatter: Callable[[str], str] = to_mrkdwn,
     ) -> None:
-        self._renderer = renderer
-        self._thread = thread
-        self._pacer = thread.calls.pacer  # the one every Slack call of the process takes its turn from
-        self._clock = clock
-        self._on_gone = on_gone
-        self._inline = inline
-        self._changed = threading.Condition()
-        self._worker = threading.Thread(target=self._run, name="live-reply", daemon=True)
-        self.calls = 0
-        self.crashed = False
-        self._gone_reported = False
+        """`placeholder`: (ts, text) of a message already posted, which the first words replace. `first`: the
+        first message of the layout this sink writes (those before it went another way). `feedback`: a block
+        the last message ends with."""
+        self._layout = layout
+        self._place = place
+        self.interval = interval
+        self._limit = limit
+        self._formatter = formatter
+        self._format_cache: tuple[str, str] = ("", formatter(""))
+        self._feedback = feedback
+        self._messages: list[_Message] = [_Message() for _ in layout.parts]
+        for message in self._messages[:first]:
+            message.final_sent = math.inf  # type: ignore[assignment]  (never this sink's to write)
+        if placeholder is not None:
+            ts, text = placeholder
+            self._messages[first] = _Message(ts=ts, shown=text, seen=layout.parts[first].version)
+        self._in_flight: Call | None = None
+        self.gone = False  # the reply's messages are out of reach: the model may stop
 
-    def start(self) -> "LiveReply":
-        self._worker.start()
-        return self
+    # -- state -------------------------------------------------------------------------------------
 
-    def feed(self, text: str) -> None:
-        with self._changed:
-            if self._renderer.feed(text):
-                self._changed.notify_all()
-            while self._inline and self._worker.is_alive() and (
-                    self._renderer.in_flight or self._renderer.due(self._clock()) is not None):
-                self._changed.wait(0.05)
+    @property
+    def done(self) -> bool:
+        self._sync()
+        return (self._layout.finished and self._in_flight is None and not self._layout.pending
+                and all(self._final_sent(index) for index in range(len(self._messages))))
 
-    def finish(self, note: str | None = None, timeout: float | None = None) -> bool:
-        """End the stream (the first call's note counts) and wait until every message shows its final
-        text. False if that took longer than `timeout`."""
-        with self._changed:
-            self._renderer.finish(note)
-            self._changed.notify_all()
-        self._worker.join(timeout)
-        return not self._worker.is_alive() and not self.crashed
+    @property
+    def shown_anything(self) -> bool:
+        return any(message.answered for message in self._messages)
 
-    def _run(self) -> None:
-        try:
-            while (edit := self._next_edit()) is not None:
-                self._make(edit)
-                if self._renderer.abandoned and not self._gone_reported:
-                    self._gone_reported = True
-                    self._on_gone()  # nothing more can be shown: the model may stop
-        except Exception:  # a bug here must not take the process down; the log says what happened
-            self.crashed = True
-            log.exception("the reply in %s stopped updating", self._thread.channel)
-            if not self._renderer.shown_anything and 0 in self._thread.message_ts:
-                try:  # never leave the placeholder behind
-                    self._thread.calls.call("chat.update", channel=self._thread.channel,
-                                            ts=self._thread.message_ts[0], text=notes.FAILED)
-                except Exception:
-                    log.exception("could not replace the placeholder in %s", self._thread.channel)
-        finally:
-            self._pacer.withdraw(self)
+    @property
+    def posted(self) -> list[str]:
+        """The ts of every message this sink posted or took over."""
+        return [message.ts for message in self._messages if message.ts]
 
-    def _next_edit(self) -> Edit | None:
-        with self._changed:
-            while True:
-                now = self._clock()
-                due = self._renderer.due(now)
-                if due is None:
-                    if self._renderer.done:
-                        return None
-                    wake_at = self._renderer.wake_at()
-                    self._changed.wait(None if wake_at is None else max(wake_at - now, 0.0))
-                    continue
-                method = _method(due)
-                wait = self._pacer.take(method, self, due.priority)
-                if wait > 0:
-                    self._changed.wait(wait)  # new text or the end of the stream may raise the priority
-                    continue
-                try:
-                    edit = self._renderer.next_edit(now)  # made now: all the text that came while it waited
-                except BaseException:
-                    self._pacer.refund(method, self)
-                    raise
-                if edit is None or _method(edit) != method:  # the turn taken is not the one needed
-                    self._pacer.refund(method, self)
-                if edit is None:
-                    continue  # nothing to send after all
-                if _method(edit) != method:  # rare: the message due had nothing new; the next one is another kind
-                    while (wait := self._pacer.take(_method(edit), self, Priority.URGENT)) > 0:
-                        self._changed.wait(wait)
-                return edit
+    # -- the schedule ------------------------------------------------------------------------------
 
-    def _make(self, edit: Edit) -> None:
-        self.calls += 1
-        try:
-            self._thread.apply(edit, turn=self)
-        except SlackApiError as error:
-            code = error_code(error)
-            with self._changed:
-                if code in GONE:
-                    log.warning("the reply in %s is out of reach (%s); stopping it", self._thread.channel, code)
-                    self._renderer.abandon()
-                else:
-                    self._renderer.sent(edit, self._clock(), ok=False, too_long=code == "msg_too_long")
-                self._changed.notify_all()
+    def due(self, now: float, ready: Ready = lambda method: True) -> Due | None:
+        if self._in_flight is not None:
+            return None
+        self._sync()
+        for index, message in enumerate(self._messages):
+            at = self._due_at(index)
+            if at is not None and at <= now:
+                urgent = message.ts is None or not message.answered or self._layout.is_final(index)
+                return Due(POST if message.ts is None else UPDATE, index,
+                           Priority.URGENT if urgent else Priority.ROUTINE)
+        return None
+
+    def wake_at(self) -> float | None:
+        if self._in_flight is not None:
+            return None
+        self._sync()
+        times = [at for index in range(len(self._messages)) if (at := self._due_at(index)) is not None]
+        return min(times, default=None)
+
+    def wanted_at(self, message_index: int) -> float:
+        """When a message that shows text would like its next edit: the first words at once, then one edit
+        per interval."""
+        message = self._messages[message_index]
+        return -math.inf if not message.answered else message.last_call_at + self.interval
+
+    def make(self, due: Due, now: float) -> Call | None:
+        index, layout = due.index, self._layout
+        if layout.is_last(index):
+            layout.absorb()
+        layout.fit(index, self._fits)
+        self._sync()
+        message, part = self._messages[index], layout.parts[index]
+        final = layout.is_final(index)
+        text = self._render(index, final)
+        message.seen = part.version
+        if not text.strip() or text == message.shown:
+            if final:
+                message.final_sent = part.version  # nothing left to change (a blank tail is never posted)
+            return None
+        params: dict = {"channel": self._place.channel, "text": text}
+        if final and layout.is_last(index) and layout.finished and self._feedback and not layout.abandoned:
+            params["blocks"] = [*_sections(text), self._feedback]
+        if message.ts is None:
+            params.update(thread_ts=self._place.thread_ts, unfurl_links=False, unfurl_media=False)
+            method = POST  # an answer full of link previews is hard to read
+        else:
+            params["ts"] = message.ts
+            method = UPDATE
+        call = Call(method, index, params, retry=method == POST or final, final=final, version=part.version)
+        self._in_flight = call
+        message.last_call_at = now
+        return call
+
+    def answered(self, call: Call, now: float, response: SlackResponse | None, error: SlackError | None) -> None:
+        if call is not self._in_flight:
+            raise ValueError("an answer to a call that is not in flight")
+        self._in_flight = None
+        message = self._messages[call.index]
+        message.seen = -1  # unless the call landed, what Slack shows is stale
+        if error is None:
+            if call.method == POST:
+                message.ts = response["ts"]  # type: ignore[index]
+            message.shown = call.params["text"]
+            message.answered = True
+            message.seen = call.version
+            if call.final and call.version == self._layout.parts[call.index].version:
+                message.final_sent = call.version
             return
-        except Exception as error:  # a network failure must not kill the reply: the next edit carries the text
-            log.warning("Slack call failed for the reply in %s: %s", self._thread.channel, error_code(error))
-            with self._changed:
-                self._renderer.sent(edit, self._clock(), ok=False)
-                self._changed.notify_all()
-            return
-        with self._changed:
-            self._renderer.sent(edit, self._clock())
-            self._changed.notify_all()
+        if isinstance(error, (Gone, NotAllowed)):
+            self.abandon()
+        elif isinstance(error, TooLong) and self._limit > _MIN_LIMIT:
+            self._limit = max(min(self._limit, int(len(call.params["text"]) * _SHRINK)), _MIN_LIMIT)
+        elif call.method == POST:  # already retried by the Slack call policy
+            self._layout.lost += 1
+            message.final_sent = self._layout.parts[call.index].version
+            self._layout.stop_growing()  # Slack will not take a new message of this reply: nowhere to show the rest
+        elif call.final:
+            message.final_sent = self._layout.parts[call.index].version
+            self._layout.lost += 1
+        else:
+            message.not_before = now + _AFTER_FAILURE  # an intermediate edit: the next one supersedes it
+
+    def abandon(self) -> None:
+        """The reply's messages are gone (deleted, channel archived): make no more calls."""
+        self.gone = True
+        self._layout.stop_growing()
+        self._in_flight = None
+        for message in self._messages:
+            message.final_sent = math.inf  # type: ignore[assignment]
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _sync(self) -> None:
+        """One message of state per message of the layout (the layout grows when an answer rolls over)."""
+        while len(self._messages) < len(self._layout.parts):
+            self._messages.append(_Message())
+
+    def _final_sent(self, index: int) -> bool:
+        sent = self._messages[index].final_sent
+        return sent is not None and sent >= self._layout.parts[index].version
+
+    def _due_at(self, index: int) -> float | None:
+        message, layout = self._messages[index], self._layout
+        if self._final_sent(index):
+            return None
+        if index > 0 and message.ts is None and self._messages[index - 1].ts is None and not self._final_sent(index - 1):
+            return None  # posts go out in order, or the thread would read out of order
+        if layout.is_final(index):
+            return message.not_before  # final text goes out at once
+        changed = layout.parts[index].version != message.seen or (layout.is_last(index) and layout.pending)
+        if not changed:
+            return None
+        if message.ts is None:
+            return message.not_before  # a new message holding text goes up at once
+        return max(self.wanted_at(index), message.not_before)
+
+    def _fits(self, markdown: str) -> bool:
+        return len(self._format(markdown)) <= self._limit
+
+    def _format(self, markdown: str) -> str:
+        if self._format_cache[0] != markdown:
+            self._format_cache = (markdown, self._formatter(markdown))
+        return self._format_cache[1]
+
+    def _render(self, index: int, final: bool) -> str:
+        text = self._format(self._layout.parts[index].source)
+        note = (self._layout.closing_note(index, blank=not text.strip(), shown_anything=self.shown_anything)
+                if final else None)
+        if note:
+            text = f"{text}\n\n{note}" if text.strip() else note
+        return text
 
 
-def _method(call: Edit | Due) -> str:
-    return "chat.postMessage" if call.post else "chat.update"
+def _sections(text: str) -> list[dict]:
+    """`text` as section blocks (a message that carries blocks shows them instead of its text), each within a
+    section's limit, cut at a line break; a code block cut there is closed and reopened."""
+    sections, carried = [], ""
+    while text:
+        whole = carried + text
+        if len(whole) <= SECTION_LIMIT:
+            sections.append(whole)
+            break
+        cut = split_point(text, lambda head: len(carried + head) + 4 <= SECTION_LIMIT)
+        head, text = carried + text[:cut], text[cut:]
+        fence = open_fence(head)
+        sections.append(f"{head.rstrip()}\n```" if fence else head)
+        carried = "```\n" if fence else ""
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": section}} for section in sections if section.strip()]

@@ -1,23 +1,28 @@
-"""Pacing: when each reply wants to edit its message, and how all replies share Slack's budget for edits.
+"""Pacing: every Slack call takes its turn in Slack's budgets, for the whole process.
 
-Slack counts `chat.update` calls per app and workspace (Tier 3: about 50 a minute, short bursts tolerated),
-not per message. A reply that paces only itself is fine alone and trips 429s as soon as twenty of them
-stream at once. So two things decide when an edit goes out:
+Slack rate-limits per method, per app and workspace (Tier 2 about 20 calls a minute, Tier 3 about 50,
+Tier 4 about 100), and some methods per channel as well (chat.postMessage: about one a second in each
+channel, plus a workspace-wide ceiling it does not publish). It publishes no burst sizes. So each budget
+starts from the documented rate and a guess at the burst, and learns from Slack's answers: a 429 pauses
+the budget for its Retry-After and halves its rate and its burst; every call that lands adds a step of both
+back (additive increase, multiplicative decrease). A budget without a rate only honours Retry-After.
 
-- the reply's `Cadence` says when it would like to edit (ours: the first words at once, then at most once
-  per interval);
-- the process-wide `Pacer` says when it may. Each method has a `Budget`: a token bucket whose rate starts
-  at the configured ceiling, halves when Slack answers 429 (and the method pauses for the `Retry-After`),
-  and climbs back a step with every call that lands (additive increase, multiplicative decrease). Replies
-  queue for tokens in order of priority, then of arrival: new messages, first words, final texts and
-  retries are URGENT and may use the last tokens; an intermediate edit is ROUTINE and leaves a small
-  reserve for them. A reply that got its turn queues again at the back, so replies streaming at the same
-  time share the budget evenly. One call of a budgeted method is in flight at a time: Slack answers in a
-  fraction of the second a token takes to come, and a call sent while another one is being refused would
-  reach Slack inside the Retry-After (which prolongs the penalty).
+A `Turn` is one call's place in its method's queues, from asking to Slack's answer:
+
+    with pacer.turn("chat.update", Priority.ROUTINE) as turn:
+        turn.wait()              # or: turn.ask() → seconds to wait, to wait on something else meanwhile
+        ...make the call...
+        turn.landed()            # or turn.rate_limited(seconds); leaving without an outcome counts as failed
+
+Within a budget, turns go in order of priority, then of arrival; a reply that had its turn queues again at
+the back, so replies share a budget evenly. URGENT turns (a new message, first words, the end of an answer,
+a retry) may use the last tokens; a ROUTINE one (an intermediate edit or append) leaves a small reserve for
+them. A budget with a rate lets one call in flight at a time: Slack answers in a fraction of the time a
+token takes to come, and a call sent while another is being refused would reach Slack inside the
+Retry-After (which prolongs the penalty).
 
 `Budget` is pure (the caller passes the time); `Pacer` adds a lock and a clock for the threads of the bot.
-One process serves one workspace (one bot token), so the process's budget is the workspace's.
+One process serves one workspace (one bot token), so the process's budgets are the workspace's.
 """
 
 from __future__ import annotations
@@ -28,41 +33,55 @@ import threading
 import time
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Callable, Hashable, Protocol
+from typing import Callable, Hashable, Mapping
 
-PACED_METHOD = "chat.update"  # the method every streaming reply spends; the others only honour Retry-After
-
-_DECREASE = 0.5  # a 429 multiplies the rate by this
-_INCREASE = 0.05  # a call that lands adds this share of the ceiling back
+_DECREASE = 0.5  # a 429 multiplies the rate and the burst by this
+_INCREASE = 0.05  # a call that lands adds this share of the ceiling back to the rate
+_BURST_INCREASE = 0.02  # ... and this share of the largest burst back to the burst
 _FLOOR = 0.1  # the rate never drops below this share of the ceiling
 _RECHECK = 1.0  # a waiter asks again at least this often (waiters ahead of it may have left)
 _MIN_WAIT = 0.001
 _GONE_AFTER = 5.0  # a waiter that has not asked again this long after it was told to is dropped from the queue
 _SLOW_CALL = 2.0  # a call in flight this long no longer holds the next one back
 _NEXT_IN_LINE = 0.01  # how often a waiter whose token is there checks whether the call in flight is done
+_MAX_CHANNEL_BUDGETS = 2_000  # idle per-channel budgets beyond this are forgotten
 
 
 class Priority(IntEnum):
-    URGENT = 0  # a new message, a reply's first words, its final text, a retry: someone is waiting on it
-    ROUTINE = 1  # an intermediate edit: a newer one would carry the same text and more
-
-
-class Cadence(Protocol):
-    """When a reply would like to edit its streaming message, before any budget is consulted."""
-
-    def due_at(self, *, last_edit_at: float, deltas: int, chars: int, first: bool) -> float | None:
-        """The time from which an edit is wanted, or None: not until more text comes. `deltas` and `chars`:
-        what the model sent since the last edit; `first`: the message still shows no answer."""
+    URGENT = 0  # a new message, a reply's first words, the end of an answer, a retry: someone waits on it
+    ROUTINE = 1  # an intermediate edit or append: a later one carries the same text and more
 
 
 @dataclass(frozen=True)
-class EverySeconds:
-    """The first words at once, then at most one edit per `seconds`, however the text arrives."""
+class Limit:
+    """What the bot assumes of one Slack budget until Slack says otherwise: `per_minute` calls a minute
+    (None: no budget of its own, only Slack's Retry-After), bursts of up to `burst` calls."""
 
-    seconds: float
+    per_minute: float | None
+    burst: float = 1.0
 
-    def due_at(self, *, last_edit_at: float, deltas: int, chars: int, first: bool) -> float | None:
-        return -math.inf if first else last_edit_at + self.seconds
+
+@dataclass(frozen=True)
+class MethodLimits:
+    """A method's budgets: one per channel (None: Slack limits it per workspace only) and one for the
+    workspace."""
+
+    workspace: Limit = Limit(None)
+    per_channel: Limit | None = None
+
+
+# Slack's documented rates (https://docs.slack.dev/apis/web-api/rate-limits); the bursts are guesses that
+# 429s correct. chat.postMessage and assistant.threads.setStatus are in Slack's "special" tier: about one a
+# second per channel, and a workspace ceiling Slack does not publish (none assumed until a 429 says so).
+DEFAULT_LIMITS: dict[str, MethodLimits] = {
+    "chat.update": MethodLimits(Limit(50, 20)),  # Tier 3
+    "chat.startStream": MethodLimits(Limit(20, 8)),  # Tier 2
+    "chat.stopStream": MethodLimits(Limit(20, 8)),  # Tier 2
+    "chat.appendStream": MethodLimits(Limit(100, 40)),  # Tier 4
+    "chat.postEphemeral": MethodLimits(Limit(100, 40)),  # Tier 4
+    "chat.postMessage": MethodLimits(per_channel=Limit(60, 3)),
+    "assistant.threads.setStatus": MethodLimits(per_channel=Limit(60, 3)),
+}
 
 
 @dataclass
@@ -74,14 +93,15 @@ class _Waiter:
 
 
 class Budget:
-    """The calls of one Slack method in one workspace. `per_minute=None`: no budget of our own, only
-    Slack's Retry-After pauses, and no limit on calls in flight."""
+    """The calls of one Slack method in one workspace (or one channel). `per_minute=None`: no budget of its
+    own, only Slack's Retry-After pauses, and no limit on calls in flight."""
 
     def __init__(self, per_minute: float | None = None, *, burst: float = 10, reserve: int = 2,
                  now: float = 0.0) -> None:
         self.ceiling = None if per_minute is None else per_minute / 60.0  # calls per second
         self.rate = self.ceiling
-        self.burst = float(burst)
+        self.max_burst = max(float(burst), 1.0)
+        self.burst = self.max_burst
         self.reserve = reserve
         self.tokens = self.burst
         self.paused_until = -math.inf
@@ -92,9 +112,9 @@ class Budget:
 
     # -- turns -------------------------------------------------------------------------------------
 
-    def take(self, key: Hashable, priority: Priority, now: float) -> float:
-        """Ask for a call now. 0.0: go (a token is spent); otherwise the seconds to wait before asking again.
-        `key` keeps its place in the queue between asks; a higher priority moves it up."""
+    def request(self, key: Hashable, priority: Priority, now: float) -> float:
+        """Ask for a call now. 0.0: `key` may go (call `grant`); otherwise the seconds to wait before asking
+        again. `key` keeps its place in the queue between asks; a higher priority moves it up."""
         self._refill(now)
         if now < self.paused_until:
             wait = self.paused_until - now
@@ -106,14 +126,10 @@ class Budget:
         self._drop_gone(now)
         waiter = self._enqueue(key, priority, now, now)
         ahead = sum(1 for other in self._waiting.values() if _rank(other) < _rank(waiter))
-        needed = ahead + 1 + (self.reserve if priority is Priority.ROUTINE else 0)
+        needed = ahead + 1 + (self._reserve() if priority is Priority.ROUTINE else 0)
         if self.tokens >= needed:
-            # A slow call (past _SLOW_CALL) stops holding the others back; its answer, when it comes, frees nothing.
-            self._in_flight = {holder: at for holder, at in self._in_flight.items() if now - at < _SLOW_CALL}
+            self._forget_slow_calls(now)
             if not self._in_flight and ahead == 0:  # the one call slot goes strictly in order of rank
-                self.tokens -= 1
-                del self._waiting[key]
-                self._in_flight[key] = now
                 return 0.0
             wait = _NEXT_IN_LINE * (ahead + 1)
         else:
@@ -121,16 +137,36 @@ class Budget:
         waiter.ask_again_at = now + wait
         return wait
 
+    def grant(self, key: Hashable, now: float) -> None:
+        """`key`, which `request` just let go, makes its call: a token is spent."""
+        self._waiting.pop(key, None)
+        if self.ceiling is not None:
+            self.tokens -= 1
+            self._in_flight[key] = now
+
     def withdraw(self, key: Hashable) -> None:
-        """`key` no longer wants a call (its reply ended, or it wants another method)."""
+        """`key` no longer wants a call."""
         self._waiting.pop(key, None)
 
-    def refund(self, now: float, key: Hashable = None) -> None:
-        """The turn granted to `key` was not used."""
+    def upgrade(self, key: Hashable, priority: Priority) -> None:
+        """`key`, waiting, is now wanted at `priority` (it keeps its place among those of that priority)."""
+        waiter = self._waiting.get(key)
+        if waiter is not None:
+            waiter.priority = min(waiter.priority, priority)
+
+    def estimate(self, priority: Priority, now: float) -> float:
+        """How long a new caller at `priority` would wait, without queuing it (for choosing between
+        budgets)."""
         self._refill(now)
-        self._answered(key)
-        if self.ceiling is not None:
-            self.tokens = min(self.tokens + 1, self.burst)
+        if now < self.paused_until:
+            return self.paused_until - now
+        if self.ceiling is None:
+            return 0.0
+        ahead = sum(1 for other in self._waiting.values() if other.priority <= priority)
+        needed = ahead + 1 + (self._reserve() if priority is Priority.ROUTINE else 0)
+        if self.tokens >= needed:
+            return 0.0 if not self._in_flight and ahead == 0 else _NEXT_IN_LINE * (ahead + 1)
+        return (needed - self.tokens) / self.rate
 
     @property
     def waiting(self) -> int:
@@ -138,31 +174,53 @@ class Budget:
 
     # -- what Slack answered -----------------------------------------------------------------------
 
-    def succeeded(self, now: float, key: Hashable = None) -> None:
-        """The call of `key` landed: the rate climbs back a step toward the ceiling."""
+    def landed(self, key: Hashable, now: float) -> None:
+        """The call of `key` landed: the rate and the burst climb back a step toward their ceilings."""
         self._answered(key)
         if self.ceiling is not None:
             self._refill(now)
             self.rate = min(self.rate + self.ceiling * _INCREASE, self.ceiling)
+            self.burst = min(self.burst + self.max_burst * _BURST_INCREASE, self.max_burst)
 
-    def rate_limited(self, now: float, retry_after: float, key: Hashable = None) -> None:
-        """Slack answered 429: nothing of this method before `retry_after` has passed, and a slower pace
-        after (once per pause: the calls already in flight when it began say nothing new)."""
+    def rate_limited(self, key: Hashable, retry_after: float, now: float) -> None:
+        """Slack answered 429: nothing before `retry_after` has passed, then the one call Slack said it
+        would take, and a slower pace and smaller bursts after (halved once per pause: calls already in
+        flight when it began say nothing new)."""
         self._answered(key)
         self._refill(now)
         if self.ceiling is not None and now >= self.paused_until:
             self.rate = max(self.rate * _DECREASE, self.ceiling * _FLOOR)
-        self.tokens = 0.0
+            self.burst = max(self.burst * _DECREASE, 1.0)
+        self.tokens = min(1.0, self.burst)  # nothing accrues during the pause
         self.paused_until = max(self.paused_until, now + retry_after)
 
-    def failed(self, now: float, key: Hashable = None) -> None:
+    def failed(self, key: Hashable, now: float) -> None:
         """The call of `key` failed otherwise (an error, no answer): it says nothing about the pace."""
         self._answered(key)
 
+    def unused(self, key: Hashable, now: float) -> None:
+        """The turn granted to `key` was not used after all: its token goes back."""
+        self._refill(now)
+        if key in self._in_flight and self.ceiling is not None:
+            self.tokens = min(self.tokens + 1, self.burst)
+        self._answered(key)
+
+    @property
+    def idle(self) -> bool:
+        return not self._waiting and not self._in_flight and self.tokens >= self.burst
+
     # -- internals ---------------------------------------------------------------------------------
+
+    def _reserve(self) -> float:
+        """Tokens a ROUTINE call leaves for URGENT ones (never the whole burst)."""
+        return min(self.reserve, max(math.floor(self.burst) - 1, 0))
 
     def _answered(self, key: Hashable) -> None:
         self._in_flight.pop(key, None)
+
+    def _forget_slow_calls(self, now: float) -> None:
+        """A slow call stops holding the others back; its answer, when it comes, frees nothing."""
+        self._in_flight = {holder: at for holder, at in self._in_flight.items() if now - at < _SLOW_CALL}
 
     def _refill(self, now: float) -> None:
         if self.rate is not None and now > self._updated:
@@ -191,71 +249,127 @@ def _rank(waiter: _Waiter) -> tuple[int, float, int]:
 
 
 class Pacer:
-    """Every reply's turn at every Slack method, for the whole process. Thread-safe."""
+    """Every Slack method's budgets, for the whole process. Thread-safe. Methods it has no limits for only
+    honour Slack's Retry-After."""
 
-    def __init__(self, budgets: dict[str, Budget] | None = None,
+    def __init__(self, limits: Mapping[str, MethodLimits] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._budgets: dict[str, Budget] = dict(budgets or {})
-        self._waiting_on: dict[Hashable, str] = {}  # key → the method it waits for
+        self.clock = clock
+        self._limits = dict(DEFAULT_LIMITS if limits is None else limits)
+        self._budgets: dict[tuple[str, str | None], Budget] = {}
         self._lock = threading.Lock()
 
-    @classmethod
-    def for_edits(cls, per_minute: float | None, burst: float,
-                  clock: Callable[[], float] = time.monotonic) -> "Pacer":
-        """A budget for `chat.update` only; every other method just honours Slack's Retry-After."""
-        return cls({PACED_METHOD: Budget(per_minute, burst=burst, now=clock())}, clock)
-
-    def take(self, method: str, key: Hashable, priority: Priority = Priority.URGENT) -> float:
-        """0.0: call `method` now; otherwise the seconds to wait before asking again (see `Budget.take`)."""
+    def turn(self, method: str, priority: Priority = Priority.URGENT, channel: str | None = None) -> "Turn":
+        """A place in `method`'s queues (the channel's, where Slack limits the method per channel, then the
+        workspace's)."""
         with self._lock:
-            previous = self._waiting_on.pop(key, None)
-            if previous is not None and previous != method:
-                self._budget(previous).withdraw(key)
-            wait = self._budget(method).take(key, priority, self._clock())
-            if wait > 0:
-                self._waiting_on[key] = method
-            return wait
+            return Turn(self, method, priority, self._budgets_for(method, channel))
 
-    def withdraw(self, key: Hashable) -> None:
+    def estimate(self, method: str, priority: Priority = Priority.URGENT, channel: str | None = None) -> float:
+        """How long a call of `method` asked for now would wait (0: it could go at once)."""
         with self._lock:
-            method = self._waiting_on.pop(key, None)
-            if method is not None:
-                self._budget(method).withdraw(key)
+            now = self.clock()
+            return max(budget.estimate(priority, now) for budget in self._budgets_for(method, channel))
 
-    def refund(self, method: str, key: Hashable) -> None:
+    def budget(self, method: str, channel: str | None = None) -> Budget:
+        """A budget of `method` (for reading its state; not thread-safe to change)."""
         with self._lock:
-            self._budget(method).refund(self._clock(), key)
+            return self._budget(method, channel if self._limit(method).per_channel else None)
 
-    def succeeded(self, method: str, key: Hashable = None) -> None:
-        with self._lock:
-            self._budget(method).succeeded(self._clock(), key)
+    # -- internals (with the lock held) -------------------------------------------------------------
 
-    def rate_limited(self, method: str, retry_after: float, key: Hashable = None) -> None:
-        with self._lock:
-            self._budget(method).rate_limited(self._clock(), retry_after, key)
+    def _limit(self, method: str) -> MethodLimits:
+        return self._limits.get(method, MethodLimits())
 
-    def failed(self, method: str, key: Hashable = None) -> None:
-        with self._lock:
-            self._budget(method).failed(self._clock(), key)
+    def _budgets_for(self, method: str, channel: str | None) -> list[Budget]:
+        if channel is not None and self._limit(method).per_channel is not None:
+            return [self._budget(method, channel), self._budget(method, None)]
+        return [self._budget(method, None)]
 
-    def budget(self, method: str) -> Budget:
-        """The budget of `method` (for reading its state; not thread-safe to change)."""
-        with self._lock:
-            return self._budget(method)
-
-    def _budget(self, method: str) -> Budget:
-        budget = self._budgets.get(method)
+    def _budget(self, method: str, channel: str | None) -> Budget:
+        budget = self._budgets.get((method, channel))
         if budget is None:
-            budget = self._budgets[method] = Budget(now=self._clock())
+            limits = self._limit(method)
+            limit = limits.workspace if channel is None else limits.per_channel
+            if channel is not None and len(self._budgets) > _MAX_CHANNEL_BUDGETS:
+                self._budgets = {key: kept for key, kept in self._budgets.items() if key[1] is None or not kept.idle}
+            budget = self._budgets[(method, channel)] = Budget(limit.per_minute, burst=limit.burst, now=self.clock())
         return budget
 
 
-@dataclass(frozen=True)
-class Pacing:
-    """How the bot paces its replies: each reply's cadence, the budget they all share, and whether reading
-    the model waits for each edit (never, in the bot; some other bots do, and the benchmark compares)."""
+class Turn:
+    """One call's place in its method's budgets, from asking until Slack's answer. Use it once, as a context
+    manager: leaving it withdraws a turn that was never granted, and counts a granted one that reported no
+    outcome as failed."""
 
-    cadence: Cadence
-    pacer: Pacer
-    inline: bool = False
+    def __init__(self, pacer: Pacer, method: str, priority: Priority, budgets: list[Budget]) -> None:
+        self.method = method
+        self.priority = priority
+        self._pacer = pacer
+        self._budgets = budgets
+        self.granted = False
+        self._answered = False
+
+    def ask(self) -> float:
+        """0.0: the call may go now (the turn is granted); otherwise the seconds to wait before asking again."""
+        with self._pacer._lock:
+            if self.granted:
+                return 0.0
+            now = self._pacer.clock()
+            for budget in self._budgets:  # the channel's first: no place in the workspace's queue until it is ready
+                wait = budget.request(self, self.priority, now)
+                if wait > 0:
+                    return wait
+            for budget in self._budgets:
+                budget.grant(self, now)
+            self.granted = True
+            return 0.0
+
+    def wait(self, sleep: Callable[[float], None] = time.sleep) -> "Turn":
+        """Block until the call may go."""
+        while (seconds := self.ask()) > 0:
+            sleep(seconds)
+        return self
+
+    def upgrade(self, priority: Priority) -> None:
+        """Someone now waits on this call (its text became first words, or final)."""
+        with self._pacer._lock:
+            self.priority = min(self.priority, priority)
+            for budget in self._budgets:
+                budget.upgrade(self, self.priority)
+
+    def landed(self) -> None:
+        self._answer(Budget.landed)
+
+    def rate_limited(self, retry_after: float) -> None:
+        self._answer(lambda budget, key, now: budget.rate_limited(key, retry_after, now))
+
+    def failed(self) -> None:
+        self._answer(Budget.failed)
+
+    def unused(self) -> None:
+        """The turn was granted but no call was made: its tokens go back."""
+        self._answer(Budget.unused)
+
+    def close(self) -> None:
+        if not self.granted:
+            with self._pacer._lock:
+                for budget in self._budgets:
+                    budget.withdraw(self)
+        elif not self._answered:
+            self.failed()
+
+    def __enter__(self) -> "Turn":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def _answer(self, report: Callable[[Budget, Hashable, float], None]) -> None:
+        with self._pacer._lock:
+            if self._answered or not self.granted:
+                return
+            self._answered = True
+            now = self._pacer.clock()
+            for budget in self._budgets:
+                report(budget, self, now)

@@ -1,36 +1,105 @@
-"""The streaming renderer, driven by hand with an injected clock: pacing, coalescing, one call in flight,
-rollover into new messages, the final edit, and what happens when Slack refuses an edit."""
+"""The edit sink on the shared layout, driven by hand with an injected clock: pacing, coalescing, one call in
+flight, rollover into new messages, the final edit, and what happens when Slack refuses an edit."""
 
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from hypothesis import given, settings, strategies as st
 
 from bot import notes
-from bot.slack.pacing import Budget, EverySeconds, Priority
-from bot.sinks.renderer import NOTE_ROOM, SLACK_TEXT_LIMIT, Due, Edit, ReplyRenderer
+from bot.layout.layout import Layout
+from bot.sinks.base import Call, Due, Place
+from bot.sinks.edit import NOTE_ROOM, SLACK_TEXT_LIMIT, EditSink
+from bot.slack.errors import TooLong, Unavailable
+from bot.slack.pacing import Budget, Priority
 
 PLACEHOLDER = "_Thinking…_"
+POST, UPDATE = "chat.postMessage", "chat.update"
 
 
-def renderer(**kwargs) -> ReplyRenderer:
-    return ReplyRenderer(placeholder=PLACEHOLDER, cadence=EverySeconds(kwargs.pop("interval", 1.0)), **kwargs)
+class Edit(NamedTuple):
+    index: int
+    text: str
+    post: bool
+    final: bool
 
 
-def send(r: ReplyRenderer, now: float, ok: bool = True) -> Edit:
+class Renderer:
+    """An edit sink and its layout, as the writer drives them: the placeholder is message 0."""
+
+    def __init__(self, interval: float = 1.0, **kwargs) -> None:
+        self.layout = Layout()
+        self.sink = EditSink(self.layout, Place("C1", "1.0", "U1"), interval=interval,
+                             placeholder=("0.1", PLACEHOLDER), **kwargs)
+        self._calls: dict[Edit, Call] = {}
+        self._posted = 0
+
+    def feed(self, text: str) -> bool:
+        return self.layout.feed(text)
+
+    def finish(self, note: str | None = None) -> None:
+        self.layout.finish(note)
+
+    def due(self, now: float) -> Due | None:
+        return self.sink.due(now)
+
+    def next_edit(self, now: float) -> Edit | None:
+        due = self.sink.due(now)
+        call = self.sink.make(due, now) if due is not None else None
+        if call is None:
+            return None
+        edit = Edit(call.index, call.params["text"], call.method == POST, call.final)
+        self._calls[edit] = call
+        return edit
+
+    def sent(self, edit: Edit, now: float, ok: bool = True, too_long: bool = False) -> None:
+        call = self._calls.pop(edit)
+        self._posted += 1
+        error = None if ok else (TooLong(call.method, "msg_too_long") if too_long else Unavailable(call.method, "x"))
+        self.sink.answered(call, now, {"ts": f"2.{self._posted}"} if ok else None, error)
+
+    def wake_at(self) -> float | None:
+        return self.sink.wake_at()
+
+    def abandon(self) -> None:
+        self.sink.abandon()
+
+    @property
+    def done(self) -> bool:
+        return self.sink.done
+
+    @property
+    def bodies(self) -> list[str]:
+        return self.layout.bodies
+
+    @property
+    def abandoned(self) -> bool:
+        return self.layout.abandoned
+
+    @property
+    def lost_messages(self) -> int:
+        return self.layout.lost
+
+
+def renderer(**kwargs) -> Renderer:
+    return Renderer(interval=kwargs.pop("interval", 1.0), **kwargs)
+
+
+def send(r: Renderer, now: float, ok: bool = True) -> Edit:
     edit = r.next_edit(now)
     assert edit is not None, f"expected an edit at t={now}"
     r.sent(edit, now, ok=ok)
     return edit
 
 
-def drain(r: ReplyRenderer, now: float) -> tuple[list[Edit], float]:
-    """Make every call the renderer asks for, at the times it asks, until it is done."""
+def drain(r: Renderer, now: float) -> tuple[list[Edit], float]:
+    """Make every call the sink asks for, at the times it asks, until it is done."""
     edits = []
     while not r.done:
         due = r.wake_at()
-        assert due is not None, "the renderer is stuck: not done, and wants no call"
+        assert due is not None, "the sink is stuck: not done, and wants no call"
         now = max(now, due)
         edit = r.next_edit(now)  # None when the due edit turned out to change nothing
         if edit is not None:
@@ -162,15 +231,15 @@ def test_due_says_which_edits_are_urgent_before_any_text_is_made():
     r = renderer(interval=1.0, limit=60)
     assert r.due(0.0) is None
     r.feed("first words")
-    assert r.due(0.0) == Due(post=False, priority=Priority.URGENT)  # the first words replace the placeholder
+    assert r.due(0.0) == Due(UPDATE, 0, Priority.URGENT)  # the first words replace the placeholder
     send(r, 0.0)
     r.feed(" and more")
     assert r.due(0.5) is None  # inside the interval
-    assert r.due(1.0) == Due(post=False, priority=Priority.ROUTINE)
+    assert r.due(1.0) == Due(UPDATE, 0, Priority.ROUTINE)
     send(r, 1.0)
     r.feed(" then a paragraph long enough to roll over\n\nthe next one")
     edit = send(r, 2.0)  # message 0 is closed by the rollover: its last text is final
-    assert edit.final and r.due(2.0) == Due(post=True, priority=Priority.URGENT)
+    assert edit.final and r.due(2.0) == Due(POST, 1, Priority.URGENT)
     send(r, 2.0)
     r.finish()
     assert r.due(2.0) is None or r.due(2.0).priority is Priority.URGENT
@@ -315,7 +384,7 @@ _CONTROL = re.compile(r"<[!@#]")
     limit=st.sampled_from([80, 200, SLACK_TEXT_LIMIT - 200]),
 )
 def test_whatever_arrives_and_fails_the_messages_end_up_holding_exactly_the_answer(chunks, gaps, failures, limit):
-    """Slack here answers each call at random: fine, failed, or 429. The renderer is driven as the bot
+    """Slack here answers each call at random: fine, failed, or 429. The sink is driven as the bot
     drives it, each call waiting for its turn from a budget first. Intermediate edits take the outcome as it
     is; posts and final edits go through the Slack call policy, which waits out a 429 and retries, so a 429
     only delays them, and a failure means the policy gave up."""
@@ -326,8 +395,9 @@ def test_whatever_arrives_and_fails_the_messages_end_up_holding_exactly_the_answ
 
     def next_call(at: float) -> Edit | None:
         due = r.due(at)
-        if due is None or budget.take("reply", due.priority, at) > 0:
+        if due is None or budget.request("reply", due.priority, at) > 0:
             return None
+        budget.grant("reply", at)
         return r.next_edit(at)
 
     def call(edit: Edit, at: float) -> float:
@@ -339,7 +409,7 @@ def test_whatever_arrives_and_fails_the_messages_end_up_holding_exactly_the_answ
         outcome = next(outcomes, None)
         if outcome == "limited":
             blocked_until = at + 2.0
-            budget.rate_limited(at, 2.0)
+            budget.rate_limited("reply", 2.0, at)
             if edit.post or edit.final:  # the policy waits the Retry-After, then the call lands
                 at = blocked_until
                 outcome = None

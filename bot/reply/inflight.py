@@ -1,0 +1,114 @@
+"""The replies in flight: who may start one (shutdown, per-person limit), their deadlines, and stopping them.
+
+A `Reply` is the record of one answer while it runs; another thread (the deadline, a shutdown, the news that
+its message was deleted) may ask it to stop, which closes its model stream at once so no more tokens are
+read or paid for. `InFlight` admits replies, times them out and, on shutdown, lets them finish for a grace
+period before stopping the rest with a note.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from typing import Callable, Iterator
+
+from bot import notes
+from bot.intake.requests import Request
+from bot.model.bedrock import ModelStream
+from bot.sinks.delivery import Delivery
+
+GONE = ""  # the stop note of a reply whose messages are out of reach: there is nowhere to show a note
+
+
+class Reply:
+    """A reply in flight."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.delivery: Delivery | None = None
+        self.stop_note: str | None = None  # set once: why the reply was stopped
+        self.first_text_after: float | None = None  # seconds from asking the model to its first text
+        self._stream: ModelStream | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def got_text(self) -> bool:
+        """The model sent some text: from then on a failure interrupts the answer."""
+        return self.first_text_after is not None
+
+    def attach(self, stream: ModelStream) -> ModelStream:
+        with self._lock:
+            self._stream = stream
+            stopped = self.stop_note is not None
+        if stopped:
+            stream.close()
+        return stream
+
+    def stop(self, note: str) -> None:
+        with self._lock:
+            if self.stop_note is None:
+                self.stop_note = note
+            stream = self._stream
+        if stream is not None:
+            stream.close()
+
+
+class InFlight:
+    def __init__(self, *, max_per_person: int, deadline: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._max_per_person = max_per_person
+        self._deadline = deadline
+        self._clock = clock
+        self._active: list[Reply] = []
+        self._changed = threading.Condition()
+        self._accepting = True
+
+    def admit(self, reply: Reply) -> str | None:
+        """Register `reply`, or say (as a note) why not."""
+        with self._changed:
+            if not self._accepting:
+                return notes.SHUTTING_DOWN
+            mine = sum(1 for active in self._active if active.request.user == reply.request.user)
+            if mine >= self._max_per_person:
+                return notes.TOO_MANY_AT_ONCE.format(count=mine)
+            self._active.append(reply)
+            return None
+
+    def done(self, reply: Reply) -> None:
+        with self._changed:
+            self._active.remove(reply)
+            self._changed.notify_all()
+
+    @contextlib.contextmanager
+    def deadline(self, reply: Reply) -> Iterator[None]:
+        """Stop `reply` with a note if it is still running when its time is up."""
+        timer = threading.Timer(self._deadline, reply.stop, args=(notes.TOOK_TOO_LONG,))
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+
+    def shutdown(self, grace: float, final_edit_timeout: float = 15.0) -> int:
+        """Take no new replies, let those in flight finish for `grace` seconds, then stop the rest with a
+        note. Returns how many were stopped."""
+        with self._changed:
+            self._accepting = False
+            self._wait_until_idle(grace)
+            unfinished = list(self._active)
+        for reply in unfinished:
+            reply.stop(notes.SHUTTING_DOWN)  # closes its model stream: its own thread ends it with the note
+        with self._changed:
+            self._wait_until_idle(final_edit_timeout)
+            stuck = list(self._active)
+        for reply in stuck:  # still waiting on Bedrock or Slack: end what Slack shows from here
+            if reply.delivery is not None:
+                reply.delivery.finish(notes.SHUTTING_DOWN, timeout=final_edit_timeout)
+        return len(unfinished)
+
+    def _wait_until_idle(self, seconds: float) -> None:
+        """Wait (with the lock held) until no reply is in flight, or `seconds` have passed."""
+        deadline = self._clock() + seconds
+        while self._active and (remaining := deadline - self._clock()) > 0:
+            self._changed.wait(remaining)

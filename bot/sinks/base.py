@@ -1,0 +1,79 @@
+"""What every sink shares: the place a reply goes, the call a sink wants next, and the call it makes.
+
+A sink is pure: it owns no thread, clock or network. Its driver (`writer.Writer`) asks it what call is
+due (`due`), takes that call's turn from the pacer, asks the sink to make the call's content only then
+(`make`, so that it carries everything the model said while it waited), makes the call and reports Slack's
+answer (`answered`). `due` decides which message and which method once; `make` acts on that decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+from slack_sdk.web import SlackResponse
+
+from bot.slack.errors import SlackError
+from bot.slack.pacing import Priority
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a reply goes: the channel, the thread (None: in line, in a DM), and who asked (native streams
+    are addressed to a person)."""
+
+    channel: str
+    thread_ts: str | None
+    user: str
+    team: str | None = None
+
+
+@dataclass(frozen=True)
+class Due:
+    """The call a sink wants next, before its content is made."""
+
+    method: str
+    index: int  # which message of the reply
+    priority: Priority
+
+
+@dataclass(frozen=True)
+class Call:
+    """A Slack call a sink wants made now."""
+
+    method: str
+    index: int
+    params: dict
+    retry: bool  # False: a later call would carry the same and more, so a failure is not retried
+    final: bool = False  # the message will not change after this call lands
+    version: int = 0  # the message's layout version the call shows
+    end: int = 0  # how much of the message's source the call takes Slack to (native streams)
+    extra: dict = field(default_factory=dict, compare=False)  # what the sink needs back in `answered`
+
+
+# Whether a call of a method could go at once: a sink may pick a cheaper call when the better one must wait.
+Ready = Callable[[str], bool]
+
+
+class Sink(Protocol):
+    """One surface's calls for the messages of a reply."""
+
+    def due(self, now: float, ready: Ready) -> Due | None:
+        """The call wanted now, or None."""
+
+    def wake_at(self) -> float | None:
+        """When `due` may next want a call; None: not before new text or an answer from Slack."""
+
+    def make(self, due: Due, now: float) -> Call | None:
+        """The call for `due`, made now; None if it turned out to have nothing to say."""
+
+    def answered(self, call: Call, now: float, response: SlackResponse | None, error: SlackError | None) -> None:
+        """What Slack answered to `call` (after the call policy's retries)."""
+
+    @property
+    def done(self) -> bool:
+        """Every message shows its final text, or was given up on."""
+
+    @property
+    def shown_anything(self) -> bool:
+        """Some of the answer (or a note) reached Slack."""

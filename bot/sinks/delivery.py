@@ -1,0 +1,189 @@
+"""One reply's messages in Slack, on whichever surface carries them.
+
+`begin` shows a sign of life at once (the thread's "is thinking…" status, or a placeholder message). The
+first words choose the answer's sink (a native stream, or messages posted and edited; see `router`), which a
+`Writer` then drives; everything after is fed to the same layout. A stream Slack refuses to start hands the
+reply over to the edit sink from that message on, and the refusal is remembered. A reply that ends before
+any text (a failure, an empty answer) posts its note, or edits the placeholder into it. Whatever happens the
+reply ends showing the answer or a note: never a placeholder, never a status that stays.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable
+
+from bot import notes
+from bot.layout.layout import Layout
+from bot.sinks.base import Place
+from bot.sinks.edit import EditSink
+from bot.sinks.router import Router, SignOfLife, Surface
+from bot.sinks.stream import StreamSink
+from bot.sinks.writer import Writer
+from bot.slack.calls import SlackCalls
+from bot.slack.errors import SlackError
+
+log = logging.getLogger(__name__)
+
+STATUS = "assistant.threads.setStatus"
+
+
+class Delivery:
+    def __init__(
+        self,
+        calls: SlackCalls,
+        router: Router,
+        place: Place,
+        *,
+        interval: float,
+        status: str = notes.STATUS,
+        loading_messages: tuple[str, ...] = notes.LOADING_MESSAGES,
+        feedback: dict | None = None,
+        on_gone: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._calls = calls
+        self._router = router
+        self._place = place
+        self._interval = interval
+        self._status = status
+        self._loading_messages = loading_messages
+        self._feedback = feedback
+        self._on_gone = on_gone
+        self._clock = clock
+        self._changed = threading.Condition()
+        self.layout = Layout()
+        self.sign_of_life: SignOfLife | None = None
+        self._placeholder: tuple[str, str] | None = None
+        self._writer: Writer | None = None
+        self._writers: list[Writer] = []
+        self._streaming = False  # this reply counts as an open stream for the router
+        self._gone_reported = False
+
+    # -- what the reply does -----------------------------------------------------------------------
+
+    def begin(self) -> bool:
+        """Show at once that the bot is working. False if Slack would not take even that (nowhere to answer)."""
+        choice = self._router.sign_of_life(self._place.channel, self._place.thread_ts)
+        if choice is SignOfLife.STATUS:
+            try:
+                self._calls.call(STATUS, channel_id=self._place.channel, thread_ts=self._place.thread_ts,
+                                 status=self._status, loading_messages=list(self._loading_messages) or None)
+                self.sign_of_life = SignOfLife.STATUS
+                return True
+            except SlackError as error:
+                self._router.status_refused(error, self._place.channel)
+        try:
+            response = self._calls.call("chat.postMessage", channel=self._place.channel,
+                                        thread_ts=self._place.thread_ts, text=notes.PLACEHOLDER,
+                                        unfurl_links=False, unfurl_media=False)
+        except SlackError as error:
+            log.error("cannot answer in %s: %s", self._place.channel, error.code)
+            return False
+        self.sign_of_life = SignOfLife.PLACEHOLDER
+        self._placeholder = (response["ts"], notes.PLACEHOLDER)
+        return True
+
+    def feed(self, text: str) -> None:
+        with self._changed:
+            wake = self.layout.feed(text)
+            if self._writer is None and not self.layout.finished:
+                self._start(self._first_sink())
+            elif wake:
+                self._changed.notify_all()
+
+    def finish(self, note: str | None = None, timeout: float | None = None) -> bool:
+        """End the answer (the first call's note counts) and wait until every message shows its final text.
+        False if that took longer than `timeout`, or a writer failed."""
+        with self._changed:
+            self.layout.finish(note)
+            if self._writer is None:
+                self._start(self._edit_sink())  # no text came: the note is all there is to show
+            self._changed.notify_all()
+        deadline = None if timeout is None else self._clock() + timeout
+        while True:
+            with self._changed:
+                writer = self._writer
+            remaining = None if deadline is None else max(deadline - self._clock(), 0.0)
+            if not writer.join(remaining):
+                return False
+            with self._changed:
+                if self._writer is writer:  # no handover meanwhile
+                    break
+        self._clear_status_if_unused()
+        return not any(writer.crashed for writer in self._writers)
+
+    # -- what happened -----------------------------------------------------------------------------
+
+    @property
+    def calls(self) -> int:
+        """Slack calls made for the answer after the sign of life."""
+        return sum(writer.calls for writer in self._writers)
+
+    @property
+    def surface(self) -> str:
+        """How the answer went: "stream", "edit", or "stream+edit" when a stream handed over."""
+        kinds = [("stream" if isinstance(writer.sink, StreamSink) else "edit") for writer in self._writers]
+        return "+".join(dict.fromkeys(kinds)) or "-"
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _first_sink(self):
+        if self._placeholder is None and self._router.answer_surface(
+                self._place.channel, self._place.thread_ts) is Surface.STREAM:
+            return StreamSink(self.layout, self._place, interval=self._interval, feedback=self._feedback)
+        return self._edit_sink()
+
+    def _edit_sink(self, first: int = 0) -> EditSink:
+        return EditSink(self.layout, self._place, interval=self._interval, first=first,
+                        placeholder=self._placeholder if first == 0 else None, feedback=self._feedback)
+
+    def _start(self, sink) -> None:
+        """Run `sink` (with the lock held)."""
+        if isinstance(sink, StreamSink):
+            self._router.stream_opened()
+            self._streaming = True
+        self._writer = Writer(sink, self._calls, self._changed, channel=self._place.channel, clock=self._clock,
+                              on_end=self._ended)
+        self._writers.append(self._writer)
+        self._writer.start()
+
+    def _ended(self, writer: Writer) -> None:
+        """A writer's sink is done (on its own thread)."""
+        sink = writer.sink
+        with self._changed:
+            if isinstance(sink, StreamSink) and self._streaming:
+                self._streaming = False
+                self._router.stream_closed()
+            if isinstance(sink, StreamSink) and sink.handover is not None:
+                self._router.stream_refused(sink.refusal, self._place.channel)
+                self._start(self._edit_sink(first=sink.handover))
+            elif writer.crashed:
+                self._never_leave_a_placeholder(sink)
+            self._changed.notify_all()
+        if getattr(sink, "gone", False) and not self._gone_reported:
+            self._gone_reported = True
+            self._on_gone()  # nothing more can be shown: the model may stop
+
+    def _never_leave_a_placeholder(self, sink) -> None:
+        if sink.shown_anything:
+            return
+        try:
+            if self._placeholder is not None:
+                self._calls.call("chat.update", channel=self._place.channel, ts=self._placeholder[0], text=notes.FAILED)
+            else:
+                self._calls.call("chat.postMessage", channel=self._place.channel, thread_ts=self._place.thread_ts,
+                                 text=notes.FAILED)
+        except SlackError:
+            log.exception("could not say in %s that the reply failed", self._place.channel)
+
+    def _clear_status_if_unused(self) -> None:
+        """Slack clears the status when the app posts in the thread; a reply that posted nothing clears it."""
+        if self.sign_of_life is not SignOfLife.STATUS or any(writer.sink.posted for writer in self._writers):
+            return
+        try:
+            self._calls.call(STATUS, channel_id=self._place.channel, thread_ts=self._place.thread_ts, status="")
+        except SlackError as error:
+            log.info("could not clear the status in %s: %s", self._place.channel, error.code)
