@@ -1,16 +1,16 @@
-"""`python -m bench`: put figures on the typing effect, for this bot's pacer and for the peers' pacing rules.
+"""`python -m bench`: put figures on the typing effect, for this bot's routing and for other ways to reply.
 
-For each pacer and each number of concurrent replies it starts the local Slack and Bedrock stand-ins (the
-Slack one enforcing a Tier-3-like limit on chat.update: a burst of 20, then 1 a second, 429 with
-Retry-After beyond), starts the real bot in a process of its own with that pacer, mentions it that many
-times at once, waits until every reply shows its whole answer (or the run's time is up), and measures from
-what the stand-ins recorded. It prints one side-by-side table and saves it, with the raw figures, under
-bench/results/.
+For each Slack profile (see `limits`), each workload (1, 20 and 100 mentions at once, each in a channel of
+its own) and each strategy, it starts the local Slack and Bedrock stand-ins, starts the real bot in a
+process of its own, mentions it that many times at once, waits until every reply shows its whole answer
+(or the run's time is up), and measures from what the stand-ins recorded. It prints one side-by-side table
+and saves it, with the raw figures, under bench/results/.
 
-  python -m bench                      1, 20 and 100 concurrent replies, every pacer (about half an hour)
-  python -m bench --replies 1,20       fewer workloads
-  python -m bench --pacers "this bot"  fewer pacers
-  python -m bench --smoke              a few seconds: 1 and 3 replies, two pacers, short answers
+  python -m bench                                   every profile, workload and strategy (an hour or so)
+  python -m bench --replies 1,20 --profiles small   fewer runs
+  python -m bench --strategies "this bot,edit only (before)"
+  python -m bench --set SLACK_UPDATE_INTERVAL_SECONDS=0.5   another setting of the bot, for every run
+  python -m bench --smoke                           a quick check that the benchmark works
 """
 
 from __future__ import annotations
@@ -25,68 +25,88 @@ import sys
 import tempfile
 import time
 from datetime import datetime, timezone
-from functools import partial
 from pathlib import Path
 
+from bench import limits as slack_limits
 from bench.measure import Asked, Figures, measure, reply_messages, shows_whole_answer
-from bench.pacers import PACERS
-from bench.workload import answer, question, reply_for
-from standins.events import mention
+from bench.peers import ENV as PEER_ENV
+from bench.peers import RULES
+from bench.workload import SMOKE, WORKLOADS, Workload, answer, question, reply_for
 from standins.bedrock import FakeBedrock
+from standins.events import mention
 from standins.slack import FakeSlack
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-SLACK_BURST, SLACK_PER_SECOND = 20, 1.0  # the stand-in's limit on chat.update
 QUIET_SECONDS = 1.5  # after the last reply is complete: no more calls for this long ends the run
+
+# name → (what it is, the command that runs the bot, its settings)
+STRATEGIES: dict[str, tuple[str, list[str], dict[str, str]]] = {
+    "this bot": ("default settings: status, then native streams or posts by budget", ["-m", "bot"], {}),
+    "stream only": ("SLACK_REPLY_SURFACE=stream: always a native stream, waiting for the start budget",
+                    ["-m", "bot"], {"SLACK_REPLY_SURFACE": "stream"}),
+    "edit only (before)": ("the path before native streams: a placeholder, then edits, 1 s per message",
+                           ["-m", "bot"], {"SLACK_REPLY_SURFACE": "edit", "SLACK_STATUS": "off",
+                                           "SLACK_FEEDBACK_BUTTONS": "off", "SLACK_UPDATE_INTERVAL_SECONDS": "1.0"}),
+    **{rule: (f"{source} (edits, no shared budget)", ["-m", "bench.peers", rule], PEER_ENV)
+       for rule, (source, *_) in RULES.items()},
+}
+DEFAULT_STRATEGIES = {1: list(STRATEGIES), 20: list(STRATEGIES), 100: ["this bot", "stream only", "edit only (before)"]}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--replies", default="1,20,100", help="concurrent replies per workload (default 1,20,100)")
-    parser.add_argument("--pacers", default=",".join(PACERS), help="comma-separated, from: " + ", ".join(PACERS))
-    parser.add_argument("--timeout", type=float, default=None,
-                        help="seconds a workload may run (default 60 + 2 per reply)")
+    parser.add_argument("--replies", default="1,20,100", help="workloads by replies at once (default 1,20,100)")
+    parser.add_argument("--profiles", default="small,large", help="Slack profiles, from: " + ", ".join(slack_limits.PROFILES))
+    parser.add_argument("--strategies", default=None, help="comma-separated, from: " + ", ".join(STRATEGIES)
+                        + " (default: all for 1 and 20 replies; the first three for 100)")
+    parser.add_argument("--timeout", type=float, default=None, help="seconds a run may take (default 60 + 2 per reply)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="a bot setting for every run (for example SLACK_EDIT_BURST=20); repeatable")
+                        help="a bot setting for every run (for example SLACK_UPDATE_INTERVAL_SECONDS=0.5); repeatable")
     parser.add_argument("--smoke", action="store_true", help="a quick check that the benchmark works")
     parser.add_argument("--out", type=Path, default=None, help="where to save (default bench/results)")
     args = parser.parse_args(argv)
-    counts = [1, 3] if args.smoke else [int(n) for n in args.replies.split(",")]
-    pacers = ["this bot", "fixed 1 s"] if args.smoke else [p.strip() for p in args.pacers.split(",")]
-    unknown = [p for p in pacers if p not in PACERS]
+    workloads = SMOKE if args.smoke else {n: WORKLOADS[n] for n in map(int, args.replies.split(","))}
+    profiles = ["small"] if args.smoke else [p.strip() for p in args.profiles.split(",")]
+    chosen = ["this bot", "edit only (before)"] if args.smoke else (
+        None if args.strategies is None else [s.strip() for s in args.strategies.split(",")])
+    unknown = [s for s in chosen or [] if s not in STRATEGIES] + [p for p in profiles if p not in slack_limits.PROFILES]
     if unknown:
-        parser.error(f"unknown pacer(s): {', '.join(unknown)}")
+        parser.error(f"unknown: {', '.join(unknown)}")
     overrides = dict(item.split("=", 1) for item in args.set)
     out = args.out or (Path(tempfile.mkdtemp(prefix="bench-smoke-")) if args.smoke else RESULTS)
 
     rows = []
-    for count in counts:
-        for pacer in pacers:
-            timeout = args.timeout or 60 + 2 * count
-            print(f"… {pacer}, {count} concurrent", file=sys.stderr, flush=True)
-            log = out / "logs" / f"{pacer.replace(' ', '-')}-{count}.log"
-            figures = run(pacer, count, short=args.smoke, timeout=timeout, overrides=overrides, log_path=log)
-            rows.append({"pacer": pacer, **figures.summary()})
+    for profile in profiles:
+        for count, workload in workloads.items():
+            for strategy in chosen or DEFAULT_STRATEGIES.get(count, list(STRATEGIES)):
+                timeout = args.timeout or 60 + 2 * workload.replies
+                print(f"… {profile} bursts, {workload.name}, {strategy}", file=sys.stderr, flush=True)
+                log = out / "logs" / f"{profile}-{count}-{strategy.replace(' ', '-')}.log"
+                figures = run(strategy, workload, slack_limits.PROFILES[profile], timeout=timeout,
+                              overrides=overrides, log_path=log)
+                rows.append({"profile": profile, "workload": workload.name, "strategy": strategy, **figures.summary()})
     table = render(rows)
     print(table)
-    save(out, rows, table, command=" ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]))
+    save(out, rows, table, profiles,
+         command=" ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]))
     print(f"\nsaved in {out}", file=sys.stderr)
-    return 0 if all(row["complete"] == row["replies"] for row in rows if row["pacer"] == "this bot") else 1
+    return 0 if all(row["complete"] == row["replies"] for row in rows if row["strategy"] == "this bot") else 1
 
 
-def run(pacer: str, count: int, *, short: bool, timeout: float, overrides: dict[str, str],
+def run(strategy: str, workload: Workload, limits: tuple, *, timeout: float, overrides: dict[str, str],
         log_path: Path) -> Figures:
-    """One workload: `count` mentions at once, answered by the bot paced by `pacer`; its log goes to `log_path`."""
+    """One run: `workload`'s mentions at once, answered by the bot run as `strategy`; its log goes to `log_path`."""
     slack = FakeSlack().start()
     bedrock = FakeBedrock().start()
-    slack.limit("chat.update", burst=SLACK_BURST, per_second=SLACK_PER_SECOND)
-    bedrock.answer = partial(reply_for, short=short)
+    slack_limits.apply(slack, limits)
+    bedrock.answer = reply_for
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    _, command, settings = STRATEGIES[strategy]
     with tempfile.TemporaryDirectory() as scratch, open(log_path, "wb") as log:
-        bot = subprocess.Popen([sys.executable, "-m", "bench.bot_process", pacer], cwd=ROOT,
-                               env={**bot_env(slack, bedrock, scratch, count), **overrides}, stdout=log, stderr=subprocess.STDOUT)
+        env = {**bot_env(slack, bedrock, scratch, workload.replies), **settings, **overrides}
+        bot = subprocess.Popen([sys.executable, *command], cwd=scratch, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             slack.wait_until(lambda: slack.connected or bot.poll() is not None, timeout=60, what="the bot")
             if bot.poll() is not None:
@@ -95,16 +115,18 @@ def run(pacer: str, count: int, *, short: bool, timeout: float, overrides: dict[
             cpu_before = cpu_seconds(bot.pid)
             started = time.monotonic()
             asked = []
-            for index in range(count):
-                event, said = mention(slack, f"<@UBOT> {question(index)}", user=f"U{index:04d}")
+            for index in range(workload.replies):
+                channel = f"C{index:04d}"
+                event, said = mention(slack, f"<@UBOT> {question(index, workload.words)}", user=f"U{index:04d}",
+                                      channel=channel)
                 at = time.monotonic()
                 slack.send_event(event)
-                asked.append(Asked(index, said.ts, at, answer(index, short=short)))
+                asked.append(Asked(index, channel, said.ts, at, answer(index, workload.words)))
             wait_until_done(slack, asked, started + timeout)
             cpu = cpu_seconds(bot.pid) - cpu_before
             peak = peak_mb(bot.pid)
         finally:
-            bot.terminate()
+            bot.kill()  # the figures are taken: nothing in flight needs finishing
             bot.wait(10)
         ended = time.monotonic()
         figures = measure(asked, slack, bedrock, ended)
@@ -114,15 +136,16 @@ def run(pacer: str, count: int, *, short: bool, timeout: float, overrides: dict[
     return figures
 
 
-def bot_env(slack: FakeSlack, bedrock: FakeBedrock, scratch: str, count: int) -> dict[str, str]:
+def bot_env(slack: FakeSlack, bedrock: FakeBedrock, scratch: str, replies: int) -> dict[str, str]:
     """The bot's environment: the stand-ins, and otherwise its defaults (nothing from this shell's settings)."""
     keep = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "SYSTEMROOT") if name in os.environ}
     return {
         **keep,
+        "PYTHONPATH": str(ROOT),
         "SLACK_BOT_TOKEN": "xoxb-benchmark",
         "SLACK_APP_TOKEN": "xapp-benchmark",
         "SLACK_API_URL": slack.api_url,
-        "MAX_CONCURRENT_REPLIES": str(max(32, count + 8)),  # every reply of the workload streams at once
+        "MAX_CONCURRENT_REPLIES": str(max(32, replies + 8)),  # every reply of the workload streams at once
         "LOG_LEVEL": "WARNING",
         "AWS_ACCESS_KEY_ID": "AKIDBENCHMARK",
         "AWS_SECRET_ACCESS_KEY": "benchmark",
@@ -138,7 +161,7 @@ def wait_until_done(slack: FakeSlack, asked: list[Asked], deadline: float) -> No
     """Until every reply shows its whole answer and Slack has heard nothing more for a moment, or the deadline."""
     waiting = list(asked)
     while waiting and time.monotonic() < deadline:
-        waiting = [one for one in waiting if not shows_whole_answer(reply_messages(slack, one.thread_ts), one.answer)]
+        waiting = [one for one in waiting if not shows_whole_answer(reply_messages(slack, one), one.answer)]
         time.sleep(0.1)
     while time.monotonic() < deadline:
         with slack.lock:
@@ -169,17 +192,17 @@ def peak_mb(pid: int) -> float:
 
 
 COLUMNS = [
-    ("pacer", "pacer", "{}"),
-    ("replies", "replies", "{}"),
+    ("profile", "bursts", "{}"),
+    ("workload", "replies at once", "{}"),
+    ("strategy", "strategy", "{}"),
     ("complete", "complete", "{}"),
-    ("placeholder_ms_p50", "event→placeholder p50/p95 ms", "{:.0f} / {:.0f}"),
-    ("first_words_ms_p50", "first token→Slack p50/p95 ms", "{:.0f} / {:.0f}"),
+    ("sign_of_life_ms_p50", "sign of life p50/p95 ms", "{:.0f} / {:.0f}"),
+    ("first_words_ms_p50", "first words p50/p95 ms", "{:.0f} / {:.0f}"),
     ("staleness_s_p50", "staleness p50/p95 s", "{:.1f} / {:.1f}"),
-    ("calls_per_reply", "Slack calls/reply", "{:.1f}"),
+    ("calls_by_method", "Slack calls per reply", "{}"),
     ("rate_limited", "429s", "{}"),
     ("early", "early calls", "{}"),
     ("cpu_ms_per_1000_deltas", "CPU ms/1k deltas", "{:.0f}"),
-    ("peak_mb", "peak MB", "{:.0f}"),
 ]
 
 
@@ -193,24 +216,25 @@ def render(rows: list[dict]) -> str:
                 cells.append(pattern.format(row[key], row[key.replace("_p50", "_p95")]))
             elif key == "complete":
                 cells.append(f"{row['complete']}/{row['replies']}")
+            elif key == "calls_by_method":
+                cells.append(" · ".join(f"{name} {count:.1f}" for name, count in row[key].items()))
             else:
                 cells.append(pattern.format(row[key]))
         lines.append("| " + " | ".join(cells).replace("nan", "–") + " |")
     return "\n".join(lines)
 
 
-def save(out: Path, rows: list[dict], table: str, *, command: str) -> None:
+def save(out: Path, rows: list[dict], table: str, profiles: list[str], *, command: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     machine = f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
-    sources = "\n".join(f"- **{name}**: {source}" for name, (source, _) in PACERS.items())
+    strategies = "\n".join(f"- **{name}**: {what}" for name, (what, _, _) in STRATEGIES.items())
+    limits = "\n".join(f"- **{name}**: " + "; ".join(map(str, slack_limits.PROFILES[name])) for name in profiles)
     (out / "latest.json").write_text(json.dumps({"when": when, "machine": machine, "command": command,
                                                  "rows": rows}, indent=2, default=str))
     (out / "latest.md").write_text(
-        f"# Benchmark: {when}\n\n{machine}. Command: `{command}`.\n\n"
-        f"Slack stand-in: chat.update limited to a burst of {SLACK_BURST}, then {SLACK_PER_SECOND:g}/s. "
-        "Bot: default settings (50 edits a minute shared, burst 20, 1 s per reply).\n\n"
-        f"{table}\n\nPacers:\n{sources}\n"
+        f"# Benchmark: {when}\n\n{machine}. Command: `{command}`.\n\n{table}\n\n"
+        f"Strategies:\n{strategies}\n\nSlack stand-in's limits:\n{limits}\n"
     )
 
 

@@ -1,10 +1,10 @@
-"""What the benchmark asks and what the model answers: the same answers for every pacer, made from a seed.
+"""What the benchmark asks and what the model answers: the same answers for every strategy, made from a seed.
 
-Each answer is Markdown (paragraphs, a list, bold, inline code, a heading; every tenth answer is long
-enough to roll over into a second message), and each of its words is numbered (`w17`), so that the
-moment a word first shows in Slack can be found in any edit, whatever the formatting did around it. The
-model stand-in streams it the way Claude does on Bedrock: a short wait before the first token, then
-deltas of one to three words, about 350 characters a second (some 85 tokens a second).
+Each answer is Markdown (paragraphs, a list, bold, inline code, a heading) of a given number of words, each
+of them numbered (`w17`), so that the moment a word first shows in Slack can be found in any message,
+whatever the formatting did around it. The model stand-in streams it the way Claude does on Bedrock: a
+short wait before the first token, then deltas of one to three words, about 350 characters a second (some
+85 tokens a second).
 """
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
-
-from bot.layout.mrkdwn import to_mrkdwn
+from functools import lru_cache
 
 from standins.bedrock import Reply
 
@@ -24,36 +22,53 @@ TAG = re.compile(r"\bw(\d+)\b")
 
 
 @dataclass(frozen=True)
+class Workload:
+    """`replies` mentions at once, each in a channel of its own, answered with about `words` words."""
+
+    replies: int
+    words: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.replies} × {self.words} words"
+
+
+WORKLOADS = {1: Workload(1, 200), 20: Workload(20, 200), 100: Workload(100, 80)}
+SMOKE = {1: Workload(1, 30), 3: Workload(3, 30)}
+
+
+@dataclass(frozen=True)
 class Answer:
     markdown: str
     deltas: tuple[str, ...]
 
-    @cached_property
-    def shown_words(self) -> tuple[str, ...]:
-        """The answer as Slack should show it in the end (mrkdwn), word by word."""
-        return tuple(to_mrkdwn(self.markdown).split())
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """The answer's numbered words, in order."""
+        return tuple(TAG.findall(self.markdown))
 
 
-def question(index: int) -> str:
-    return f"benchmark question {index}"
+def question(index: int, words: int) -> str:
+    return f"benchmark question {index} of {words} words"
 
 
-def index_of(request) -> int:
-    """The number of the question a model request asks (see `question`)."""
-    return int(request.body["messages"][-1]["content"][0]["text"].rsplit(" ", 1)[-1])
+def asked(request) -> tuple[int, int]:
+    """The question number and answer length a model request asks for (see `question`)."""
+    parts = request.body["messages"][-1]["content"][0]["text"].split()
+    return int(parts[-4]), int(parts[-2])
 
 
 @lru_cache(maxsize=None)
-def answer(index: int, *, short: bool = False) -> Answer:
-    rng = random.Random(index)
+def answer(index: int, words: int) -> Answer:
+    rng = random.Random(index * 1000 + words)
     counter = iter(range(1_000_000))
 
-    def words(count: int) -> list[str]:
+    def numbered(count: int) -> list[str]:
         return [f"w{next(counter)}" for _ in range(count)]
 
-    def sentence() -> str:
-        parts = words(rng.randint(5, 14))
-        if rng.random() < 0.3:
+    def sentence(count: int) -> str:
+        parts = numbered(count)
+        if count > 3 and rng.random() < 0.3:
             at = rng.randrange(len(parts) - 1)
             parts[at], parts[at + 1] = f"**{parts[at]}", f"{parts[at + 1]}**"
         if rng.random() < 0.2:
@@ -61,16 +76,29 @@ def answer(index: int, *, short: bool = False) -> Answer:
             parts[at] = f"`{parts[at]}`"
         return " ".join(parts) + "."
 
-    blocks = []
-    count = 2 if short else (40 if index % 10 == 9 else rng.randint(4, 9))
-    for number in range(count):
+    blocks, left = [], words
+    while left > 0:
         kind = rng.random()
-        if number == 0 or kind < 0.6:
-            blocks.append(" ".join(sentence() for _ in range(rng.randint(2, 4))))
+        if not blocks or kind < 0.6:
+            size = min(left, rng.randint(15, 40))
+            blocks.append(sentence(size))
         elif kind < 0.85:
-            blocks.append("\n".join(f"- {' '.join(words(rng.randint(3, 8)))}" for _ in range(rng.randint(2, 4))))
+            items = [min(left, rng.randint(3, 8)) for _ in range(rng.randint(2, 4))]
+            items = [n for n in items if n > 0]
+            size = 0
+            lines = []
+            for n in items:
+                if size + n > left:
+                    break
+                lines.append(f"- {' '.join(numbered(n))}")
+                size += n
+            if not lines:
+                continue
+            blocks.append("\n".join(lines))
         else:
-            blocks.append(f"## {' '.join(words(rng.randint(2, 4)))}")
+            size = min(left, rng.randint(2, 4))
+            blocks.append(f"## {' '.join(numbered(size))}")
+        left -= size
     markdown = "\n\n".join(blocks)
     tokens = re.findall(r"\S+\s*", markdown)
     deltas, at = [], 0
@@ -82,7 +110,6 @@ def answer(index: int, *, short: bool = False) -> Answer:
     return Answer(markdown, tuple(deltas))
 
 
-def reply_for(request, *, short: bool = False) -> Reply:
-    """The model stand-in's answer to a request: the one numbered in its question."""
-    return Reply.deltas(list(answer(index_of(request), short=short).deltas), delay=DELTA_SECONDS,
-                        first_delay=FIRST_TOKEN_SECONDS)
+def reply_for(request) -> Reply:
+    """The model stand-in's answer to a request: the one its question names."""
+    return Reply.deltas(list(answer(*asked(request)).deltas), delay=DELTA_SECONDS, first_delay=FIRST_TOKEN_SECONDS)

@@ -1,9 +1,11 @@
 """`python -m bot doctor`: checks the set-up in order and prints a checklist with a fix for each failure.
 
 Settings; the bot token (`auth.test`) and its scopes (the `x-oauth-scopes` header); the app token
-(`apps.connections.open`); AWS credentials and region; and a minimal streaming call to the configured model,
-which catches missing model access and a model id that needs an inference profile. Exit status 0 only
-when every check passes.
+(`apps.connections.open`); whether Slack lets this app stream natively (a `chat.startStream` into a
+conversation that does not exist, so nothing is posted); AWS credentials and region; and a minimal
+streaming call to the configured model, which catches missing model access and a model id that needs an
+inference profile. Exit status 0 only when every check passes; native streaming is optional (replies are
+then edited messages), so it can only warn.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from bot import notes
 from bot.model.bedrock import BedrockModel, RetryPolicy, create_bedrock_client
 from bot.model.errors import ModelError
 from bot.settings import Settings, SettingsError
+from bot.slack.calls import SlackCalls
+from bot.slack.errors import NotAllowed, SlackError, Unavailable
 
 # Every scope the bot uses (manifest.yml grants exactly these; a test keeps the two in step).
 REQUIRED_SCOPES = frozenset({
@@ -29,20 +33,28 @@ REQUIRED_SCOPES = frozenset({
 _APPS = "https://api.slack.com/apps"
 
 
+_NOWHERE = "C0000000000"  # a conversation id no workspace has: a probe there posts nothing
+ENABLE_STREAMING = (
+    "replies will be posted and edited instead of streamed. To stream natively, open the app at "
+    f"{_APPS}, turn on \"Agents & AI Apps\", then reinstall the app"
+)
+
+
 @dataclass(frozen=True)
 class Check:
     name: str
     ok: bool
     detail: str  # what was found, or what to fix
+    optional: bool = False  # a failure only warns: the bot works without it
 
 
 def run(env: Mapping[str, str], out: TextIO = sys.stdout, bedrock_client=None, mode: str = "socket") -> int:
     """`mode`: "socket" or "http", the way the bot will be run."""
     checks = list(_checks(env, bedrock_client, mode))
     for check in checks:
-        mark = "✓" if check.ok else "✗"
+        mark = "✓" if check.ok else "!" if check.optional else "✗"
         out.write(f"{mark} {check.name}: {check.detail}\n")
-    failed = [check for check in checks if not check.ok]
+    failed = [check for check in checks if not check.ok and not check.optional]
     out.write("\nAll checks passed: the bot is ready.\n" if not failed else f"\n{len(failed)} check(s) failed.\n")
     return 0 if not failed else 1
 
@@ -57,6 +69,7 @@ def _checks(env: Mapping[str, str], bedrock_client, mode: str):
     client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=10,
                        retry_handlers=[])
     yield from _slack(client, settings)
+    yield _streaming(client)
     if mode == "socket":
         yield _app_token(client, settings)
     else:  # Slack signs each request; a wrong secret can only show as 401s once events arrive
@@ -82,6 +95,20 @@ def _slack(client: WebClient, settings: Settings):
                                            "(or recreate the app from manifest.yml), then reinstall the app.")
     else:
         yield Check("Slack scopes", True, "every scope the bot uses is granted")
+
+
+def _streaming(client: WebClient) -> Check:
+    try:
+        SlackCalls(client, attempts=1).call("chat.startStream", channel=_NOWHERE, thread_ts="1.000001",
+                                            recipient_user_id="U0000000000", recipient_team_id="T0000000000",
+                                            markdown_text="doctor")
+    except SlackError as error:
+        if isinstance(error, NotAllowed) or error.code == "unknown_method":
+            return Check("Native streaming", False, f"Slack refused chat.startStream ({error.code}): {ENABLE_STREAMING}.",
+                         optional=True)
+        if isinstance(error, Unavailable) and not error.status:
+            return Check("Native streaming", False, f"Slack could not be reached ({error.code}).", optional=True)
+    return Check("Native streaming", True, "Slack offers chat.startStream to this app")
 
 
 def _app_token(client: WebClient, settings: Settings) -> Check:

@@ -56,6 +56,7 @@ class Settings:
     temperature: float = 0.5
     reply_surface: str = "auto"  # auto: native streams where possible | stream | edit
     update_interval: float = 0.3  # least time between two updates (edits or appends) of one message
+    post_hold: float = 1.5  # how long first words may wait to be posted while every edit is spoken for
     status: bool = True  # show "is thinking…" under the thread (else a placeholder message)
     status_text: str = notes.STATUS
     loading_messages: tuple[str, ...] = notes.LOADING_MESSAGES
@@ -114,6 +115,7 @@ class Settings:
             temperature=reader.number("BEDROCK_TEMPERATURE", float, cls.temperature, 0.0, 1.0),
             reply_surface=reader.choice("SLACK_REPLY_SURFACE", cls.reply_surface, SURFACES, upper=False),
             update_interval=reader.number("SLACK_UPDATE_INTERVAL_SECONDS", float, cls.update_interval, 0.1, 60.0),
+            post_hold=reader.number("SLACK_POST_HOLD_SECONDS", float, cls.post_hold, 0, 60.0),
             status=reader.switch("SLACK_STATUS", cls.status),
             status_text=reader.text("SLACK_STATUS_TEXT", cls.status_text),
             loading_messages=reader.texts("SLACK_LOADING_MESSAGES", cls.loading_messages, most=10),
@@ -244,7 +246,8 @@ class _Reader:
 
     def limits(self, name: str, defaults: Mapping[str, MethodLimits]) -> dict[str, MethodLimits]:
         """Slack budgets: `method=PER_MINUTE/BURST` entries separated by commas (`method@channel=…` for a
-        method's per-channel budget; `none` per minute: no budget of the bot's own, only Retry-After)."""
+        method's per-channel budget; `none` per minute: no budget of the bot's own, only Retry-After). A burst
+        given here is taken as known: the bot does not probe beyond it."""
         limits = dict(defaults)
         for entry in filter(None, (part.strip() for part in (self._get(name) or "").split(","))):
             key, _, value = entry.partition("=")
@@ -252,7 +255,8 @@ class _Reader:
             rate, _, burst = value.strip().partition("/")
             try:
                 per_minute = None if rate.strip().lower() == "none" else float(rate)
-                limit = Limit(per_minute, float(burst) if burst.strip() else 1.0)
+                size = float(burst) if burst.strip() else 1.0
+                limit = Limit(per_minute, size, largest_burst=size)
                 if (per_minute is not None and per_minute <= 0) or limit.burst < 1:
                     raise ValueError(entry)
             except ValueError:

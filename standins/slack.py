@@ -63,11 +63,15 @@ class Message:
     thread_ts: str | None = None
     edits: list[tuple[float, str]] = field(default_factory=list)  # (time, whole text) of every later change
     posted_at: float = field(default_factory=time.monotonic)
+    posted_text: str = ""  # the text it had when it was posted
     format: str = "mrkdwn"  # "markdown" for a native stream
     blocks: list = field(default_factory=list)
     streaming: bool = False
     stream_ends_at: float = math.inf
     stopped_by_user: bool = False
+
+    def __post_init__(self) -> None:
+        self.posted_text = self.posted_text or self.text
 
     def as_api(self) -> dict:
         data = {"type": "message", "ts": self.ts, "text": self.text}
@@ -474,6 +478,9 @@ class FakeSlack:
         loading = params.get("loading_messages") or []
         if not channel or not thread_ts or "status" not in params or len(loading) > 10:
             return 200, {"ok": False, "error": "invalid_arguments"}
+        thread_error = self._thread_error(channel, thread_ts)
+        if thread_error:
+            return 200, {"ok": False, "error": thread_error}
         self.statuses.append(Status(time.monotonic(), channel, thread_ts, params.get("status") or "", list(loading)))
         return 200, {"ok": True}
 
@@ -483,6 +490,9 @@ class FakeSlack:
         user, team = params.get("recipient_user_id") or "", params.get("recipient_team_id") or ""
         if not params.get("channel") or not params.get("thread_ts") or not user[:1] in ("U", "W") or not team:
             return 200, {"ok": False, "error": "invalid_arguments"}
+        thread_error = self._thread_error(params["channel"], params["thread_ts"])
+        if thread_error:
+            return 200, {"ok": False, "error": thread_error}
         text = _stream_text(params)
         if len(text) > STREAM_CALL_LIMIT or len(text) > self.stream_message_limit:
             return 200, {"ok": False, "error": "msg_too_long"}
@@ -519,6 +529,14 @@ class FakeSlack:
         if blocks:
             message.edits.append((time.monotonic(), message.text))
         return 200, {"ok": True, "channel": message.channel, "ts": message.ts}
+
+    def _thread_error(self, channel: str, thread_ts: str) -> str | None:
+        """Why a thread cannot be written to (the conversation or the thread does not exist), or None."""
+        if not any(m.channel == channel for m in self.messages):
+            return "channel_not_found"
+        if not any(m.channel == channel and m.ts == thread_ts for m in self.messages):
+            return "invalid_thread_ts"
+        return None
 
     def _streaming_message(self, params: dict) -> tuple[Message | None, str | None]:
         message = self._find(params.get("channel"), params.get("ts"))

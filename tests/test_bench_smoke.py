@@ -1,5 +1,5 @@
-"""The benchmark still runs: `python -m bench --smoke` (a few seconds) starts the real bot as a process
-against the stand-ins under a rate limit, and reports figures for every reply."""
+"""The benchmark still runs: `python -m bench --smoke` (about twenty seconds) starts the real bot as a
+process against the stand-ins under Slack's rate limits, and reports figures for every reply."""
 
 from __future__ import annotations
 
@@ -15,12 +15,14 @@ def test_the_benchmark_runs_and_every_reply_of_this_bot_completes(tmp_path):
     done = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--out", str(tmp_path)], cwd=ROOT,
                           capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "| this bot | 3 | 3/3 |" in done.stdout  # the side-by-side table
+    assert "| small | 3 × 30 words | this bot | 3/3 |" in done.stdout  # the side-by-side table
     rows = json.loads((tmp_path / "latest.json").read_text())["rows"]
-    assert {(row["pacer"], row["replies"]) for row in rows} == {
-        ("this bot", 1), ("this bot", 3), ("fixed 1 s", 1), ("fixed 1 s", 3)}
+    assert {(row["strategy"], row["replies"]) for row in rows} == {
+        ("this bot", 1), ("this bot", 3), ("edit only (before)", 1), ("edit only (before)", 3)}
     for row in rows:
         assert row["complete"] == row["replies"] and row["early"] == 0
-        assert row["first_words_ms_p50"] >= 0 and row["staleness_s_p95"] >= 0
-        assert row["calls_per_reply"] >= 2  # the placeholder, then at least its final text
+        assert 0 <= row["sign_of_life_ms_p50"] and 0 <= row["first_words_ms_p50"] and row["staleness_s_p95"] >= 0
+    by_strategy = {row["strategy"]: row["calls_by_method"] for row in rows if row["replies"] == 1}
+    assert by_strategy["this bot"]["status"] == 1 and by_strategy["this bot"]["start"] == 1  # the native path
+    assert by_strategy["edit only (before)"]["post"] == 1 and "start" not in by_strategy["edit only (before)"]
     assert (tmp_path / "latest.md").read_text().startswith("# Benchmark")

@@ -24,11 +24,21 @@ def check(env) -> tuple[int, str]:
     return doctor.run(env, out), out.getvalue()
 
 
-def test_a_good_set_up_passes_every_check(env, bedrock):
+def test_a_good_set_up_passes_every_check(env, bedrock, slack):
     status, report = check(env)
     assert status == 0, report
-    assert report.count("✓") == 6 and "✗" not in report
+    assert report.count("✓") == 7 and "✗" not in report and "!" not in report
+    assert "✓ Native streaming: Slack offers chat.startStream to this app" in report
+    assert not slack.bot_messages()  # the probe posted nothing
     assert bedrock.requests[0].body["inferenceConfig"]["maxTokens"] == 5  # a cheap call
+
+
+def test_an_app_slack_will_not_let_stream_gets_a_warning_that_says_how_to_enable_it(env, bedrock, slack):
+    slack.refuse_streams = "feature_not_enabled"
+    status, report = check(env)
+    assert status == 0, report  # the bot works without it: replies are edited messages
+    assert "! Native streaming: Slack refused chat.startStream (feature_not_enabled)" in report
+    assert "Agents & AI Apps" in report and "reinstall" in report
 
 
 def test_a_bad_bot_token_is_named_with_where_to_get_a_good_one(env, slack):

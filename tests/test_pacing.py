@@ -14,6 +14,11 @@ from bot.slack.pacing import Budget, Limit, MethodLimits, Pacer, Priority
 URGENT, ROUTINE = Priority.URGENT, Priority.ROUTINE
 
 
+def Fixed(per_minute, *, burst: float = 10, **kwargs) -> Budget:
+    """A budget whose burst does not grow by probing."""
+    return Budget(per_minute, burst=burst, largest_burst=burst, **kwargs)
+
+
 def take(budget: Budget, key, priority: Priority, now: float) -> float:
     """Ask for a turn; one that may go is granted (a token spent, the call in flight)."""
     wait = budget.request(key, priority, now)
@@ -40,7 +45,7 @@ def drain(budget: Budget, now: float, priority: Priority = URGENT) -> int:
 
 
 def test_a_burst_then_the_rate():
-    budget = Budget(60, burst=10, reserve=0)
+    budget = Fixed(60, burst=10, reserve=0)
     assert drain(budget, 0.0) == 10
     assert drain(budget, 0.5) == 0
     assert drain(budget, 1.0) == 1
@@ -48,7 +53,7 @@ def test_a_burst_then_the_rate():
 
 
 def test_the_wait_says_when_the_next_token_comes():
-    budget = Budget(60, burst=1, reserve=0)
+    budget = Fixed(60, burst=1, reserve=0)
     assert go(budget, "a", URGENT, 0.0) == 0.0
     assert go(budget, "b", URGENT, 0.0) == pytest.approx(1.0)
     assert go(budget, "b", URGENT, 0.4) == pytest.approx(0.6)
@@ -56,13 +61,13 @@ def test_the_wait_says_when_the_next_token_comes():
 
 
 def test_routine_edits_leave_a_reserve_for_urgent_ones():
-    budget = Budget(60, burst=5, reserve=2)
+    budget = Fixed(60, burst=5, reserve=2)
     assert drain(budget, 0.0, ROUTINE) == 3
     assert drain(budget, 0.0, URGENT) == 2  # first words and final texts still go at once
 
 
 def test_urgent_goes_before_routine_that_asked_earlier():
-    budget = Budget(60, burst=1, reserve=0, now=0.0)
+    budget = Fixed(60, burst=1, reserve=0, now=0.0)
     go(budget, "first", URGENT, 0.0)  # spends the burst
     assert go(budget, "edit", ROUTINE, 0.1) > 0
     assert go(budget, "final", URGENT, 0.2) > 0
@@ -72,7 +77,7 @@ def test_urgent_goes_before_routine_that_asked_earlier():
 
 
 def test_replies_streaming_together_share_the_budget_evenly():
-    budget = Budget(60, burst=3, reserve=0)
+    budget = Fixed(60, burst=3, reserve=0)
     turns = {name: 0 for name in "abcdef"}
     now = 0.0
     while now < 60.0:
@@ -85,7 +90,7 @@ def test_replies_streaming_together_share_the_budget_evenly():
 
 
 def test_a_waiter_that_was_upgraded_keeps_its_place_among_urgent_ones():
-    budget = Budget(60, burst=1, reserve=0)
+    budget = Fixed(60, burst=1, reserve=0)
     go(budget, "x", URGENT, 0.0)
     go(budget, "a", ROUTINE, 0.1)  # a's stream then ends: its edit becomes the final one
     go(budget, "b", URGENT, 0.2)
@@ -94,19 +99,32 @@ def test_a_waiter_that_was_upgraded_keeps_its_place_among_urgent_ones():
     assert go(budget, "a", URGENT, 1.0) == 0.0
 
 
-def test_a_429_pauses_the_method_and_halves_the_pace_and_the_burst():
-    budget = Budget(60, burst=10, reserve=0)
-    budget.rate_limited(None, 3.0, 0.0)
-    assert take(budget, "a", URGENT, 1.0) == pytest.approx(2.0)
-    assert take(budget, "a", URGENT, 2.999) > 0
-    assert budget.rate == pytest.approx(0.5) and budget.burst == pytest.approx(5)
-    assert go(budget, "a", URGENT, 3.0) == 0.0  # the one call Slack said it would take
-    assert take(budget, "b", URGENT, 3.0) > 0  # nothing accrued during the pause
-    assert take(budget, "b", URGENT, 5.0) == 0.0  # one token per 2 s now
+def refused(budget: Budget, now: float, retry_after: float) -> None:
+    """A call granted at `now` is answered 429 at once."""
+    assert take(budget, ("refused", now), URGENT, now) == 0.0
+    budget.rate_limited(("refused", now), retry_after, now)
+
+
+def test_a_429_at_the_pace_of_the_rate_pauses_the_method_and_halves_the_rate():
+    budget = Fixed(60, burst=10, reserve=0)
+    assert drain(budget, 0.0) == 10
+    refused(budget, 1.0, retry_after=3.0)  # its token came from the rate: the rate is too high
+    assert take(budget, "a", URGENT, 2.0) == pytest.approx(2.0)
+    assert take(budget, "a", URGENT, 3.999) > 0
+    assert budget.rate == pytest.approx(0.5) and budget.burst == pytest.approx(10)
+    assert go(budget, "a", URGENT, 4.0) == 0.0  # the one call Slack said it would take
+    assert take(budget, "b", URGENT, 4.0) > 0  # nothing accrued during the pause
+    assert take(budget, "b", URGENT, 6.0) == 0.0  # one token per 2 s now
+
+
+def test_a_429_while_spending_the_burst_halves_the_burst_not_the_rate():
+    budget = Fixed(60, burst=10, reserve=0)
+    refused(budget, 0.0, retry_after=1.0)  # tokens to spare, and Slack still said no: its burst is smaller
+    assert budget.burst == pytest.approx(5) and budget.rate == pytest.approx(1.0)
 
 
 def test_429s_from_calls_already_in_flight_halve_the_pace_only_once():
-    budget = Budget(60, burst=10)
+    budget = Fixed(60, burst=10)
     budget.rate_limited(None, 1.0, 0.0)
     budget.rate_limited(None, 1.0, 0.01)
     budget.rate_limited(None, 1.0, 0.02)
@@ -115,7 +133,7 @@ def test_429s_from_calls_already_in_flight_halve_the_pace_only_once():
 
 
 def test_the_pace_recovers_step_by_step_after_a_429():
-    budget = Budget(60, burst=10)
+    budget = Fixed(60, burst=10)
     budget.rate_limited(None, 1.0, 0.0)
     budget.rate_limited(None, 1.0, 2.0)
     assert budget.rate == pytest.approx(0.25)
@@ -131,14 +149,14 @@ def test_the_pace_recovers_step_by_step_after_a_429():
 
 
 def test_the_pace_never_drops_below_its_floor():
-    budget = Budget(60, burst=10)
+    budget = Fixed(60, burst=10)
     for step in range(20):
         budget.rate_limited(None, 1.0, step * 10.0)
     assert budget.rate == pytest.approx(0.1)
 
 
 def test_without_a_budget_only_retry_after_holds_calls_back():
-    budget = Budget(None)
+    budget = Fixed(None)
     assert all(take(budget, n, ROUTINE, 0.0) == 0.0 for n in range(1000))
     budget.rate_limited(None, 2.0, 0.0)
     assert take(budget, "a", URGENT, 1.5) == pytest.approx(0.5)
@@ -147,7 +165,7 @@ def test_without_a_budget_only_retry_after_holds_calls_back():
 
 
 def test_a_waiter_that_left_does_not_hold_up_the_queue():
-    budget = Budget(60, burst=1, reserve=0)
+    budget = Fixed(60, burst=1, reserve=0)
     go(budget, "x", URGENT, 0.0)
     go(budget, "gone", URGENT, 0.1)
     go(budget, "next", URGENT, 0.2)
@@ -156,7 +174,7 @@ def test_a_waiter_that_left_does_not_hold_up_the_queue():
 
 
 def test_a_waiter_that_never_came_back_is_dropped():
-    budget = Budget(60, burst=1, reserve=0)
+    budget = Fixed(60, burst=1, reserve=0)
     go(budget, "x", URGENT, 0.0)
     go(budget, "crashed", URGENT, 0.1)  # told to ask again at 1.0, and never does
     assert go(budget, "next", URGENT, 1.5) > 0
@@ -164,14 +182,14 @@ def test_a_waiter_that_never_came_back_is_dropped():
 
 
 def test_a_refunded_turn_goes_to_the_next_caller():
-    budget = Budget(60, burst=1, reserve=0)
+    budget = Fixed(60, burst=1, reserve=0)
     assert take(budget, "a", URGENT, 0.0) == 0.0
     budget.unused("a", 0.0)
     assert take(budget, "b", URGENT, 0.0) == 0.0
 
 
 def test_one_call_in_flight_at_a_time_so_none_can_arrive_inside_a_retry_after():
-    budget = Budget(60, burst=10, reserve=0)
+    budget = Fixed(60, burst=10, reserve=0)
     assert take(budget, "a", URGENT, 0.0) == 0.0
     assert 0 < take(budget, "b", URGENT, 0.0) <= 0.01  # its token is there: it looks again very soon
     budget.rate_limited("a", 1.0, 0.05)  # a was refused: b, still waiting, is not sent into it
@@ -180,7 +198,7 @@ def test_one_call_in_flight_at_a_time_so_none_can_arrive_inside_a_retry_after():
 
 
 def test_a_call_that_hangs_stops_holding_the_others_back():
-    budget = Budget(60, burst=10, reserve=0)
+    budget = Fixed(60, burst=10, reserve=0)
     assert take(budget, "a", URGENT, 0.0) == 0.0  # no answer comes
     assert take(budget, "b", URGENT, 1.9) > 0
     assert take(budget, "b", URGENT, 2.0) == 0.0
@@ -191,7 +209,7 @@ def test_a_call_that_hangs_stops_holding_the_others_back():
 
 
 def test_the_one_call_slot_goes_in_order_of_rank_not_to_whoever_asks_first():
-    budget = Budget(60, burst=10, reserve=0)
+    budget = Fixed(60, burst=10, reserve=0)
     assert take(budget, "a", URGENT, 0.0) == 0.0
     take(budget, "final", URGENT, 0.01)  # both have tokens enough, and wait for the slot
     take(budget, "edit", ROUTINE, 0.02)
@@ -201,7 +219,7 @@ def test_the_one_call_slot_goes_in_order_of_rank_not_to_whoever_asks_first():
 
 
 def test_a_waiter_asks_again_at_least_once_a_second():
-    budget = Budget(6, burst=1, reserve=0)  # one token every 10 s
+    budget = Fixed(6, burst=1, reserve=0)  # one token every 10 s
     go(budget, "x", URGENT, 0.0)
     assert go(budget, "a", URGENT, 0.0) == pytest.approx(1.0)
 
@@ -217,7 +235,7 @@ def test_a_waiter_asks_again_at_least_once_a_second():
 def test_never_more_calls_than_the_burst_plus_the_rate_allows(asks):
     """Whatever the order of asks and outcomes: over any stretch of time, the budget grants no more
     than its burst plus its ceiling rate times the stretch, and nothing while a Retry-After runs."""
-    budget = Budget(30, burst=4)
+    budget = Fixed(30, burst=4)
     now, grants, pauses = 0.0, [], []
     for gap, key, priority, what in asks:
         now += gap
@@ -238,9 +256,9 @@ def test_never_more_calls_than_the_burst_plus_the_rate_allows(asks):
 
 
 def test_the_burst_is_learned_down_by_429s_and_grows_back_slowly():
-    budget = Budget(60, burst=20)
-    budget.rate_limited(None, 1.0, 0.0)
-    budget.rate_limited(None, 1.0, 5.0)
+    budget = Fixed(60, burst=20)
+    refused(budget, 0.0, retry_after=1.0)
+    refused(budget, 30.0, retry_after=1.0)
     assert budget.burst == pytest.approx(5)
     for step in range(10):
         budget.landed(None, 10.0 + step)
@@ -251,15 +269,15 @@ def test_the_burst_is_learned_down_by_429s_and_grows_back_slowly():
 
 
 def test_a_small_burst_still_lets_routine_calls_through():
-    budget = Budget(60, burst=20, reserve=2)
+    budget = Fixed(60, burst=20, reserve=2)
     for at in range(6):
-        budget.rate_limited(None, 1.0, at * 10.0)
-    assert budget.burst == 1
-    assert go(budget, "edit", ROUTINE, 100.0) == 0.0  # the reserve never takes the whole burst
+        refused(budget, at * 60.0, retry_after=1.0)
+    assert budget.burst < 2
+    assert go(budget, "edit", ROUTINE, 1000.0) == 0.0  # the reserve never takes the whole burst
 
 
 def test_the_estimate_says_how_long_a_new_caller_would_wait_without_queuing_it():
-    budget = Budget(60, burst=2, reserve=0)
+    budget = Fixed(60, burst=2, reserve=0)
     assert budget.estimate(URGENT, 0.0) == 0.0
     go(budget, "a", URGENT, 0.0)
     go(budget, "b", URGENT, 0.0)
@@ -285,7 +303,7 @@ def test_a_turn_is_granted_once_and_its_answer_reaches_every_budget_it_took():
 
 
 def test_per_channel_budgets_do_not_hold_up_other_channels():
-    pacer, now = clocked({"chat.postMessage": MethodLimits(per_channel=Limit(60, 1))})
+    pacer, now = clocked({"chat.postMessage": MethodLimits(per_channel=Limit(60, 1, largest_burst=1))})
     with pacer.turn("chat.postMessage", channel="C1") as first:
         first.wait()
         first.landed()
@@ -318,7 +336,7 @@ def test_an_unused_turn_gives_its_token_back():
 
 
 def test_a_turn_moves_up_when_someone_starts_waiting_on_it():
-    pacer, now = clocked({"chat.update": MethodLimits(Limit(60, 1))})
+    pacer, now = clocked({"chat.update": MethodLimits(Limit(60, 1, largest_burst=1))})
     with pacer.turn("chat.update") as holder:
         holder.wait()
         holder.landed()
@@ -341,3 +359,37 @@ def test_methods_without_limits_only_honour_retry_after():
     now[0] = 1.5
     assert pacer.estimate("conversations.replies") == pytest.approx(0.5)
     assert pacer.estimate("users.info") == 0.0  # Retry-After is per method
+
+
+def test_probing_learns_that_slack_allows_a_larger_burst():
+    budget = Budget(60, burst=2, reserve=0, largest_burst=10)
+    for n in range(6):  # Slack takes every one of them
+        assert go(budget, ("burst", n), URGENT, 0.0) == 0.0
+    assert budget.burst >= 6  # one more for each probe that landed (and a little for every call that did)
+    assert take(budget, "routine", ROUTINE, 0.0) > 0  # only urgent calls probe
+
+
+def test_a_refused_probe_keeps_the_burst_and_stops_probing_for_a_while():
+    budget = Budget(60, burst=2, reserve=0, largest_burst=10)
+    go(budget, "a", URGENT, 0.0)
+    go(budget, "b", URGENT, 0.0)
+    assert take(budget, "probe", URGENT, 0.0) == 0.0
+    budget.rate_limited("probe", 1.0, 0.0)  # Slack's burst is what the bucket held
+    assert budget.max_burst == budget.burst < 3 and budget.rate == pytest.approx(1.0)
+    assert go(budget, "c", URGENT, 1.0) == 0.0  # the one call after the pause
+    assert take(budget, "d", URGENT, 1.0) > 0  # no probing now
+    budget.withdraw("d")
+    assert budget.estimate(URGENT, 30.0) == 0.0  # tokens came back at the rate
+    go(budget, "e", URGENT, 30.0)
+    go(budget, "f", URGENT, 30.0)
+    assert take(budget, "g", URGENT, 30.0) > 0
+    budget.withdraw("g")
+    assert budget.estimate(URGENT, 62.0) == 0.0
+
+
+def test_a_probe_never_goes_while_another_call_is_in_flight_or_inside_a_retry_after():
+    budget = Budget(60, burst=1, reserve=0, largest_burst=10)
+    assert take(budget, "a", URGENT, 0.0) == 0.0  # in flight
+    assert take(budget, "b", URGENT, 0.0) > 0
+    budget.rate_limited("a", 5.0, 0.1)
+    assert take(budget, "b", URGENT, 0.2) == pytest.approx(4.9)

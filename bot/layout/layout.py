@@ -69,6 +69,12 @@ class Layout:
     def pending(self) -> bool:
         return bool(self._pending)
 
+    def fresh(self, index: int, after: int) -> str:
+        """Message `index`'s source after its first `after` characters, with the text still waiting if it is
+        the last message."""
+        fresh = self.parts[index].source[after:]
+        return fresh + "".join(self._pending) if self.is_last(index) else fresh
+
     @property
     def bodies(self) -> list[str]:
         return [part.body for part in self.parts]

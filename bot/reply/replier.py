@@ -78,7 +78,7 @@ class Replier:
             self._calls, self._router, Place(request.channel, request.reply_thread_ts, request.user, request.team),
             interval=settings.update_interval, status=settings.status_text, loading_messages=settings.loading_messages,
             feedback=feedback.block(request.event_id, self._model.model_id) if settings.feedback_buttons else None,
-            on_gone=lambda: reply.stop(GONE), clock=self._clock,
+            hold=settings.post_hold, on_gone=lambda: reply.stop(GONE), clock=self._clock,
         )
         if not delivery.begin():
             return

@@ -9,7 +9,7 @@ answer (`answered`). `due` decides which message and which method once; `make` a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
 from slack_sdk.web import SlackResponse
 
@@ -51,14 +51,31 @@ class Call:
     extra: dict = field(default_factory=dict, compare=False)  # what the sink needs back in `answered`
 
 
-# Whether a call of a method could go at once: a sink may pick a cheaper call when the better one must wait.
-Ready = Callable[[str], bool]
+class Budgets(Protocol):
+    """What a sink may know of Slack's budgets when it decides what to call: a sink picks a cheaper call when
+    the better one must wait, and holds a call back when what must follow it would have to queue."""
+
+    def ready(self, method: str) -> bool:
+        """A call of `method` could go at once."""
+
+    def room(self, method: str) -> float:
+        """Calls of `method` the budget could take now beyond those waiting and spoken for."""
+
+
+class Unlimited:
+    """Budgets that never hold anything back (a sink driven by hand, in a test)."""
+
+    def ready(self, method: str) -> bool:
+        return True
+
+    def room(self, method: str) -> float:
+        return float("inf")
 
 
 class Sink(Protocol):
     """One surface's calls for the messages of a reply."""
 
-    def due(self, now: float, ready: Ready) -> Due | None:
+    def due(self, now: float, budgets: Budgets) -> Due | None:
         """The call wanted now, or None."""
 
     def wake_at(self) -> float | None:

@@ -41,6 +41,7 @@ class Delivery:
         status: str = notes.STATUS,
         loading_messages: tuple[str, ...] = notes.LOADING_MESSAGES,
         feedback: dict | None = None,
+        hold: float = 0.0,
         on_gone: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -57,9 +58,10 @@ class Delivery:
         self.layout = Layout()
         self.sign_of_life: SignOfLife | None = None
         self._placeholder: tuple[str, str] | None = None
+        self._hold = hold
         self._writer: Writer | None = None
         self._writers: list[Writer] = []
-        self._streaming = False  # this reply counts as an open stream for the router
+        self._spoken = (0, 0)  # (streams, edited messages) this reply holds open in the router's count
         self._gone_reported = False
 
     # -- what the reply does -----------------------------------------------------------------------
@@ -133,32 +135,46 @@ class Delivery:
     def _first_sink(self):
         if self._placeholder is None and self._router.answer_surface(
                 self._place.channel, self._place.thread_ts) is Surface.STREAM:
-            return StreamSink(self.layout, self._place, interval=self._interval, feedback=self._feedback)
+            return StreamSink(self.layout, self._place, interval=self._interval, feedback=self._feedback,
+                              wait_for_starts=self._router.surface is Surface.STREAM)
         return self._edit_sink()
 
     def _edit_sink(self, first: int = 0) -> EditSink:
         return EditSink(self.layout, self._place, interval=self._interval, first=first,
-                        placeholder=self._placeholder if first == 0 else None, feedback=self._feedback)
+                        placeholder=self._placeholder if first == 0 else None, feedback=self._feedback,
+                        hold=self._hold, text_since=self._clock())
 
     def _start(self, sink) -> None:
         """Run `sink` (with the lock held)."""
-        if isinstance(sink, StreamSink):
-            self._router.stream_opened()
-            self._streaming = True
         self._writer = Writer(sink, self._calls, self._changed, channel=self._place.channel, clock=self._clock,
-                              on_end=self._ended)
+                              on_answer=self._count, on_end=self._ended)
         self._writers.append(self._writer)
+        self._count(self._writer)
         self._writer.start()
+
+    def _count(self, writer: Writer) -> None:
+        """Tell the router what this reply holds open: a stream (from the moment it is chosen, until it is
+        stopped or handed over), or posted messages that await their final edit (with the lock held)."""
+        sink, running = writer.sink, writer is self._writer and not writer.sink.done
+        if isinstance(sink, StreamSink):
+            spoken = (max(sink.streaming, 1) if running and sink.handover is None else 0, 0)
+        else:
+            spoken = (0, sink.unfinished if running else 0)
+        streams, edits = spoken[0] - self._spoken[0], spoken[1] - self._spoken[1]
+        self._spoken = spoken
+        if streams:
+            self._router.streams_open(streams)
+        if edits:
+            self._router.edits_open(edits)
 
     def _ended(self, writer: Writer) -> None:
         """A writer's sink is done (on its own thread)."""
         sink = writer.sink
         with self._changed:
-            if isinstance(sink, StreamSink) and self._streaming:
-                self._streaming = False
-                self._router.stream_closed()
+            self._count(writer)
             if isinstance(sink, StreamSink) and sink.handover is not None:
-                self._router.stream_refused(sink.refusal, self._place.channel)
+                if sink.refusal is not None:
+                    self._router.stream_refused(sink.refusal, self._place.channel)
                 self._start(self._edit_sink(first=sink.handover))
             elif writer.crashed:
                 self._never_leave_a_placeholder(sink)

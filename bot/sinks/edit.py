@@ -3,7 +3,10 @@
 
 Its edit schedule: a new message goes up as soon as it has text; the first words replace the placeholder at
 once; after that a message is edited at most once per `interval`, by the clock, never by the number of
-chunks, and the newest text wins. One call at a time per reply. When the stream ends every message gets its
+chunks, and the newest text wins. When the edit budget has no room for this reply's edits (every token is
+spoken for by other replies' final edits), a reply that showed the thinking status holds its first post for
+up to `hold` seconds, or until its answer is complete, so that the post carries more of it (often all of it)
+instead of leaving the rest to wait for an edit. One call at a time per reply. When the stream ends every message gets its
 final text once, the last one with the closing note (and the feedback buttons, when asked for). A failed
 intermediate edit is superseded by the next one; a message Slack finds too long is split again under a lower
 limit; posts and final edits are retried by the Slack call policy, not here: a final edit that still fails
@@ -22,7 +25,7 @@ from slack_sdk.web import SlackResponse
 from bot.layout.layout import Layout
 from bot.layout.mrkdwn import to_mrkdwn
 from bot.layout.splitting import open_fence, split_point
-from bot.sinks.base import Call, Due, Place, Ready
+from bot.sinks.base import Budgets, Call, Due, Place, Unlimited
 from bot.slack.errors import Gone, NotAllowed, SlackError, TooLong
 from bot.slack.pacing import Priority
 
@@ -32,6 +35,7 @@ SECTION_LIMIT = 3000  # a section block's text (used when the last message carri
 _SHRINK = 0.9  # after msg_too_long, the limit becomes this share of the refused text's length
 _MIN_LIMIT = 500
 _AFTER_FAILURE = 1.0  # seconds before a message whose edit failed is tried again
+_RECHECK = 0.25  # how often a held post looks again for room in the edit budget
 POST, UPDATE = "chat.postMessage", "chat.update"
 
 
@@ -56,12 +60,15 @@ class EditSink:
         placeholder: tuple[str, str] | None = None,
         first: int = 0,
         feedback: dict | None = None,
+        hold: float = 0.0,
+        text_since: float = 0.0,
         limit: int = SLACK_TEXT_LIMIT - NOTE_ROOM,
         formatter: Callable[[str], str] = to_mrkdwn,
     ) -> None:
         """`placeholder`: (ts, text) of a message already posted, which the first words replace. `first`: the
         first message of the layout this sink writes (those before it went another way). `feedback`: a block
-        the last message ends with."""
+        the last message ends with. `hold`: how long the first post may wait for room in the edit budget,
+        from `text_since` (when the first words were ready)."""
         self._layout = layout
         self._place = place
         self.interval = interval
@@ -76,6 +83,9 @@ class EditSink:
             ts, text = placeholder
             self._messages[first] = _Message(ts=ts, shown=text, seen=layout.parts[first].version)
         self._in_flight: Call | None = None
+        self._first = first
+        self._hold_until = text_since + hold if placeholder is None else -math.inf
+        self._recheck_at = math.inf
         self.gone = False  # the reply's messages are out of reach: the model may stop
 
     # -- state -------------------------------------------------------------------------------------
@@ -91,18 +101,24 @@ class EditSink:
         return any(message.answered for message in self._messages)
 
     @property
+    def unfinished(self) -> int:
+        """Messages posted whose final text has yet to go out: each will need an edit."""
+        return sum(1 for index, message in enumerate(self._messages) if message.ts and not self._final_sent(index))
+
+    @property
     def posted(self) -> list[str]:
         """The ts of every message this sink posted or took over."""
         return [message.ts for message in self._messages if message.ts]
 
     # -- the schedule ------------------------------------------------------------------------------
 
-    def due(self, now: float, ready: Ready = lambda method: True) -> Due | None:
+    def due(self, now: float, budgets: Budgets = Unlimited()) -> Due | None:
         if self._in_flight is not None:
             return None
         self._sync()
+        self._recheck_at = now + _RECHECK
         for index, message in enumerate(self._messages):
-            at = self._due_at(index)
+            at = self._due_at(index, budgets)
             if at is not None and at <= now:
                 urgent = message.ts is None or not message.answered or self._layout.is_final(index)
                 return Due(POST if message.ts is None else UPDATE, index,
@@ -113,12 +129,12 @@ class EditSink:
         if self._in_flight is not None:
             return None
         self._sync()
-        times = [at for index in range(len(self._messages)) if (at := self._due_at(index)) is not None]
+        times = [at for index in range(len(self._messages)) if (at := self._due_at(index, None)) is not None]
         return min(times, default=None)
 
-    def wanted_at(self, message_index: int) -> float:
-        """When a message that shows text would like its next edit: the first words at once, then one edit
-        per interval."""
+    def wanted_at(self, message_index: int) -> float | None:
+        """When a message that shows text would like its next edit (None: not until more text comes): the
+        first words at once, then one edit per interval."""
         message = self._messages[message_index]
         return -math.inf if not message.answered else message.last_call_at + self.interval
 
@@ -198,7 +214,8 @@ class EditSink:
         sent = self._messages[index].final_sent
         return sent is not None and sent >= self._layout.parts[index].version
 
-    def _due_at(self, index: int) -> float | None:
+    def _due_at(self, index: int, budgets: Budgets | None) -> float | None:
+        """When message `index` wants a call. `budgets` None: not known now (a held post looks again soon)."""
         message, layout = self._messages[index], self._layout
         if self._final_sent(index):
             return None
@@ -210,8 +227,14 @@ class EditSink:
         if not changed:
             return None
         if message.ts is None:
+            if index == self._first and self._hold_until > message.not_before:  # may it wait to carry more?
+                if budgets is None:
+                    return min(self._hold_until, self._recheck_at)
+                if budgets.room(UPDATE) < 1:
+                    return self._hold_until
             return message.not_before  # a new message holding text goes up at once
-        return max(self.wanted_at(index), message.not_before)
+        wanted = self.wanted_at(index)
+        return None if wanted is None else max(wanted, message.not_before)
 
     def _fits(self, markdown: str) -> bool:
         return len(self._format(markdown)) <= self._limit

@@ -6,9 +6,11 @@ are unit-tested as such; `Router` reads those values from the pacer and remember
 
 - Sign of life: the status when the reply has a thread to show it in and Slack has not refused it, unless
   its budget would keep it waiting while a placeholder could go sooner.
-- The answer: a native stream when the start budget has a token now and the stop budget has room for every
-  stream already open plus this one (so every stream can be stopped and get its buttons soon); otherwise
-  the first words are posted and then edited. `stream` always streams where Slack allows it (waiting for
+- The answer: a native stream when the start budget has a token now and the stop budget will have room for
+  this stream within `STOP_HORIZON` seconds beyond those spoken for (every open stream speaks for its stop,
+  so every stream is stopped and gets its buttons soon; its last words go out by an append meanwhile);
+  otherwise the first words are posted and then edited (the edit sink decides when: it may hold its post
+  while every edit is spoken for). `stream` always streams where Slack allows it (waiting for
   the start budget), `edit` never does. A reply that began with a placeholder is edited, so that the
   placeholder is never left behind.
 - A refusal that will repeat is learned once: a refusal of the app (a scope, a feature, a method Slack does
@@ -32,6 +34,7 @@ from bot.slack.pacing import Pacer, Priority
 log = logging.getLogger(__name__)
 
 RELEARN_AFTER = 3600.0  # seconds before a refusal of the whole app is tried again (an admin may have fixed it)
+STOP_HORIZON = 10.0  # seconds within which a stream's stop should find a token
 _REMEMBERED_CONVERSATIONS = 10_000
 _START_SOON = 0.05  # a start this close is as good as now
 
@@ -97,7 +100,6 @@ class Router:
         self._lock = threading.Lock()
         self._stream_refusals = _Refusals(clock)
         self._status_refusals = _Refusals(clock)
-        self._open_streams = 0
 
     def sign_of_life(self, channel: str, thread_ts: str | None) -> SignOfLife:
         with self._lock:
@@ -112,21 +114,20 @@ class Router:
         """The surface for a reply that showed the status and now has its first words."""
         with self._lock:
             usable = thread_ts is not None and self._stream_refusals.allows(channel)
-            open_streams = self._open_streams
         if not usable or self.surface is Surface.EDIT:
             return Surface.EDIT
-        stop = self._pacer.budget("chat.stopStream")
-        stop_room = stop.tokens - stop.waiting - open_streams if stop.ceiling is not None else 1.0
         return choose_answer_surface(surface=self.surface, stream_usable=usable,
-                                     start_wait=self._pacer.estimate("chat.startStream"), stop_room=stop_room)
+                                     start_wait=self._pacer.estimate("chat.startStream"),
+                                     stop_room=self._pacer.room("chat.stopStream", within=STOP_HORIZON))
 
-    def stream_opened(self) -> None:
-        with self._lock:
-            self._open_streams += 1
+    def streams_open(self, change: int) -> None:
+        """`change` more (or fewer) streams are open: each speaks for a stop, and a final append."""
+        self._pacer.speak_for("chat.stopStream", change)
+        self._pacer.speak_for("chat.appendStream", change)
 
-    def stream_closed(self) -> None:
-        with self._lock:
-            self._open_streams -= 1
+    def edits_open(self, change: int) -> None:
+        """`change` more (or fewer) posted messages await their final edit: each speaks for one."""
+        self._pacer.speak_for("chat.update", change)
 
     def stream_refused(self, error: SlackError, channel: str) -> None:
         with self._lock:

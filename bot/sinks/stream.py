@@ -1,6 +1,8 @@
 """The stream sink: the answer as Slack's native streaming messages (`chat.startStream`, `chat.appendStream`,
 `chat.stopStream`). Slack renders the Markdown itself, shows no "(edited)" mark, and each call sends only the
-new text, so a message can hold about three times what an edited one can.
+new text, so a message can hold about three times what an edited one can. Unless told to wait for starts, a
+message whose start cannot go at once (its budget is spent) is handed over to the edit sink, like a start
+Slack refused: posting the words beats waiting for a Tier 2 token.
 
 A message starts with its first words, grows by appends (at most one per `interval`, newest text gathered,
 one call at a time per reply) and is stopped when it is final; the last one's stop carries the feedback
@@ -24,7 +26,7 @@ from slack_sdk.web import SlackResponse
 
 from bot.layout.layout import Layout
 from bot.layout.markdown import escape
-from bot.sinks.base import Call, Due, Place, Ready
+from bot.sinks.base import Budgets, Call, Due, Place, Unlimited
 from bot.slack.errors import Gone, NotAllowed, NotStreaming, RateLimited, SlackError, TooLong, Unavailable
 from bot.slack.pacing import Priority
 
@@ -50,17 +52,18 @@ class _Message:
 
 class StreamSink:
     def __init__(self, layout: Layout, place: Place, *, interval: float = 1.0, feedback: dict | None = None,
-                 limit: int = MESSAGE_LIMIT) -> None:
+                 limit: int = MESSAGE_LIMIT, wait_for_starts: bool = False) -> None:
         self._layout = layout
         self._place = place
         self.interval = interval
         self._feedback = feedback
         self._limit = limit
+        self._wait_for_starts = wait_for_starts
         self._messages: list[_Message] = []
         self._in_flight: Call | None = None
         self.gone = False  # nothing more can be shown (deleted, or a person stopped the stream): the model may stop
         self.handover: int | None = None  # the first message another surface must write
-        self.refusal: SlackError | None = None  # why chat.startStream was refused
+        self.refusal: SlackError | None = None  # why chat.startStream was refused (None: its budget was spent)
 
     # -- state -------------------------------------------------------------------------------------
 
@@ -77,9 +80,9 @@ class StreamSink:
         return any(message.ts for message in self._messages)
 
     @property
-    def streaming(self) -> bool:
-        """A message of this reply is streaming now (started, not stopped)."""
-        return any(message.ts and not message.done for message in self._messages)
+    def streaming(self) -> int:
+        """Messages of this reply streaming now (started, not stopped): each will need a stop."""
+        return sum(1 for message in self._messages if message.ts and not message.done)
 
     @property
     def posted(self) -> list[str]:
@@ -87,12 +90,17 @@ class StreamSink:
 
     # -- the schedule ------------------------------------------------------------------------------
 
-    def due(self, now: float, ready: Ready = lambda method: True) -> Due | None:
-        due, at = self._next(ready)
-        return due if due is not None and at <= now else None
+    def due(self, now: float, budgets: Budgets = Unlimited()) -> Due | None:
+        due, at = self._next(budgets)
+        if due is None or at > now:
+            return None
+        if due.method == START and not self._wait_for_starts and not budgets.ready(START):
+            self.handover = due.index  # post it rather than wait for a start
+            return None
+        return due
 
     def wake_at(self) -> float | None:
-        due, at = self._next(lambda method: True)
+        due, at = self._next(Unlimited())
         return at if due is not None else None
 
     def make(self, due: Due, now: float) -> Call | None:
@@ -106,17 +114,17 @@ class StreamSink:
         final = layout.is_final(index)
         source = part.source
         text = escape(source[message.committed:])
-        tail = ""
-        if final and due.method != START and not message.tail_sent:
+        tail, ends = "", final and due.method != START  # the call carries the message's end (perhaps nothing)
+        if ends and not message.tail_sent:
             note = layout.closing_note(index, blank=not source.strip(), shown_anything=True)
             tail = layout.closer(index) + (f"\n\n{note}" if note and source.strip() else note or "")
         params: dict = {"channel": self._place.channel}
         if due.method == START:
-            if not text.strip():
+            if not text.strip():  # a message with nothing but the note (after a rollover at the very end)
                 text = (layout.closing_note(index, blank=True, shown_anything=True) or "") if final else ""
                 if not text:
                     return None
-                tail = text
+                ends = True
             params.update(thread_ts=self._place.thread_ts, recipient_user_id=self._place.user,
                           recipient_team_id=self._place.team, markdown_text=text)
         else:
@@ -128,8 +136,11 @@ class StreamSink:
                 return None
             if due.method == STOP and self._feedback and layout.is_last(index) and layout.finished and not layout.abandoned:
                 params["blocks"] = [self._feedback]
-        call = Call(due.method, index, params, retry=due.method != APPEND or due.priority is Priority.URGENT,
-                    final=final, version=part.version, end=len(source), extra={"tail": bool(tail)})
+        # Only a final append waits out a 429 in the call policy: a start that must wait is better posted, and a
+        # stop that must wait lets the final words go by an append meanwhile.
+        retry = due.method == APPEND and due.priority is Priority.URGENT
+        call = Call(due.method, index, params, retry=retry, final=final, version=part.version, end=len(source),
+                    extra={"tail": ends})
         self._in_flight = call
         message.last_call_at = now
         return call
@@ -167,6 +178,8 @@ class StreamSink:
                 self._end_at_committed(call.index, stop=True)
         elif call.method == APPEND and not call.final and isinstance(error, (RateLimited, Unavailable)):
             message.not_before = now + _AFTER_FAILURE  # a later append carries the text
+        elif call.method == STOP and isinstance(error, RateLimited):
+            pass  # the pacer holds stops back for the Retry-After; the final words may go by an append meanwhile
         else:
             message.failures += 1
             message.not_before = now + _AFTER_FAILURE
@@ -210,7 +223,7 @@ class StreamSink:
         message.tail_sent = True  # no room (or no stream) for a closing fence or a note: they go to the next one
         message.done = not stop
 
-    def _next(self, ready: Ready) -> tuple[Due | None, float]:
+    def _next(self, budgets: Budgets) -> tuple[Due | None, float]:
         """The call the first unfinished message wants, and from when."""
         if self._in_flight is not None or self.handover is not None or self.gone:
             return None, math.inf
@@ -220,13 +233,14 @@ class StreamSink:
             if message.done or self._nothing_to_show(index):
                 continue
             final = layout.is_final(index)
-            new_text = len(layout.parts[index].source) > message.committed or (layout.is_last(index) and layout.pending)
+            fresh = layout.fresh(index, message.committed)
+            new_text = bool(fresh.strip())  # white space waits for the words after it
             if message.ts is None:
                 if new_text or final:
                     return Due(START, index, Priority.URGENT), message.not_before
                 return None, math.inf
             if final:
-                if (new_text or not message.tail_sent) and not ready(STOP):
+                if (fresh or not message.tail_sent) and not budgets.ready(STOP):
                     return Due(APPEND, index, Priority.URGENT), message.not_before
                 return Due(STOP, index, Priority.URGENT), message.not_before
             if new_text:

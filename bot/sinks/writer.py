@@ -17,21 +17,40 @@ from typing import Callable
 from bot.sinks.base import Call, Sink
 from bot.slack.calls import SlackCalls
 from bot.slack.errors import SlackError
-from bot.slack.pacing import Turn
+from bot.slack.pacing import Pacer, Turn
 
 log = logging.getLogger(__name__)
+
+
+class _PacerBudgets:
+    """The pacer's budgets, as a sink sees them (see `base.Budgets`)."""
+
+    def __init__(self, pacer: Pacer, channel: str) -> None:
+        self._pacer = pacer
+        self._channel = channel
+
+    def ready(self, method: str) -> bool:
+        return self._pacer.estimate(method, channel=self._channel) == 0
+
+    def room(self, method: str) -> float:
+        return self._pacer.room(method)
 
 
 class Writer:
     def __init__(self, sink: Sink, calls: SlackCalls, changed: threading.Condition, *, channel: str,
                  clock: Callable[[], float] = time.monotonic,
+                 on_answer: Callable[["Writer"], None] = lambda writer: None,
                  on_end: Callable[["Writer"], None] = lambda writer: None) -> None:
+        """`on_answer` runs after each of Slack's answers is reported to the sink (with the lock held);
+        `on_end` when the sink is done (without it)."""
         self.sink = sink
         self._calls = calls
         self._pacer = calls.pacer
         self._changed = changed
         self._channel = channel
         self._clock = clock
+        self._budgets = _PacerBudgets(self._pacer, channel)
+        self._on_answer = on_answer
         self._on_end = on_end
         self._thread = threading.Thread(target=self._run, name="reply-writer", daemon=True)
         self.calls = 0
@@ -60,9 +79,6 @@ class Writer:
         finally:
             self._on_end(self)
 
-    def _ready(self, method: str) -> bool:
-        return self._pacer.estimate(method, channel=self._channel) == 0
-
     def _next(self) -> tuple[Call, Turn] | None:
         """Wait until a call is due and its turn is granted; None when the sink is done."""
         turn: Turn | None = None
@@ -70,7 +86,7 @@ class Writer:
             with self._changed:
                 while True:
                     now = self._clock()
-                    due = self.sink.due(now, self._ready)
+                    due = self.sink.due(now, self._budgets)
                     if due is None:
                         if turn is not None:
                             turn.close()
@@ -110,4 +126,5 @@ class Writer:
             error = failure
         with self._changed:
             self.sink.answered(call, self._clock(), response, error)
+            self._on_answer(self)
             self._changed.notify_all()

@@ -3,9 +3,14 @@
 Slack rate-limits per method, per app and workspace (Tier 2 about 20 calls a minute, Tier 3 about 50,
 Tier 4 about 100), and some methods per channel as well (chat.postMessage: about one a second in each
 channel, plus a workspace-wide ceiling it does not publish). It publishes no burst sizes. So each budget
-starts from the documented rate and a guess at the burst, and learns from Slack's answers: a 429 pauses
-the budget for its Retry-After and halves its rate and its burst; every call that lands adds a step of both
-back (additive increase, multiplicative decrease). A budget without a rate only honours Retry-After.
+starts from the documented rate and a modest burst (ten seconds' worth), and learns from Slack's answers:
+- upward, by probing: when its bucket is empty and an URGENT call waits with nothing in flight, one more
+  call goes; if Slack takes it, the burst grows by one; if Slack refuses it, the burst stays where it is
+  and probing stops for a while;
+- downward, by a 429 that was not a probe: the budget pauses for the Retry-After and halves what was too
+  much (the burst, if the refused call was spending burst; the rate, if it came at the pace of the rate);
+  every call that lands then adds a step back (additive increase, multiplicative decrease).
+A budget without a rate only honours Retry-After.
 
 A `Turn` is one call's place in its method's queues, from asking to Slack's answer:
 
@@ -45,6 +50,7 @@ _GONE_AFTER = 5.0  # a waiter that has not asked again this long after it was to
 _SLOW_CALL = 2.0  # a call in flight this long no longer holds the next one back
 _NEXT_IN_LINE = 0.01  # how often a waiter whose token is there checks whether the call in flight is done
 _MAX_CHANNEL_BUDGETS = 2_000  # idle per-channel budgets beyond this are forgotten
+_PROBE_QUIET = 60.0  # seconds without probing after a probe was refused
 
 
 class Priority(IntEnum):
@@ -55,10 +61,12 @@ class Priority(IntEnum):
 @dataclass(frozen=True)
 class Limit:
     """What the bot assumes of one Slack budget until Slack says otherwise: `per_minute` calls a minute
-    (None: no budget of its own, only Slack's Retry-After), bursts of up to `burst` calls."""
+    (None: no budget of its own, only Slack's Retry-After), bursts of `burst` calls to start with, which
+    probing may grow up to `largest_burst` (default: a minute's worth)."""
 
     per_minute: float | None
     burst: float = 1.0
+    largest_burst: float | None = None
 
 
 @dataclass(frozen=True)
@@ -70,15 +78,16 @@ class MethodLimits:
     per_channel: Limit | None = None
 
 
-# Slack's documented rates (https://docs.slack.dev/apis/web-api/rate-limits); the bursts are guesses that
-# 429s correct. chat.postMessage and assistant.threads.setStatus are in Slack's "special" tier: about one a
-# second per channel, and a workspace ceiling Slack does not publish (none assumed until a 429 says so).
+# Slack's documented rates (https://docs.slack.dev/apis/web-api/rate-limits), each starting from a burst of
+# ten seconds' worth that probing grows and 429s shrink. chat.postMessage and assistant.threads.setStatus are
+# in Slack's "special" tier: about one a second per channel, and a workspace ceiling Slack does not publish
+# (none assumed until a 429 says so).
 DEFAULT_LIMITS: dict[str, MethodLimits] = {
-    "chat.update": MethodLimits(Limit(50, 20)),  # Tier 3
-    "chat.startStream": MethodLimits(Limit(20, 8)),  # Tier 2
-    "chat.stopStream": MethodLimits(Limit(20, 8)),  # Tier 2
-    "chat.appendStream": MethodLimits(Limit(100, 40)),  # Tier 4
-    "chat.postEphemeral": MethodLimits(Limit(100, 40)),  # Tier 4
+    "chat.update": MethodLimits(Limit(50, 8)),  # Tier 3
+    "chat.startStream": MethodLimits(Limit(20, 3)),  # Tier 2
+    "chat.stopStream": MethodLimits(Limit(20, 3)),  # Tier 2
+    "chat.appendStream": MethodLimits(Limit(100, 16)),  # Tier 4
+    "chat.postEphemeral": MethodLimits(Limit(100, 16)),  # Tier 4
     "chat.postMessage": MethodLimits(per_channel=Limit(60, 3)),
     "assistant.threads.setStatus": MethodLimits(per_channel=Limit(60, 3)),
 }
@@ -97,18 +106,24 @@ class Budget:
     own, only Slack's Retry-After pauses, and no limit on calls in flight."""
 
     def __init__(self, per_minute: float | None = None, *, burst: float = 10, reserve: int = 2,
-                 now: float = 0.0) -> None:
+                 now: float = 0.0, largest_burst: float | None = None) -> None:
+        """`burst`: the burst to start from; `largest_burst`: how far probing may grow it (default: a
+        minute's worth of calls)."""
         self.ceiling = None if per_minute is None else per_minute / 60.0  # calls per second
         self.rate = self.ceiling
-        self.max_burst = max(float(burst), 1.0)
-        self.burst = self.max_burst
+        self.burst = max(float(burst), 1.0)
+        self.max_burst = max(self.burst, float(largest_burst if largest_burst is not None else per_minute or 0))
         self.reserve = reserve
+        self.spoken_for = 0  # calls the bot will certainly make soon (see `Pacer.speak_for`)
         self.tokens = self.burst
         self.paused_until = -math.inf
         self._updated = now
         self._waiting: dict[Hashable, _Waiter] = {}
         self._order = itertools.count()
         self._in_flight: dict[Hashable, float] = {}  # who holds a call not yet answered → when it was granted
+        self._from_burst: dict[Hashable, bool] = {}  # whether a call in flight was spending burst
+        self._probes: set[Hashable] = set()  # calls in flight beyond the bucket, to learn a larger burst
+        self._probe_after = -math.inf
 
     # -- turns -------------------------------------------------------------------------------------
 
@@ -127,8 +142,8 @@ class Budget:
         waiter = self._enqueue(key, priority, now, now)
         ahead = sum(1 for other in self._waiting.values() if _rank(other) < _rank(waiter))
         needed = ahead + 1 + (self._reserve() if priority is Priority.ROUTINE else 0)
-        if self.tokens >= needed:
-            self._forget_slow_calls(now)
+        self._forget_slow_calls(now)
+        if self.tokens >= needed or self._may_probe(priority, ahead, now):
             if not self._in_flight and ahead == 0:  # the one call slot goes strictly in order of rank
                 return 0.0
             wait = _NEXT_IN_LINE * (ahead + 1)
@@ -137,11 +152,20 @@ class Budget:
         waiter.ask_again_at = now + wait
         return wait
 
+    def _may_probe(self, priority: Priority, ahead: int, now: float) -> bool:
+        """An URGENT call first in line may go beyond the bucket, to learn whether Slack's burst is larger."""
+        return (priority is Priority.URGENT and ahead == 0 and not self._in_flight and now >= self._probe_after
+                and self.burst < self.max_burst)
+
     def grant(self, key: Hashable, now: float) -> None:
         """`key`, which `request` just let go, makes its call: a token is spent."""
         self._waiting.pop(key, None)
         if self.ceiling is not None:
-            self.tokens -= 1
+            if self.tokens < 1:
+                self._probes.add(key)  # beyond the bucket: Slack's answer says whether its burst is larger
+            else:
+                self._from_burst[key] = self.tokens >= 2  # a token to spare: it was not waiting on the rate
+                self.tokens -= 1
             self._in_flight[key] = now
 
     def withdraw(self, key: Hashable) -> None:
@@ -164,9 +188,18 @@ class Budget:
             return 0.0
         ahead = sum(1 for other in self._waiting.values() if other.priority <= priority)
         needed = ahead + 1 + (self._reserve() if priority is Priority.ROUTINE else 0)
-        if self.tokens >= needed:
+        if self.tokens >= needed or self._may_probe(priority, ahead, now):
             return 0.0 if not self._in_flight and ahead == 0 else _NEXT_IN_LINE * (ahead + 1)
         return (needed - self.tokens) / self.rate
+
+    def room(self, now: float, within: float = 0.0) -> float:
+        """Tokens there now (or `within` seconds from now) beyond the calls waiting and those spoken for
+        (may be negative)."""
+        self._refill(now)
+        if self.ceiling is None:
+            return math.inf if now + within >= self.paused_until else 0.0
+        coming = max(now + within - max(now, self.paused_until), 0.0) * self.rate
+        return min(self.tokens + coming, self.burst + coming) - len(self._waiting) - self.spoken_for
 
     @property
     def waiting(self) -> int:
@@ -175,22 +208,30 @@ class Budget:
     # -- what Slack answered -----------------------------------------------------------------------
 
     def landed(self, key: Hashable, now: float) -> None:
-        """The call of `key` landed: the rate and the burst climb back a step toward their ceilings."""
+        """The call of `key` landed: the rate and the burst climb back a step toward their ceilings (a probe
+        that landed shows that Slack's burst is one larger than thought)."""
+        probe = key in self._probes
         self._answered(key)
         if self.ceiling is not None:
             self._refill(now)
             self.rate = min(self.rate + self.ceiling * _INCREASE, self.ceiling)
-            self.burst = min(self.burst + self.max_burst * _BURST_INCREASE, self.max_burst)
+            self.burst = min(self.burst + (1 if probe else self.max_burst * _BURST_INCREASE), self.max_burst)
 
     def rate_limited(self, key: Hashable, retry_after: float, now: float) -> None:
         """Slack answered 429: nothing before `retry_after` has passed, then the one call Slack said it
         would take, and a slower pace and smaller bursts after (halved once per pause: calls already in
         flight when it began say nothing new)."""
+        from_burst, probe = self._from_burst.get(key, False), key in self._probes
         self._answered(key)
         self._refill(now)
-        if self.ceiling is not None and now >= self.paused_until:
-            self.rate = max(self.rate * _DECREASE, self.ceiling * _FLOOR)
-            self.burst = max(self.burst * _DECREASE, 1.0)
+        self._probe_after = now + _PROBE_QUIET  # Slack said no: no probing for a while
+        if probe:  # Slack's burst is about what the bucket holds
+            self.max_burst = max(self.burst, 1.0)
+        elif self.ceiling is not None and now >= self.paused_until:
+            if from_burst:
+                self.burst = max(self.burst * _DECREASE, 1.0)
+            else:
+                self.rate = max(self.rate * _DECREASE, self.ceiling * _FLOOR)
         self.tokens = min(1.0, self.burst)  # nothing accrues during the pause
         self.paused_until = max(self.paused_until, now + retry_after)
 
@@ -201,7 +242,7 @@ class Budget:
     def unused(self, key: Hashable, now: float) -> None:
         """The turn granted to `key` was not used after all: its token goes back."""
         self._refill(now)
-        if key in self._in_flight and self.ceiling is not None:
+        if key in self._in_flight and key not in self._probes and self.ceiling is not None:
             self.tokens = min(self.tokens + 1, self.burst)
         self._answered(key)
 
@@ -212,15 +253,20 @@ class Budget:
     # -- internals ---------------------------------------------------------------------------------
 
     def _reserve(self) -> float:
-        """Tokens a ROUTINE call leaves for URGENT ones (never the whole burst)."""
-        return min(self.reserve, max(math.floor(self.burst) - 1, 0))
+        """Tokens a ROUTINE call leaves for URGENT ones: the reserve, or what is spoken for (never the whole
+        burst, so that ROUTINE calls still go when the bucket is full)."""
+        return min(max(self.reserve, self.spoken_for), max(math.floor(self.burst) - 1, 0))
 
     def _answered(self, key: Hashable) -> None:
         self._in_flight.pop(key, None)
+        self._from_burst.pop(key, None)
+        self._probes.discard(key)
 
     def _forget_slow_calls(self, now: float) -> None:
         """A slow call stops holding the others back; its answer, when it comes, frees nothing."""
         self._in_flight = {holder: at for holder, at in self._in_flight.items() if now - at < _SLOW_CALL}
+        self._from_burst = {holder: burst for holder, burst in self._from_burst.items() if holder in self._in_flight}
+        self._probes &= self._in_flight.keys()
 
     def _refill(self, now: float) -> None:
         if self.rate is not None and now > self._updated:
@@ -271,6 +317,19 @@ class Pacer:
             now = self.clock()
             return max(budget.estimate(priority, now) for budget in self._budgets_for(method, channel))
 
+    def room(self, method: str, within: float = 0.0) -> float:
+        """Calls of `method` the workspace's budget could take now (or within `within` seconds) beyond those
+        waiting and spoken for."""
+        with self._lock:
+            return self._budget(method, None).room(self.clock(), within)
+
+    def speak_for(self, method: str, calls: int) -> None:
+        """`calls` more (or fewer, if negative) calls of `method` will certainly be made soon: ROUTINE calls
+        leave room for them."""
+        with self._lock:
+            budget = self._budget(method, None)
+            budget.spoken_for = max(budget.spoken_for + calls, 0)
+
     def budget(self, method: str, channel: str | None = None) -> Budget:
         """A budget of `method` (for reading its state; not thread-safe to change)."""
         with self._lock:
@@ -293,7 +352,8 @@ class Pacer:
             limit = limits.workspace if channel is None else limits.per_channel
             if channel is not None and len(self._budgets) > _MAX_CHANNEL_BUDGETS:
                 self._budgets = {key: kept for key, kept in self._budgets.items() if key[1] is None or not kept.idle}
-            budget = self._budgets[(method, channel)] = Budget(limit.per_minute, burst=limit.burst, now=self.clock())
+            budget = self._budgets[(method, channel)] = Budget(limit.per_minute, burst=limit.burst, now=self.clock(),
+                                                               largest_burst=limit.largest_burst)
         return budget
 
 

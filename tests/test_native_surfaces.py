@@ -1,0 +1,256 @@
+"""Slack's AI surfaces, end to end through the real Bolt app over Socket Mode: the thinking status at once,
+the answer in a native stream, feedback buttons under it and a click answered to that person alone, and
+every fallback when Slack will not stream."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+
+from bot import notes
+from standins.bedrock import Reply
+from standins.events import direct_message, mention
+
+NATIVE = {"SLACK_STATUS": "on", "SLACK_REPLY_SURFACE": "auto"}
+
+
+def ask(slack, text: str = "<@UBOT> hello", **where) -> tuple[str, object]:
+    event, question = mention(slack, text, **where)
+    return slack.send_event(event), question
+
+
+def reply_messages(slack, question) -> list:
+    return sorted((m for m in slack.bot_messages(question.channel) if m.thread_ts == question.ts),
+                  key=lambda m: float(m.ts))
+
+
+def finished(slack, question, count: int = 1):
+    def done():
+        messages = reply_messages(slack, question)
+        return len(messages) >= count and not any(m.streaming for m in messages) and messages[-1].blocks and messages
+    return done
+
+
+def test_the_thread_shows_the_thinking_status_at_once_then_the_answer_streams_into_it(slack, bedrock, start_bot):
+    start_bot(**NATIVE)
+    bedrock.script(Reply.text("The answer **grows** as it streams.", chunk=4, delay=0.05, first_delay=0.5))
+    event_id, question = ask(slack)
+
+    status = slack.wait_until(lambda: slack.status_of("C1", question.ts), timeout=2, what="the status")
+    assert status == "is thinking…"
+    assert not slack.bot_messages()  # no placeholder message: the status is the sign of life
+    [set_status] = slack.calls_of("assistant.threads.setStatus")
+    assert set_status.params["loading_messages"] == list(notes.LOADING_MESSAGES)
+
+    [message] = slack.wait_until(finished(slack, question), what="the streamed answer")
+    assert message.format == "markdown" and message.text == "The answer **grows** as it streams."
+    assert len(message.edits) >= 2  # it grew in Slack, append by append
+    assert slack.status_of("C1", question.ts) == ""  # Slack cleared it when the answer began
+    start = slack.calls_of("chat.startStream")[0]
+    assert start.params["recipient_user_id"] == "U1" and start.params["recipient_team_id"] == "T1"
+    assert not slack.calls_of("chat.update") and not slack.calls_of("chat.postMessage")
+
+
+def test_the_first_words_start_the_stream_as_soon_as_the_model_sends_them(slack, bedrock, start_bot):
+    start_bot(**NATIVE)
+    bedrock.script(Reply.text("First words, then a long wait", chunk=11, delay=1.5))
+    _, question = ask(slack)
+
+    slack.wait_until(lambda: slack.calls_of("chat.startStream"), timeout=3, what="the stream to start")
+    [request] = bedrock.requests
+    start = slack.calls_of("chat.startStream")[0]
+    assert start.params["markdown_text"] == "First words"
+    assert start.at - request.sent_at[1] < 0.5  # no waiting for an interval, a budget or more text
+
+
+def test_feedback_buttons_sit_under_the_answer_and_a_click_is_thanked_privately_and_logged(slack, bedrock, start_bot,
+                                                                                      caplog):
+    caplog.set_level(logging.INFO, logger="bot")
+    start_bot(**NATIVE)
+    bedrock.script(Reply.text("Helpful answer."))
+    event_id, question = ask(slack)
+    [message] = slack.wait_until(finished(slack, question), what="the answer")
+
+    [block] = message.blocks
+    buttons = block["elements"][0]
+    assert block["type"] == "context_actions" and buttons["type"] == "feedback_buttons"
+    slack.click(message, "U7", {"action_id": buttons["action_id"], "value": buttons["negative_button"]["value"]})
+
+    [thanks] = slack.wait_until(lambda: slack.ephemerals, what="the thanks")
+    assert thanks["user"] == "U7" and thanks["channel"] == "C1" and thanks["text"] == notes.FEEDBACK_THANKS["bad"]
+    line = slack.wait_until(lambda: [m for m in caplog.messages if m.startswith("feedback ")], what="the log line")[0]
+    fields = dict(part.split("=", 1) for part in line.split()[1:])
+    assert fields == {"event": event_id, "channel": "C1", "model": "global.anthropic.claude-haiku-4-5-20251001-v1:0",
+                      "value": "bad", "user": "U7"}
+
+
+def test_the_buttons_can_be_turned_off(slack, bedrock, start_bot):
+    start_bot(**NATIVE, SLACK_FEEDBACK_BUTTONS="off")
+    bedrock.script(Reply.text("No buttons."))
+    _, question = ask(slack)
+    slack.wait_until(lambda: slack.calls_of("chat.stopStream"), what="the end of the stream")
+    assert not reply_messages(slack, question)[0].blocks
+
+
+@pytest.mark.parametrize("refusal", ["feature_not_enabled", "channel_type_not_supported", "invalid_arguments"])
+def test_when_slack_refuses_to_stream_the_reply_is_posted_and_edited_and_a_lasting_refusal_is_learned(
+        slack, bedrock, start_bot, caplog, refusal):
+    caplog.set_level(logging.WARNING)
+    slack.refuse_streams = refusal
+    start_bot(**NATIVE)
+    bedrock.default = Reply.text("Answered *without* a stream.", chunk=5, delay=0.02)
+    for n in range(3):
+        _, question = ask(slack, channel="C1", user=f"U{n}")
+        slack.wait_until(lambda: [m for m in reply_messages(slack, question)
+                                  if m.text == "Answered _without_ a stream."], what=f"answer {n}")
+    starts = len(slack.calls_of("chat.startStream"))
+    assert starts == (3 if refusal == "invalid_arguments" else 1)  # a refusal that will repeat is paid for once
+    assert len([m for m in caplog.messages if "Slack refused chat.startStream" in m]) == (
+        0 if refusal == "invalid_arguments" else 1)  # said once, with how to enable streaming
+    assert not slack.early_calls
+
+
+def test_a_long_streamed_answer_rolls_over_into_a_new_stream_with_nothing_lost_or_repeated(slack, bedrock, start_bot):
+    slack.stream_message_limit = 12_000
+    start_bot(**NATIVE)
+    code = "\n".join(f"value_{i} = compute({i})  # step {i}" for i in range(500))
+    answer = f"Here is the script:\n\n```python\n{code}\n```\n\nThat is all."
+    bedrock.script(Reply.text(answer, chunk=400, delay=0.0))
+    _, question = ask(slack)
+
+    messages = slack.wait_until(finished(slack, question, count=2), timeout=20, what="the rolled-over answer")
+    assert len(messages) >= 2 and all(m.format == "markdown" and len(m.text) <= 12_000 for m in messages)
+    for message in messages[:-1]:
+        assert message.text.count("```") % 2 == 0  # each message closes the code it is in
+    for message in messages[1:]:
+        assert message.text.startswith("```python\n")  # ... and the next reopens it
+    joined = re.sub(r"\n```\Z", "", messages[0].text) + "".join(
+        re.sub(r"\n```\Z", "", m.text).removeprefix("```python\n") for m in messages[1:])
+    assert joined == answer
+
+
+def test_a_stream_slack_ends_continues_in_a_new_message_without_loss(slack, bedrock, start_bot):
+    slack.stream_lifetime = 0.6
+    start_bot(**NATIVE)
+    words = [f"word{i} " for i in range(30)]
+    bedrock.script(Reply.deltas(words, delay=0.05))
+    _, question = ask(slack)
+
+    messages = slack.wait_until(finished(slack, question, count=2), timeout=10, what="the answer to go on")
+    assert "".join(m.text for m in messages) == "".join(words)
+    assert not [call for call, status, body in slack.responses if body.get("error") == "streaming_state_conflict"]
+
+
+def test_the_model_cannot_ping_anyone_through_a_stream(slack, bedrock, start_bot):
+    start_bot(**NATIVE)
+    bedrock.script(Reply.deltas(["Hey <", "!channel> and <!he", "re> and <@U", "999> see <https://evil.example|",
+                                 "docs> and `a < b`"]))
+    _, question = ask(slack)
+    [message] = slack.wait_until(finished(slack, question), what="the answer")
+    assert "<" not in message.text
+    for call in slack.calls:
+        assert "<" not in str(call.params.get("markdown_text", ""))
+    assert message.text == "Hey &lt;!channel> and &lt;!here> and &lt;@U999> see &lt;https://evil.example|docs> and `a &lt; b`"
+
+
+def test_a_deleted_stream_stops_the_model(slack, bedrock, start_bot, caplog):
+    caplog.set_level(logging.INFO, logger="bot")
+    start_bot(**NATIVE, SLACK_UPDATE_INTERVAL_SECONDS="0.1")
+    bedrock.script(Reply.text("word " * 200, chunk=5, delay=0.05))  # about 10 s
+    _, question = ask(slack)
+    [message] = slack.wait_until(lambda: reply_messages(slack, question), what="the stream")
+    slack.delete("C1", message.ts)
+
+    slack.wait_until(lambda: "outcome=deleted" in caplog.text, what="the reply to stop")
+    [request] = bedrock.requests
+    slack.wait_until(lambda: request.ended_at is not None, what="the model stream to close")
+    assert request.disconnected and request.ended_at - request.at < 6
+
+
+def test_a_person_who_stops_the_stream_stops_the_answer(slack, bedrock, start_bot, caplog):
+    caplog.set_level(logging.INFO, logger="bot")
+    start_bot(**NATIVE, SLACK_UPDATE_INTERVAL_SECONDS="0.1")
+    bedrock.script(Reply.text("word " * 200, chunk=5, delay=0.05))
+    _, question = ask(slack)
+    [message] = slack.wait_until(lambda: reply_messages(slack, question), what="the stream")
+    slack.stop_stream_as_person(message)
+
+    slack.wait_until(lambda: "outcome=deleted" in caplog.text, what="the reply to stop")
+    [request] = bedrock.requests
+    slack.wait_until(lambda: request.ended_at is not None, what="the model stream to close")
+    assert request.disconnected
+
+
+def test_the_deadline_ends_a_stream_with_its_note(slack, bedrock, start_bot):
+    start_bot(**NATIVE, REPLY_DEADLINE_SECONDS="1")
+    bedrock.script(Reply.text("word " * 200, chunk=5, delay=0.05))
+    _, question = ask(slack)
+    [message] = slack.wait_until(finished(slack, question), timeout=10, what="the stopped answer")
+    assert message.text.startswith("word word") and message.text.endswith(notes.TOOK_TOO_LONG)
+
+
+def test_a_failure_before_any_text_posts_its_note_and_leaves_no_status(slack, bedrock, start_bot):
+    start_bot(**NATIVE, BEDROCK_RETRY_ATTEMPTS="1")
+    bedrock.script(Reply.error(403, "AccessDeniedException", "no access"))
+    _, question = ask(slack)
+    [message] = slack.wait_until(lambda: reply_messages(slack, question), what="the note")
+    assert "Model access" in message.text and not slack.calls_of("chat.startStream")
+    assert slack.status_of("C1", question.ts) == ""
+
+
+def test_a_redelivered_event_gets_one_streamed_answer(slack, bedrock, start_bot):
+    start_bot(**NATIVE)
+    bedrock.default = Reply.text("Once.", first_delay=0.3)
+    event, question = mention(slack, "<@UBOT> hi")
+    event_id = slack.send_event(event)
+    slack.send_event(event, event_id=event_id, retry_attempt=1)
+    slack.wait_until(finished(slack, question), what="the answer")
+    assert len(slack.calls_of("chat.startStream")) == 1 and len(bedrock.requests) == 1
+
+
+def test_a_direct_message_outside_a_thread_is_answered_in_line_by_posting_and_editing(slack, bedrock, start_bot):
+    start_bot(**NATIVE)
+    bedrock.script(Reply.text("In line."))
+    event, question = direct_message(slack, "hello")
+    slack.send_event(event)
+    [message] = slack.wait_until(lambda: [m for m in slack.bot_messages("D1") if m.text == "In line."],
+                                 what="the answer")
+    assert message.thread_ts is None and not slack.calls_of("chat.startStream")  # streams live in threads
+    assert not slack.calls_of("assistant.threads.setStatus")  # so does the status: a placeholder went first
+    assert message.posted_text == notes.PLACEHOLDER
+
+
+def test_a_direct_message_in_a_thread_streams(slack, bedrock, start_bot):
+    start_bot(**NATIVE)
+    bedrock.script(Reply.text("Threaded."))
+    root = slack.add_message("D1", "earlier", user="U1")
+    event, question = direct_message(slack, "follow-up", thread_ts=root.ts)
+    slack.send_event(event)
+    slack.wait_until(lambda: [m for m in slack.bot_messages("D1") if m.text == "Threaded." and not m.streaming],
+                     what="the answer")
+    assert slack.calls_of("chat.startStream")[0].params["thread_ts"] == root.ts
+
+
+def test_an_edited_answer_ends_with_the_feedback_buttons_too(slack, bedrock, start_bot):
+    start_bot(SLACK_FEEDBACK_BUTTONS="on")  # the edit path: a placeholder, then edits
+    bedrock.script(Reply.text("An *edited* answer.", chunk=4, delay=0.02))
+    _, question = ask(slack)
+    [message] = slack.wait_until(lambda: [m for m in reply_messages(slack, question) if m.blocks], what="the end")
+    section, buttons = message.blocks
+    assert section == {"type": "section", "text": {"type": "mrkdwn", "text": "An _edited_ answer."}}
+    assert message.text == "An _edited_ answer." and buttons["type"] == "context_actions"
+
+
+def test_a_long_edited_answer_carries_the_buttons_under_sections_that_close_their_code(slack, bedrock, start_bot):
+    start_bot(SLACK_FEEDBACK_BUTTONS="on")
+    code = "\n".join(f"row_{i} = {i}" for i in range(230))  # one message, more than one section
+    bedrock.script(Reply.text(f"```\n{code}\n```", chunk=500))
+    _, question = ask(slack)
+    messages = slack.wait_until(lambda: [m for m in reply_messages(slack, question) if m.blocks] and
+                                reply_messages(slack, question), what="the end")
+    *sections, buttons = messages[-1].blocks
+    assert buttons["type"] == "context_actions" and len(sections) >= 2
+    for block in sections:
+        assert len(block["text"]["text"]) <= 3000 and block["text"]["text"].count("```") % 2 == 0

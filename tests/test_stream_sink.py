@@ -1,0 +1,304 @@
+"""The stream sink on the shared layout, driven by hand with an injected clock against a Slack that keeps the
+streamed text: first words start a stream at once, appends are paced and carry only new text, the end goes
+out with the buttons, long answers roll over, and Slack's refusals (an ended stream, a message too long, a
+person's Stop, a refused start) lose nothing and repeat nothing."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given, settings, strategies as st
+
+from bot import notes
+from bot.layout.layout import Layout
+from bot.sinks.base import Call, Place, Unlimited
+from bot.sinks.stream import APPEND, CALL_LIMIT, START, STOP, StreamSink
+from bot.slack.errors import Gone, NotAllowed, NotStreaming, RateLimited, Refused, TooLong
+from bot.slack.pacing import Priority
+
+PLACE = Place("C1", "100.1", "U1", "T1")
+
+
+class StopBudget(Unlimited):
+    """Budgets in which a stop may or may not go at once."""
+
+    def __init__(self, stop_ready: bool) -> None:
+        self.stop_ready = stop_ready
+
+    def ready(self, method: str) -> bool:
+        return self.stop_ready or method != STOP
+BUTTONS = {"type": "context_actions", "elements": []}
+
+
+class Slack:
+    """What Slack shows of each streamed message, from the calls that landed."""
+
+    def __init__(self) -> None:
+        self.texts: dict[str, str] = {}
+        self.blocks: dict[str, list] = {}
+        self.stopped: set[str] = set()
+
+    def take(self, call: Call) -> dict:
+        if call.method == START:
+            ts = f"200.{len(self.texts) + 1}"
+            self.texts[ts] = call.params["markdown_text"]
+            return {"ts": ts}
+        ts = call.params["ts"]
+        assert ts not in self.stopped, "a call to a stream that was stopped"
+        self.texts[ts] += call.params.get("markdown_text", "")
+        if call.method == STOP:
+            self.stopped.add(ts)
+            self.blocks[ts] = call.params.get("blocks", [])
+        return {}
+
+    @property
+    def shown(self) -> str:
+        return "".join(self.texts.values())
+
+
+def setup(interval: float = 1.0, limit: int | None = None) -> tuple[Layout, StreamSink, Slack]:
+    layout = Layout()
+    kwargs = {} if limit is None else {"limit": limit}
+    return layout, StreamSink(layout, PLACE, interval=interval, feedback=BUTTONS, **kwargs), Slack()
+
+
+def step(sink: StreamSink, slack: Slack, now: float, *, stop_ready: bool = True, error=None) -> Call | None:
+    """Make the call due at `now`, if any; Slack answers it (or fails it with `error`)."""
+    due = sink.due(now, StopBudget(stop_ready))
+    if due is None:
+        return None
+    call = sink.make(due, now)
+    if call is None:
+        return None
+    failure = error(call) if callable(error) else error
+    sink.answered(call, now, None if failure else slack.take(call), failure)
+    return call
+
+
+def drain(sink: StreamSink, slack: Slack, now: float = 0.0, **options) -> list[Call]:
+    calls = []
+    while not sink.done:
+        at = sink.wake_at()
+        assert at is not None, "the sink is stuck: not done, and wants no call"
+        now = max(now, at)
+        if (call := step(sink, slack, now, **options)) is not None:
+            calls.append(call)
+    return calls
+
+
+def test_the_first_words_start_a_stream_at_once_addressed_to_the_person_who_asked():
+    layout, sink, slack = setup()
+    assert sink.due(0.0) is None
+    layout.feed("Hello")
+    due = sink.due(0.0)
+    assert (due.method, due.priority) == (START, Priority.URGENT)
+    call = sink.make(due, 0.0)
+    assert call.params == {"channel": "C1", "thread_ts": "100.1", "recipient_user_id": "U1",
+                           "recipient_team_id": "T1", "markdown_text": "Hello"}
+
+
+def test_appends_are_paced_and_carry_only_the_new_text():
+    layout, sink, slack = setup(interval=1.0)
+    layout.feed("one")
+    step(sink, slack, 0.0)
+    for t, word in [(0.2, " two"), (0.5, " three")]:
+        layout.feed(word)
+        assert sink.due(t) is None  # inside the interval
+    assert sink.wake_at() == 1.0
+    call = step(sink, slack, 1.0)
+    assert (call.method, call.params["markdown_text"]) == (APPEND, " two three")
+
+
+def test_the_end_goes_out_with_the_note_and_the_buttons_in_one_stop():
+    layout, sink, slack = setup()
+    layout.feed("Partial")
+    step(sink, slack, 0.0)
+    layout.feed(" answer")
+    layout.finish(":warning: _cut short_")
+    call = step(sink, slack, 0.1)  # at once, whatever the interval
+    assert call.method == STOP and call.params["blocks"] == [BUTTONS]
+    assert slack.shown == "Partial answer\n\n:warning: _cut short_" and sink.done
+
+
+def test_when_the_stop_must_wait_the_final_words_go_first_by_an_append():
+    layout, sink, slack = setup()
+    layout.feed("Start")
+    step(sink, slack, 0.0)
+    layout.feed(" and the end")
+    layout.finish()
+    first = step(sink, slack, 0.1, stop_ready=False)
+    assert (first.method, first.params["markdown_text"]) == (APPEND, " and the end")
+    assert sink.due(0.2, StopBudget(False)).method == STOP  # the stop is still due, and waits its turn
+    last = step(sink, slack, 0.3)
+    assert last.method == STOP and "markdown_text" not in last.params and slack.blocks[last.params["ts"]] == [BUTTONS]
+
+
+def test_the_models_angle_brackets_reach_slack_as_its_escape():
+    layout, sink, slack = setup()
+    layout.feed("a < b, <!channel> and <@U123> and <https://x.example|click>")
+    layout.finish()
+    drain(sink, slack)
+    assert "<" not in slack.shown
+    assert slack.shown == "a &lt; b, &lt;!channel> and &lt;@U123> and &lt;https://x.example|click>"
+
+
+def test_a_long_answer_rolls_over_into_a_new_stream_with_its_code_fence_closed_and_reopened():
+    code = "\n".join(f"line_{i} = {i}" for i in range(60))
+    answer = f"Here:\n\n```python\n{code}\n```\n\nDone."
+    layout, sink, slack = setup(limit=300)
+    for start in range(0, len(answer), 9):
+        layout.feed(answer[start:start + 9])
+    layout.finish()
+    calls = drain(sink, slack)
+    texts = list(slack.texts.values())
+    assert len(texts) >= 3 and [c.method for c in calls].count(START) == len(texts)
+    for text in texts[:-1]:
+        assert text.count("```") % 2 == 0  # every message that ends inside the code closes it
+    for text in texts[1:-1]:
+        assert text.startswith("```python\n")
+    assert "".join(layout.bodies) == answer
+    assert all(len(text) <= 300 + 10 for text in texts)
+    assert set(slack.stopped) == set(slack.texts) and slack.blocks[list(slack.texts)[-1]] == [BUTTONS]
+
+
+def test_a_stream_slack_ended_keeps_what_it_took_and_the_answer_goes_on_in_a_new_one():
+    layout, sink, slack = setup(interval=0.0)
+    layout.feed("First part.")
+    step(sink, slack, 0.0)
+    layout.feed(" Second part.")
+    step(sink, slack, 1.0, error=NotStreaming(APPEND, "message_not_in_streaming_state"))
+    layout.feed(" Third.")
+    layout.finish()
+    drain(sink, slack, 1.0)
+    assert list(slack.texts.values()) == ["First part.", " Second part. Third."]  # nothing lost, nothing twice
+
+
+def test_a_message_slack_finds_too_long_ends_where_it_stands_and_the_rest_goes_on():
+    layout, sink, slack = setup(interval=0.0)
+    layout.feed("Kept text. ")
+    step(sink, slack, 0.0)
+    layout.feed("Refused text.")
+    refused = step(sink, slack, 1.0, error=TooLong(APPEND, "msg_too_long"))
+    assert refused.method == APPEND
+    layout.finish()
+    drain(sink, slack, 1.0)
+    assert list(slack.texts.values()) == ["Kept text. ", "Refused text."]
+
+
+def test_a_person_who_stops_the_stream_stops_the_answer():
+    layout, sink, slack = setup(interval=0.0)
+    layout.feed("Some")
+    step(sink, slack, 0.0)
+    layout.feed(" more")
+    step(sink, slack, 1.0, error=NotStreaming(APPEND, "stopped_by_user"))
+    assert sink.gone and layout.abandoned and sink.done
+
+
+def test_a_refused_start_hands_the_reply_over_from_that_message():
+    layout, sink, slack = setup()
+    layout.feed("Hello")
+    step(sink, slack, 0.0, error=NotAllowed(START, "feature_not_enabled"))
+    assert sink.handover == 0 and sink.refusal.code == "feature_not_enabled" and sink.done
+    assert layout.bodies == ["Hello"]  # the text is all still there for the other surface
+
+
+def test_a_rate_limited_start_is_posted_instead_of_waiting():
+    layout, sink, slack = setup()
+    layout.feed("Hello")
+    call = step(sink, slack, 0.0, error=RateLimited(START, "ratelimited", retry_after=3))
+    assert not call.retry and sink.handover == 0
+
+
+def test_a_stop_that_is_rate_limited_is_made_again_later_and_the_words_are_not_held_back():
+    layout, sink, slack = setup()
+    layout.feed("Words")
+    step(sink, slack, 0.0)
+    layout.feed(" more")
+    layout.finish()
+    step(sink, slack, 0.1, error=RateLimited(STOP, "ratelimited", retry_after=3))
+    append = step(sink, slack, 0.2, stop_ready=False)
+    assert (append.method, append.params["markdown_text"]) == (APPEND, " more")
+    drain(sink, slack, 3.5)
+    assert slack.shown == "Words more" and slack.stopped
+
+
+def test_a_deleted_reply_stops_everything():
+    layout, sink, slack = setup(interval=0.0)
+    layout.feed("text")
+    step(sink, slack, 0.0)
+    layout.feed(" more")
+    step(sink, slack, 1.0, error=Gone(APPEND, "message_not_found"))
+    assert sink.gone and sink.done and sink.due(5.0) is None
+
+
+_LIVE = re.compile(r"<[!@#]|<[a-z]+:|<[^>\s]*\|")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    chunks=st.lists(st.text(alphabet="ab <>!@&*_`\n#-|", min_size=1, max_size=40), min_size=1, max_size=60),
+    gaps=st.lists(st.floats(min_value=0, max_value=0.7), min_size=60, max_size=60),
+    failures=st.lists(st.sampled_from([None, None, None, "429", "ended", "too long", "error"]),
+                      min_size=300, max_size=300),
+    limit=st.sampled_from([60, 200, 11_000]),
+)
+def test_whatever_arrives_and_fails_the_streams_show_exactly_the_answer_and_nothing_live(chunks, gaps, failures,
+                                                                                          limit):
+    """Slack here answers each call at random: fine, 429, the stream ended, too long, or another error. The
+    streams, read in order, show exactly what the model wrote (escaped), or it is owned up to; no call
+    carries a live Slack token, and none is over Slack's limit."""
+    layout, sink, slack = setup(interval=0.5, limit=limit)
+    outcomes = iter(failures)
+    codes = {"429": RateLimited, "ended": NotStreaming, "too long": TooLong, "error": Refused}
+
+    def error(call: Call):
+        assert not _LIVE.search(call.params.get("markdown_text", "")), "a live Slack token reached Slack"
+        assert len(call.params.get("markdown_text", "")) <= CALL_LIMIT
+        kind = next(outcomes, None)
+        if kind is None or (call.method == START and kind != "too long"):
+            return None  # a refused start hands over to the edit sink: that is another test
+        if kind == "ended" and call.params.get("ts") is not None:
+            slack.stopped.add(call.params["ts"])  # Slack ended it: it keeps what it took
+        return codes[kind](call.method, "x")
+
+    now = 0.0
+    for chunk, gap in zip(chunks, gaps):
+        now += gap
+        layout.feed(chunk)
+        while (call := step(sink, slack, now, error=error)) is not None:
+            pass
+    layout.finish()
+    while not sink.done:
+        now = max(now, sink.wake_at())
+        step(sink, slack, now, error=error)
+
+    answer = "".join(chunks)
+    assert "".join(layout.bodies) == answer  # the layout lost nothing
+    if layout.lost:
+        return  # a part Slack never took is owned up to in the last message instead
+    started = {index: message.ts for index, message in enumerate(sink._messages) if message.ts}
+    for index, part in enumerate(layout.parts):  # and each stream shows its part exactly, once
+        if index not in started:
+            assert not part.source.strip(), "a part with text never reached Slack"
+            continue
+        shown = slack.texts[started[index]].replace("&lt;", "<")
+        assert shown.startswith(part.source)
+        tail = re.sub(r"^\n(`{3,}|~{3,})", "", shown[len(part.source):])  # the fence it closed, if any
+        assert tail.strip() in ("", notes.PART_MISSING), f"more than the part was shown: {tail!r}"
+
+
+class NoStarts(Unlimited):
+    def ready(self, method: str) -> bool:
+        return method != START
+
+
+def test_a_start_that_cannot_go_at_once_is_posted_instead_unless_told_to_wait():
+    layout, sink, slack = setup()
+    layout.feed("Hello")
+    assert sink.due(0.0, NoStarts()) is None
+    assert sink.handover == 0 and sink.refusal is None and sink.done  # handed over, and nothing learned
+
+    layout = Layout()
+    waiting = StreamSink(layout, PLACE, wait_for_starts=True)  # SLACK_REPLY_SURFACE=stream
+    layout.feed("Hello")
+    assert waiting.due(0.0, NoStarts()).method == START and waiting.handover is None
