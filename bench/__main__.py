@@ -8,7 +8,7 @@ and saves it, with the raw figures, under bench/results/.
 
   python -m bench                                   every profile, workload and strategy (an hour or so)
   python -m bench --replies 1,20 --profiles small   fewer runs
-  python -m bench --strategies "this bot,edit only (before)"
+  python -m bench --strategies "this bot,edit only"
   python -m bench --set SLACK_UPDATE_INTERVAL_SECONDS=0.5   another setting of the bot, for every run
   python -m bench --smoke                           a quick check that the benchmark works
 """
@@ -45,13 +45,14 @@ STRATEGIES: dict[str, tuple[str, list[str], dict[str, str]]] = {
     "this bot": ("default settings: status, then native streams or posts by budget", ["-m", "bot"], {}),
     "stream only": ("SLACK_REPLY_SURFACE=stream: always a native stream, waiting for the start budget",
                     ["-m", "bot"], {"SLACK_REPLY_SURFACE": "stream"}),
-    "edit only (before)": ("the path before native streams: a placeholder, then edits, 1 s per message",
-                           ["-m", "bot"], {"SLACK_REPLY_SURFACE": "edit", "SLACK_STATUS": "off",
-                                           "SLACK_FEEDBACK_BUTTONS": "off", "SLACK_UPDATE_INTERVAL_SECONDS": "1.0"}),
+    "edit only": ("the path before native streams, run by this code with the old defaults: a placeholder, then "
+                  "edits at most once a second per message, chat.update 50 a minute in bursts of 20",
+                  ["-m", "bot"], {"SLACK_REPLY_SURFACE": "edit", "SLACK_STATUS": "off", "SLACK_FEEDBACK_BUTTONS": "off",
+                                  "SLACK_UPDATE_INTERVAL_SECONDS": "1.0", "SLACK_RATE_LIMITS": "chat.update=50/20"}),
     **{rule: (f"{source} (edits, no shared budget)", ["-m", "bench.peers", rule], PEER_ENV)
        for rule, (source, *_) in RULES.items()},
 }
-DEFAULT_STRATEGIES = {1: list(STRATEGIES), 20: list(STRATEGIES), 100: ["this bot", "stream only", "edit only (before)"]}
+DEFAULT_STRATEGIES = {1: list(STRATEGIES), 20: list(STRATEGIES), 100: ["this bot", "stream only", "edit only"]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     workloads = SMOKE if args.smoke else {n: WORKLOADS[n] for n in map(int, args.replies.split(","))}
     profiles = ["small"] if args.smoke else [p.strip() for p in args.profiles.split(",")]
-    chosen = ["this bot", "edit only (before)"] if args.smoke else (
+    chosen = ["this bot", "edit only"] if args.smoke else (
         None if args.strategies is None else [s.strip() for s in args.strategies.split(",")])
     unknown = [s for s in chosen or [] if s not in STRATEGIES] + [p for p in profiles if p not in slack_limits.PROFILES]
     if unknown:

@@ -57,7 +57,7 @@ def peer(rule: str) -> None:
             return super().absorb()
 
     class PeerEditSink(EditSink):
-        def wanted_at(self, message_index: int) -> float | None:
+        def _wanted_at(self, message_index: int) -> float | None:
             return -math.inf if self._layout.since >= count else None
 
     delivery.Layout = CountingLayout
@@ -69,7 +69,7 @@ def peer(rule: str) -> None:
             feed(self, text)
             with self._changed:
                 writer = self._writer
-                while writer is not None and writer.running and (
+                while writer is not None and not writer.join(0) and (
                         writer.sink._in_flight is not None or writer.sink.due(writer._clock()) is not None):
                     self._changed.wait(0.05)
 

@@ -24,6 +24,7 @@ from bot.slack.pacing import Pacer
 class Bot:
     app: App
     replier: Replier
+    pacer: Pacer  # Slack's budgets as the bot sees them
 
 
 def create_bot(settings: Settings, bedrock_client=None) -> Bot:
@@ -46,7 +47,7 @@ def create_bot(settings: Settings, bedrock_client=None) -> Bot:
         settings=settings,
     )
     register_listeners(app, replier, SeenEvents(), calls)
-    return Bot(app, replier)
+    return Bot(app, replier, pacer)
 
 
 def socket_mode_handler(app: App, settings: Settings) -> SocketModeHandler:

@@ -23,7 +23,7 @@ from bot.model.bedrock import BedrockModel, RetryPolicy, create_bedrock_client
 from bot.model.errors import ModelError
 from bot.settings import Settings, SettingsError
 from bot.slack.calls import SlackCalls
-from bot.slack.errors import NotAllowed, SlackError, Unavailable
+from bot.slack.kinds import SlackError
 
 # Every scope the bot uses (manifest.yml grants exactly these; a test keeps the two in step).
 REQUIRED_SCOPES = frozenset({
@@ -34,10 +34,7 @@ _APPS = "https://api.slack.com/apps"
 
 
 _NOWHERE = "C0000000000"  # a conversation id no workspace has: a probe there posts nothing
-ENABLE_STREAMING = (
-    "replies will be posted and edited instead of streamed. To stream natively, open the app at "
-    f"{_APPS}, turn on \"Agents & AI Apps\", then reinstall the app"
-)
+_NO_SUCH_CONVERSATION = ("channel_not_found", "not_in_channel", "invalid_thread_ts")  # what a probe should hear
 
 
 @dataclass(frozen=True)
@@ -98,17 +95,20 @@ def _slack(client: WebClient, settings: Settings):
 
 
 def _streaming(client: WebClient) -> Check:
+    """A start into a conversation that does not exist: Slack says no such conversation if it would stream."""
     try:
         SlackCalls(client, attempts=1).call("chat.startStream", channel=_NOWHERE, thread_ts="1.000001",
                                             recipient_user_id="U0000000000", recipient_team_id="T0000000000",
                                             markdown_text="doctor")
+        heard = "ok"
     except SlackError as error:
-        if isinstance(error, NotAllowed) or error.code == "unknown_method":
-            return Check("Native streaming", False, f"Slack refused chat.startStream ({error.code}): {ENABLE_STREAMING}.",
-                         optional=True)
-        if isinstance(error, Unavailable) and not error.status:
-            return Check("Native streaming", False, f"Slack could not be reached ({error.code}).", optional=True)
-    return Check("Native streaming", True, "Slack offers chat.startStream to this app")
+        if error.code in _NO_SUCH_CONVERSATION:
+            return Check("Native streaming", True, "Slack offers chat.startStream to this app")
+        if error.applies_to == "app":
+            return Check("Native streaming", False, f"Slack refused chat.startStream ({error.code}): replies will be "
+                         f"posted and edited instead; {notes.streaming_fix(error.code)}.", optional=True)
+        heard = error.code
+    return Check("Native streaming", False, f"could not be checked (Slack answered {heard}).", optional=True)
 
 
 def _app_token(client: WebClient, settings: Settings) -> Check:

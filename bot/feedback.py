@@ -32,8 +32,8 @@ def block(event_id: str, model_id: str) -> dict:
     return {"type": "context_actions", "elements": [{
         "type": "feedback_buttons",
         "action_id": ACTION_ID,
-        "positive_button": button("good", notes.FEEDBACK_POSITIVE, "This answer was helpful"),
-        "negative_button": button("bad", notes.FEEDBACK_NEGATIVE, "This answer was not helpful"),
+        "positive_button": button("good", notes.FEEDBACK_POSITIVE, notes.FEEDBACK_POSITIVE_LABEL),
+        "negative_button": button("bad", notes.FEEDBACK_NEGATIVE, notes.FEEDBACK_NEGATIVE_LABEL),
     }]}
 
 

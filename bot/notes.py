@@ -38,6 +38,8 @@ FAILED = ":warning: _Sorry, I couldn't get an answer from the model. The details
 
 FEEDBACK_POSITIVE = "Good answer"
 FEEDBACK_NEGATIVE = "Bad answer"
+FEEDBACK_POSITIVE_LABEL = "This answer was helpful"
+FEEDBACK_NEGATIVE_LABEL = "This answer was not helpful"
 FEEDBACK_THANKS = {
     "good": "Thanks for the feedback! Glad it helped.",
     "bad": "Thanks for the feedback. Try asking again in other words, or add more detail to your question.",
@@ -85,15 +87,9 @@ _SLACK_FIXES = {
     "msg_too_long": "a message was over Slack's limit; the answer continues in a new message",
     "is_archived": "the channel is archived",
 }
-STREAMING_REFUSED = (
-    "Slack refused chat.startStream ({code}), so replies {where} are shown as edited messages instead of "
-    "native streams. To stream natively, turn on \"Agents & AI Apps\" in the app's settings at "
-    "https://api.slack.com/apps and reinstall the app; `python -m bot doctor` checks it"
-)
-STATUS_REFUSED = (
-    "Slack refused assistant.threads.setStatus ({code}), so replies show a \"Thinking…\" message instead of the "
-    "thinking status. The app needs the chat:write scope (reinstall it after adding it); `python -m bot doctor` "
-    "checks it"
+ENABLE_STREAMING = (
+    "to stream natively, turn on \"Agents & AI Apps\" in the app's settings at https://api.slack.com/apps "
+    "and reinstall the app"
 )
 
 
@@ -123,3 +119,22 @@ def plain(note: str) -> str:
 def slack_fix(code: str) -> str | None:
     """What an admin should do about a Slack error code, for the log."""
     return _SLACK_FIXES.get(code)
+
+
+def streaming_fix(code: str) -> str:
+    """What an admin should do when Slack will not let the app stream."""
+    return slack_fix(code) or ENABLE_STREAMING
+
+
+def streaming_refused(code: str, *, everywhere: bool) -> str:
+    """For the log, once: Slack will not let the app stream (anywhere, or in one kind of conversation)."""
+    where = "" if everywhere else " in this kind of conversation"
+    return (f"Slack refused chat.startStream ({code}), so replies{where} are posted and edited instead of "
+            f"streamed natively; {streaming_fix(code)}. `python -m bot doctor` checks it")
+
+
+def status_refused(code: str) -> str:
+    """For the log, once: Slack will not show the thinking status."""
+    return (f"Slack refused assistant.threads.setStatus ({code}), so replies show a \"Thinking…\" message "
+            f"instead of the thinking status; {slack_fix(code) or 'the app needs the chat:write scope: reinstall it from manifest.yml'}. "
+            "`python -m bot doctor` checks the scopes")

@@ -448,7 +448,8 @@ class FakeSlack:
         return 200, {"ok": True, "channel": message.channel, "ts": message.ts, "message": message.as_api()}
 
     def _chat_update(self, params: dict) -> tuple[int, dict]:
-        text = params.get("text") or ""
+        markdown = params.get("markdown_text")  # Markdown, as a message that streamed is rewritten
+        text = markdown if markdown is not None else params.get("text") or ""
         message = self._find(params.get("channel"), params.get("ts"))
         if message is None:
             return 200, {"ok": False, "error": "message_not_found"}
@@ -456,12 +457,13 @@ class FakeSlack:
             return 200, {"ok": False, "error": "streaming_state_conflict"}
         if not text.strip():
             return 200, {"ok": False, "error": "no_text"}
-        if len(text) > self.text_limit:
+        if len(text) > (STREAM_CALL_LIMIT if markdown is not None else self.text_limit):
             return 200, {"ok": False, "error": "msg_too_long"}
         blocks = _blocks(params)
         if blocks is None:
             return 200, {"ok": False, "error": "invalid_blocks"}
-        message.text, message.format, message.blocks = text, "mrkdwn", blocks
+        message.text, message.format = text, "markdown" if markdown is not None else "mrkdwn"
+        message.blocks = blocks or (message.blocks if markdown is not None else [])
         message.edits.append((time.monotonic(), text))
         return 200, {"ok": True, "channel": message.channel, "ts": message.ts, "text": text}
 

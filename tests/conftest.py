@@ -65,7 +65,8 @@ def start_bot(slack, bot_env, aws_env):
 
     def start(**overrides: str) -> Settings:
         settings = Settings.from_env({**os.environ, **bot_env, **overrides})  # as `python -m bot` reads it
-        handler = socket_mode_handler(create_bot(settings).app, settings)
+        start.bot = create_bot(settings)  # the last bot started, for a test that looks at its budgets
+        handler = socket_mode_handler(start.bot.app, settings)
         handler.connect()
         handlers.append(handler)
         slack.wait_until(lambda: slack.connected, what="the bot to connect over Socket Mode")

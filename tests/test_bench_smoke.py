@@ -18,11 +18,11 @@ def test_the_benchmark_runs_and_every_reply_of_this_bot_completes(tmp_path):
     assert "| small | 3 × 30 words | this bot | 3/3 |" in done.stdout  # the side-by-side table
     rows = json.loads((tmp_path / "latest.json").read_text())["rows"]
     assert {(row["strategy"], row["replies"]) for row in rows} == {
-        ("this bot", 1), ("this bot", 3), ("edit only (before)", 1), ("edit only (before)", 3)}
+        ("this bot", 1), ("this bot", 3), ("edit only", 1), ("edit only", 3)}
     for row in rows:
         assert row["complete"] == row["replies"] and row["early"] == 0
         assert 0 <= row["sign_of_life_ms_p50"] and 0 <= row["first_words_ms_p50"] and row["staleness_s_p95"] >= 0
     by_strategy = {row["strategy"]: row["calls_by_method"] for row in rows if row["replies"] == 1}
     assert by_strategy["this bot"]["status"] == 1 and by_strategy["this bot"]["start"] == 1  # the native path
-    assert by_strategy["edit only (before)"]["post"] == 1 and "start" not in by_strategy["edit only (before)"]
+    assert by_strategy["edit only"]["post"] == 1 and "start" not in by_strategy["edit only"]
     assert (tmp_path / "latest.md").read_text().startswith("# Benchmark")

@@ -10,9 +10,9 @@ from hypothesis import given, settings, strategies as st
 
 from bot import notes
 from bot.layout.layout import Layout
-from bot.sinks.base import Call, Due, Place
+from bot.sinks.base import Call, Due, Place, Unlimited
 from bot.sinks.edit import NOTE_ROOM, SLACK_TEXT_LIMIT, EditSink
-from bot.slack.errors import TooLong, Unavailable
+from bot.slack.kinds import TooLong, Unavailable
 from bot.slack.pacing import Budget, Priority
 
 PLACEHOLDER = "_Thinking…_"
@@ -443,3 +443,55 @@ def test_the_longest_closing_notes_fit_the_room_kept_for_them():
                         notes.FAILED, notes.UNEXPECTED_STOP], key=len)
     worst = "\n\n" + "\n".join([longest_stop, notes.QUESTION_CUT.format(limit=1_000_000), notes.PART_MISSING])
     assert len(worst) <= NOTE_ROOM
+
+
+class EditRoom(Unlimited):
+    """Budgets in which the edit budget has `room` calls to spare beyond those spoken for."""
+
+    def __init__(self, room: float) -> None:
+        self.edit_room = room
+
+    def room(self, method: str) -> float:
+        return self.edit_room
+
+
+def held(hold: float = 1.5) -> tuple[Layout, EditSink]:
+    layout = Layout()  # no placeholder: the reply showed the thinking status
+    return layout, EditSink(layout, Place("C1", "1.0", "U1"), interval=0.3, hold=hold, text_since=0.0)
+
+
+def test_first_words_are_posted_at_once_while_the_edit_budget_has_room():
+    layout, sink = held()
+    layout.feed("First words")
+    assert sink.due(0.0, EditRoom(1)).method == POST
+
+
+def test_while_every_edit_is_spoken_for_the_first_post_waits_to_carry_more():
+    layout, sink = held(hold=1.5)
+    layout.feed("First words")
+    assert sink.due(0.0, EditRoom(0)) is None and sink.wake_at() <= 0.25  # it looks again for room soon
+    assert sink.due(1.0, EditRoom(1)).method == POST  # room appeared
+
+
+def test_a_held_post_goes_when_the_answer_is_complete_with_all_of_it():
+    layout, sink = held(hold=1.5)
+    layout.feed("First words")
+    assert sink.due(0.5, EditRoom(0)) is None
+    layout.feed(", and the rest.")
+    layout.finish()
+    due = sink.due(0.6, EditRoom(0))
+    call = sink.make(due, 0.6)
+    assert call.method == POST and call.final and call.params["text"] == "First words, and the rest."
+
+
+def test_a_held_post_goes_when_the_hold_is_over_whatever_the_budget():
+    layout, sink = held(hold=1.5)
+    layout.feed("First words")
+    assert sink.due(1.4, EditRoom(0)) is None
+    assert sink.due(1.5, EditRoom(0)).method == POST
+
+
+def test_a_reply_that_began_with_a_placeholder_never_holds():
+    r = renderer()
+    r.feed("First words")
+    assert r.sink.due(0.0, EditRoom(0)).method == UPDATE

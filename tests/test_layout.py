@@ -31,12 +31,16 @@ def test_a_message_that_stops_fitting_closes_at_a_paragraph_break():
 
 
 def test_a_split_never_takes_back_what_a_stream_already_sent():
-    layout = Layout()
-    layout.feed("Para one.\n\nPara two is here and it goes on for a while")
-    layout.absorb()
-    layout.fit(0, fits_under(30), floor=20)  # 20 characters were appended already
-    assert len(layout.bodies[0]) >= 20
-    assert "".join(layout.bodies) == "Para one.\n\nPara two is here and it goes on for a while"
+    text = "A" * 22 + "\n\n" + "word " * 10
+    free, streamed = Layout(), Layout()
+    for layout in (free, streamed):
+        layout.feed(text)
+        layout.absorb()
+    free.fit(0, fits_under(40))
+    assert free.bodies[0] == "A" * 22 + "\n\n"  # left alone, it splits at the paragraph break
+    streamed.fit(0, fits_under(40), floor=30)  # 30 characters were appended already
+    assert 30 <= len(streamed.bodies[0]) <= 40 and streamed.bodies[0].endswith(" ")
+    assert "".join(streamed.bodies) == text
 
 
 def test_a_code_fence_cut_by_a_split_is_reopened_and_can_be_closed():

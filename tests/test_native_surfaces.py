@@ -254,3 +254,66 @@ def test_a_long_edited_answer_carries_the_buttons_under_sections_that_close_thei
     assert buttons["type"] == "context_actions" and len(sections) >= 2
     for block in sections:
         assert len(block["text"]["text"]) <= 3000 and block["text"]["text"].count("```") % 2 == 0
+
+
+def spoken_for(start_bot) -> tuple[int, int]:
+    pacer = start_bot.bot.pacer
+    return pacer.budget("chat.stopStream").spoken_for, pacer.budget("chat.update").spoken_for
+
+
+def test_when_the_start_budget_is_spent_the_first_words_are_posted_at_once(slack, bedrock, start_bot):
+    slack.limit("chat.startStream", burst=1, per_second=1 / 60)
+    start_bot(**NATIVE, SLACK_RATE_LIMITS="chat.startStream=1/1")  # this workspace allows one start a minute
+    bedrock.default = Reply.text("Answered at once.", first_delay=0.2)
+    first, second = (ask(slack, channel=f"C{n}", user=f"U{n}")[1] for n in range(2))
+    for question in (first, second):
+        slack.wait_until(lambda: [m for m in reply_messages(slack, question) if "Answered" in m.text],
+                         what="both answers")
+    streamed, posted = sorted((reply_messages(slack, q)[0] for q in (first, second)), key=lambda m: m.format)
+    assert (streamed.format, posted.format) == ("markdown", "mrkdwn")  # one start token: one stream, one post
+    first_words = max(request.sent_at[1] for request in bedrock.requests)
+    assert posted.posted_at - first_words < 1.0  # no waiting for the next start
+    assert not [s for _, s, _ in slack.responses if s == 429] and not slack.early_calls
+    slack.wait_until(lambda: spoken_for(start_bot) == (0, 0), what="the stops and edits to be released")
+
+
+def test_a_stream_slack_will_not_continue_into_a_second_message_is_posted_from_there(slack, bedrock, start_bot):
+    starts = []
+    slack.fail("chat.startStream", "channel_type_not_supported",
+               when=lambda params: starts.append(params) or len(starts) == 2)  # the second start only
+    start_bot(**NATIVE)
+    code = "\n".join(f"value_{i} = compute({i})" for i in range(600))
+    answer = f"Here:\n\n```python\n{code}\n```\n\nDone."
+    bedrock.script(Reply.text(answer, chunk=500))
+    _, question = ask(slack)
+    messages = slack.wait_until(lambda: [m for m in reply_messages(slack, question)
+                                         if m.format == "mrkdwn" and m.text.rstrip().endswith("Done.")]
+                                and reply_messages(slack, question), timeout=20, what="the whole answer")
+    assert messages[0].format == "markdown" and not messages[0].streaming
+    assert all(m.format == "mrkdwn" for m in messages[1:])  # posted and edited from the second message on
+    lines = [line for m in messages for line in m.text.splitlines() if line.startswith("value_")]
+    assert lines == [f"value_{i} = compute({i})" for i in range(600)]  # nothing lost, nothing twice
+    slack.wait_until(lambda: spoken_for(start_bot) == (0, 0), what="the counts to be released")
+
+
+def test_a_reply_that_could_post_nothing_clears_its_status(slack, bedrock, start_bot, caplog):
+    caplog.set_level(logging.INFO, logger="bot")
+    slack.fail("chat.startStream", "channel_not_found", times=5)  # the conversation went away meanwhile
+    start_bot(**NATIVE)
+    bedrock.script(Reply.text("Nowhere to go.", chunk=3, delay=0.05))
+    _, question = ask(slack)
+    slack.wait_until(lambda: "outcome=deleted" in caplog.text, what="the reply to stop")
+    cleared = [s for s in slack.statuses if s.thread_ts == question.ts and s.status == ""]
+    assert cleared and not reply_messages(slack, question)
+    assert spoken_for(start_bot) == (0, 0)
+
+
+def test_slacks_own_message_limit_rolls_a_stream_over_with_nothing_lost(slack, bedrock, start_bot):
+    slack.stream_message_limit = 3000  # stricter than the bot expects: Slack's msg_too_long decides the split
+    start_bot(**NATIVE)
+    words = [f"word{i} " for i in range(900)]
+    bedrock.script(Reply.deltas(words, delay=0.002))
+    _, question = ask(slack)
+    messages = slack.wait_until(finished(slack, question, count=2), timeout=20, what="the rolled-over answer")
+    assert all(len(m.text) <= 3000 for m in messages)
+    assert "".join(m.text for m in messages) == "".join(words)

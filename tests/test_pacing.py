@@ -393,3 +393,43 @@ def test_a_probe_never_goes_while_another_call_is_in_flight_or_inside_a_retry_af
     assert take(budget, "b", URGENT, 0.0) > 0
     budget.rate_limited("a", 5.0, 0.1)
     assert take(budget, "b", URGENT, 0.2) == pytest.approx(4.9)
+
+
+def test_429s_from_two_channels_teach_the_workspace_a_ceiling_slack_does_not_publish():
+    pacer, now = clocked({"chat.postMessage": MethodLimits(per_channel=Limit(60, 1, largest_burst=1))})
+    for n in range(30):  # thirty channels, one post each: no workspace budget of the bot's own yet
+        with pacer.turn("chat.postMessage", channel=f"C{n}") as turn:
+            assert turn.ask() == 0.0
+            turn.landed()
+    workspace = pacer.budget("chat.postMessage")
+    assert workspace.ceiling is None
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    now[0] = 1.0
+    with pacer.turn("chat.postMessage", channel="C1") as turn:
+        turn.wait(sleep)
+        turn.rate_limited(2.0)
+    assert workspace.ceiling is None  # one channel's 429 may be that channel's own limit
+    with pacer.turn("chat.postMessage", channel="C2") as turn:
+        turn.wait(sleep)  # the whole method waited out the Retry-After all the same
+        assert now[0] == pytest.approx(3.0)
+        turn.rate_limited(2.0)
+    assert workspace.ceiling == pytest.approx(32 / 60)  # what it was doing in the last minute
+    assert workspace.rate == pytest.approx(16 / 60) and workspace.paused_until == pytest.approx(5.0)
+
+
+def test_routine_calls_leave_room_for_the_calls_spoken_for():
+    budget = Fixed(60, burst=10, reserve=2)
+    budget.spoken_for = 5  # five open messages will each need a final edit
+    assert drain(budget, 0.0, ROUTINE) == 5  # ten tokens, five kept for them (more than the usual two)
+    assert budget.room(0.0) == pytest.approx(0)  # nothing to spare beyond them
+    assert drain(budget, 0.0, URGENT) == 5  # the final edits themselves may use every token
+
+
+def test_room_counts_the_tokens_that_will_come_within_a_horizon():
+    budget = Fixed(20, burst=2, reserve=0)  # one token every 3 s
+    budget.spoken_for = 2
+    assert budget.room(0.0) == pytest.approx(0)
+    assert budget.room(0.0, within=9.0) == pytest.approx(3)

@@ -9,7 +9,7 @@ import pytest
 
 from bot.sinks.router import (RELEARN_AFTER, Router, SignOfLife, Surface, choose_answer_surface,
                               choose_sign_of_life)
-from bot.slack.errors import NotAllowed, Refused, Unavailable
+from bot.slack.kinds import NotAllowed, Refused, Unavailable
 from bot.slack.pacing import Limit, MethodLimits, Pacer
 
 STATUS, PLACEHOLDER = SignOfLife.STATUS, SignOfLife.PLACEHOLDER

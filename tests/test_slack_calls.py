@@ -8,7 +8,8 @@ import pytest
 from slack_sdk import WebClient
 
 from bot.slack.calls import SlackCalls
-from bot.slack.errors import Gone, NotAllowed, NotStreaming, RateLimited, Refused, StillStreaming, TooLong, Unavailable
+from bot.slack.kinds import (Gone, NotAllowed, NotStreaming, RateLimited, Refused, StillStreaming, TooLong,
+                             Unavailable)
 from bot.slack.pacing import Pacer
 
 

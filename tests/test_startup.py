@@ -125,6 +125,7 @@ def test_sigterm_past_the_grace_period_marks_the_reply_interrupted_and_exits_0(s
     assert process.wait(30) == 0
     [reply] = slack.bot_messages()
     assert reply.text.startswith("word word") and reply.text.endswith(notes.SHUTTING_DOWN)
+    assert reply.format == "markdown" and not reply.streaming  # the native stream was ended with its note
     [request] = bedrock.requests
     slack.wait_until(lambda: request.ended_at is not None, what="the model stream to be closed")
     assert request.disconnected and request.ended_at - request.at < 8  # not the 10 s the model would take

@@ -12,8 +12,8 @@ from hypothesis import given, settings, strategies as st
 from bot import notes
 from bot.layout.layout import Layout
 from bot.sinks.base import Call, Place, Unlimited
-from bot.sinks.stream import APPEND, CALL_LIMIT, START, STOP, StreamSink
-from bot.slack.errors import Gone, NotAllowed, NotStreaming, RateLimited, Refused, TooLong
+from bot.sinks.stream import APPEND, CALL_LIMIT, START, STOP, UPDATE, StreamSink
+from bot.slack.kinds import Gone, NotAllowed, NotStreaming, RateLimited, Refused, TooLong, Unavailable
 from bot.slack.pacing import Priority
 
 PLACE = Place("C1", "100.1", "U1", "T1")
@@ -44,6 +44,10 @@ class Slack:
             self.texts[ts] = call.params["markdown_text"]
             return {"ts": ts}
         ts = call.params["ts"]
+        if call.method == UPDATE:
+            assert ts in self.stopped, "an edit of a message that still streams"
+            self.texts[ts] = call.params["markdown_text"]
+            return {}
         assert ts not in self.stopped, "a call to a stream that was stopped"
         self.texts[ts] += call.params.get("markdown_text", "")
         if call.method == STOP:
@@ -109,14 +113,16 @@ def test_appends_are_paced_and_carry_only_the_new_text():
     assert (call.method, call.params["markdown_text"]) == (APPEND, " two three")
 
 
-def test_the_end_goes_out_with_the_note_and_the_buttons_in_one_stop():
+def test_the_last_words_and_the_note_go_at_once_then_the_stop_brings_the_buttons():
     layout, sink, slack = setup()
     layout.feed("Partial")
     step(sink, slack, 0.0)
     layout.feed(" answer")
     layout.finish(":warning: _cut short_")
-    call = step(sink, slack, 0.1)  # at once, whatever the interval
-    assert call.method == STOP and call.params["blocks"] == [BUTTONS]
+    last = step(sink, slack, 0.1)  # at once, whatever the interval
+    assert (last.method, last.params["markdown_text"]) == (APPEND, " answer\n\n:warning: _cut short_")
+    stop = step(sink, slack, 0.1)
+    assert stop.method == STOP and stop.params["blocks"] == [BUTTONS] and "markdown_text" not in stop.params
     assert slack.shown == "Partial answer\n\n:warning: _cut short_" and sink.done
 
 
@@ -209,17 +215,30 @@ def test_a_rate_limited_start_is_posted_instead_of_waiting():
     assert not call.retry and sink.handover == 0
 
 
-def test_a_stop_that_is_rate_limited_is_made_again_later_and_the_words_are_not_held_back():
+def test_a_stop_slack_will_not_take_leaves_the_words_shown_and_ends_the_reply():
     layout, sink, slack = setup()
     layout.feed("Words")
     step(sink, slack, 0.0)
     layout.feed(" more")
     layout.finish()
-    step(sink, slack, 0.1, error=RateLimited(STOP, "ratelimited", retry_after=3))
-    append = step(sink, slack, 0.2, stop_ready=False)
-    assert (append.method, append.params["markdown_text"]) == (APPEND, " more")
-    drain(sink, slack, 3.5)
-    assert slack.shown == "Words more" and slack.stopped
+    assert step(sink, slack, 0.1).method == APPEND
+    stop = step(sink, slack, 0.2, error=RateLimited(STOP, "ratelimited", retry_after=3))
+    assert stop.retry  # the call policy waited out its 429s first
+    assert sink.done and slack.shown == "Words more"  # Slack ends the stream in a few minutes anyway
+
+
+def test_an_append_whose_answer_never_came_is_not_sent_again_but_the_message_is_rewritten_to_what_it_must_show():
+    layout, sink, slack = setup(interval=0.0)
+    layout.feed("One.")
+    step(sink, slack, 0.0)
+    layout.feed(" Two.")
+    slack_took_it = lambda call: (slack.take(call), Unavailable(APPEND, "http_503"))[1]  # noqa: E731
+    step(sink, slack, 1.0, error=slack_took_it)  # Slack took it, but its answer was lost
+    layout.feed(" Three.")
+    layout.finish()
+    calls = drain(sink, slack, 1.0)
+    assert [c.method for c in calls][:2] == [STOP, UPDATE]
+    assert list(slack.texts.values()) == ["One. Two.", " Three."]  # nothing twice; the rest in a new message
 
 
 def test_a_deleted_reply_stops_everything():
@@ -238,18 +257,19 @@ _LIVE = re.compile(r"<[!@#]|<[a-z]+:|<[^>\s]*\|")
 @given(
     chunks=st.lists(st.text(alphabet="ab <>!@&*_`\n#-|", min_size=1, max_size=40), min_size=1, max_size=60),
     gaps=st.lists(st.floats(min_value=0, max_value=0.7), min_size=60, max_size=60),
-    failures=st.lists(st.sampled_from([None, None, None, "429", "ended", "too long", "error"]),
+    failures=st.lists(st.sampled_from([None, None, None, "429", "ended", "too long", "error", "lost", "taken, lost"]),
                       min_size=300, max_size=300),
     limit=st.sampled_from([60, 200, 11_000]),
 )
 def test_whatever_arrives_and_fails_the_streams_show_exactly_the_answer_and_nothing_live(chunks, gaps, failures,
                                                                                           limit):
-    """Slack here answers each call at random: fine, 429, the stream ended, too long, or another error. The
-    streams, read in order, show exactly what the model wrote (escaped), or it is owned up to; no call
-    carries a live Slack token, and none is over Slack's limit."""
+    """Slack here answers each call at random: fine, 429, the stream ended, too long, another error, or no
+    answer at all (having taken the call, or not). The streams, read in order, show exactly what the model
+    wrote (escaped), or it is owned up to; no call carries a live Slack token, and none is over Slack's limit."""
     layout, sink, slack = setup(interval=0.5, limit=limit)
     outcomes = iter(failures)
-    codes = {"429": RateLimited, "ended": NotStreaming, "too long": TooLong, "error": Refused}
+    codes = {"429": RateLimited, "ended": NotStreaming, "too long": TooLong, "error": Refused,
+             "lost": Unavailable, "taken, lost": Unavailable}
 
     def error(call: Call):
         assert not _LIVE.search(call.params.get("markdown_text", "")), "a live Slack token reached Slack"
@@ -259,6 +279,8 @@ def test_whatever_arrives_and_fails_the_streams_show_exactly_the_answer_and_noth
             return None  # a refused start hands over to the edit sink: that is another test
         if kind == "ended" and call.params.get("ts") is not None:
             slack.stopped.add(call.params["ts"])  # Slack ended it: it keeps what it took
+        if kind == "taken, lost":
+            slack.take(call)
         return codes[kind](call.method, "x")
 
     now = 0.0
@@ -269,36 +291,52 @@ def test_whatever_arrives_and_fails_the_streams_show_exactly_the_answer_and_noth
             pass
     layout.finish()
     while not sink.done:
-        now = max(now, sink.wake_at())
+        wake_at = sink.wake_at()
+        assert wake_at is not None, "the sink is stuck: not done, and wants no call"
+        now = max(now, wake_at)
         step(sink, slack, now, error=error)
 
     answer = "".join(chunks)
+    if sink.handover is not None:
+        layout.absorb()  # the edit sink takes the rest from here, beginning with what waits
     assert "".join(layout.bodies) == answer  # the layout lost nothing
-    if layout.lost:
-        return  # a part Slack never took is owned up to in the last message instead
+    if layout.lost:  # a part Slack never took is owned up to in the last message instead
+        assert notes.PART_MISSING in list(slack.texts.values())[-1] or sink.handover is not None
+        return
     started = {index: message.ts for index, message in enumerate(sink._messages) if message.ts}
     for index, part in enumerate(layout.parts):  # and each stream shows its part exactly, once
+        if sink.handover is not None and index >= sink.handover:
+            break  # the edit sink's to show
         if index not in started:
             assert not part.source.strip(), "a part with text never reached Slack"
             continue
         shown = slack.texts[started[index]].replace("&lt;", "<")
+        if not part.source.strip():  # nothing but white space: it stands for the note (an empty answer says so)
+            assert shown.strip() in (notes.EMPTY_ANSWER, notes.PART_MISSING)
+            continue
         assert shown.startswith(part.source)
         tail = re.sub(r"^\n(`{3,}|~{3,})", "", shown[len(part.source):])  # the fence it closed, if any
         assert tail.strip() in ("", notes.PART_MISSING), f"more than the part was shown: {tail!r}"
 
 
-class NoStarts(Unlimited):
-    def ready(self, method: str) -> bool:
-        return method != START
-
-
-def test_a_start_that_cannot_go_at_once_is_posted_instead_unless_told_to_wait():
+def test_a_start_that_cannot_go_soon_is_posted_instead_unless_told_to_wait():
     layout, sink, slack = setup()
     layout.feed("Hello")
-    assert sink.due(0.0, NoStarts()) is None
+    due = sink.due(0.0)
+    assert sink.wait(due, 0.01)  # the one call slot is busy for a moment: worth waiting
+    assert not sink.wait(due, 2.5)  # the start budget is spent: post instead
     assert sink.handover == 0 and sink.refusal is None and sink.done  # handed over, and nothing learned
 
     layout = Layout()
     waiting = StreamSink(layout, PLACE, wait_for_starts=True)  # SLACK_REPLY_SURFACE=stream
     layout.feed("Hello")
-    assert waiting.due(0.0, NoStarts()).method == START and waiting.handover is None
+    assert waiting.wait(waiting.due(0.0), 30.0) and waiting.handover is None
+
+
+def test_a_start_too_long_even_at_the_smallest_limit_is_posted_instead():
+    layout, sink, slack = setup(limit=600)
+    layout.feed("x" * 550)
+    call = step(sink, slack, 0.0, error=TooLong(START, "msg_too_long"))
+    assert sink.handover is None and sink._limit == 500  # shrunk, and tried again
+    again = step(sink, slack, 0.0, error=TooLong(START, "msg_too_long"))
+    assert len(again.params["markdown_text"]) <= 500 and sink.handover == 0

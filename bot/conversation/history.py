@@ -10,7 +10,7 @@ import logging
 import threading
 
 from bot.slack.calls import SlackCalls
-from bot.slack.errors import SlackError
+from bot.slack.kinds import SlackError
 
 log = logging.getLogger(__name__)
 

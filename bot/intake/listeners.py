@@ -13,7 +13,7 @@ from bot.intake.requests import SeenEvents, feedback_click, request_from_event
 from bot.reply.replier import Replier
 from bot import feedback
 from bot.slack.calls import SlackCalls
-from bot.slack.errors import SlackError
+from bot.slack.kinds import SlackError
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from bot.sinks.base import Place
 from bot.sinks.delivery import Delivery
 from bot.sinks.router import Router
 from bot.slack.calls import SlackCalls
-from bot.slack.errors import SlackError
+from bot.slack.kinds import SlackError
 
 log = logging.getLogger(__name__)
 

@@ -1,20 +1,21 @@
 """What every sink shares: the place a reply goes, the call a sink wants next, and the call it makes.
 
 A sink is pure: it owns no thread, clock or network. Its driver (`writer.Writer`) asks it what call is
-due (`due`), takes that call's turn from the pacer, asks the sink to make the call's content only then
-(`make`, so that it carries everything the model said while it waited), makes the call and reports Slack's
-answer (`answered`). `due` decides which message and which method once; `make` acts on that decision.
+due (`due`), takes that call's turn from the pacer (telling the sink how long the turn would make it wait:
+`wait`), asks the sink to make the call's content only then (`make`, so that it carries everything the model
+said while it waited), makes the call and reports Slack's answer (`answered`). `due` decides which message
+and which method once; `make` acts on that decision.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Mapping, Protocol
 
-from slack_sdk.web import SlackResponse
-
-from bot.slack.errors import SlackError
+from bot.slack.kinds import SlackError
 from bot.slack.pacing import Priority
+
+SOON = 0.05  # seconds: a call that can go this soon is as good as one that can go now
 
 
 @dataclass(frozen=True)
@@ -75,22 +76,37 @@ class Unlimited:
 class Sink(Protocol):
     """One surface's calls for the messages of a reply."""
 
+    name: str  # "stream" or "edit", for the log
+    gone: bool  # the reply is out of reach (deleted, archived, stopped by a person): the model may stop
+    handover: int | None  # the first message another surface must write (a stream Slack would not start)
+    refusal: SlackError | None  # what Slack said when it refused this surface, if it did
+
     def due(self, now: float, budgets: Budgets) -> Due | None:
         """The call wanted now, or None."""
 
     def wake_at(self) -> float | None:
         """When `due` may next want a call; None: not before new text or an answer from Slack."""
 
+    def wait(self, due: Due, seconds: float) -> bool:
+        """The call for `due` would wait `seconds` for its turn; False: the sink gives it up."""
+
     def make(self, due: Due, now: float) -> Call | None:
         """The call for `due`, made now; None if it turned out to have nothing to say."""
 
-    def answered(self, call: Call, now: float, response: SlackResponse | None, error: SlackError | None) -> None:
+    def answered(self, call: Call, now: float, response: Mapping[str, Any] | None, error: SlackError | None) -> None:
         """What Slack answered to `call` (after the call policy's retries)."""
+
+    def holds(self) -> tuple[int, int]:
+        """(streams, edited messages) the reply holds open now: each speaks for calls the bot will make soon."""
 
     @property
     def done(self) -> bool:
-        """Every message shows its final text, or was given up on."""
+        """Every message shows its final text, or was given up on (or handed over)."""
 
     @property
     def shown_anything(self) -> bool:
         """Some of the answer (or a note) reached Slack."""
+
+    @property
+    def posted(self) -> list[str]:
+        """The ts of every message the sink posted (or took over)."""

@@ -1,11 +1,15 @@
 """One reply's messages in Slack, on whichever surface carries them.
 
-`begin` shows a sign of life at once (the thread's "is thinking…" status, or a placeholder message). The
-first words choose the answer's sink (a native stream, or messages posted and edited; see `router`), which a
-`Writer` then drives; everything after is fed to the same layout. A stream Slack refuses to start hands the
-reply over to the edit sink from that message on, and the refusal is remembered. A reply that ends before
-any text (a failure, an empty answer) posts its note, or edits the placeholder into it. Whatever happens the
-reply ends showing the answer or a note: never a placeholder, never a status that stays.
+`begin` shows a sign of life at once: the thread's "is thinking…" status (tried once: if Slack will not set
+it, a placeholder goes at once instead), or a placeholder message. The first words choose the answer's sink
+(a native stream, or messages posted and edited; see `router`), which a `Writer` then drives; everything
+after is fed to the same layout. A stream that cannot or may not start hands the reply over to the edit
+sink from that message on, and a refusal is passed to the router to learn from. A reply that ends before any
+text (a failure, an empty answer) posts its note, or edits the placeholder into it. Whatever happens, the
+reply ends showing the answer or a note, and a status that nothing replaced is cleared.
+
+While its sink runs, the reply tells the router what it holds open (a stream, or posted messages awaiting
+their final edit), so that the calls they will need are spoken for; it releases them when the sink ends.
 """
 
 from __future__ import annotations
@@ -17,13 +21,13 @@ from typing import Callable
 
 from bot import notes
 from bot.layout.layout import Layout
-from bot.sinks.base import Place
+from bot.sinks.base import Place, Sink
 from bot.sinks.edit import EditSink
 from bot.sinks.router import Router, SignOfLife, Surface
 from bot.sinks.stream import StreamSink
 from bot.sinks.writer import Writer
 from bot.slack.calls import SlackCalls
-from bot.slack.errors import SlackError
+from bot.slack.kinds import SlackError
 
 log = logging.getLogger(__name__)
 
@@ -52,26 +56,24 @@ class Delivery:
         self._status = status
         self._loading_messages = loading_messages
         self._feedback = feedback
+        self._hold = hold
         self._on_gone = on_gone
         self._clock = clock
         self._changed = threading.Condition()
         self.layout = Layout()
         self.sign_of_life: SignOfLife | None = None
         self._placeholder: tuple[str, str] | None = None
-        self._hold = hold
         self._writer: Writer | None = None
         self._writers: list[Writer] = []
-        self._spoken = (0, 0)  # (streams, edited messages) this reply holds open in the router's count
-        self._gone_reported = False
+        self._held = (0, 0)  # (streams, edited messages) this reply holds open in the router's count
 
     # -- what the reply does -----------------------------------------------------------------------
 
     def begin(self) -> bool:
         """Show at once that the bot is working. False if Slack would not take even that (nowhere to answer)."""
-        choice = self._router.sign_of_life(self._place.channel, self._place.thread_ts)
-        if choice is SignOfLife.STATUS:
-            try:
-                self._calls.call(STATUS, channel_id=self._place.channel, thread_ts=self._place.thread_ts,
+        if self._router.sign_of_life(self._place.channel, self._place.thread_ts) is SignOfLife.STATUS:
+            try:  # once: a status that must wait for a retry is no sign of life
+                self._calls.call(STATUS, retry=False, channel_id=self._place.channel, thread_ts=self._place.thread_ts,
                                  status=self._status, loading_messages=list(self._loading_messages) or None)
                 self.sign_of_life = SignOfLife.STATUS
                 return True
@@ -127,12 +129,11 @@ class Delivery:
     @property
     def surface(self) -> str:
         """How the answer went: "stream", "edit", or "stream+edit" when a stream handed over."""
-        kinds = [("stream" if isinstance(writer.sink, StreamSink) else "edit") for writer in self._writers]
-        return "+".join(dict.fromkeys(kinds)) or "-"
+        return "+".join(dict.fromkeys(writer.sink.name for writer in self._writers)) or "-"
 
     # -- internals ---------------------------------------------------------------------------------
 
-    def _first_sink(self):
+    def _first_sink(self) -> Sink:
         if self._placeholder is None and self._router.answer_surface(
                 self._place.channel, self._place.thread_ts) is Surface.STREAM:
             return StreamSink(self.layout, self._place, interval=self._interval, feedback=self._feedback,
@@ -144,48 +145,41 @@ class Delivery:
                         placeholder=self._placeholder if first == 0 else None, feedback=self._feedback,
                         hold=self._hold, text_since=self._clock())
 
-    def _start(self, sink) -> None:
+    def _start(self, sink: Sink) -> None:
         """Run `sink` (with the lock held)."""
         self._writer = Writer(sink, self._calls, self._changed, channel=self._place.channel, clock=self._clock,
-                              on_answer=self._count, on_end=self._ended)
+                              on_answer=self._hold_open, on_end=self._ended)
         self._writers.append(self._writer)
-        self._count(self._writer)
+        self._hold_open(self._writer)
         self._writer.start()
 
-    def _count(self, writer: Writer) -> None:
-        """Tell the router what this reply holds open: a stream (from the moment it is chosen, until it is
-        stopped or handed over), or posted messages that await their final edit (with the lock held)."""
-        sink, running = writer.sink, writer is self._writer and not writer.sink.done
-        if isinstance(sink, StreamSink):
-            spoken = (max(sink.streaming, 1) if running and sink.handover is None else 0, 0)
-        else:
-            spoken = (0, sink.unfinished if running else 0)
-        streams, edits = spoken[0] - self._spoken[0], spoken[1] - self._spoken[1]
-        self._spoken = spoken
+    def _hold_open(self, writer: Writer, held: tuple[int, int] | None = None) -> None:
+        """Tell the router what this reply holds open now (with the lock held)."""
+        held = writer.sink.holds() if held is None else held
+        streams, edits = held[0] - self._held[0], held[1] - self._held[1]
+        self._held = held
         if streams:
             self._router.streams_open(streams)
         if edits:
             self._router.edits_open(edits)
 
     def _ended(self, writer: Writer) -> None:
-        """A writer's sink is done (on its own thread)."""
+        """A writer's sink is done, or its writer failed (on the writer's own thread)."""
         sink = writer.sink
         with self._changed:
-            self._count(writer)
-            if isinstance(sink, StreamSink) and sink.handover is not None:
+            self._hold_open(writer, (0, 0))  # whatever happened, it holds nothing open any more
+            if sink.handover is not None and not writer.crashed:
                 if sink.refusal is not None:
                     self._router.stream_refused(sink.refusal, self._place.channel)
                 self._start(self._edit_sink(first=sink.handover))
-            elif writer.crashed:
-                self._never_leave_a_placeholder(sink)
             self._changed.notify_all()
-        if getattr(sink, "gone", False) and not self._gone_reported:
-            self._gone_reported = True
+        if writer.crashed and not sink.shown_anything:
+            self._say_it_failed()
+        if sink.gone:
             self._on_gone()  # nothing more can be shown: the model may stop
 
-    def _never_leave_a_placeholder(self, sink) -> None:
-        if sink.shown_anything:
-            return
+    def _say_it_failed(self) -> None:
+        """A writer failed before showing anything: never leave a placeholder (or the status) behind."""
         try:
             if self._placeholder is not None:
                 self._calls.call("chat.update", channel=self._place.channel, ts=self._placeholder[0], text=notes.FAILED)

@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
-
-from slack_sdk.web import SlackResponse
+from typing import Any, Mapping
 
 from bot.layout.layout import Layout
 from bot.layout.mrkdwn import to_mrkdwn
 from bot.layout.splitting import open_fence, split_point
 from bot.sinks.base import Budgets, Call, Due, Place, Unlimited
-from bot.slack.errors import Gone, NotAllowed, SlackError, TooLong
+from bot.slack.kinds import Gone, NotAllowed, SlackError, TooLong
 from bot.slack.pacing import Priority
 
 SLACK_TEXT_LIMIT = 4000  # chat.update rejects longer `text` with msg_too_long
@@ -51,6 +49,10 @@ class _Message:
 
 
 class EditSink:
+    name = "edit"
+    handover = None  # the path of last resort: it never hands over
+    refusal = None
+
     def __init__(
         self,
         layout: Layout,
@@ -63,7 +65,6 @@ class EditSink:
         hold: float = 0.0,
         text_since: float = 0.0,
         limit: int = SLACK_TEXT_LIMIT - NOTE_ROOM,
-        formatter: Callable[[str], str] = to_mrkdwn,
     ) -> None:
         """`placeholder`: (ts, text) of a message already posted, which the first words replace. `first`: the
         first message of the layout this sink writes (those before it went another way). `feedback`: a block
@@ -73,8 +74,7 @@ class EditSink:
         self._place = place
         self.interval = interval
         self._limit = limit
-        self._formatter = formatter
-        self._format_cache: tuple[str, str] = ("", formatter(""))
+        self._format_cache: tuple[str, str] = ("", to_mrkdwn(""))
         self._feedback = feedback
         self._messages: list[_Message] = [_Message() for _ in layout.parts]
         for message in self._messages[:first]:
@@ -100,10 +100,10 @@ class EditSink:
     def shown_anything(self) -> bool:
         return any(message.answered for message in self._messages)
 
-    @property
-    def unfinished(self) -> int:
-        """Messages posted whose final text has yet to go out: each will need an edit."""
-        return sum(1 for index, message in enumerate(self._messages) if message.ts and not self._final_sent(index))
+    def holds(self) -> tuple[int, int]:
+        """(streams, edited messages) this reply holds open: every message posted whose final text has yet to
+        go out will need an edit."""
+        return 0, sum(1 for index, message in enumerate(self._messages) if message.ts and not self._final_sent(index))
 
     @property
     def posted(self) -> list[str]:
@@ -132,7 +132,10 @@ class EditSink:
         times = [at for index in range(len(self._messages)) if (at := self._due_at(index, None)) is not None]
         return min(times, default=None)
 
-    def wanted_at(self, message_index: int) -> float | None:
+    def wait(self, due: Due, seconds: float) -> bool:
+        return True  # posts and edits wait for their turn
+
+    def _wanted_at(self, message_index: int) -> float | None:
         """When a message that shows text would like its next edit (None: not until more text comes): the
         first words at once, then one edit per interval."""
         message = self._messages[message_index]
@@ -166,7 +169,7 @@ class EditSink:
         message.last_call_at = now
         return call
 
-    def answered(self, call: Call, now: float, response: SlackResponse | None, error: SlackError | None) -> None:
+    def answered(self, call: Call, now: float, response: Mapping[str, Any] | None, error: SlackError | None) -> None:
         if call is not self._in_flight:
             raise ValueError("an answer to a call that is not in flight")
         self._in_flight = None
@@ -233,7 +236,7 @@ class EditSink:
                 if budgets.room(UPDATE) < 1:
                     return self._hold_until
             return message.not_before  # a new message holding text goes up at once
-        wanted = self.wanted_at(index)
+        wanted = self._wanted_at(index)
         return None if wanted is None else max(wanted, message.not_before)
 
     def _fits(self, markdown: str) -> bool:
@@ -241,7 +244,7 @@ class EditSink:
 
     def _format(self, markdown: str) -> str:
         if self._format_cache[0] != markdown:
-            self._format_cache = (markdown, self._formatter(markdown))
+            self._format_cache = (markdown, to_mrkdwn(markdown))
         return self._format_cache[1]
 
     def _render(self, index: int, final: bool) -> str:

@@ -13,9 +13,9 @@ are unit-tested as such; `Router` reads those values from the pacer and remember
   while every edit is spoken for). `stream` always streams where Slack allows it (waiting for
   the start budget), `edit` never does. A reply that began with a placeholder is edited, so that the
   placeholder is never left behind.
-- A refusal that will repeat is learned once: a refusal of the app (a scope, a feature, a method Slack does
-  not offer it) for the whole process, for an hour; a refusal of one conversation (`channel_type_not_supported`)
-  for that conversation.
+- A refusal that will repeat is learned once, as far as it reaches (see `kinds.SlackError.applies_to`): a
+  refusal of the app (a scope, a feature, a method Slack does not offer it) for the whole process, for an
+  hour; a refusal of one conversation (`channel_type_not_supported`, …) for that conversation.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from enum import Enum
 from typing import Callable
 
 from bot import notes
-from bot.slack.errors import NotAllowed, SlackError
+from bot.sinks.base import SOON
+from bot.slack.kinds import SlackError
 from bot.slack.pacing import Pacer, Priority
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,6 @@ log = logging.getLogger(__name__)
 RELEARN_AFTER = 3600.0  # seconds before a refusal of the whole app is tried again (an admin may have fixed it)
 STOP_HORIZON = 10.0  # seconds within which a stream's stop should find a token
 _REMEMBERED_CONVERSATIONS = 10_000
-_START_SOON = 0.05  # a start this close is as good as now
 
 
 class Surface(str, Enum):
@@ -62,7 +62,7 @@ def choose_answer_surface(*, surface: Surface, stream_usable: bool, start_wait: 
         return Surface.EDIT
     if surface is Surface.STREAM:
         return Surface.STREAM
-    return Surface.STREAM if start_wait <= _START_SOON and stop_room >= 1 else Surface.EDIT
+    return Surface.STREAM if start_wait <= SOON and stop_room >= 1 else Surface.EDIT
 
 
 class _Refusals:
@@ -78,11 +78,11 @@ class _Refusals:
 
     def learn(self, error: SlackError, channel: str) -> bool:
         """Remember `error`; True the first time (the caller logs it then)."""
-        if isinstance(error, NotAllowed) or error.code == "unknown_method":
+        if error.applies_to == "app":
             first = self._clock() >= self._app_until
             self._app_until = self._clock() + RELEARN_AFTER
             return first
-        if error.code in ("channel_type_not_supported", "invalid_channel_type", "not_supported"):
+        if error.applies_to == "conversation":
             first = channel not in self._conversations
             self._conversations[channel] = error.code
             while len(self._conversations) > _REMEMBERED_CONVERSATIONS:
@@ -133,11 +133,10 @@ class Router:
         with self._lock:
             first = self._stream_refusals.learn(error, channel)
         if first:
-            where = "in this kind of conversation" if error.code == "channel_type_not_supported" else "everywhere"
-            log.warning(notes.STREAMING_REFUSED.format(code=error.code, where=where))
+            log.warning(notes.streaming_refused(error.code, everywhere=error.applies_to == "app"))
 
     def status_refused(self, error: SlackError, channel: str) -> None:
         with self._lock:
             first = self._status_refusals.learn(error, channel)
         if first:
-            log.warning(notes.STATUS_REFUSED.format(code=error.code))
+            log.warning(notes.status_refused(error.code))

@@ -1,56 +1,63 @@
 """The stream sink: the answer as Slack's native streaming messages (`chat.startStream`, `chat.appendStream`,
 `chat.stopStream`). Slack renders the Markdown itself, shows no "(edited)" mark, and each call sends only the
-new text, so a message can hold about three times what an edited one can. Unless told to wait for starts, a
-message whose start cannot go at once (its budget is spent) is handed over to the edit sink, like a start
-Slack refused: posting the words beats waiting for a Tier 2 token.
+new text, so a message can hold about three times what an edited one can.
 
 A message starts with its first words, grows by appends (at most one per `interval`, newest text gathered,
-one call at a time per reply) and is stopped when it is final; the last one's stop carries the feedback
-buttons. When the stop must wait for its budget (Tier 2) the final text goes first by an append (Tier 4),
-so the end of the answer is not held back by the stop. What a stream took can never be taken back, so the
-layout splits a message only after what it already sent (`floor`), and a message that must end closes its
-code fence itself. The messages of a reply stream one after the other.
+one call at a time per reply) and, once final, gets its last words (with a fence closed and the closing
+note) by a final append, then its stop; the last message's stop carries the feedback buttons. The last
+words thus go on the generous Tier 4 budget and never wait for a Tier 2 stop. What a stream took can never
+be taken back, so the layout splits a message only after what it already sent (`floor`), and a message that
+must end closes its code fence itself. The messages of a reply stream one after the other.
 
-Slack's answers: a stream Slack ended (`message_not_in_streaming_state`, about five minutes) keeps what it
-took and the answer goes on in a new message; `msg_too_long` ends the message where it stands, and the rest
-goes on in a new one under a lower limit; a person who stops the stream stops the answer; a refused
-`chat.startStream` hands the reply over to the edit sink (`handover`), from the message that could not start.
+A start that cannot go at once (its budget is spent) or that Slack refuses hands the reply over to the edit
+sink from that message on (`handover`; the refusal is kept for the router to learn from): posting the words
+beats waiting for a Tier 2 token. Unless told to wait for starts (`SLACK_REPLY_SURFACE=stream`).
+
+What Slack answers, after the call policy's retries:
+- a stream Slack ended (`message_not_in_streaming_state`, about five minutes), a message it finds too long,
+  an append it will not take: the message ends with what Slack took, and the rest goes on in a new message
+  (a message too long also lowers the limit);
+- an append whose answer never came (Slack may or may not have taken it): the stream is stopped and the
+  message rewritten to the text it should show (`chat.update`, once it no longer streams), so nothing shows
+  twice; the rest goes on in a new message;
+- a person who stops the stream, or a message or conversation out of reach: the answer stops.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-from slack_sdk.web import SlackResponse
+from typing import Any, Mapping
 
 from bot.layout.layout import Layout
 from bot.layout.markdown import escape
-from bot.sinks.base import Budgets, Call, Due, Place, Unlimited
-from bot.slack.errors import Gone, NotAllowed, NotStreaming, RateLimited, SlackError, TooLong, Unavailable
+from bot.sinks.base import SOON, Budgets, Call, Due, Place, Unlimited
+from bot.slack.kinds import Gone, NotAllowed, NotStreaming, RateLimited, SlackError, TooLong, Unavailable
 from bot.slack.pacing import Priority
 
-START, APPEND, STOP = "chat.startStream", "chat.appendStream", "chat.stopStream"
+START, APPEND, STOP, UPDATE = "chat.startStream", "chat.appendStream", "chat.stopStream", "chat.update"
 CALL_LIMIT = 12_000  # markdown_text per call (Slack's documented limit)
 MESSAGE_LIMIT = CALL_LIMIT - 500  # a message's Markdown, leaving room for a fence's closing line and the note
 _MIN_LIMIT = 500
-_AFTER_FAILURE = 1.0  # seconds before a call that failed is tried again
-_GIVE_UP_AFTER = 3  # failures of a message's final call before its stream is left to Slack's time limit
+_SHRINK = 0.9  # after a message too long to start, the limit becomes this share of the refused text
+_AFTER_FAILURE = 1.0  # seconds before an intermediate append that failed is superseded by the next
 
 
 @dataclass
 class _Message:
     ts: str | None = None  # None until its stream starts
     committed: int = 0  # characters of the message's source that Slack took
-    tail_sent: bool = False  # the closing fence and note went out
-    done: bool = False  # stopped (or ended by Slack), nothing more to send
+    tail_sent: bool = False  # the last words, the closing fence and the note went out
+    stopped: bool = False  # stopped (or ended by Slack): no more appends
+    done: bool = False  # nothing more to send
+    repair: str | None = None  # the Markdown the message must be rewritten to, once stopped
     last_call_at: float = -math.inf
     not_before: float = -math.inf
-    failures: int = 0
-    maybe_stopped: bool = False  # a stop whose answer never came may have landed
 
 
 class StreamSink:
+    name = "stream"
+
     def __init__(self, layout: Layout, place: Place, *, interval: float = 1.0, feedback: dict | None = None,
                  limit: int = MESSAGE_LIMIT, wait_for_starts: bool = False) -> None:
         self._layout = layout
@@ -63,7 +70,7 @@ class StreamSink:
         self._in_flight: Call | None = None
         self.gone = False  # nothing more can be shown (deleted, or a person stopped the stream): the model may stop
         self.handover: int | None = None  # the first message another surface must write
-        self.refusal: SlackError | None = None  # why chat.startStream was refused (None: its budget was spent)
+        self.refusal: SlackError | None = None  # what Slack said to the start it refused (None: no token to start)
 
     # -- state -------------------------------------------------------------------------------------
 
@@ -80,32 +87,42 @@ class StreamSink:
         return any(message.ts for message in self._messages)
 
     @property
-    def streaming(self) -> int:
-        """Messages of this reply streaming now (started, not stopped): each will need a stop."""
-        return sum(1 for message in self._messages if message.ts and not message.done)
-
-    @property
     def posted(self) -> list[str]:
         return [message.ts for message in self._messages if message.ts]
+
+    def holds(self) -> tuple[int, int]:
+        """(streams, edited messages) this reply holds open: from the moment a stream is chosen until it
+        stops, each will need a stop (and a final append)."""
+        if self.handover is not None or self.gone or self.done:
+            return 0, 0
+        return max(sum(1 for message in self._messages if message.ts and not message.stopped), 1), 0
 
     # -- the schedule ------------------------------------------------------------------------------
 
     def due(self, now: float, budgets: Budgets = Unlimited()) -> Due | None:
-        due, at = self._next(budgets)
-        if due is None or at > now:
-            return None
-        if due.method == START and not self._wait_for_starts and not budgets.ready(START):
-            self.handover = due.index  # post it rather than wait for a start
-            return None
-        return due
+        due, at = self._next()
+        return due if due is not None and at <= now else None
 
     def wake_at(self) -> float | None:
-        due, at = self._next(Unlimited())
+        due, at = self._next()
         return at if due is not None else None
+
+    def wait(self, due: Due, seconds: float) -> bool:
+        """A start that cannot go soon is posted instead (unless told to wait for starts)."""
+        if due.method == START and seconds > SOON and not self._wait_for_starts:
+            self.handover = due.index
+            return False
+        return True
 
     def make(self, due: Due, now: float) -> Call | None:
         index, layout = due.index, self._layout
         message = self._messages[index]
+        if due.method == STOP:
+            return self._call(due, {"channel": self._place.channel, "ts": message.ts, **self._buttons(index)},
+                              now, end=message.committed)
+        if due.method == UPDATE:
+            return self._call(due, {"channel": self._place.channel, "ts": message.ts, "markdown_text": message.repair},
+                              now, end=message.committed)
         if layout.is_last(index):
             layout.absorb()
         part = layout.parts[index]
@@ -114,81 +131,61 @@ class StreamSink:
         final = layout.is_final(index)
         source = part.source
         text = escape(source[message.committed:])
-        tail, ends = "", final and due.method != START  # the call carries the message's end (perhaps nothing)
-        if ends and not message.tail_sent:
-            note = layout.closing_note(index, blank=not source.strip(), shown_anything=True)
-            tail = layout.closer(index) + (f"\n\n{note}" if note and source.strip() else note or "")
-        params: dict = {"channel": self._place.channel}
         if due.method == START:
-            if not text.strip():  # a message with nothing but the note (after a rollover at the very end)
-                text = (layout.closing_note(index, blank=True, shown_anything=True) or "") if final else ""
+            if not text.strip():  # a message that holds nothing but the note (after a rollover at the very end)
+                text = self._tail(index, blank=True) if final else ""
                 if not text:
                     return None
-                ends = True
-            params.update(thread_ts=self._place.thread_ts, recipient_user_id=self._place.user,
-                          recipient_team_id=self._place.team, markdown_text=text)
-        else:
-            params["ts"] = message.ts
-            if text + tail:
-                params["markdown_text"] = text + tail
-            if due.method == APPEND and "markdown_text" not in params:
-                message.tail_sent = True  # nothing left but the stop
-                return None
-            if due.method == STOP and self._feedback and layout.is_last(index) and layout.finished and not layout.abandoned:
-                params["blocks"] = [self._feedback]
-        # Only a final append waits out a 429 in the call policy: a start that must wait is better posted, and a
-        # stop that must wait lets the final words go by an append meanwhile.
-        retry = due.method == APPEND and due.priority is Priority.URGENT
-        call = Call(due.method, index, params, retry=retry, final=final, version=part.version, end=len(source),
-                    extra={"tail": ends})
-        self._in_flight = call
-        message.last_call_at = now
-        return call
+            params = {"channel": self._place.channel, "thread_ts": self._place.thread_ts,
+                      "recipient_user_id": self._place.user, "recipient_team_id": self._place.team,
+                      "markdown_text": text}
+            return self._call(due, params, now, end=len(source), tail=not source.strip())
+        tail = self._tail(index, blank=not source.strip()) if final and not message.tail_sent else ""
+        if not text + tail:
+            message.tail_sent = message.tail_sent or final  # nothing left but the stop
+            return None
+        params = {"channel": self._place.channel, "ts": message.ts, "markdown_text": text + tail}
+        return self._call(due, params, now, end=len(source), tail=final)
 
-    def answered(self, call: Call, now: float, response: SlackResponse | None, error: SlackError | None) -> None:
+    def answered(self, call: Call, now: float, response: Mapping[str, Any] | None, error: SlackError | None) -> None:
         if call is not self._in_flight:
             raise ValueError("an answer to a call that is not in flight")
         self._in_flight = None
-        message = self._messages[call.index]
+        index, message = call.index, self._messages[call.index]
         if error is None:
             if call.method == START:
                 message.ts = response["ts"]  # type: ignore[index]
-            message.committed = call.end
-            message.failures = 0
-            message.tail_sent = message.tail_sent or call.extra["tail"]
-            message.done = message.done or call.method == STOP
+            if call.method in (START, APPEND):
+                message.committed = call.end
+                message.tail_sent = message.tail_sent or call.extra["tail"]
+            message.stopped = message.stopped or call.method == STOP
+            message.done = call.method == UPDATE or (call.method == STOP and message.repair is None)
             return
-        if isinstance(error, Gone) or (isinstance(error, NotAllowed) and call.method != START):
-            self.abandon()
-        elif call.method == START and not isinstance(error, TooLong):
-            self.handover, self.refusal = call.index, error  # post it instead
-        elif isinstance(error, NotStreaming) and call.method == STOP and message.maybe_stopped:
-            message.committed, message.done = call.end, True  # the earlier stop landed after all
-        elif isinstance(error, NotStreaming):
-            if error.by_person:
-                self.abandon()  # a person stopped the answer
-            else:
-                self._end_at_committed(call.index)  # Slack ended the stream: the rest goes on in a new message
-        elif isinstance(error, TooLong):
-            self._limit = max(min(self._limit, len(escape(self._layout.parts[call.index].source[:message.committed]))),
-                              _MIN_LIMIT)
-            if message.ts is None:
-                message.not_before = now  # start again with less
-            else:
-                self._end_at_committed(call.index, stop=True)
-        elif call.method == APPEND and not call.final and isinstance(error, (RateLimited, Unavailable)):
-            message.not_before = now + _AFTER_FAILURE  # a later append carries the text
-        elif call.method == STOP and isinstance(error, RateLimited):
-            pass  # the pacer holds stops back for the Retry-After; the final words may go by an append meanwhile
-        else:
-            message.failures += 1
-            message.not_before = now + _AFTER_FAILURE
-            if call.method == STOP and isinstance(error, Unavailable) and error.sent:
-                message.maybe_stopped = True
-            if message.failures >= _GIVE_UP_AFTER:  # the stream is left to Slack's time limit
-                if len(self._layout.parts[call.index].source) > message.committed:
-                    self._layout.lost += 1
-                message.done = True
+        if isinstance(error, Gone) or (isinstance(error, NotAllowed) and call.method != START) or (
+                isinstance(error, NotStreaming) and error.by_person):
+            self.abandon()  # out of reach, or a person stopped the answer
+        elif call.method == START:
+            self._refused_start(call, error, now)
+        elif call.method == APPEND:
+            if isinstance(error, Unavailable) and error.sent:  # Slack may have taken it: show what it must show
+                message.repair = escape(self._layout.parts[index].source[:message.committed]) + call.params["markdown_text"]
+                if call.final:
+                    message.tail_sent = True
+                else:
+                    self._end_at(index, call.end, stopped=False)
+            elif not call.final and (isinstance(error, RateLimited) or isinstance(error, Unavailable)):
+                message.not_before = now + _AFTER_FAILURE  # a later append carries the text
+            else:  # ended by Slack, too long, refused, or the last words lost: the rest goes on in a new message
+                if isinstance(error, TooLong):
+                    self._limit = max(len(escape(self._layout.parts[index].source[:message.committed])), _MIN_LIMIT)
+                self._end_at(index, message.committed, stopped=isinstance(error, NotStreaming))
+        elif call.method == STOP and isinstance(error, NotStreaming):
+            message.stopped = True  # Slack had ended it already
+            message.done = message.repair is None
+        elif call.method == STOP and message.repair is None:
+            message.done = True  # Slack would not stop it: its words are there, and Slack ends it in a few minutes
+        else:  # a message whose last append was in doubt, and that cannot be rewritten: it may show too little
+            self._lost(index)
 
     def abandon(self) -> None:
         """Nothing more can be shown: make no more calls."""
@@ -197,6 +194,45 @@ class StreamSink:
         self._in_flight = None
 
     # -- internals ---------------------------------------------------------------------------------
+
+    def _call(self, due: Due, params: dict, now: float, *, end: int, tail: bool = False) -> Call:
+        # The call policy retries only what must land and cannot show anything twice: a final append (on a
+        # 429) and a stop. A start that must wait is better posted; an intermediate append is superseded.
+        retry = due.method in (STOP, UPDATE) or (due.method == APPEND and due.priority is Priority.URGENT)
+        call = Call(due.method, due.index, params, retry=retry, final=due.priority is Priority.URGENT,
+                    version=self._layout.parts[due.index].version, end=end, extra={"tail": tail})
+        self._in_flight = call
+        self._messages[due.index].last_call_at = now
+        return call
+
+    def _buttons(self, index: int) -> dict:
+        layout = self._layout
+        if self._feedback and layout.is_last(index) and layout.finished and not layout.abandoned:
+            return {"blocks": [self._feedback]}
+        return {}
+
+    def _tail(self, index: int, *, blank: bool) -> str:
+        """What ends message `index` once it is final: a closing fence, and the note on the last message."""
+        note = self._layout.closing_note(index, blank=blank, shown_anything=self.shown_anything)
+        closer = self._layout.closer(index)
+        return closer + (f"\n\n{note}" if note and not blank else note or "")
+
+    def _refused_start(self, call: Call, error: SlackError, now: float) -> None:
+        message = self._messages[call.index]
+        text = call.params["markdown_text"]
+        if isinstance(error, TooLong) and self._limit > _MIN_LIMIT and len(text) > _MIN_LIMIT:
+            self._limit = max(min(self._limit, int(len(text) * _SHRINK)), _MIN_LIMIT)
+            message.not_before = now  # start again with less
+            return
+        self.handover, self.refusal = call.index, error  # post it instead
+
+    def _lost(self, index: int) -> None:
+        """Message `index` may not show what it should: say so at the end of the answer."""
+        self._layout.lost += 1
+        self._messages[index].done = True
+        if self._layout.is_last(index) and self._layout.finished:
+            self._layout.cut(index, len(self._layout.parts[index].body))  # a message of its own for the note
+        self._sync()
 
     def _sync(self) -> None:
         while len(self._messages) < len(self._layout.parts):
@@ -210,20 +246,21 @@ class StreamSink:
         layout = self._layout
         return (self._messages[index].ts is None and layout.is_final(index) and not layout.parts[index].source.strip()
                 and not (layout.is_last(index) and layout.pending)
-                and not layout.closing_note(index, blank=True, shown_anything=True))
+                and not layout.closing_note(index, blank=True, shown_anything=self.shown_anything))
 
-    def _end_at_committed(self, index: int, stop: bool = False) -> None:
-        """Message `index` ends with what Slack took; whatever it did not take starts the next message. `stop`:
-        it is still streaming and must be stopped (with nothing more)."""
+    def _end_at(self, index: int, at: int, *, stopped: bool) -> None:
+        """Message `index` ends after `at` characters of its source; the rest starts the next message. A message
+        still streaming is stopped (with nothing more); `stopped`: Slack already ended it."""
         message, part = self._messages[index], self._layout.parts[index]
         if self._layout.is_last(index):
             self._layout.absorb()
-        self._layout.cut(index, max(message.committed - len(part.prefix), 0))
+        self._layout.cut(index, max(at - len(part.prefix), 0))
         self._sync()
         message.tail_sent = True  # no room (or no stream) for a closing fence or a note: they go to the next one
-        message.done = not stop
+        message.stopped = message.stopped or stopped
+        message.done = message.stopped and message.repair is None
 
-    def _next(self, budgets: Budgets) -> tuple[Due | None, float]:
+    def _next(self) -> tuple[Due | None, float]:
         """The call the first unfinished message wants, and from when."""
         if self._in_flight is not None or self.handover is not None or self.gone:
             return None, math.inf
@@ -232,18 +269,19 @@ class StreamSink:
         for index, message in enumerate(self._messages):
             if message.done or self._nothing_to_show(index):
                 continue
+            if message.repair is not None:
+                return Due(UPDATE if message.stopped else STOP, index, Priority.URGENT), message.not_before
             final = layout.is_final(index)
             fresh = layout.fresh(index, message.committed)
-            new_text = bool(fresh.strip())  # white space waits for the words after it
             if message.ts is None:
-                if new_text or final:
+                if fresh.strip() or final:
                     return Due(START, index, Priority.URGENT), message.not_before
                 return None, math.inf
             if final:
-                if (fresh or not message.tail_sent) and not budgets.ready(STOP):
+                if fresh or not message.tail_sent:
                     return Due(APPEND, index, Priority.URGENT), message.not_before
                 return Due(STOP, index, Priority.URGENT), message.not_before
-            if new_text:
+            if fresh.strip():  # white space waits for the words after it
                 return Due(APPEND, index, Priority.ROUTINE), max(message.last_call_at + self.interval, message.not_before)
             return None, math.inf
         return None, math.inf

@@ -16,7 +16,7 @@ from typing import Callable
 
 from bot.sinks.base import Call, Sink
 from bot.slack.calls import SlackCalls
-from bot.slack.errors import SlackError
+from bot.slack.kinds import SlackError
 from bot.slack.pacing import Pacer, Turn
 
 log = logging.getLogger(__name__)
@@ -65,10 +65,6 @@ class Writer:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
-
     def _run(self) -> None:
         try:
             while (next_call := self._next()) is not None:
@@ -103,6 +99,10 @@ class Writer:
                     turn.upgrade(due.priority)
                     wait = turn.ask()
                     if wait > 0:
+                        if not self.sink.wait(due, wait):  # the sink would rather do something else
+                            turn.close()
+                            turn = None
+                            continue
                         self._changed.wait(wait)  # new text or the end of the stream may change what is due
                         continue
                     call = self.sink.make(due, self._clock())  # made now: all the text that came while it waited
@@ -121,7 +121,7 @@ class Writer:
         self.calls += 1
         response, error = None, None
         try:
-            response = self._calls.call(call.method, turn=turn, retry=call.retry, **call.params)
+            response = self._calls.call(call.method, turn=turn, retry=call.retry, **call.params).data
         except SlackError as failure:
             error = failure
         with self._changed:

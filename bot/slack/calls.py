@@ -22,17 +22,16 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 
 from bot.notes import slack_fix
 from bot.slack import errors
-from bot.slack.errors import RateLimited, SlackError, Unavailable
+from bot.slack.kinds import RateLimited, SlackError, Unavailable
 from bot.slack.pacing import Pacer, Priority, Turn
 
 log = logging.getLogger(__name__)
 
 _JITTER = 0.25  # seconds at most added to a Retry-After, so that waiting callers do not all return at once
 
-# Repeating these once Slack may have taken them could show something twice (a message, a piece of text),
-# or lose text (a stop that landed makes the next one fail): they are retried only when the request never left.
-NOT_IDEMPOTENT = frozenset({"chat.postMessage", "chat.startStream", "chat.appendStream", "chat.stopStream",
-                            "chat.postEphemeral"})
+# Repeating these once Slack may have taken them could show something twice (a message, a piece of text):
+# they are retried only when the request never left.
+NOT_IDEMPOTENT = frozenset({"chat.postMessage", "chat.startStream", "chat.appendStream", "chat.postEphemeral"})
 
 
 def retryable(method: str, error: BaseException) -> bool:

@@ -1,17 +1,5 @@
-"""Slack's failures as kinds, mapped once at the edge (as httpx maps transport errors into its own hierarchy).
-
-`SlackCalls` raises only these; the rest of the bot deals in kinds, never in slack_sdk's or urllib's types.
-Each kind says what a caller can do about it:
-
-- `RateLimited`: Slack answered 429; the method is paused for `retry_after` seconds.
-- `Unavailable`: Slack answered 5xx or an `internal_error`, or the network failed. `sent` says whether the
-  request may have reached Slack (then a call that is not idempotent must not be repeated blindly).
-- `Gone`: the message or the conversation is out of reach (deleted, archived, the bot was removed).
-- `NotAllowed`: the app may not do this until an admin acts (token, scope, a feature that is off).
-- `TooLong`: the text is over Slack's limit for the call or the message.
-- `NotStreaming`: the message is no longer streaming (Slack ended it, or a person stopped it).
-- `StillStreaming`: the message is still streaming, so it cannot be edited.
-- `Refused`: anything else Slack refused (its arguments, this kind of conversation, ...).
+"""Slack's failures, mapped once at the edge to the kinds of `kinds` (as httpx maps transport errors into its
+own hierarchy). `SlackCalls` raises only those; the rest of the bot never sees slack_sdk's or urllib's types.
 """
 
 from __future__ import annotations
@@ -21,54 +9,8 @@ import socket
 
 from slack_sdk.errors import SlackApiError
 
-
-class SlackError(Exception):
-    """A Slack call that did not succeed. `code` is Slack's error code, or the transport error's name."""
-
-    def __init__(self, method: str, code: str, *, status: int | None = None) -> None:
-        super().__init__(f"{method}: {code}")
-        self.method = method
-        self.code = code
-        self.status = status
-
-
-class RateLimited(SlackError):
-    def __init__(self, method: str, code: str, *, status: int | None = None, retry_after: float = 1.0) -> None:
-        super().__init__(method, code, status=status)
-        self.retry_after = retry_after
-
-
-class Unavailable(SlackError):
-    def __init__(self, method: str, code: str, *, status: int | None = None, sent: bool = True) -> None:
-        super().__init__(method, code, status=status)
-        self.sent = sent
-
-
-class Gone(SlackError):
-    pass
-
-
-class NotAllowed(SlackError):
-    pass
-
-
-class TooLong(SlackError):
-    pass
-
-
-class NotStreaming(SlackError):
-    @property
-    def by_person(self) -> bool:
-        """A person stopped the stream (some clients let them), rather than Slack's time limit."""
-        return self.code == "stopped_by_user"
-
-
-class StillStreaming(SlackError):
-    pass
-
-
-class Refused(SlackError):
-    pass
+from bot.slack.kinds import (Gone, NotAllowed, NotStreaming, RateLimited, Refused, SlackError, StillStreaming,
+                             TooLong, Unavailable)
 
 
 _KINDS: dict[str, type[SlackError]] = {

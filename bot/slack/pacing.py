@@ -10,7 +10,9 @@ starts from the documented rate and a modest burst (ten seconds' worth), and lea
 - downward, by a 429 that was not a probe: the budget pauses for the Retry-After and halves what was too
   much (the burst, if the refused call was spending burst; the rate, if it came at the pace of the rate);
   every call that lands then adds a step back (additive increase, multiplicative decrease).
-A budget without a rate only honours Retry-After.
+A budget without a rate (a workspace ceiling Slack does not publish) only honours Retry-After, until 429s
+from two or more channels within a few seconds show that the ceiling was met: the budget then takes what it
+was doing as the ceiling, halved, and from there paces and learns as any other.
 
 A `Turn` is one call's place in its method's queues, from asking to Slack's answer:
 
@@ -51,6 +53,7 @@ _SLOW_CALL = 2.0  # a call in flight this long no longer holds the next one back
 _NEXT_IN_LINE = 0.01  # how often a waiter whose token is there checks whether the call in flight is done
 _MAX_CHANNEL_BUDGETS = 2_000  # idle per-channel budgets beyond this are forgotten
 _PROBE_QUIET = 60.0  # seconds without probing after a probe was refused
+_CEILING_EVIDENCE = 10.0  # seconds within which 429s from two channels show a workspace ceiling
 
 
 class Priority(IntEnum):
@@ -124,6 +127,7 @@ class Budget:
         self._from_burst: dict[Hashable, bool] = {}  # whether a call in flight was spending burst
         self._probes: set[Hashable] = set()  # calls in flight beyond the bucket, to learn a larger burst
         self._probe_after = -math.inf
+        self._recent: list[float] = []  # without a rate: when the calls of the last minute were granted
 
     # -- turns -------------------------------------------------------------------------------------
 
@@ -160,7 +164,9 @@ class Budget:
     def grant(self, key: Hashable, now: float) -> None:
         """`key`, which `request` just let go, makes its call: a token is spent."""
         self._waiting.pop(key, None)
-        if self.ceiling is not None:
+        if self.ceiling is None:
+            self._recent = [at for at in self._recent if at > now - 60.0] + [now]
+        else:
             if self.tokens < 1:
                 self._probes.add(key)  # beyond the bucket: Slack's answer says whether its burst is larger
             else:
@@ -246,6 +252,20 @@ class Budget:
             self.tokens = min(self.tokens + 1, self.burst)
         self._answered(key)
 
+    def learn_ceiling(self, now: float) -> None:
+        """Slack showed a ceiling this budget did not know: take what it was doing as the ceiling, halved."""
+        if self.ceiling is not None:
+            return
+        last_minute = [at for at in self._recent if at > now - 60.0]
+        last_seconds = sum(1 for at in last_minute if at > now - _CEILING_EVIDENCE)
+        self.ceiling = max(len(last_minute), 1) / 60.0
+        self.rate = self.ceiling * _DECREASE
+        self.max_burst = max(float(last_seconds), 1.0)
+        self.burst = max(self.max_burst * _DECREASE, 1.0)
+        self.tokens = min(self.tokens, 1.0)
+        self._updated = now
+        self._recent.clear()
+
     @property
     def idle(self) -> bool:
         return not self._waiting and not self._in_flight and self.tokens >= self.burst
@@ -303,13 +323,14 @@ class Pacer:
         self.clock = clock
         self._limits = dict(DEFAULT_LIMITS if limits is None else limits)
         self._budgets: dict[tuple[str, str | None], Budget] = {}
+        self._refusals: dict[str, dict[str, float]] = {}  # method → channel → when it was last answered 429
         self._lock = threading.Lock()
 
     def turn(self, method: str, priority: Priority = Priority.URGENT, channel: str | None = None) -> "Turn":
         """A place in `method`'s queues (the channel's, where Slack limits the method per channel, then the
         workspace's)."""
         with self._lock:
-            return Turn(self, method, priority, self._budgets_for(method, channel))
+            return Turn(self, method, priority, self._budgets_for(method, channel), channel)
 
     def estimate(self, method: str, priority: Priority = Priority.URGENT, channel: str | None = None) -> float:
         """How long a call of `method` asked for now would wait (0: it could go at once)."""
@@ -340,6 +361,18 @@ class Pacer:
     def _limit(self, method: str) -> MethodLimits:
         return self._limits.get(method, MethodLimits())
 
+    def _refused_in(self, method: str, channel: str | None, now: float) -> None:
+        """A call of `method` in `channel` was answered 429 (with the lock held): 429s from two channels in a
+        few seconds show a workspace ceiling that the workspace's budget did not know."""
+        if channel is None or self._limit(method).per_channel is None:
+            return
+        recent = self._refusals.setdefault(method, {})
+        recent[channel] = now
+        for other in [other for other, at in recent.items() if at < now - _CEILING_EVIDENCE]:
+            del recent[other]
+        if len(recent) >= 2:
+            self._budget(method, None).learn_ceiling(now)
+
     def _budgets_for(self, method: str, channel: str | None) -> list[Budget]:
         if channel is not None and self._limit(method).per_channel is not None:
             return [self._budget(method, channel), self._budget(method, None)]
@@ -362,11 +395,13 @@ class Turn:
     manager: leaving it withdraws a turn that was never granted, and counts a granted one that reported no
     outcome as failed."""
 
-    def __init__(self, pacer: Pacer, method: str, priority: Priority, budgets: list[Budget]) -> None:
+    def __init__(self, pacer: Pacer, method: str, priority: Priority, budgets: list[Budget],
+                 channel: str | None = None) -> None:
         self.method = method
         self.priority = priority
         self._pacer = pacer
         self._budgets = budgets
+        self._channel = channel
         self.granted = False
         self._answered = False
 
@@ -403,6 +438,8 @@ class Turn:
 
     def rate_limited(self, retry_after: float) -> None:
         self._answer(lambda budget, key, now: budget.rate_limited(key, retry_after, now))
+        with self._pacer._lock:
+            self._pacer._refused_in(self.method, self._channel, self._pacer.clock())
 
     def failed(self) -> None:
         self._answer(Budget.failed)
