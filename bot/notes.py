@@ -34,6 +34,7 @@ TOOK_TOO_LONG = ":warning: _The answer took too long and was stopped. Ask again,
 SHUTTING_DOWN = ":warning: _The bot restarted while answering, so this answer is unfinished. Ask again._"
 EMPTY_ANSWER = "_The model sent back an empty answer. Try asking again, perhaps in other words._"
 PART_MISSING = ":warning: _Slack did not take part of this answer, so some of it is missing above. Ask again._"
+ANSWER_MOVED = ":warning: _Slack would not take the last change to the message above, so the answer goes on here._"
 FAILED = ":warning: _Sorry, I couldn't get an answer from the model. The details are in the bot's log._"
 
 FEEDBACK_POSITIVE = "Good answer"

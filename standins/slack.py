@@ -19,6 +19,8 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
+import socket
 import threading
 import time
 import uuid
@@ -51,6 +53,8 @@ class Failure:
     retry_after: float | None = None
     times: int = 1
     when: object = None  # a predicate on the call's params, or None for any call
+    html: bool = False  # the body is an HTML error page, not Slack's JSON (a proxy, an outage page)
+    reset: str | None = None  # "before": the connection drops before Slack takes the call; "after": once it has
 
 
 @dataclass
@@ -69,12 +73,15 @@ class Message:
     streaming: bool = False
     stream_ends_at: float = math.inf
     stopped_by_user: bool = False
+    metadata: dict | None = None  # {"event_type", "event_payload"}, as chat.postMessage/stopStream set it
 
     def __post_init__(self) -> None:
         self.posted_text = self.posted_text or self.text
 
-    def as_api(self) -> dict:
+    def as_api(self, metadata: bool = False) -> dict:
         data = {"type": "message", "ts": self.ts, "text": self.text}
+        if metadata and self.metadata:
+            data["metadata"] = self.metadata
         if self.blocks:
             data["blocks"] = self.blocks
         if self.user:
@@ -222,14 +229,17 @@ class FakeSlack:
         return envelope["envelope_id"]
 
     def fail(self, method: str, error: str = "ratelimited", *, status: int | None = None,
-             retry_after: float | None = None, times: int = 1, when=None) -> None:
+             retry_after: float | None = None, times: int = 1, when=None, html: bool = False,
+             reset: str | None = None) -> None:
         """Make the next `times` calls of `method` (those `when(params)` accepts) fail with `error`.
-        `ratelimited` answers HTTP 429 with a Retry-After of `retry_after` seconds (default 1)."""
-        if error == "ratelimited":
+        `ratelimited` answers HTTP 429 with a Retry-After of `retry_after` seconds (default 1). `html`: the
+        body is an HTML page (give a 5xx `status`). `reset`: no answer at all, the connection drops, "before"
+        Slack took the call or "after" it did (the call has its effect; `error` is then unused)."""
+        if error == "ratelimited" and reset is None:
             status, retry_after = status or 429, 1.0 if retry_after is None else retry_after
         with self.lock:
             self.failures.setdefault(method, []).append(
-                Failure(error, status or 200, retry_after, times, when))
+                Failure(error, status or 200, retry_after, times, when, html, reset))
 
     def limit(self, method: str, *, burst: float, per_second: float, per_channel: bool = False) -> None:
         """Enforce a rate limit on `method`: beyond a burst of `burst` calls, `per_second`; calls over it
@@ -358,11 +368,18 @@ class FakeSlack:
                 method = self.path.rsplit("/", 1)[-1]
                 status, body, headers = slack._api(method, params, token)
                 time.sleep(slack.delays.get(method, 0.0))
-                payload = json.dumps(body).encode()
+                if isinstance(body, Failure):  # a fault: no answer, or not Slack's JSON
+                    if body.reset is not None:
+                        self.close_connection = True
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        return
+                    payload, kind = b"<html><body><h1>Server Error</h1></body></html>", "text/html"
+                else:
+                    payload, kind = json.dumps(body).encode(), "application/json; charset=utf-8"
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
@@ -379,6 +396,12 @@ class FakeSlack:
                                  self.blocked_until.get((method, channel), 0.0)):
                     self.early_calls.append(call)
                 failure, scope = self._take_failure(method, params), None
+                if failure is not None and failure.reset == "after":  # Slack takes it; the answer is lost
+                    self.responses.append((call, *self._answer(method, params, token)))
+                    return 0, failure, {}
+                if failure is not None and (failure.reset or failure.html):
+                    self.responses.append((call, failure.status, {"ok": False, "error": failure.error}))
+                    return failure.status, failure, {}
                 if failure is None:
                     failure, scope = self._over_budget(method, channel, call.at)
                 if failure is not None:
@@ -441,8 +464,12 @@ class FakeSlack:
         blocks = _blocks(params)
         if blocks is None:
             return 200, {"ok": False, "error": "invalid_blocks"}
-        message = Message(channel=params["channel"], ts=self.next_ts(), text=text, user=self.bot_user_id,
-                          bot_id=self.bot_id, thread_ts=params.get("thread_ts") or None, blocks=blocks)
+        metadata, error = _metadata(params)
+        if error:
+            return 200, {"ok": False, "error": error}
+        message = Message(channel=params["channel"], ts=self.next_ts(), text=_parsed(text, params, "none"),
+                          user=self.bot_user_id, bot_id=self.bot_id, thread_ts=params.get("thread_ts") or None,
+                          blocks=blocks, metadata=metadata)
         self.messages.append(message)
         self._app_posted(message)
         return 200, {"ok": True, "channel": message.channel, "ts": message.ts, "message": message.as_api()}
@@ -462,6 +489,11 @@ class FakeSlack:
         blocks = _blocks(params)
         if blocks is None:
             return 200, {"ok": False, "error": "invalid_blocks"}
+        metadata, error = _metadata(params)
+        if error:
+            return 200, {"ok": False, "error": error}
+        text = text if markdown is not None else _parsed(text, params, "client")
+        message.metadata = metadata or message.metadata
         message.text, message.format = text, "markdown" if markdown is not None else "mrkdwn"
         message.blocks = blocks or (message.blocks if markdown is not None else [])
         message.edits.append((time.monotonic(), text))
@@ -527,7 +559,10 @@ class FakeSlack:
             status, body = self._grow(message, text)
             if not body["ok"]:
                 return status, body
-        message.streaming, message.blocks = False, blocks
+        metadata, error = _metadata(params)
+        if error:
+            return 200, {"ok": False, "error": error}
+        message.streaming, message.blocks, message.metadata = False, blocks, metadata or message.metadata
         if blocks:
             message.edits.append((time.monotonic(), message.text))
         return 200, {"ok": True, "channel": message.channel, "ts": message.ts}
@@ -570,8 +605,10 @@ class FakeSlack:
                 status.cleared_by_post = True
 
     def _conversations_replies(self, params: dict) -> tuple[int, dict]:
+        oldest = float(params.get("oldest") or 0)
         thread = [m for m in self.messages if m.channel == params.get("channel")
-                  and (m.ts == params.get("ts") or m.thread_ts == params.get("ts"))]
+                  and (m.ts == params.get("ts") or m.thread_ts == params.get("ts"))
+                  and (float(m.ts) > oldest or m.ts == params.get("ts"))]  # the parent always comes first
         thread.sort(key=lambda m: float(m.ts))
         return self._page(thread, params)
 
@@ -581,7 +618,8 @@ class FakeSlack:
         top = [m for m in self.messages if m.channel == params.get("channel")
                and (m.thread_ts is None or m.thread_ts == m.ts) and oldest < float(m.ts) < latest]
         top.sort(key=lambda m: float(m.ts), reverse=True)
-        return 200, {"ok": True, "messages": [m.as_api() for m in top[: int(params.get("limit") or 100)]],
+        metadata = _flag(params.get("include_all_metadata"))
+        return 200, {"ok": True, "messages": [m.as_api(metadata) for m in top[: int(params.get("limit") or 100)]],
                      "has_more": len(top) > int(params.get("limit") or 100)}
 
     def _users_info(self, params: dict) -> tuple[int, dict]:
@@ -597,7 +635,8 @@ class FakeSlack:
         size = min(int(params.get("limit") or 100), self.page_size)
         page = items[start:start + size]
         cursor = str(start + size) if start + size < len(items) else ""
-        return 200, {"ok": True, "messages": [m.as_api() for m in page], "has_more": bool(cursor),
+        metadata = _flag(params.get("include_all_metadata"))
+        return 200, {"ok": True, "messages": [m.as_api(metadata) for m in page], "has_more": bool(cursor),
                      "response_metadata": {"next_cursor": cursor}}
 
     def _find(self, channel: str | None, ts: str | None) -> Message | None:
@@ -624,3 +663,34 @@ def _blocks(params: dict) -> list | None:
     if not isinstance(blocks, list) or not all(isinstance(block, dict) and block.get("type") for block in blocks):
         return None
     return blocks
+
+
+_BROADCASTS = re.compile(r"(?<![\w<!])@(channel|here|everyone)\b")
+
+
+def _parsed(text: str, params: dict, default: str) -> str:
+    """The text as Slack stores it. With `parse` "full" or "client" (chat.update's default; chat.postMessage's
+    is "none") or `link_names`, Slack turns a plain @channel, @here or @everyone into a live broadcast."""
+    if params.get("parse", default) in ("full", "client") or _flag(params.get("link_names")):
+        return _BROADCASTS.sub(r"<!\1>", text)
+    return text
+
+
+def _flag(value) -> bool:
+    return value in (True, 1, "1", "true", "True")
+
+
+def _metadata(params: dict) -> tuple[dict | None, str | None]:
+    """A call's message metadata ({"event_type", "event_payload"}, or JSON of it), or the error Slack gives."""
+    metadata = params.get("metadata")
+    if metadata in (None, ""):
+        return None, None
+    if isinstance(metadata, str):
+        try:
+            metadata = json.loads(metadata)
+        except ValueError:
+            return None, "invalid_metadata_format"
+    if not isinstance(metadata, dict) or not metadata.get("event_type") or not isinstance(
+            metadata.get("event_payload"), dict):
+        return None, "invalid_metadata_schema"
+    return metadata, None

@@ -261,15 +261,29 @@ def test_a_failed_first_words_edit_is_tried_again_after_a_pause_not_in_a_loop():
     assert send(r, 1.0).text == "first"
 
 
-def test_a_final_edit_that_still_fails_after_the_slack_policy_is_given_up_not_retried_forever():
+def test_a_last_final_edit_that_still_fails_goes_on_in_a_new_message_not_retried_forever():
     r = renderer(interval=1.0)
     r.feed("text")
     r.finish()
-    send(r, 0.0, ok=False)
-    assert r.done and r.lost_messages == 1 and r.next_edit(10.0) is None
+    send(r, 0.0, ok=False)  # the placeholder still shows "Thinking…": Slack took no edit of it
+    repost = send(r, 0.0)
+    assert repost.post and repost.final and repost.text == f"text\n\n{notes.ANSWER_MOVED}"
+    assert r.done and r.layout.moved == 1 and r.next_edit(10.0) is None
 
 
-def test_a_new_message_that_cannot_be_posted_ends_the_reply_where_it_stands():
+def test_the_new_message_after_a_failed_last_edit_starts_at_the_line_slack_shows_in_part():
+    r = renderer(interval=1.0)
+    r.feed("line one\nline tw")
+    send(r, 0.0)  # Slack shows "line one\nline tw"
+    r.feed("o\nline three")
+    r.finish()
+    send(r, 1.0, ok=False)
+    repost = send(r, 1.0)
+    assert repost.post and repost.text == f"line two\nline three\n\n{notes.ANSWER_MOVED}"
+    assert r.done and r.bodies == ["line one\n", "line two\nline three"]
+
+
+def test_a_new_message_that_cannot_be_posted_ends_the_reply_at_the_message_before_with_a_note():
     r = renderer(limit=60)
     r.feed("first paragraph that is long enough\n\nsecond paragraph that is long enough")
     now = 0.0
@@ -279,7 +293,8 @@ def test_a_new_message_that_cannot_be_posted_ends_the_reply_where_it_stands():
     r.feed(" and more text for the open message")
     assert r.abandoned  # the model can stop: nothing more can be shown
     edits, _ = drain(r, now)
-    assert r.done and edits == []
+    assert r.done and [edit.index for edit in edits] == [0]  # message 0 ends the reply, saying so
+    assert edits[0].final and edits[0].text.endswith(notes.PART_MISSING)
 
 
 def test_intermediate_edits_that_keep_failing_never_lose_the_final_text():

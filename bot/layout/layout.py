@@ -41,6 +41,7 @@ class Layout:
         self.note: str | None = None
         self.abandoned = False  # no more of the answer can be shown
         self.lost = 0  # messages whose text Slack never took
+        self.moved = 0  # messages whose last text Slack would not take, which went on in a new message
 
     # -- input -------------------------------------------------------------------------------------
 
@@ -62,6 +63,14 @@ class Layout:
         self.abandoned = True
         self.finished = True
         self._pending.clear()
+
+    def drop_from(self, index: int) -> None:
+        """Messages from `index` on can never be posted: the one before ends the reply (and says the rest is
+        missing)."""
+        del self.parts[index:]
+        self.parts[-1].version += 1
+        self.lost += 1
+        self.stop_growing()
 
     # -- state -------------------------------------------------------------------------------------
 
@@ -148,6 +157,8 @@ class Layout:
             note = notes.EMPTY_ANSWER
         if self.lost:
             note = "\n".join(filter(None, [note, notes.PART_MISSING]))
+        elif self.moved:
+            note = "\n".join(filter(None, [note, notes.ANSWER_MOVED]))
         return note
 
 

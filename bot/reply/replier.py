@@ -27,6 +27,7 @@ from bot.sinks.delivery import Delivery
 from bot.sinks.router import Router
 from bot.slack.calls import SlackCalls
 from bot.slack.kinds import SlackError
+from bot.slack.tags import Tag
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,8 @@ class Replier:
         request, settings = reply.request, self._settings
         started = self._clock()
         delivery = reply.delivery = Delivery(
-            self._calls, self._router, Place(request.channel, request.reply_thread_ts, request.user, request.team),
+            self._calls, self._router, Place(request.channel, request.reply_thread_ts, request.user, request.team,
+                                             event=request.event_id, asked=request.ts),
             interval=settings.update_interval, status=settings.status_text, loading_messages=settings.loading_messages,
             feedback=feedback.block(request.event_id, self._model.model_id) if settings.feedback_buttons else None,
             hold=settings.post_hold, on_gone=lambda: reply.stop(GONE), clock=self._clock,
@@ -95,6 +97,10 @@ class Replier:
             note = "\n".join(filter(None, [note, notes.QUESTION_CUT.format(limit=settings.max_message_chars)]))
         if not delivery.finish(note, timeout=self._final_edit_timeout()):
             log.error("the reply to %s did not finish its Slack calls in time", request.event_id)
+            outcome = "failed"
+        if delivery.failures:
+            log.error("Slack did not take %d message(s) of the reply to %s", delivery.failures, request.event_id)
+            outcome = "failed"
         log.info(
             "reply event=%s channel=%s model=%s outcome=%s surface=%s first_token_s=%s slack_calls=%d "
             "model_attempts=%d tokens_in=%s tokens_out=%s seconds=%.2f",
@@ -157,8 +163,8 @@ class Replier:
     def _say(self, request: Request, text: str) -> None:
         """A one-message answer that is not the model's (a refusal, a prompt to ask something)."""
         try:
-            self._calls.call("chat.postMessage", channel=request.channel, thread_ts=request.reply_thread_ts,
-                             text=text, unfurl_links=False, unfurl_media=False)
+            self._calls.call("chat.postMessage", tag=Tag(request.event_id, 0, request.ts), channel=request.channel,
+                             thread_ts=request.reply_thread_ts, text=text, unfurl_links=False, unfurl_media=False)
         except SlackError as error:
             log.error("cannot answer in %s: %s", request.channel, error.code)
 

@@ -14,6 +14,7 @@ from typing import Any, Mapping, Protocol
 
 from bot.slack.kinds import SlackError
 from bot.slack.pacing import Priority
+from bot.slack.tags import Tag
 
 SOON = 0.05  # seconds: a call that can go this soon is as good as one that can go now
 
@@ -27,6 +28,11 @@ class Place:
     thread_ts: str | None
     user: str
     team: str | None = None
+    event: str = ""  # the event the reply answers: every message of the reply is tagged with it
+    asked: str | None = None  # the question's ts: the reply's messages come after it
+
+    def tag(self, part: int) -> Tag:
+        return Tag(self.event, part, self.asked)
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ class Call:
     version: int = 0  # the message's layout version the call shows
     end: int = 0  # how much of the message's source the call takes Slack to (native streams)
     extra: dict = field(default_factory=dict, compare=False)  # what the sink needs back in `answered`
+    tag: Tag | None = None  # the message the call makes or changes, so that a post is made only once
 
 
 class Budgets(Protocol):

@@ -80,7 +80,7 @@ class Delivery:
             except SlackError as error:
                 self._router.status_refused(error, self._place.channel)
         try:
-            response = self._calls.call("chat.postMessage", channel=self._place.channel,
+            response = self._calls.call("chat.postMessage", tag=self._place.tag(0), channel=self._place.channel,
                                         thread_ts=self._place.thread_ts, text=notes.PLACEHOLDER,
                                         unfurl_links=False, unfurl_media=False)
         except SlackError as error:
@@ -125,6 +125,11 @@ class Delivery:
     def calls(self) -> int:
         """Slack calls made for the answer after the sign of life."""
         return sum(writer.calls for writer in self._writers)
+
+    @property
+    def failures(self) -> int:
+        """Messages of the answer whose text Slack would not take (whether or not it went on in another)."""
+        return self.layout.lost + self.layout.moved
 
     @property
     def surface(self) -> str:
@@ -184,8 +189,8 @@ class Delivery:
             if self._placeholder is not None:
                 self._calls.call("chat.update", channel=self._place.channel, ts=self._placeholder[0], text=notes.FAILED)
             else:
-                self._calls.call("chat.postMessage", channel=self._place.channel, thread_ts=self._place.thread_ts,
-                                 text=notes.FAILED)
+                self._calls.call("chat.postMessage", tag=self._place.tag(0), channel=self._place.channel,
+                                 thread_ts=self._place.thread_ts, text=notes.FAILED)
         except SlackError:
             log.exception("could not say in %s that the reply failed", self._place.channel)
 

@@ -44,6 +44,7 @@ class _Message:
     answered: bool = False  # it shows answer text, not the placeholder
     seen: int = -1  # the layout version last rendered and dealt with
     final_sent: int | None = None  # the layout version whose final text Slack took (or that was given up)
+    shown_end: int = 0  # how much of the message's source Slack shows
     last_call_at: float = -math.inf
     not_before: float = -math.inf
 
@@ -164,7 +165,8 @@ class EditSink:
         else:
             params["ts"] = message.ts
             method = UPDATE
-        call = Call(method, index, params, retry=method == POST or final, final=final, version=part.version)
+        call = Call(method, index, params, retry=method == POST or final, final=final, version=part.version,
+                    end=len(part.source), tag=self._place.tag(index) if method == POST else None)
         self._in_flight = call
         message.last_call_at = now
         return call
@@ -179,6 +181,7 @@ class EditSink:
             if call.method == POST:
                 message.ts = response["ts"]  # type: ignore[index]
             message.shown = call.params["text"]
+            message.shown_end = call.end
             message.answered = True
             message.seen = call.version
             if call.final and call.version == self._layout.parts[call.index].version:
@@ -188,10 +191,16 @@ class EditSink:
             self.abandon()
         elif isinstance(error, TooLong) and self._limit > _MIN_LIMIT:
             self._limit = max(min(self._limit, int(len(call.params["text"]) * _SHRINK)), _MIN_LIMIT)
-        elif call.method == POST:  # already retried by the Slack call policy
+        elif call.method == POST:  # already retried (and looked for) by the Slack call policy
+            if call.index > self._first and self._messages[call.index - 1].answered:
+                self._layout.drop_from(call.index)  # the message before ends the reply, saying the rest is missing
+                del self._messages[call.index:]
+                return
             self._layout.lost += 1
             message.final_sent = self._layout.parts[call.index].version
             self._layout.stop_growing()  # Slack will not take a new message of this reply: nowhere to show the rest
+        elif call.final and self._layout.is_last(call.index) and self._layout.finished and not isinstance(error, TooLong):
+            self._move_rest(call.index)  # Slack would not take the last edit: what it does not show goes in a new message
         elif call.final:
             message.final_sent = self._layout.parts[call.index].version
             self._layout.lost += 1
@@ -205,6 +214,18 @@ class EditSink:
         self._in_flight = None
         for message in self._messages:
             message.final_sent = math.inf  # type: ignore[assignment]
+
+    def _move_rest(self, index: int) -> None:
+        """Message `index` keeps what Slack shows of it; the rest of the answer (from the start of the line Slack
+        shows in part) and the closing note go in a new message after it."""
+        message, part = self._messages[index], self._layout.parts[index]
+        end = message.shown_end
+        if end < len(part.source):
+            end = part.source.rfind("\n", 0, end) + 1
+        self._layout.cut(index, max(end - len(part.prefix), 0))
+        self._layout.moved += 1
+        message.final_sent = part.version  # given up: it shows what it shows
+        self._sync()
 
     # -- internals ---------------------------------------------------------------------------------
 

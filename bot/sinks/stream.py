@@ -200,7 +200,8 @@ class StreamSink:
         # 429) and a stop. A start that must wait is better posted; an intermediate append is superseded.
         retry = due.method in (STOP, UPDATE) or (due.method == APPEND and due.priority is Priority.URGENT)
         call = Call(due.method, due.index, params, retry=retry, final=due.priority is Priority.URGENT,
-                    version=self._layout.parts[due.index].version, end=end, extra={"tail": tail})
+                    version=self._layout.parts[due.index].version, end=end, extra={"tail": tail},
+                    tag=self._place.tag(due.index) if due.method != APPEND else None)
         self._in_flight = call
         self._messages[due.index].last_call_at = now
         return call

@@ -121,7 +121,7 @@ class Writer:
         self.calls += 1
         response, error = None, None
         try:
-            response = self._calls.call(call.method, turn=turn, retry=call.retry, **call.params).data
+            response = self._calls.call(call.method, turn=turn, retry=call.retry, tag=call.tag, **call.params).data
         except SlackError as failure:
             error = failure
         with self._changed:

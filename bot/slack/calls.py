@@ -7,6 +7,11 @@ slack_sdk's or urllib's own. The policy (tenacity) retries a 429 after exactly t
 plus a little jitter; a 5xx or a network failure after a short backoff, if repeating the call cannot make
 a second message or a second piece of text (or the request never left); all within a bound. A caller whose
 call a newer one would supersede (an intermediate edit) asks for no retry.
+
+A post that carries a `Tag` is retried even when Slack may have taken it: before it is sent again, the
+thread is searched for the message it tagged, and if Slack did take it the call returns that message, so
+every message is posted exactly once. Every call that carries text is sent with `parse=none`, so Slack never
+turns a plain "@channel" the model wrote into a broadcast (chat.update's default would).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from bot.notes import slack_fix
 from bot.slack import errors
 from bot.slack.kinds import RateLimited, SlackError, Unavailable
 from bot.slack.pacing import Pacer, Priority, Turn
+from bot.slack.tags import Tag, messages_after
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +38,17 @@ _JITTER = 0.25  # seconds at most added to a Retry-After, so that waiting caller
 # Repeating these once Slack may have taken them could show something twice (a message, a piece of text):
 # they are retried only when the request never left.
 NOT_IDEMPOTENT = frozenset({"chat.postMessage", "chat.startStream", "chat.appendStream", "chat.postEphemeral"})
+# ... unless they carry a tag, which finds the message they made (see `tags`)
+FINDABLE = frozenset({"chat.postMessage", "chat.startStream"})
+# Calls whose text Slack would parse for links and broadcasts unless told not to
+TEXT_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
 
 
-def retryable(method: str, error: BaseException) -> bool:
+def retryable(method: str, error: BaseException, tagged: bool = False) -> bool:
     if isinstance(error, RateLimited):
         return True
     if isinstance(error, Unavailable):
-        return method not in NOT_IDEMPOTENT or not error.sent
+        return method not in NOT_IDEMPOTENT or not error.sent or (tagged and method in FINDABLE)
     return False
 
 
@@ -58,22 +68,47 @@ class SlackCalls:
         self._max_seconds = max_seconds
         self._sleep = sleep
 
-    def call(self, method: str, *, turn: Turn | None = None, retry: bool = True, **params) -> SlackResponse:
+    def call(self, method: str, *, turn: Turn | None = None, retry: bool = True, tag: Tag | None = None,
+             **params) -> SlackResponse:
         """Call `method` (for example "chat.update") with `params`; a `SlackError` if it does not succeed.
-        `turn`: the caller's own turn for the first attempt (granted, or to wait for); retries take their own."""
+        `turn`: the caller's own turn for the first attempt (granted, or to wait for); retries take their own.
+        `tag`: the reply's message this call makes or changes (see `tags`)."""
         channel = params.get("channel") or params.get("channel_id")
+        if method in TEXT_METHODS:
+            params = {**params, "parse": "none"}
+            params.pop("link_names", None)
+        if tag is not None and method != "chat.startStream":  # a stream takes metadata only when it stops
+            params = {**params, "metadata": tag.metadata()}
         given = [turn] if turn is not None else []
+        unknown: list[SlackError] = []  # an attempt Slack may have taken without our hearing
 
         def attempt() -> SlackResponse:
+            if unknown and tag is not None and method in FINDABLE:
+                found = self._find(method, params, tag)
+                if found is not None:
+                    log.info("Slack %s: the message was posted after all (%s); carrying on with it",
+                             method, unknown[-1].code)
+                    return found
             current = given.pop() if given else self.pacer.turn(method, Priority.URGENT, channel)
             with current:
                 current.wait(self._sleep)
-                return self._once(method, params, current)
+                try:
+                    return self._once(method, params, current)
+                except Unavailable as error:
+                    if error.sent:
+                        unknown.append(error)
+                    raise
 
         if not retry:
-            return attempt()
+            try:
+                return attempt()
+            except Unavailable:
+                found = self._find(method, params, tag) if unknown and tag is not None and method in FINDABLE else None
+                if found is None:
+                    raise
+                return found
         policy = Retrying(
-            retry=retry_if_exception(lambda error: retryable(method, error)),
+            retry=retry_if_exception(lambda error: retryable(method, error, tag is not None)),
             wait=self._wait,
             stop=stop_after_attempt(self._attempts) | stop_after_delay(self._max_seconds),
             sleep=self._sleep,
@@ -100,6 +135,20 @@ class SlackCalls:
             raise error from raw
         turn.landed()
         return response
+
+    def _find(self, method: str, params: dict, tag: Tag) -> SlackResponse | None:
+        """The message an earlier attempt of a tagged call made, if Slack took it."""
+        landed = tag.landed(method, params)
+
+        def read(read_method: str, **read_params) -> dict:
+            return self.call(read_method, retry=False, **read_params).data  # a failure: the attempt fails again
+
+        for message in messages_after(read, params["channel"], params.get("thread_ts"), tag.after):
+            if landed(message):
+                data = {"ok": True, "channel": params["channel"], "ts": message["ts"], "message": message}
+                return SlackResponse(client=self.client, http_verb="POST", api_url=method, req_args={},
+                                     data=data, headers={}, status_code=200)
+        return None
 
     @staticmethod
     def _wait(state: RetryCallState) -> float:

@@ -1,0 +1,64 @@
+"""Every message of a reply carries a tag (Slack message metadata) naming the event it answers and which of the
+reply's messages it is. A post whose answer was lost (the connection dropped after Slack may have taken it)
+is looked for by its tag before it is tried again, so a reply's messages are posted exactly once; a
+redelivered event is looked for the same way before it is answered.
+
+A native stream cannot carry metadata until it stops, so a stream start whose answer was lost is looked for
+by its text instead: the first words it carried, in a message no other reply has tagged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterator, Mapping
+
+EVENT_TYPE = "bedrock_reply"
+_PAGES = 5  # a look-up reads at most this many pages of the thread after the question
+
+
+@dataclass(frozen=True)
+class Tag:
+    event: str  # the event_id the reply answers
+    part: int  # which message of the reply (0: the first)
+    after: str | None = None  # the question's ts: the reply's messages are newer
+
+    def metadata(self) -> dict:
+        return {"event_type": EVENT_TYPE, "event_payload": {"event": self.event, "part": self.part}}
+
+    @staticmethod
+    def of(message: Mapping) -> "Tag | None":
+        """The tag a message carries, if it is one of ours."""
+        metadata = message.get("metadata") or {}
+        payload = metadata.get("event_payload") or {}
+        if metadata.get("event_type") != EVENT_TYPE or not isinstance(payload.get("event"), str):
+            return None
+        part = payload.get("part")
+        return Tag(payload["event"], part if isinstance(part, int) else 0)
+
+    def landed(self, method: str, params: Mapping) -> Callable[[Mapping], bool]:
+        """Whether a message in the thread is the one a call of `method` with `params` posted."""
+        if method == "chat.startStream":
+            first_words = (params.get("markdown_text") or "").strip()
+            return lambda message: (bool(message.get("bot_id")) and Tag.of(message) is None
+                                    and (message.get("text") or "").strip() == first_words)
+        return lambda message: (found := Tag.of(message)) is not None and (found.event, found.part) == (
+            self.event, self.part)
+
+
+def messages_after(call: Callable[..., Mapping], channel: str, thread_ts: str | None,
+                   after: str | None) -> Iterator[Mapping]:
+    """The messages newer than `after` in the thread (or, with no thread, in the conversation), with their
+    metadata. `call(method, **params)` makes one Slack call and returns its data."""
+    if thread_ts is None:
+        data = call("conversations.history", channel=channel, oldest=after or "0", limit=100,
+                    include_all_metadata=True)
+        yield from data.get("messages") or []
+        return
+    cursor = None
+    for _ in range(_PAGES):
+        data = call("conversations.replies", channel=channel, ts=thread_ts, oldest=after or "0", limit=200,
+                    include_all_metadata=True, **({"cursor": cursor} if cursor else {}))
+        yield from (message for message in data.get("messages") or [] if message.get("ts") != thread_ts)
+        cursor = (data.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            return

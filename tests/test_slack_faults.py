@@ -1,0 +1,175 @@
+"""Slack answering badly, through the real bot: a 5xx (JSON or an HTML page) or a dropped connection on the
+calls that matter most (the post of a new message, the last edit, the start of a stream). What the person
+sees: every word once, no "Thinking…" left behind, and a note where something could not be shown; what the
+log says: the reply failed when it did."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+
+from bot import notes
+from standins.bedrock import Reply
+from standins.events import mention
+
+FAST = {"SLACK_RETRY_ATTEMPTS": "3", "SLACK_RETRY_MAX_SECONDS": "20"}
+SHORT = "A short answer."
+# Three messages' worth: the edit path rolls over at 3,600 characters
+LONG = "".join(f"Paragraph {i}: " + "words " * 60 + "\n\n" for i in range(20)).rstrip()
+BROADCASTS = re.compile(r"<!(channel|here|everyone)|<@U")
+
+
+def ask(slack, text: str = "<@UBOT> a question", **kwargs) -> str:
+    event, question = mention(slack, text, **kwargs)
+    slack.send_event(event)
+    return question.ts
+
+
+def reply_line(caplog, what: str = "the reply's log line") -> str:
+    lines = [record.getMessage() for record in caplog.records if record.getMessage().startswith("reply event=")]
+    assert lines, what
+    return lines[-1]
+
+
+def wait_for_reply_line(slack, caplog) -> str:
+    slack.wait_until(lambda: any(r.getMessage().startswith("reply event=") for r in caplog.records),
+                     timeout=30, what="the reply to end")
+    return reply_line(caplog)
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"Paragraph \d+", text)
+
+
+def is_final(text: str) -> bool:
+    return text.strip().endswith("words") and "Paragraph 19" in text
+
+
+def final_update(params: dict) -> bool:
+    return "Paragraph 19" in (params.get("text") or "") or SHORT in (params.get("text") or "")
+
+
+# -- 1. the last edit ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("html", [False, True], ids=["json internal_error", "html 500"])
+def test_one_5xx_on_the_final_edit_is_retried_and_the_answer_shows(slack, bedrock, start_bot, caplog, html):
+    caplog.set_level(logging.INFO)
+    start_bot(**FAST)
+    bedrock.script(Reply.text(SHORT))
+    slack.fail("chat.update", "internal_error", status=500, html=html, when=final_update)
+    ask(slack)
+
+    line = wait_for_reply_line(slack, caplog)
+    assert [m.text for m in slack.bot_messages("C1")] == [SHORT]
+    assert "outcome=end_turn" in line
+    assert len([c for c in slack.calls_of("chat.update") if final_update(c.params)]) == 2
+
+
+def test_a_final_edit_that_keeps_failing_goes_on_in_a_new_message_and_the_log_says_failed(
+        slack, bedrock, start_bot, caplog):
+    caplog.set_level(logging.INFO)
+    start_bot(**FAST)
+    bedrock.script(Reply.text(SHORT))
+    slack.fail("chat.update", "internal_error", status=500, times=99, when=final_update)
+    ask(slack)
+
+    line = wait_for_reply_line(slack, caplog)
+    texts = [m.text for m in slack.bot_messages("C1")]
+    assert len(texts) == 2 and (texts[0] == notes.PLACEHOLDER or SHORT.startswith(texts[0]))  # as Slack left it
+    assert texts[1] == f"{SHORT}\n\n{notes.ANSWER_MOVED}"  # from the start of the line shown in part
+    assert "outcome=failed" in line
+
+
+# -- 2. the post that starts a new message ------------------------------------------------------------
+
+
+def second_post(params: dict) -> bool:
+    return params.get("text") != notes.PLACEHOLDER and "Paragraph 19" not in params.get("text", "")
+
+
+@pytest.mark.parametrize("fault", [dict(status=502, html=True), dict(reset="before"), dict(reset="after")],
+                         ids=["html 502", "reset before Slack took it", "reset after Slack took it"])
+def test_a_failed_post_of_the_next_message_is_retried_and_nothing_is_lost_or_doubled(slack, bedrock, start_bot,
+                                                                                     caplog, fault):
+    caplog.set_level(logging.INFO)
+    start_bot(**FAST)
+    bedrock.script(Reply.text(LONG, chunk=400))
+    slack.fail("chat.postMessage", "internal_error", when=second_post, **fault)
+    ask(slack)
+
+    line = wait_for_reply_line(slack, caplog)
+    texts = [m.text for m in slack.bot_messages("C1")]
+    assert len(texts) == 3 and words("\n".join(texts)) == [f"Paragraph {i}" for i in range(20)]
+    assert "outcome=end_turn" in line
+
+
+def test_a_next_message_that_cannot_be_posted_ends_the_one_before_with_a_note(slack, bedrock, start_bot, caplog):
+    caplog.set_level(logging.INFO)
+    start_bot(**FAST)
+    bedrock.script(Reply.text(LONG, chunk=400))
+    slack.fail("chat.postMessage", "internal_error", status=500, times=99, when=second_post)
+    ask(slack)
+
+    line = wait_for_reply_line(slack, caplog)
+    texts = [m.text for m in slack.bot_messages("C1")]
+    assert len(texts) == 1 and texts[0].endswith(notes.PART_MISSING) and "Paragraph 0" in texts[0]
+    assert "outcome=failed" in line
+
+
+# -- 3. a post Slack took, whose answer never came ----------------------------------------------------
+
+
+def test_a_placeholder_whose_answer_was_lost_is_found_not_posted_twice(slack, bedrock, start_bot, caplog):
+    caplog.set_level(logging.INFO)
+    start_bot(**FAST)
+    bedrock.script(Reply.text(SHORT))
+    slack.fail("chat.postMessage", reset="after")
+    ask(slack)
+
+    wait_for_reply_line(slack, caplog)
+    assert [m.text for m in slack.bot_messages("C1")] == [SHORT]
+    assert len(slack.calls_of("chat.postMessage")) == 1
+
+
+def test_a_stream_start_whose_answer_was_lost_is_found_and_carried_on(slack, bedrock, start_bot, caplog):
+    caplog.set_level(logging.INFO)
+    start_bot(**FAST, SLACK_STATUS="on", SLACK_REPLY_SURFACE="auto")
+    bedrock.script(Reply.text("First words, then the rest of a streamed answer.", chunk=10, delay=0.05))
+    slack.fail("chat.startStream", reset="after")
+    ask(slack)
+
+    line = wait_for_reply_line(slack, caplog)
+    messages = slack.bot_messages("C1")
+    assert len(messages) == 1 and messages[0].text.startswith("First words, then the rest of a streamed answer.")
+    assert not messages[0].streaming
+    assert "outcome=end_turn" in line
+
+
+def test_every_message_of_a_reply_is_tagged_with_its_event(slack, bedrock, start_bot, caplog):
+    caplog.set_level(logging.INFO)
+    start_bot(**FAST)
+    bedrock.script(Reply.text(LONG, chunk=400))
+    ask(slack)
+
+    wait_for_reply_line(slack, caplog)
+    tags = [m.metadata["event_payload"] for m in slack.bot_messages("C1")]
+    assert [tag["part"] for tag in tags] == [0, 1, 2] and len({tag["event"] for tag in tags}) == 1
+
+
+# -- 11. no broadcast from a plain @channel -----------------------------------------------------------
+
+
+def test_a_plain_at_channel_from_the_model_never_becomes_a_broadcast_on_any_call(slack, bedrock, start_bot, caplog):
+    caplog.set_level(logging.INFO)
+    start_bot(**FAST)
+    bedrock.script(Reply.text("Tell @channel and @here and @everyone: " + "done. " * 30, chunk=8, delay=0.01))
+    ask(slack)
+
+    wait_for_reply_line(slack, caplog)
+    assert not BROADCASTS.search("\n".join(m.text for m in slack.bot_messages("C1")))
+    texts = [c for c in slack.calls if c.method in ("chat.postMessage", "chat.update") and c.params.get("text")]
+    assert len(texts) >= 3
+    assert all(c.params.get("parse") == "none" and "link_names" not in c.params for c in texts)
