@@ -34,7 +34,10 @@ def create_bot(settings: Settings, bedrock_client=None) -> Bot:
     app = App(
         client=client,
         signing_secret=settings.slack_signing_secret or None,  # HTTP mode: Bolt checks every request's signature
-        listener_executor=ThreadPoolExecutor(settings.max_concurrent_replies, thread_name_prefix="reply"),
+        # A thread per question in flight or waiting for a slot, so that each shows its sign of life at once;
+        # the replier lets `max_concurrent_replies` of them ask the model at a time.
+        listener_executor=ThreadPoolExecutor(settings.max_concurrent_replies + settings.max_waiting_replies,
+                                             thread_name_prefix="reply"),
     )
     pacer = Pacer(settings.slack_limits)
     calls = SlackCalls(client, pacer, attempts=settings.slack_retry_attempts, max_seconds=settings.slack_retry_seconds)

@@ -66,6 +66,7 @@ class Settings:
     dm_history_messages: int = 20
     dm_history_hours: float = 24.0
     max_concurrent_replies: int = 32
+    max_waiting_replies: int = 200  # questions beyond those, showing their sign of life while they wait
     log_level: str = "INFO"
     bedrock_read_timeout: float = 60.0
     bedrock_retry_attempts: int = 4
@@ -125,6 +126,7 @@ class Settings:
             dm_history_messages=reader.number("DM_HISTORY_MESSAGES", int, cls.dm_history_messages, 1, 1_000),
             dm_history_hours=reader.number("DM_HISTORY_HOURS", float, cls.dm_history_hours, 0.01, 24 * 365),
             max_concurrent_replies=reader.number("MAX_CONCURRENT_REPLIES", int, cls.max_concurrent_replies, 1, 1_000),
+            max_waiting_replies=reader.number("MAX_WAITING_REPLIES", int, cls.max_waiting_replies, 0, 10_000),
             log_level=reader.choice("LOG_LEVEL", cls.log_level, ("DEBUG", "INFO", "WARNING", "ERROR")),
             bedrock_read_timeout=reader.number("BEDROCK_READ_TIMEOUT_SECONDS", float, cls.bedrock_read_timeout, 1, 3600),
             bedrock_retry_attempts=reader.number("BEDROCK_RETRY_ATTEMPTS", int, cls.bedrock_retry_attempts, 1, 20),

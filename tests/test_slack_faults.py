@@ -173,3 +173,55 @@ def test_a_plain_at_channel_from_the_model_never_becomes_a_broadcast_on_any_call
     texts = [c for c in slack.calls if c.method in ("chat.postMessage", "chat.update") and c.params.get("text")]
     assert len(texts) >= 3
     assert all(c.params.get("parse") == "none" and "link_names" not in c.params for c in texts)
+
+
+# -- 4. a redelivery that reaches a process that has not seen the event -------------------------------
+
+
+def test_a_redelivery_reaching_a_restarted_process_is_not_answered_again(slack, bedrock, start_bot, caplog):
+    caplog.set_level(logging.INFO)
+    start_bot(**FAST)
+    bedrock.script(Reply.text(SHORT), Reply.text("A second answer."))
+    event, _ = mention(slack, "<@UBOT> a question")
+    slack.send_event(event, event_id="EvFIRST")
+    wait_for_reply_line(slack, caplog)
+
+    start_bot(**FAST)  # a new process: it has not seen the event; Slack now delivers to it
+    slack.send_event(event, event_id="EvFIRST", retry_attempt=1)
+    slack.wait_until(lambda: any("ignoring a redelivery of event EvFIRST" in r.getMessage() for r in caplog.records),
+                     what="the new process to find the answer in the thread")
+    assert [m.text for m in slack.bot_messages("C1")] == [SHORT]
+    assert len(bedrock.requests) == 1
+
+
+def test_a_redelivery_of_an_event_nobody_answered_is_answered(slack, bedrock, start_bot, caplog):
+    caplog.set_level(logging.INFO)
+    start_bot(**FAST)
+    bedrock.script(Reply.text(SHORT))
+    event, _ = mention(slack, "<@UBOT> a question")
+    slack.send_event(event, event_id="EvLOST", retry_attempt=2)  # the first deliveries went to a process that died
+
+    wait_for_reply_line(slack, caplog)
+    assert [m.text for m in slack.bot_messages("C1")] == [SHORT]
+
+
+# -- 5. more questions than MAX_CONCURRENT_REPLIES ----------------------------------------------------
+
+
+def test_questions_past_the_concurrency_limit_show_their_sign_of_life_at_once_and_wait(slack, bedrock, start_bot,
+                                                                                     caplog):
+    caplog.set_level(logging.INFO)
+    start_bot(**FAST, MAX_CONCURRENT_REPLIES="1")
+    bedrock.script(*[Reply.text(f"Answer {i}, slowly written.", chunk=4, delay=0.1) for i in range(3)])
+    for channel in ("C1", "C2", "C3"):
+        ask(slack, channel=channel)
+
+    slack.wait_until(lambda: len([r for r in caplog.records if r.getMessage().startswith("reply event=")]) == 3,
+                     timeout=60, what="three replies")
+    placeholders = [c.at for c in slack.calls_of("chat.postMessage") if c.params.get("text") == notes.PLACEHOLDER]
+    first_answer_done = min(r.ended_at for r in bedrock.requests)
+    assert len(placeholders) == 3 and max(placeholders) < first_answer_done  # all three showed life at once
+    starts, ends = sorted(r.at for r in bedrock.requests), sorted(r.ended_at for r in bedrock.requests)
+    assert all(start >= end for start, end in zip(starts[1:], ends))  # one model stream at a time
+    assert all(not m.text.startswith("_Thinking") for channel in ("C1", "C2", "C3")
+               for m in slack.bot_messages(channel))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import Ack, App, BoltContext, BoltRequest
 
 from bot import notes
 from bot.conversation.build import Identity
@@ -19,19 +19,19 @@ log = logging.getLogger(__name__)
 
 
 def register_listeners(app: App, replier: Replier, seen: SeenEvents, calls: SlackCalls) -> None:
-    def take(body: dict, event: dict, context: BoltContext) -> None:
+    def take(body: dict, event: dict, context: BoltContext, request: BoltRequest) -> None:
         try:
             bot = Identity(user_id=context.bot_user_id or "", bot_id=context.bot_id)
-            request = request_from_event(event, body.get("event_id"), bot)
+            question = request_from_event(event, body.get("event_id"), bot, attempt=_retry_number(request))
         except Exception:  # an event of a shape we do not know: skip it, never crash the listener
             log.exception("skipping an event that could not be read (type %r)", type(event).__name__)
             return
-        if request is None:
+        if question is None:
             return
-        if not seen.first_time(request):
-            log.info("ignoring a redelivery of event %s", request.event_id)
+        if not seen.first_time(question):
+            log.info("ignoring a redelivery of event %s", question.event_id)
             return
-        replier.answer(request, bot)
+        replier.answer(question, bot)
 
     def vote(ack: Ack, body: dict) -> None:
         ack()
@@ -50,3 +50,13 @@ def register_listeners(app: App, replier: Replier, seen: SeenEvents, calls: Slac
     app.event("app_mention")(take)
     app.event("message")(take)
     app.action(feedback.ACTION_ID)(vote)
+
+
+def _retry_number(request: BoltRequest) -> int:
+    """Slack's retry number for this delivery (HTTP: the X-Slack-Retry-Num header; Socket Mode: the envelope's
+    retry_attempt, which Bolt puts in the same header)."""
+    values = request.headers.get("x-slack-retry-num") or ["0"]
+    try:
+        return int(values[0])
+    except ValueError:
+        return 0

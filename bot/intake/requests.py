@@ -2,7 +2,8 @@
 
 Pure rules: a person's `app_mention` in a channel, or a person's new message in a DM with the bot. Not
 the bot's own messages, not other bots', not edits, deletions or other subtypes. `SeenEvents` makes a
-redelivered event (same `event_id`, or the same message) get one answer only.
+redelivered event (same `event_id`, or the same message) get one answer only in this process; a redelivery
+this process has not seen is checked against the thread by the replier (another process may have answered).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Request:
     is_dm: bool
     team: str | None = None
     has_files: bool = False
+    redelivered: bool = False  # Slack sent it again (it did not hear the first ack in time)
 
     @property
     def reply_thread_ts(self) -> str | None:
@@ -46,7 +48,8 @@ class Request:
         return {"ts": self.ts, "user": self.user, "text": self.text}
 
 
-def request_from_event(event: Mapping, event_id: str | None, bot: Identity) -> Request | None:
+def request_from_event(event: Mapping, event_id: str | None, bot: Identity, *, attempt: int = 0) -> Request | None:
+    """`attempt`: Slack's retry number for this delivery (0: the first)."""
     kind = event.get("type")
     channel = event.get("channel") or ""
     if kind == "app_mention":
@@ -79,6 +82,7 @@ def request_from_event(event: Mapping, event_id: str | None, bot: Identity) -> R
         is_dm=is_dm,
         team=event.get("team"),
         has_files=bool(event.get("files")) or event.get("subtype") == "file_share",
+        redelivered=attempt > 0,
     )
 
 

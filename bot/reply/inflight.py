@@ -2,8 +2,9 @@
 
 A `Reply` is the record of one answer while it runs; another thread (the deadline, a shutdown, the news that
 its message was deleted) may ask it to stop, which closes its model stream at once so no more tokens are
-read or paid for. `InFlight` admits replies, times them out and, on shutdown, lets them finish for a grace
-period before stopping the rest with a note.
+read or paid for. `InFlight` admits replies, gives them one of a bounded number of slots to ask the model in
+(a reply waits for one after showing its sign of life), times them out and, on shutdown, lets them finish for
+a grace period before stopping the rest with a note.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from bot.intake.requests import Request
 from bot.model.bedrock import ModelStream
 from bot.sinks.delivery import Delivery
 
+_RECHECK = 0.25  # seconds: how often a reply waiting for a slot looks whether it was stopped
 GONE = ""  # the stop note of a reply whose messages are out of reach: there is nowhere to show a note
 
 
@@ -55,8 +57,11 @@ class Reply:
 
 
 class InFlight:
-    def __init__(self, *, max_per_person: int, deadline: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, *, max_per_person: int, deadline: float, slots: int = 1_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._max_per_person = max_per_person
+        self._slots = slots
+        self._running = 0
         self._deadline = deadline
         self._clock = clock
         self._active: list[Reply] = []
@@ -78,6 +83,24 @@ class InFlight:
         with self._changed:
             self._active.remove(reply)
             self._changed.notify_all()
+
+    @contextlib.contextmanager
+    def slot(self, reply: Reply) -> Iterator[bool]:
+        """Wait for a free slot to ask the model in; yields False if the reply was stopped while it waited."""
+        with self._changed:
+            while self._running >= self._slots and reply.stop_note is None:
+                self._changed.wait(_RECHECK)  # a stop (deadline, shutdown) is seen within this
+            if reply.stop_note is not None:
+                got = False
+            else:
+                got, self._running = True, self._running + 1
+        try:
+            yield got
+        finally:
+            if got:
+                with self._changed:
+                    self._running -= 1
+                    self._changed.notify_all()
 
     @contextlib.contextmanager
     def deadline(self, reply: Reply) -> Iterator[None]:

@@ -27,11 +27,16 @@ from bot.sinks.delivery import Delivery
 from bot.sinks.router import Router
 from bot.slack.calls import SlackCalls
 from bot.slack.kinds import SlackError
+from bot.slack import tags
 from bot.slack.tags import Tag
 
 log = logging.getLogger(__name__)
 
 _MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+class Stopped(Exception):
+    """The reply was stopped before it asked the model."""
 
 
 class Replier:
@@ -52,9 +57,12 @@ class Replier:
         self._settings = settings
         self._clock = clock
         self._in_flight = InFlight(max_per_person=settings.max_replies_per_user, deadline=settings.reply_deadline,
-                                   clock=clock)
+                                   slots=settings.max_concurrent_replies, clock=clock)
 
     def answer(self, request: Request, bot: Identity) -> None:
+        if request.redelivered and self._answered_before(request):
+            log.info("ignoring a redelivery of event %s: the thread has its answer", request.event_id)
+            return
         reply = Reply(request)
         refusal = self._refusal(request, bot) or self._in_flight.admit(reply)
         if refusal is not None:
@@ -85,8 +93,10 @@ class Replier:
         if not delivery.begin():
             return
         outcome, note, usage, stream, question_cut = "failed", notes.FAILED, None, None, False
-        with self._in_flight.deadline(reply):
+        with self._in_flight.deadline(reply), self._in_flight.slot(reply) as slot:
             try:
+                if not slot:  # stopped (deadline, shutdown) while it waited for a slot
+                    raise Stopped()
                 messages, question_cut = self._conversation(request, bot)
                 asked_at = self._clock()
                 stream = reply.attach(self._model.stream(messages))
@@ -159,6 +169,16 @@ class Replier:
         if not question_text(request.text, bot):
             return notes.FILES_ONLY if request.has_files else notes.EMPTY_QUESTION
         return None
+
+    def _answered_before(self, request: Request) -> bool:
+        """A reply to `request` is already in its thread (a process before this one answered it)."""
+        try:
+            return tags.answered(request.event_id, lambda method, **params: self._calls.call(method, **params).data,
+                                 request.channel, request.reply_thread_ts, request.ts)
+        except SlackError as error:
+            log.warning("could not check whether event %s was answered (%s); answering it", request.event_id,
+                        error.code)
+            return False
 
     def _say(self, request: Request, text: str) -> None:
         """A one-message answer that is not the model's (a refusal, a prompt to ask something)."""

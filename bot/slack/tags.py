@@ -62,3 +62,10 @@ def messages_after(call: Callable[..., Mapping], channel: str, thread_ts: str | 
         cursor = (data.get("response_metadata") or {}).get("next_cursor")
         if not cursor:
             return
+
+
+def answered(event: str, call: Callable[..., Mapping], channel: str, thread_ts: str | None,
+             after: str | None) -> bool:
+    """Some message in the thread after the question is tagged as the reply to `event`."""
+    return any((tag := Tag.of(message)) is not None and tag.event == event
+               for message in messages_after(call, channel, thread_ts, after))
