@@ -74,6 +74,31 @@ def test_what_retrying_cannot_fix_is_not_retried_and_says_what_to_do(slack, bedr
     assert len(bedrock.requests) == 1
 
 
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_an_error_page_from_something_in_between_is_retried_and_the_person_sees_only_the_answer(
+        slack, bedrock, start_bot, status):
+    start_bot(**FAST_RETRIES)
+    bedrock.script(Reply.not_aws(status), Reply.not_aws(status), Reply.text(ANSWER))  # a proxy's page, no AWS error
+    ask(slack)
+
+    assert final_text(slack, contains="chunks.") == ANSWER
+    assert len(bedrock.requests) == 3
+
+
+def test_an_error_page_that_never_clears_says_bedrock_was_unreachable_with_no_traceback(slack, bedrock, start_bot,
+                                                                                        caplog):
+    caplog.set_level(logging.INFO, logger="bot")
+    start_bot(**FAST_RETRIES)
+    bedrock.script(*[Reply.not_aws(502)] * 5)
+    ask(slack)
+
+    assert final_text(slack, contains=":warning:") == notes.model_failure_note(ModelErrorKind.UNREACHABLE)
+    assert len(bedrock.requests) == 3  # BEDROCK_RETRY_ATTEMPTS
+    slack.wait_until(lambda: "outcome=failed" in caplog.text, what="the reply's log line")
+    assert "HTTP 502" in caplog.text
+    assert not [record for record in caplog.records if record.exc_info]  # a known failure: no traceback
+
+
 # -- Bedrock: inside the stream ------------------------------------------------------------------------
 
 
