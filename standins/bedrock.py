@@ -5,7 +5,8 @@ lengths and its CRC32, string headers, a JSON payload, the message CRC32), writt
 encoding, so that unmodified boto3 parses them. The bot reaches it through boto3's standard
 `AWS_ENDPOINT_URL_BEDROCK_RUNTIME`. Each request takes the next scripted `Reply`, else what `answer`
 makes of the request, else the default one. Faults: an AWS error before the stream (`Reply.error`), one
-inside it (`exception`), a dropped connection (`DROP`), and an error page from something in between, a proxy or an endpoint, that is not AWS's (`Reply.not_aws`).
+inside it (`exception`), a dropped connection (`DROP`), a stream that goes silent without closing (`STALL`),
+and an error page from something in between, a proxy or an endpoint, that is not AWS's (`Reply.not_aws`).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def exception(code: str, message: str = "injected by the stand-in") -> bytes:
 
 
 DROP = b""  # a step that drops the connection, with no end to the chunked body
+STALL = b"stall"  # a step that sends nothing more and keeps the connection open until the bot closes it
 
 NOT_AWS_PAGE = {
     500: (b"Internal Server Error", "text/plain"),
@@ -87,7 +89,7 @@ class Reply:
                    content_type=default_type if body is None else content_type)
 
     def cut(self, after_chunks: int, then: bytes = DROP, delay: float = 0.0) -> "Reply":
-        """The same reply up to `after_chunks` text chunks, then `then` (an exception frame, or DROP)."""
+        """The same reply up to `after_chunks` text chunks, then `then` (an exception frame, DROP or STALL)."""
         return Reply(self.steps[: 1 + after_chunks] + [(delay, then)])
 
     @classmethod
@@ -133,6 +135,7 @@ class FakeBedrock:
         self.default = Reply.text("Hello from the model.")
         self.answer: Callable[[Request], Reply] | None = None  # the reply for a request, when none is scripted
         self.lock = threading.Lock()
+        self._stopped = threading.Event()
         self._http = LocalServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._http.serve_forever, args=(0.05,), daemon=True)
 
@@ -141,6 +144,7 @@ class FakeBedrock:
         return self
 
     def stop(self) -> None:
+        self._stopped.set()  # ends stalled streams
         self._http.shutdown()
         self._http.server_close()
 
@@ -213,6 +217,9 @@ class FakeBedrock:
                             self.close_connection = True
                             self.connection.shutdown(socket.SHUT_RDWR)
                             return
+                        if data == STALL:
+                            self._stall(request)
+                            return
                         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
                         self.wfile.flush()
                         request.frames_sent += 1
@@ -223,5 +230,19 @@ class FakeBedrock:
                     request.disconnected = True
                     self.close_connection = True
 
+            def _stall(self, request: Request) -> None:
+                """Send nothing more, and keep the connection open until the bot closes it."""
+                self.close_connection = True
+                self.connection.settimeout(0.05)
+                while not bedrock._stopped.is_set():
+                    try:
+                        if self.connection.recv(1):
+                            continue
+                    except socket.timeout:
+                        continue
+                    except OSError:
+                        pass
+                    request.disconnected = True  # the bot closed its end
+                    return
 
         return Handler

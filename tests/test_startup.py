@@ -13,7 +13,7 @@ import pytest
 
 from bot import notes
 from standins.events import mention
-from standins.bedrock import Reply
+from standins.bedrock import STALL, Reply
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTING_NAMES = ("SLACK_", "BEDROCK_", "AWS_", "LOG_LEVEL", "CONTEXT_", "DM_", "MAX_CONCURRENT")
@@ -129,6 +129,21 @@ def test_sigterm_past_the_grace_period_marks_the_reply_interrupted_and_exits_0(s
     [request] = bedrock.requests
     slack.wait_until(lambda: request.ended_at is not None, what="the model stream to be closed")
     assert request.disconnected and request.ended_at - request.at < 8  # not the 10 s the model would take
+
+
+def test_sigterm_while_the_model_is_silent_ends_within_the_grace_with_the_note(slack, bedrock, bot_process):
+    process = bot_process(SHUTDOWN_GRACE_SECONDS="1")  # the read timeout stays at its 60 s
+    bedrock.script(Reply.text("word " * 20, chunk=5).cut(4, STALL))  # four words, then silence
+    slack.send_event(mention(slack, "<@UBOT> a long one please")[0])
+    slack.wait_until(lambda: any("word word word word" in m.text for m in slack.bot_messages()), what="the words")
+    process.send_signal(signal.SIGTERM)
+
+    assert process.wait(15) == 0  # an orchestrator's SIGKILL would come long before 60 s
+    [reply] = slack.bot_messages()
+    assert reply.text.startswith("word word") and reply.text.endswith(notes.SHUTTING_DOWN)
+    assert not reply.streaming  # the native stream was ended with its note
+    [request] = bedrock.requests
+    slack.wait_until(lambda: request.disconnected, what="the model stream to be closed")
 
 
 def test_no_token_reaches_the_log_even_at_debug_level(slack, bedrock, bot_process):
