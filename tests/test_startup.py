@@ -4,6 +4,7 @@ are wrong, and a live answer when they are right (over the local Slack and Bedro
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -157,6 +158,23 @@ def test_no_token_reaches_the_log_even_at_debug_level(slack, bedrock, bot_proces
     assert "DEBUG" in log and "Logged answer" in log  # the log did talk about this reply
     for secret in ("xoxb-local-standin", "xapp-local-standin", "local-standin-secret"):
         assert secret not in log
+
+
+SESSION_TOKEN = "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQCsecretSESSIONtoken+part/2Q=="
+
+
+def test_no_aws_session_token_or_credential_reaches_the_log_at_debug_level(slack, bedrock, bot_process, aws_env):
+    process = bot_process(LOG_LEVEL="DEBUG", AWS_SESSION_TOKEN=SESSION_TOKEN)  # temporary credentials, as a role's
+    start_a_reply(slack, bedrock, Reply.text("Signed answer.", chunk=100))
+    slack.wait_until(lambda: any(m.text == "Signed answer." for m in slack.bot_messages()), what="the answer")
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(30) == 0
+
+    log = process.stdout.read()
+    assert "X-Amz-Security-Token" in log and "Authorization" in log  # botocore did log the signed request
+    for secret in (SESSION_TOKEN, "secretSESSIONtoken", aws_env["AWS_ACCESS_KEY_ID"], aws_env["AWS_SECRET_ACCESS_KEY"]):
+        assert secret not in log
+    assert not re.search(r"Signature[=:]\s*[0-9a-f]{64}", log)  # nor a request's signature
 
 
 def chat_env(aws_env, **values: str) -> dict[str, str]:
