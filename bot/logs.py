@@ -1,20 +1,41 @@
-"""Logging set-up: one format, and no token ever written to the log."""
+"""Logging set-up: one format, and no token or credential ever written to the log."""
 
 from __future__ import annotations
 
 import logging
 import re
 
-_SECRET = re.compile(r"\b(?:xox[a-z]|xapp)-[A-Za-z0-9-]+")
+REDACTED = "[redacted token]"
+_SLACK_TOKEN = re.compile(r"\b(?:xox[a-z]|xapp)-[A-Za-z0-9-]+")
+# AWS secrets have no shape of their own, so they are found by their names, in the forms botocore logs at DEBUG:
+# a request's headers (`'X-Amz-Security-Token': b'…'`), the canonical request it signs (`x-amz-security-token:…`),
+# a credential service's answer (`"SessionToken": "…"`, `<SecretAccessKey>…`), and a presigned URL's query.
+_AWS_SECRET = re.compile(
+    r"""(?i)((?:x-amz-security-token|session_?token|secret_?access_?key)['"]?\s*[:=>]\s*b?['"]?)"""
+    r"""[^\s'"<>,&}]+"""
+)
+# The Authorization header names the access key (`Credential=AKIA…/date/region/service/aws4_request`) and the
+# request's signature, which botocore also logs on a line of its own (`Signature:\n…`).
+_AWS_CREDENTIAL = re.compile(r"((?:X-Amz-)?Credential=)[^/\s'\",&]+")
+_AWS_SIGNATURE = re.compile(r"(?i)((?:X-Amz-)?Signature[=:]\s*)[0-9a-f]{64}")
+
+
+def redact(text: str) -> str:
+    """`text` with every Slack token and AWS secret replaced by a marker."""
+    text = _SLACK_TOKEN.sub(REDACTED, text)
+    text = _AWS_SECRET.sub(rf"\1{REDACTED}", text)
+    text = _AWS_CREDENTIAL.sub(r"\1[redacted]", text)
+    return _AWS_SIGNATURE.sub(r"\1[redacted]", text)
 
 
 class RedactSecrets(logging.Filter):
-    """Replaces anything shaped like a Slack token with a marker, whatever logged it."""
+    """Replaces anything shaped like a Slack token, or named as an AWS secret, with a marker, whatever logged it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if _SECRET.search(message):
-            record.msg = _SECRET.sub("[redacted token]", message)
+        redacted = redact(message)
+        if redacted != message:
+            record.msg = redacted
             record.args = None
         return True
 

@@ -4,7 +4,9 @@ The frames are `application/vnd.amazon.eventstream` as AWS sends them (prelude w
 lengths and its CRC32, string headers, a JSON payload, the message CRC32), written with chunked transfer
 encoding, so that unmodified boto3 parses them. The bot reaches it through boto3's standard
 `AWS_ENDPOINT_URL_BEDROCK_RUNTIME`. Each request takes the next scripted `Reply`, else what `answer`
-makes of the request, else the default one.
+makes of the request, else the default one. Faults: an AWS error before the stream (`Reply.error`), one
+inside it (`exception`), a dropped connection (`DROP`), a stream that goes silent without closing (`STALL`),
+and an error page from something in between, a proxy or an endpoint, that is not AWS's (`Reply.not_aws`).
 """
 
 from __future__ import annotations
@@ -49,6 +51,16 @@ def exception(code: str, message: str = "injected by the stand-in") -> bytes:
 
 
 DROP = b""  # a step that drops the connection, with no end to the chunked body
+STALL = b"stall"  # a step that sends nothing more and keeps the connection open until the bot closes it
+
+NOT_AWS_PAGE = {
+    500: (b"Internal Server Error", "text/plain"),
+    502: (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1>"
+          b"</center>\r\n</body>\r\n</html>\r\n", "text/html"),
+    503: (b"<!DOCTYPE html><html><head><title>Service Unavailable</title></head><body><p>The proxy could not "
+          b"reach the service.</p></body></html>", "text/html; charset=utf-8"),
+    504: (b"upstream request timeout", "text/plain"),
+}
 
 
 @dataclass
@@ -60,14 +72,24 @@ class Reply:
     status: int = 200
     error_code: str = ""
     error_message: str = ""
+    error_body: bytes | None = None  # an error page that is not AWS's: no x-amzn-ErrorType, no JSON
+    content_type: str = "application/json"
 
     @classmethod
     def error(cls, status: int, code: str, message: str = "injected by the stand-in") -> "Reply":
         """An error before the stream, as Bedrock answers it (status, x-amzn-ErrorType, JSON message)."""
         return cls(status=status, error_code=code, error_message=message)
 
+    @classmethod
+    def not_aws(cls, status: int, body: bytes | None = None, content_type: str = "text/html") -> "Reply":
+        """An error before the stream from something in between (a proxy, a VPC endpoint, a load balancer):
+        `status` with an HTML or plain-text page and no AWS error type. Script it N times for N requests."""
+        default_body, default_type = NOT_AWS_PAGE.get(status, (f"{status} error".encode(), "text/plain"))
+        return cls(status=status, error_body=default_body if body is None else body,
+                   content_type=default_type if body is None else content_type)
+
     def cut(self, after_chunks: int, then: bytes = DROP, delay: float = 0.0) -> "Reply":
-        """The same reply up to `after_chunks` text chunks, then `then` (an exception frame, or DROP)."""
+        """The same reply up to `after_chunks` text chunks, then `then` (an exception frame, DROP or STALL)."""
         return Reply(self.steps[: 1 + after_chunks] + [(delay, then)])
 
     @classmethod
@@ -113,6 +135,7 @@ class FakeBedrock:
         self.default = Reply.text("Hello from the model.")
         self.answer: Callable[[Request], Reply] | None = None  # the reply for a request, when none is scripted
         self.lock = threading.Lock()
+        self._stopped = threading.Event()
         self._http = LocalServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._http.serve_forever, args=(0.05,), daemon=True)
 
@@ -121,6 +144,7 @@ class FakeBedrock:
         return self
 
     def stop(self) -> None:
+        self._stopped.set()  # ends stalled streams
         self._http.shutdown()
         self._http.server_close()
 
@@ -164,6 +188,13 @@ class FakeBedrock:
                 request.ended_at = time.monotonic()
 
             def _error(self, reply: Reply) -> None:
+                if reply.error_body is not None:
+                    self.send_response(reply.status)
+                    self.send_header("Content-Type", reply.content_type)
+                    self.send_header("Content-Length", str(len(reply.error_body)))
+                    self.end_headers()
+                    self.wfile.write(reply.error_body)
+                    return
                 payload = json.dumps({"message": reply.error_message}).encode()
                 self.send_response(reply.status)
                 self.send_header("Content-Type", "application/json")
@@ -186,6 +217,9 @@ class FakeBedrock:
                             self.close_connection = True
                             self.connection.shutdown(socket.SHUT_RDWR)
                             return
+                        if data == STALL:
+                            self._stall(request)
+                            return
                         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
                         self.wfile.flush()
                         request.frames_sent += 1
@@ -195,5 +229,20 @@ class FakeBedrock:
                 except OSError:  # the bot closed the stream
                     request.disconnected = True
                     self.close_connection = True
+
+            def _stall(self, request: Request) -> None:
+                """Send nothing more, and keep the connection open until the bot closes it."""
+                self.close_connection = True
+                self.connection.settimeout(0.05)
+                while not bedrock._stopped.is_set():
+                    try:
+                        if self.connection.recv(1):
+                            continue
+                    except socket.timeout:
+                        continue
+                    except OSError:
+                        pass
+                    request.disconnected = True  # the bot closed its end
+                    return
 
         return Handler

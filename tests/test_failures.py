@@ -11,7 +11,7 @@ import pytest
 from bot import notes
 from bot.model.kinds import ModelErrorKind
 from standins.events import direct_message, mention
-from standins.bedrock import DROP, Reply, exception
+from standins.bedrock import DROP, STALL, Reply, exception
 
 FAST_RETRIES = {"BEDROCK_RETRY_BASE_SECONDS": "0.05", "BEDROCK_RETRY_ATTEMPTS": "3"}
 ANSWER = "The whole answer, in several chunks."
@@ -72,6 +72,31 @@ def test_what_retrying_cannot_fix_is_not_retried_and_says_what_to_do(slack, bedr
     text = final_text(slack, contains=says)
     assert "Exception" not in text and "Traceback" not in text
     assert len(bedrock.requests) == 1
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_an_error_page_from_something_in_between_is_retried_and_the_person_sees_only_the_answer(
+        slack, bedrock, start_bot, status):
+    start_bot(**FAST_RETRIES)
+    bedrock.script(Reply.not_aws(status), Reply.not_aws(status), Reply.text(ANSWER))  # a proxy's page, no AWS error
+    ask(slack)
+
+    assert final_text(slack, contains="chunks.") == ANSWER
+    assert len(bedrock.requests) == 3
+
+
+def test_an_error_page_that_never_clears_says_bedrock_was_unreachable_with_no_traceback(slack, bedrock, start_bot,
+                                                                                        caplog):
+    caplog.set_level(logging.INFO, logger="bot")
+    start_bot(**FAST_RETRIES)
+    bedrock.script(*[Reply.not_aws(502)] * 5)
+    ask(slack)
+
+    assert final_text(slack, contains=":warning:") == notes.model_failure_note(ModelErrorKind.UNREACHABLE)
+    assert len(bedrock.requests) == 3  # BEDROCK_RETRY_ATTEMPTS
+    slack.wait_until(lambda: "outcome=failed" in caplog.text, what="the reply's log line")
+    assert "HTTP 502" in caplog.text
+    assert not [record for record in caplog.records if record.exc_info]  # a known failure: no traceback
 
 
 # -- Bedrock: inside the stream ------------------------------------------------------------------------
@@ -142,6 +167,24 @@ def test_a_runaway_generation_is_ended_at_the_deadline_and_the_stream_closed(sla
     assert request.disconnected and request.ended_at - request.at < 4
 
 
+def stalled(pieces: list[str], *, pause_before_last: float = 0.0) -> Reply:
+    """A stream that sends `pieces`, then goes silent without closing (as a stuck connection does)."""
+    steps = Reply.deltas(pieces, stop_reason=None).steps[: 1 + len(pieces)]
+    if pause_before_last:
+        steps[-1] = (pause_before_last, steps[-1][1])
+    return Reply(steps + [(0.0, STALL)])
+
+
+def test_the_deadline_ends_a_silent_stream_at_once_with_its_note(slack, bedrock, start_bot):
+    start_bot(REPLY_DEADLINE_SECONDS="2")  # the read timeout stays at its 60 s
+    bedrock.script(stalled(["The whole ", "answe"]))
+    ask(slack)
+
+    assert final_text(slack, contains="too long") == f"The whole answe\n\n{notes.TOOK_TOO_LONG}"
+    [request] = bedrock.requests
+    slack.wait_until(lambda: request.disconnected, what="the model stream to be closed")
+
+
 # -- Slack -----------------------------------------------------------------------------------------------
 
 
@@ -160,6 +203,20 @@ def test_a_deleted_reply_stops_the_answer_and_the_model_stream(slack, bedrock, s
     assert not [c for c in slack.calls_of("chat.postMessage") if c.params.get("text") != notes.PLACEHOLDER]
     assert [r for r in slack.responses if r[2].get("error") == "message_not_found"]  # one refused edit, then quiet
     slack.wait_until(lambda: "outcome=deleted" in caplog.text, what="the reply to end")  # and it does end
+
+
+def test_a_reply_deleted_while_the_model_is_silent_ends_at_once(slack, bedrock, start_bot, caplog):
+    caplog.set_level(logging.INFO, logger="bot")
+    start_bot()
+    bedrock.script(stalled(["First ", "words. ", "Then a last few "], pause_before_last=1.0))
+    ask(slack)
+    slack.wait_until(lambda: any("words." in m.text for m in slack.bot_messages("C1")), what="the first words")
+    [reply] = slack.bot_messages("C1")
+    slack.delete("C1", reply.ts)  # the edit of the last few words finds it gone, while the model is silent
+
+    [request] = bedrock.requests
+    slack.wait_until(lambda: "outcome=deleted" in caplog.text, what="the reply to end")  # not after 60 s
+    slack.wait_until(lambda: request.disconnected, what="the model stream to be closed")
 
 
 def test_a_rate_limited_placeholder_is_posted_after_retry_after(slack, bedrock, start_bot):

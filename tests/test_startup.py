@@ -4,6 +4,7 @@ are wrong, and a live answer when they are right (over the local Slack and Bedro
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pytest
 
 from bot import notes
 from standins.events import mention
-from standins.bedrock import Reply
+from standins.bedrock import STALL, Reply
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTING_NAMES = ("SLACK_", "BEDROCK_", "AWS_", "LOG_LEVEL", "CONTEXT_", "DM_", "MAX_CONCURRENT")
@@ -131,6 +132,21 @@ def test_sigterm_past_the_grace_period_marks_the_reply_interrupted_and_exits_0(s
     assert request.disconnected and request.ended_at - request.at < 8  # not the 10 s the model would take
 
 
+def test_sigterm_while_the_model_is_silent_ends_within_the_grace_with_the_note(slack, bedrock, bot_process):
+    process = bot_process(SHUTDOWN_GRACE_SECONDS="1")  # the read timeout stays at its 60 s
+    bedrock.script(Reply.text("word " * 20, chunk=5).cut(4, STALL))  # four words, then silence
+    slack.send_event(mention(slack, "<@UBOT> a long one please")[0])
+    slack.wait_until(lambda: any("word word word word" in m.text for m in slack.bot_messages()), what="the words")
+    process.send_signal(signal.SIGTERM)
+
+    assert process.wait(15) == 0  # an orchestrator's SIGKILL would come long before 60 s
+    [reply] = slack.bot_messages()
+    assert reply.text.startswith("word word") and reply.text.endswith(notes.SHUTTING_DOWN)
+    assert not reply.streaming  # the native stream was ended with its note
+    [request] = bedrock.requests
+    slack.wait_until(lambda: request.disconnected, what="the model stream to be closed")
+
+
 def test_no_token_reaches_the_log_even_at_debug_level(slack, bedrock, bot_process):
     process = bot_process(LOG_LEVEL="DEBUG")
     start_a_reply(slack, bedrock, Reply.text("Logged answer.", chunk=100))
@@ -142,6 +158,23 @@ def test_no_token_reaches_the_log_even_at_debug_level(slack, bedrock, bot_proces
     assert "DEBUG" in log and "Logged answer" in log  # the log did talk about this reply
     for secret in ("xoxb-local-standin", "xapp-local-standin", "local-standin-secret"):
         assert secret not in log
+
+
+SESSION_TOKEN = "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQCsecretSESSIONtoken+part/2Q=="
+
+
+def test_no_aws_session_token_or_credential_reaches_the_log_at_debug_level(slack, bedrock, bot_process, aws_env):
+    process = bot_process(LOG_LEVEL="DEBUG", AWS_SESSION_TOKEN=SESSION_TOKEN)  # temporary credentials, as a role's
+    start_a_reply(slack, bedrock, Reply.text("Signed answer.", chunk=100))
+    slack.wait_until(lambda: any(m.text == "Signed answer." for m in slack.bot_messages()), what="the answer")
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(30) == 0
+
+    log = process.stdout.read()
+    assert "X-Amz-Security-Token" in log and "Authorization" in log  # botocore did log the signed request
+    for secret in (SESSION_TOKEN, "secretSESSIONtoken", aws_env["AWS_ACCESS_KEY_ID"], aws_env["AWS_SECRET_ACCESS_KEY"]):
+        assert secret not in log
+    assert not re.search(r"Signature[=:]\s*[0-9a-f]{64}", log)  # nor a request's signature
 
 
 def chat_env(aws_env, **values: str) -> dict[str, str]:

@@ -9,7 +9,8 @@ One retry policy (tenacity) covers opening the stream and reading it up to the f
 service hiccup, a dropped connection or a stream that breaks off before any text are retried with
 exponential backoff and jitter, within a number of attempts and a time bound. Once text has arrived
 nothing is retried (the person has seen it). botocore's own retries are turned off so the two never
-multiply, and its read timeout bounds the longest silence between two chunks.
+multiply, and its read timeout bounds the longest silence between two chunks. `close()` (the deadline, a
+shutdown, a deleted reply) does not wait for that timeout: it cuts a read in progress short.
 """
 
 from __future__ import annotations
@@ -102,6 +103,18 @@ class BedrockModel:
         return response["stream"]
 
 
+def _interrupt(raw) -> None:
+    """Close an event stream from another thread, at once. Closing alone waits for a read in progress, and a
+    silent stream's read lasts until the read timeout; shutting the socket's reading side down first (urllib3's
+    `HTTPResponse.shutdown`, under botocore's `EventStream`) ends that read now."""
+    response = getattr(raw, "_raw_stream", None)
+    try:
+        response.shutdown()
+    except (AttributeError, ValueError, RuntimeError, OSError):
+        pass  # already closed or released, or not a urllib3 response: closing is all there is to do
+    raw.close()
+
+
 class StreamClosed(Exception):
     """The stream was closed on purpose (deadline, shutdown, the reply was deleted)."""
 
@@ -122,7 +135,7 @@ class ModelStream:
             self.closed = True
             raw = self._raw
         if raw is not None:
-            raw.close()  # no more tokens are read, or paid for
+            _interrupt(raw)  # no more tokens are read, or paid for
 
     def __iter__(self) -> Iterator[ModelEvent]:
         policy = self._model.retry
@@ -152,6 +165,8 @@ class ModelStream:
         except (StreamClosed, ModelError):
             raise
         except Exception as error:
+            if self.closed:  # the read that `close()` cut short
+                raise StreamClosed() from error
             raise ModelError.from_exception(error) from error
         finally:
             if events is not None:

@@ -3,6 +3,10 @@
 `ModelStream` raises `ModelError` for every failure (the original is its `__cause__`), so the rest of the
 bot asks what kind of failure it was, never which botocore or urllib3 class it is. `is_transient` is the
 retry policy's question: worth trying again as is?
+
+Not every error answer is Bedrock's own: a proxy, a VPC endpoint or a load balancer in between may answer
+500, 502, 503 or 504 with an HTML or plain-text page and no AWS error type. botocore then gives the status as
+the code; such an answer is retried by its status, and named (in the log) as `HTTP <status>`.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ TRANSIENT_CODES = frozenset({
     # inside the stream
     "throttlingException", "serviceUnavailableException", "internalServerException", "modelStreamErrorException",
 })
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})  # whoever answered them, AWS or something in between
 CONNECTION_ERRORS = (OSError, ConnectionError, TimeoutError, HTTPClientError, BotoConnectionError, URLLib3Error)
 
 _KINDS = {
@@ -54,14 +59,17 @@ class ModelError(Exception):
 
 def code_of(error: BaseException) -> str:
     if isinstance(error, ClientError):
+        if _not_aws(error):
+            return f"HTTP {_status(error)}"
         return str(error.response.get("Error", {}).get("Code") or "ClientError")
     return type(error).__name__
 
 
 def is_transient(error: BaseException) -> bool:
-    """Worth trying again as is: throttling, a service hiccup, a dropped, stalled or cut-off stream."""
+    """Worth trying again as is: throttling, a service hiccup (by Bedrock's code, or by the HTTP status of
+    whatever answered), a dropped, stalled or cut-off stream."""
     if isinstance(error, ClientError):
-        return error.response.get("Error", {}).get("Code") in TRANSIENT_CODES
+        return error.response.get("Error", {}).get("Code") in TRANSIENT_CODES or _status(error) in TRANSIENT_STATUSES
     return isinstance(error, (StreamEndedEarly, *CONNECTION_ERRORS))
 
 
@@ -72,6 +80,8 @@ def kind_of(error: BaseException) -> ModelErrorKind:
         return ModelErrorKind.ENDED_EARLY
     if not isinstance(error, ClientError):
         return ModelErrorKind.UNREACHABLE if is_transient(error) else ModelErrorKind.UNKNOWN
+    if _not_aws(error):  # something in between answered instead of Bedrock
+        return ModelErrorKind.BUSY if _status(error) == 429 else ModelErrorKind.UNREACHABLE
     code = code_of(error)
     if code.lower() == "validationexception":
         message = _message(error).lower()
@@ -80,12 +90,27 @@ def kind_of(error: BaseException) -> ModelErrorKind:
         if any(words in message for words in ("too long", "too many tokens", "context", "input length")):
             return ModelErrorKind.TOO_LONG
         return ModelErrorKind.UNKNOWN
-    if code in TRANSIENT_CODES:
+    if code in _KINDS:
+        return _KINDS[code]
+    if code in TRANSIENT_CODES or _status(error) in TRANSIENT_STATUSES:
         return ModelErrorKind.BUSY
-    return _KINDS.get(code, ModelErrorKind.UNKNOWN)
+    return ModelErrorKind.UNKNOWN
 
 
 def _message(error: BaseException) -> str:
     if isinstance(error, ClientError):
-        return str(error.response.get("Error", {}).get("Message", ""))
+        message = str(error.response.get("Error", {}).get("Message", ""))
+        if _not_aws(error):  # the page's text, on one line
+            return "not an AWS error, so from something between the bot and Bedrock: " + " ".join(message.split())[:200]
+        return message
     return str(error)
+
+
+def _status(error: ClientError) -> int | None:
+    return error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+
+
+def _not_aws(error: ClientError) -> bool:
+    """An error answer without an AWS error type (botocore then makes the HTTP status its code)."""
+    status = _status(error)
+    return status is not None and error.response.get("Error", {}).get("Code") in (None, "", str(status))
