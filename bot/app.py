@@ -45,7 +45,8 @@ def create_bot(settings: Settings, bedrock_client=None) -> Bot:
     replier = Replier(
         calls=calls,
         router=Router(pacer, surface=Surface(settings.reply_surface), status=settings.status),
-        history=SlackHistory(calls, dm_messages=settings.dm_history_messages, dm_hours=settings.dm_history_hours),
+        history=SlackHistory(calls, dm_messages=settings.dm_history_messages, dm_hours=settings.dm_history_hours,
+                             read_seconds=settings.context_read_seconds, names_seconds=settings.name_lookup_seconds),
         model=model,
         settings=settings,
     )

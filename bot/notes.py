@@ -20,6 +20,10 @@ NOT_ALLOWED_HERE = "Sorry, I'm not set up to answer in this channel."
 NOT_ALLOWED_FOR_YOU = "Sorry, I'm not set up to answer you. Ask the person who runs this bot to add you."
 TOO_MANY_AT_ONCE = "I'm still working on {count} of your questions. Ask again when one of them is answered."
 QUESTION_CUT = ":scissors: _Your message was long: I read only its first {limit:,} characters._"
+THREAD_UNREAD = (
+    ":warning: _I couldn't read the earlier messages in this thread, so I answered your message on its own._")
+THREAD_PART_READ = ":warning: _I could read only part of this thread, so I may have missed something said in it._"
+DM_HISTORY_UNREAD = ":warning: _I couldn't read our earlier messages, so I answered this one on its own._"
 
 STOP_NOTES = {
     "max_tokens": ":warning: _The answer was cut short: it reached the length limit set for this bot._",

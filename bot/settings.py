@@ -63,6 +63,8 @@ class Settings:
     feedback_buttons: bool = True
     slack_limits: Mapping[str, MethodLimits] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     context_max_chars: int = 60_000
+    context_read_seconds: float = 10.0  # reading a thread or a DM's history, all its calls and retries together
+    name_lookup_seconds: float = 3.0  # looking up people's names for one reply, all of them together
     dm_history_messages: int = 20
     dm_history_hours: float = 24.0
     max_concurrent_replies: int = 32
@@ -123,6 +125,8 @@ class Settings:
             feedback_buttons=reader.switch("SLACK_FEEDBACK_BUTTONS", cls.feedback_buttons),
             slack_limits=reader.limits("SLACK_RATE_LIMITS", DEFAULT_LIMITS),
             context_max_chars=reader.number("CONTEXT_MAX_CHARS", int, cls.context_max_chars, 1_000, 2_000_000),
+            context_read_seconds=reader.number("CONTEXT_READ_SECONDS", float, cls.context_read_seconds, 0.5, 600),
+            name_lookup_seconds=reader.number("NAME_LOOKUP_SECONDS", float, cls.name_lookup_seconds, 0, 600),
             dm_history_messages=reader.number("DM_HISTORY_MESSAGES", int, cls.dm_history_messages, 1, 1_000),
             dm_history_hours=reader.number("DM_HISTORY_HOURS", float, cls.dm_history_hours, 0.01, 24 * 365),
             max_concurrent_replies=reader.number("MAX_CONCURRENT_REPLIES", int, cls.max_concurrent_replies, 1, 1_000),

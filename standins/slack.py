@@ -605,10 +605,12 @@ class FakeSlack:
                 status.cleared_by_post = True
 
     def _conversations_replies(self, params: dict) -> tuple[int, dict]:
-        oldest = float(params.get("oldest") or 0)
+        """A thread, oldest first, within `oldest`/`latest` (included only with `inclusive`), a page at a time."""
+        oldest, latest = float(params.get("oldest") or 0), float(params.get("latest") or "inf")
+        inclusive = str(params.get("inclusive")).lower() in ("1", "true")
         thread = [m for m in self.messages if m.channel == params.get("channel")
                   and (m.ts == params.get("ts") or m.thread_ts == params.get("ts"))
-                  and (float(m.ts) > oldest or m.ts == params.get("ts"))]  # the parent always comes first
+                  and (oldest <= float(m.ts) <= latest if inclusive else oldest < float(m.ts) < latest)]
         thread.sort(key=lambda m: float(m.ts))
         return self._page(thread, params)
 

@@ -245,6 +245,49 @@ def test_a_question_over_budget_on_its_own_keeps_its_end():
     assert len(text) <= 200
 
 
+# --- a thread's first message ------------------------------------------------------------------------
+
+
+def topic_thread():
+    return [msg(1, "TOPIC: the billing migration"), bot_msg(2, "b" * 50), msg(3, "c" * 50), bot_msg(4, "d" * 50),
+            msg(5, "e" * 50), bot_msg(6, "f" * 50)]
+
+
+def test_over_budget_a_thread_keeps_its_first_message_ahead_of_its_newest_turns():
+    out = converse(topic_thread(), msg(7, "now?"), budget_chars=250, keep_first=True)
+    assert roles(out) == ["user", "assistant", "user"]
+    first, answer, question = texts(out)
+    assert first.startswith("TOPIC: the billing migration\n\n[…") and first.endswith("e" * 50)
+    assert "c" * 50 not in first and (answer, question) == ("f" * 50, "now?")
+    assert sum(map(len, texts(out))) <= 250
+
+
+def test_within_budget_keeping_the_first_message_changes_nothing():
+    plain = converse(topic_thread(), msg(7, "now?"), budget_chars=10_000)
+    assert converse(topic_thread(), msg(7, "now?"), budget_chars=10_000, keep_first=True) == plain
+
+
+def test_one_persons_long_thread_keeps_its_first_message_and_the_end_of_the_rest():
+    history = [msg(1, "TOPIC"), *[msg(i, f"line {i} " + "z" * 40) for i in range(2, 60)]]
+    [turn] = converse(history, msg(60, "so?"), budget_chars=1000, keep_first=True)
+    text = turn["content"][0]["text"]
+    assert text.startswith("TOPIC\n\n[…") and "line 59 " in text and text.endswith("so?")
+    assert "line 2 " not in text and len(text) <= 1000
+
+
+def test_a_long_first_message_gets_a_quarter_of_the_budget_at_most():
+    history = [msg(1, "T" * 5000), bot_msg(2, "answer"), msg(3, "more")]
+    [turn] = converse(history, msg(4, "and?"), budget_chars=1000, keep_first=True)
+    text = turn["content"][0]["text"]
+    assert text.startswith("T" * 200) and text.count("T") <= 250 and text.endswith("]\n\nmore\n\nand?")
+
+
+def test_a_thread_the_bot_began_keeps_no_first_message_of_its_own():
+    history = [bot_msg(1, "B" * 500), msg(2, "c" * 400), bot_msg(3, "d" * 400)]
+    out = converse(history, msg(4, "now?"), budget_chars=300, keep_first=True)
+    assert roles(out)[0] == "user" and not any("B" * 10 in text for text in texts(out))
+
+
 # --- property ----------------------------------------------------------------------------------------
 
 SPEAKERS = st.sampled_from(
@@ -272,10 +315,10 @@ def threads(draw):
 
 
 @settings(max_examples=300, deadline=None)
-@given(threads(), st.integers(min_value=1, max_value=2_000))
-def test_any_thread_gives_an_alternating_conversation_that_ends_with_the_question(thread, budget):
+@given(threads(), st.integers(min_value=1, max_value=2_000), st.booleans())
+def test_any_thread_gives_an_alternating_conversation_that_ends_with_the_question(thread, budget, keep_first):
     history, question = thread
-    out = converse(history, question, budget_chars=budget, skip_texts=["_Thinking…_"])
+    out = converse(history, question, budget_chars=budget, skip_texts=["_Thinking…_"], keep_first=keep_first)
     assert out, "the question itself is never dropped"
     assert roles(out)[0] == "user"
     assert roles(out)[-1] == "user"

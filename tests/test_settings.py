@@ -159,3 +159,13 @@ def test_repr_never_shows_the_tokens():
 def test_an_error_about_a_malformed_token_does_not_show_the_token():
     message = error_for({"SLACK_BOT_TOKEN": APP_TOKEN, "SLACK_APP_TOKEN": BOT_TOKEN})
     assert "SECRET" not in message
+
+
+def test_the_budgets_for_reading_the_conversation_and_names_are_settable_and_bounded():
+    defaults = Settings.from_env(MINIMAL)
+    assert (defaults.context_read_seconds, defaults.name_lookup_seconds) == (10.0, 3.0)
+    settings = Settings.from_env({**MINIMAL, "CONTEXT_READ_SECONDS": "2.5", "NAME_LOOKUP_SECONDS": "0"})
+    assert (settings.context_read_seconds, settings.name_lookup_seconds) == (2.5, 0.0)
+    message = error_for({**MINIMAL, "CONTEXT_READ_SECONDS": "0", "NAME_LOOKUP_SECONDS": "soon"})
+    assert "CONTEXT_READ_SECONDS must be a number from 0.5 to 600" in message
+    assert "NAME_LOOKUP_SECONDS must be a number from 0 to 600" in message

@@ -95,3 +95,34 @@ def test_a_429_that_outlasts_the_bound_is_raised_as_rate_limited(slack):
     with pytest.raises(RateLimited):
         SlackCalls(client(slack), attempts=2, sleep=lambda seconds: None).call("chat.update", channel="C1",
                                                                                ts="1.0", text="x")
+
+
+# -- a deadline: for calls the bot can do without after a while (optional look-ups, reading the conversation)
+
+
+def test_a_call_with_a_deadline_does_not_wait_for_a_turn_that_comes_after_it(slack):
+    now, slept = [100.0], []
+    pacer = Pacer(clock=lambda: now[0])
+    pacer.budget("users.info").rate_limited(None, 30.0, now[0])  # an earlier call was told to wait 30 s
+    calls = SlackCalls(client(slack), pacer, sleep=slept.append)
+    with pytest.raises(RateLimited):
+        calls.call("users.info", deadline=now[0] + 2, user="U1")
+    assert slept == [] and slack.calls_of("users.info") == []  # it neither waited nor reached Slack
+
+
+def test_a_call_with_a_deadline_is_not_retried_after_a_retry_after_that_passes_it(slack):
+    slack.fail("users.info", retry_after=30, times=10)
+    slept = []
+    calls = SlackCalls(client(slack), sleep=slept.append)
+    with pytest.raises(RateLimited):
+        calls.call("users.info", deadline=calls.clock() + 2, user="U1")
+    assert len(slack.calls_of("users.info")) == 1 and slept == []
+
+
+def test_a_call_with_a_deadline_is_retried_while_the_retry_fits_in_it(slack):
+    slack.names["U1"] = "Alice"
+    slack.fail("users.info", retry_after=0.2)
+    calls = SlackCalls(client(slack))
+    response = calls.call("users.info", deadline=calls.clock() + 2, user="U1")
+    assert response["user"]["name"] == "alice" and len(slack.calls_of("users.info")) == 2
+    assert slack.early_calls == []

@@ -4,7 +4,8 @@ Pure: it takes the messages Slack returned (dicts as the Web API gives them) and
 list for `converse_stream`. The bot's own messages are `assistant`, everyone else's `user`; when several
 people spoke, each of their turns says who. Consecutive turns of one role are merged, so the list starts
 with `user`, alternates, and ends with the message that asked. Oldest turns go first when the
-conversation is over its size budget.
+conversation is over its size budget; in a thread, its first message (which states the topic) stays, ahead of
+the newest turns.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from typing import Iterable, Mapping
 _SLACK_TOKEN = re.compile(r"<([^<>]*)>")
 _CUT = "\n[…cut here: the message was {length:,} characters long]"
 _TRUNCATED = "[…the start of this was cut to fit the conversation budget]\n"
+_TOPIC_CUT = " […]"
+_LEFT_OUT = ("\n\n[…the thread's messages from here to the latest ones are left out to fit the conversation "
+             "budget]\n\n")
 
 
 @dataclass(frozen=True)
@@ -78,12 +82,15 @@ def build_conversation(
     budget_chars: int = 60_000,
     max_message_chars: int | None = None,
     skip_texts: Iterable[str] = (),
+    keep_first: bool = False,
 ) -> list[dict]:
     """Bedrock messages for `question` (a Slack message) asked after `history` (Slack messages).
 
     Messages of `history` at or after the question's `ts` are left out (the placeholder of this very
     reply among them), as are blank messages and the bot's own messages whose text is in `skip_texts`.
-    A message longer than `max_message_chars` is cut to it, and the model is told so.
+    A message longer than `max_message_chars` is cut to it, and the model is told so. `keep_first`: when
+    the conversation is over its budget, the first message (a person's) stays at its start, cut to a quarter
+    of the budget at most, and the newest turns fill the rest.
     """
     names = names or {}
     skip = set(skip_texts)
@@ -114,7 +121,21 @@ def build_conversation(
             for turn in turns
         ]
     merged = _merge(turns)
-    return [{"role": role, "content": [{"text": text}]} for role, text in _within_budget(merged, budget_chars)]
+    kept = _within_budget(merged, budget_chars)
+    if keep_first and kept != merged and turns[0].role == "user" and _merge(turns[1:]):
+        kept = _with_topic(turns[0].text, turns[1:], budget_chars)
+    return [{"role": role, "content": [{"text": text}]} for role, text in kept]
+
+
+def _with_topic(topic: str, later: list[_Turn], budget: int) -> list[tuple[str, str]]:
+    """The first message, then as many of the newest of the `later` turns as fit beside it."""
+    room = budget // 4
+    head = topic if len(topic) <= room else topic[: max(room - len(_TOPIC_CUT), 0)] + _TOPIC_CUT
+    rest = _merge(later)
+    kept = _within_budget(rest, max(budget - len(head) - len(_LEFT_OUT), 1))
+    left_out = kept != rest or later[0].role != "user"  # a turn was dropped, or cut, after the first message
+    role, text = kept[0]  # a user turn: `_merge` and `_within_budget` keep the list starting with one
+    return [(role, head + (_LEFT_OUT if left_out else "\n\n") + text), *kept[1:]]
 
 
 def _merge(turns: list[_Turn]) -> list[tuple[str, str]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from bot import notes
 from bot.conversation.build import Identity, build_conversation, question_text
@@ -92,19 +92,21 @@ class Replier:
         )
         if not delivery.begin():
             return
-        outcome, note, usage, stream, question_cut = "failed", notes.FAILED, None, None, False
+        outcome, note, usage, stream, context = "failed", notes.FAILED, None, None, _Context([])
         with self._in_flight.deadline(reply), self._in_flight.slot(reply) as slot:
             try:
                 if not slot:  # stopped (deadline, shutdown) while it waited for a slot
                     raise Stopped()
-                messages, question_cut = self._conversation(request, bot)
+                context = self._conversation(request, bot)
                 asked_at = self._clock()
-                stream = reply.attach(self._model.stream(messages))
+                stream = reply.attach(self._model.stream(context.messages))
                 outcome, note, usage = self._read(stream, reply, delivery, asked_at)
             except Exception as error:
                 outcome, note = self._failure(reply, error)
-        if question_cut:
+        if context.question_cut:
             note = "\n".join(filter(None, [note, notes.QUESTION_CUT.format(limit=settings.max_message_chars)]))
+        if context.read_note and reply.got_text:  # it qualifies an answer; a failure's note stands alone
+            note = "\n".join(filter(None, [note, context.read_note]))
         if not delivery.finish(note, timeout=self._final_edit_timeout()):
             log.error("the reply to %s did not finish its Slack calls in time", request.event_id)
             outcome = "failed"
@@ -188,19 +190,10 @@ class Replier:
         except SlackError as error:
             log.error("cannot answer in %s: %s", request.channel, error.code)
 
-    def _conversation(self, request: Request, bot: Identity) -> tuple[list[dict], bool]:
-        """The model messages for `request`, and whether the question itself had to be cut."""
-        try:
-            if request.thread_ts:
-                history = self._history.thread(request.channel, request.thread_ts)
-            elif request.is_dm:
-                history = self._history.direct_messages(request.channel, request.ts)
-            else:
-                history = []
-        except SlackError as error:
-            log.warning("could not read the history of %s (%s); answering the question alone",
-                        request.channel, error.code)
-            history = []
+    def _conversation(self, request: Request, bot: Identity) -> "_Context":
+        """The model messages for `request`, whether the question itself had to be cut, and the note that
+        says what of the conversation could not be read."""
+        history, read_note = self._history_of(request)
         everyone = [*history, request.message]
         people = {m["user"] for m in everyone if m.get("user") and m.get("user") != bot.user_id and not m.get("bot_id")}
         mentioned = {user for m in everyone for user in _MENTION.findall(m.get("text") or "")} - {bot.user_id}
@@ -213,5 +206,33 @@ class Replier:
             budget_chars=self._settings.context_max_chars,
             max_message_chars=self._settings.max_message_chars,
             skip_texts=(notes.PLACEHOLDER,),
+            keep_first=bool(request.thread_ts),
         )
-        return messages, len(question_text(request.text, bot, names)) > self._settings.max_message_chars
+        return _Context(messages, len(question_text(request.text, bot, names)) > self._settings.max_message_chars,
+                        read_note)
+
+    def _history_of(self, request: Request) -> tuple[list[dict], str | None]:
+        """What was said before `request`, and a note if some of it that mattered could not be read."""
+        if request.thread_ts:
+            read = self._history.thread(request.channel, request.thread_ts, before=request.ts,
+                                        enough_chars=self._settings.context_max_chars)
+            if read.complete:
+                return read.messages, None
+            log.warning("could not read the thread %s in %s (%s): answering with %s", request.thread_ts,
+                        request.channel, read.unread,
+                        "what it read" if read.messages else "the question alone")
+            return read.messages, notes.THREAD_PART_READ if read.messages else notes.THREAD_UNREAD
+        if not request.is_dm:
+            return [], None
+        try:
+            return self._history.direct_messages(request.channel, request.ts), None
+        except SlackError as error:
+            log.warning("could not read the history of %s (%s): answering the question alone", request.channel,
+                        error.code)
+            return [], notes.DM_HISTORY_UNREAD
+
+
+class _Context(NamedTuple):
+    messages: list[dict]
+    question_cut: bool = False
+    read_note: str | None = None  # what of the conversation could not be read

@@ -6,7 +6,9 @@ while its Retry-After runs, and spreads calls over the method's budget), and rep
 slack_sdk's or urllib's own. The policy (tenacity) retries a 429 after exactly the Retry-After Slack gave
 plus a little jitter; a 5xx or a network failure after a short backoff, if repeating the call cannot make
 a second message or a second piece of text (or the request never left); all within a bound. A caller whose
-call a newer one would supersede (an intermediate edit) asks for no retry.
+call a newer one would supersede (an intermediate edit) asks for no retry; a caller that can do without the
+answer after a while (an optional look-up, reading the conversation) gives a deadline, past which the call
+neither waits for its turn nor sleeps before a retry.
 
 A post that carries a `Tag` is retried even when Slack may have taken it: before it is sent again, the
 thread is searched for the message it tagged, and if Slack did take it the call returns that message, so
@@ -68,11 +70,18 @@ class SlackCalls:
         self._max_seconds = max_seconds
         self._sleep = sleep
 
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The clock deadlines are read on (the pacer's)."""
+        return self.pacer.clock
+
     def call(self, method: str, *, turn: Turn | None = None, retry: bool = True, tag: Tag | None = None,
-             **params) -> SlackResponse:
+             deadline: float | None = None, **params) -> SlackResponse:
         """Call `method` (for example "chat.update") with `params`; a `SlackError` if it does not succeed.
         `turn`: the caller's own turn for the first attempt (granted, or to wait for); retries take their own.
-        `tag`: the reply's message this call makes or changes (see `tags`)."""
+        `tag`: the reply's message this call makes or changes (see `tags`).
+        `deadline` (on `clock`): no waiting for a turn, and no sleep before a retry, that would end after it;
+        the call fails instead, with what Slack last answered (`RateLimited` when the turn would come too late)."""
         channel = params.get("channel") or params.get("channel_id")
         if method in TEXT_METHODS:
             params = {**params, "parse": "none"}
@@ -91,7 +100,7 @@ class SlackCalls:
                     return found
             current = given.pop() if given else self.pacer.turn(method, Priority.URGENT, channel)
             with current:
-                current.wait(self._sleep)
+                self._wait_for(current, method, deadline)
                 try:
                     return self._once(method, params, current)
                 except Unavailable as error:
@@ -107,10 +116,13 @@ class SlackCalls:
                 if found is None:
                     raise
                 return found
+        stop = stop_after_attempt(self._attempts) | stop_after_delay(self._max_seconds)
+        if deadline is not None:
+            stop = stop | (lambda state: self.clock() + state.upcoming_sleep > deadline)
         policy = Retrying(
             retry=retry_if_exception(lambda error: retryable(method, error, tag is not None)),
             wait=self._wait,
-            stop=stop_after_attempt(self._attempts) | stop_after_delay(self._max_seconds),
+            stop=stop,
             sleep=self._sleep,
             reraise=True,
             before_sleep=lambda state: log.info(
@@ -119,6 +131,13 @@ class SlackCalls:
             ),
         )
         return policy(attempt)
+
+    def _wait_for(self, turn: Turn, method: str, deadline: float | None) -> None:
+        """Wait until `turn` is granted; a turn that would come after `deadline` is not waited for."""
+        while (seconds := turn.ask()) > 0:
+            if deadline is not None and self.clock() + seconds > deadline:
+                raise RateLimited(method, "ratelimited", retry_after=seconds)
+            self._sleep(seconds)
 
     def _once(self, method: str, params: dict, turn: Turn) -> SlackResponse:
         """One attempt, whose turn is granted; its outcome goes to the pacer."""
