@@ -247,6 +247,17 @@ def test_a_bare_mention_gets_a_friendly_prompt_and_no_model_call(slack, bedrock,
     assert bedrock.requests == []
 
 
+@pytest.mark.parametrize("text", ["<@UBOT>", "   "])
+def test_a_dm_that_asks_nothing_gets_a_prompt_that_speaks_of_no_mention(slack, bedrock, start_bot, text):
+    start_bot()
+    event_, _ = direct_message(slack, text)
+    slack.send_event(event_)
+
+    [reply] = wait_for_text(slack, "D1", "Ask me")
+    assert "mention" not in reply and "@me" not in reply
+    assert slack.bot_messages("D1")[0].thread_ts is None and bedrock.requests == []
+
+
 def test_edits_are_paced_by_time_and_the_final_text_lands(slack, bedrock, start_bot):
     interval = 0.3
     start_bot(SLACK_UPDATE_INTERVAL_SECONDS=str(interval))
