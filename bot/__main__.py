@@ -10,9 +10,10 @@ import threading
 
 from botocore.exceptions import NoRegionError
 from dotenv import load_dotenv
-from slack_bolt.error import BoltError
 
+from bot import notes
 from bot.settings import Settings, SettingsError
+from bot.slack.kinds import RateLimited, SlackError, Unavailable
 
 log = logging.getLogger("bot")
 
@@ -45,26 +46,21 @@ def main(argv: list[str] | None = None) -> int:
     if mode == "chat":
         return _chat(" ".join(args[1:]), settings)
 
-    from bot.app import create_bot, socket_mode_handler
+    from bot.app import connect, create_bot, socket_mode_handler
     from bot.logs import setup_logging
 
     setup_logging(settings.log_level)
+    # The settings hold the Slack secrets from here on. Bolt would read SLACK_BOT_TOKEN from the environment
+    # again beside the client it is given (and warn at every start); no child process needs them either.
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"):
+        os.environ.pop(name, None)
     try:
         bot = create_bot(settings)
     except NoRegionError:
-        print(
-            "The bot cannot start: no AWS region is set. Set AWS_REGION (for example us-east-1) "
-            "in the environment or in .env, or set a region in your AWS profile.",
-            file=sys.stderr,
-        )
+        print(notes.cannot_start(notes.NO_REGION), file=sys.stderr)
         return 2
-    except BoltError as error:
-        print(
-            f"The bot cannot start: Slack did not accept SLACK_BOT_TOKEN ({error}). Copy the Bot User OAuth "
-            "Token again from your app's \"OAuth & Permissions\" page and reinstall the app if it changed.",
-            file=sys.stderr,
-        )
-        return 2
+    except SlackError as error:
+        return _cannot_start(error, "SLACK_BOT_TOKEN", settings)
     stop = threading.Event()
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signal_number, lambda *_: stop.set())
@@ -79,7 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         handler = socket_mode_handler(bot.app, settings)
         log.info("connecting to Slack over Socket Mode; model %s", settings.model_id)
-        handler.connect()
+        try:
+            connect(handler)
+        except SlackError as error:
+            return _cannot_start(error, "SLACK_APP_TOKEN", settings)
         close = handler.close
     while not stop.wait(1.0):
         pass
@@ -94,6 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     os._exit(0)  # listener threads still waiting on a network call must not hold the exit
 
 
+def _cannot_start(error: SlackError, setting: str, settings: Settings) -> int:
+    """Say why Slack would not let the bot start; 1 if trying again later may do, 2 if the set-up needs a fix."""
+    print(notes.cannot_start(notes.slack_unusable(error, setting=setting, api_url=settings.slack_api_url)),
+          file=sys.stderr)
+    return 1 if isinstance(error, (RateLimited, Unavailable)) else 2
+
+
 def _chat(question: str, settings: Settings) -> int:
     from bot.chat import chat
     from bot.logs import setup_logging
@@ -102,7 +108,7 @@ def _chat(question: str, settings: Settings) -> int:
     try:
         return chat(question, settings)
     except NoRegionError:
-        print("No AWS region is set. Set AWS_REGION (for example us-east-1).", file=sys.stderr)
+        print(notes.NO_REGION, file=sys.stderr)
         return 2
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from http.client import HTTPException
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.error import BoltError
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.conversation.history import SlackHistory
 from bot.intake.listeners import register_listeners
@@ -16,6 +19,7 @@ from bot.model.bedrock import BedrockModel
 from bot.reply.replier import Replier
 from bot.settings import Settings
 from bot.sinks.router import Router, Surface
+from bot.slack import errors
 from bot.slack.calls import SlackCalls
 from bot.slack.pacing import Pacer
 
@@ -28,17 +32,25 @@ class Bot:
 
 
 def create_bot(settings: Settings, bedrock_client=None) -> Bot:
-    """The Bolt app and the replier behind it. Checks the bot token (`auth.test`) on the way, as Bolt does."""
+    """The Bolt app and the replier behind it. Checks the bot token (`auth.test`) on the way, as Bolt does:
+    a `SlackError` of its kind if Slack refuses the token, limits the call, or cannot be reached."""
     # No retry handlers of the SDK's own: `SlackCalls` is the one retry policy for Slack.
     client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, retry_handlers=[])
-    app = App(
-        client=client,
-        signing_secret=settings.slack_signing_secret or None,  # HTTP mode: Bolt checks every request's signature
-        # A thread per question in flight or waiting for a slot, so that each shows its sign of life at once;
-        # the replier lets `max_concurrent_replies` of them ask the model at a time.
-        listener_executor=ThreadPoolExecutor(settings.max_concurrent_replies + settings.max_waiting_replies,
-                                             thread_name_prefix="reply"),
-    )
+    try:
+        app = App(
+            client=client,  # the token is the client's: Bolt is given no other (see `__main__`)
+            signing_secret=settings.slack_signing_secret or None,  # HTTP mode: Bolt checks every request's signature
+            # A thread per question in flight or waiting for a slot, so that each shows its sign of life at once;
+            # the replier lets `max_concurrent_replies` of them ask the model at a time.
+            listener_executor=ThreadPoolExecutor(settings.max_concurrent_replies + settings.max_waiting_replies,
+                                                 thread_name_prefix="reply"),
+        )
+    except BoltError as error:  # Bolt wraps what Slack answered to its auth.test
+        if isinstance(error.__context__, SlackApiError):
+            raise errors.from_exception("auth.test", error.__context__) from error
+        raise
+    except (OSError, HTTPException) as error:  # the network failed before Slack could answer
+        raise errors.from_exception("auth.test", error) from error
     pacer = Pacer(settings.slack_limits)
     calls = SlackCalls(client, pacer, attempts=settings.slack_retry_attempts, max_seconds=settings.slack_retry_seconds)
     model = BedrockModel.from_settings(settings, bedrock_client)
@@ -57,3 +69,12 @@ def create_bot(settings: Settings, bedrock_client=None) -> Bot:
 def socket_mode_handler(app: App, settings: Settings) -> SocketModeHandler:
     """Socket Mode: events over a WebSocket the bot opens, through the same Web API base URL."""
     return SocketModeHandler(app, settings.slack_app_token, concurrency=settings.max_concurrent_replies)
+
+
+def connect(handler: SocketModeHandler) -> None:
+    """Open the Socket Mode connection (`apps.connections.open` with the app token): a `SlackError` of its
+    kind if Slack refuses the token, limits the call, or cannot be reached."""
+    try:
+        handler.connect()
+    except (SlackApiError, OSError, HTTPException) as error:
+        raise errors.from_exception("apps.connections.open", error) from error

@@ -16,12 +16,12 @@ from typing import Callable, Mapping, TextIO
 
 import boto3
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot import notes
 from bot.model.bedrock import BedrockModel, RetryPolicy, create_bedrock_client
 from bot.model.errors import ModelError
 from bot.settings import Settings, SettingsError
+from bot.slack import errors
 from bot.slack.calls import SlackCalls
 from bot.slack.kinds import SlackError
 
@@ -30,7 +30,6 @@ REQUIRED_SCOPES = frozenset({
     "app_mentions:read", "chat:write", "channels:history", "groups:history", "im:history", "mpim:history",
     "users:read",
 })
-_APPS = "https://api.slack.com/apps"
 
 
 _NOWHERE = "C0000000000"  # a conversation id no workspace has: a probe there posts nothing
@@ -66,7 +65,7 @@ def _checks(env: Mapping[str, str], bedrock_client, mode: str):
     client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=10,
                        retry_handlers=[])
     yield from _slack(client, settings)
-    yield _streaming(client)
+    yield _streaming(client, settings)
     if mode == "socket":
         yield _app_token(client, settings)
     else:  # Slack signs each request; a wrong secret can only show as 401s once events arrive
@@ -78,10 +77,10 @@ def _checks(env: Mapping[str, str], bedrock_client, mode: str):
 
 
 def _slack(client: WebClient, settings: Settings):
-    response = _attempt(lambda: client.auth_test())
-    if isinstance(response, str):
-        yield Check("Slack bot token", False, f"{response}. Copy the Bot User OAuth Token (xoxb-...) again from "
-                                              f"\"OAuth & Permissions\" at {_APPS}, and check SLACK_API_URL.")
+    response = _attempt("auth.test", lambda: client.auth_test())
+    if isinstance(response, SlackError):
+        yield Check("Slack bot token", False,
+                    notes.slack_unusable(response, setting="SLACK_BOT_TOKEN", api_url=settings.slack_api_url))
         return
     yield Check("Slack bot token", True, f"works for @{response.get('user')} in {response.get('team')}")
     header = {key.lower(): value for key, value in (response.headers or {}).items()}.get("x-oauth-scopes", "")
@@ -94,7 +93,7 @@ def _slack(client: WebClient, settings: Settings):
         yield Check("Slack scopes", True, "every scope the bot uses is granted")
 
 
-def _streaming(client: WebClient) -> Check:
+def _streaming(client: WebClient, settings: Settings) -> Check:
     """A start into a conversation that does not exist: Slack says no such conversation if it would stream."""
     try:
         SlackCalls(client, attempts=1).call("chat.startStream", channel=_NOWHERE, thread_ts="1.000001",
@@ -107,16 +106,19 @@ def _streaming(client: WebClient) -> Check:
         if error.applies_to == "app":
             return Check("Native streaming", False, f"Slack refused chat.startStream ({error.code}): replies will be "
                          f"posted and edited instead; {notes.streaming_fix(error.code)}.", optional=True)
+        trouble = notes.slack_trouble(error, settings.slack_api_url)
+        if trouble is not None:
+            return Check("Native streaming", False, f"could not be checked. {trouble}", optional=True)
         heard = error.code
     return Check("Native streaming", False, f"could not be checked (Slack answered {heard}).", optional=True)
 
 
 def _app_token(client: WebClient, settings: Settings) -> Check:
-    response = _attempt(lambda: client.apps_connections_open(app_token=settings.slack_app_token))
-    if isinstance(response, str):
-        return Check("Slack app token", False, f"{response}. Make an app-level token with the connections:write "
-                                               f"scope under \"Basic Information\" → \"App-Level Tokens\" at {_APPS}, "
-                                               "put it in SLACK_APP_TOKEN, and enable Socket Mode.")
+    response = _attempt("apps.connections.open",
+                        lambda: client.apps_connections_open(app_token=settings.slack_app_token))
+    if isinstance(response, SlackError):
+        return Check("Slack app token", False,
+                     notes.slack_unusable(response, setting="SLACK_APP_TOKEN", api_url=settings.slack_api_url))
     return Check("Slack app token", True, "opens a Socket Mode connection")
 
 
@@ -149,11 +151,9 @@ def _model(settings: Settings, bedrock_client) -> Check:
     return Check(f"Bedrock model {settings.model_id}", True, "answers a streaming call")
 
 
-def _attempt(call: Callable):
-    """The response, or a short description of why the call failed."""
+def _attempt(method: str, call: Callable):
+    """The response, or the kind of Slack failure that stopped it."""
     try:
         return call()
-    except SlackApiError as error:
-        return f"Slack answered {error.response.get('error')}"
-    except Exception as error:
-        return f"Slack could not be reached ({type(error).__name__})"
+    except Exception as error:  # Slack's answer or the network's failure, mapped to its kind
+        return errors.from_exception(method, error)

@@ -1,13 +1,25 @@
 """HTTP mode, for production behind a load balancer: the Events API over HTTPS instead of Socket Mode.
 
-Slack POSTs events to `/slack/events`; Bolt rejects any request whose signature (`SLACK_SIGNING_SECRET`)
-or timestamp does not check out with 401, and acknowledges the rest at once, answering on its listener
-threads. `GET /healthz` answers 200 for the load balancer. Served by waitress (pure Python, multi-threaded).
+Slack POSTs events to `/slack/events`; Bolt answers on its listener threads after acknowledging at once.
+`GET /healthz` answers 200 for the load balancer. Served by waitress (pure Python, multi-threaded).
+
+Before Bolt sees a request, it is screened, so that nobody who lacks the signing secret can make the bot
+spend memory or raise an error: a body announced longer than `MAX_BODY_BYTES` is refused (413) by its
+length before it is read (waitress refuses it before buffering it, and the app by its Content-Length on
+any server); a request whose signature (`SLACK_SIGNING_SECRET`) or timestamp does not check out gets 401;
+a signed body Bolt could not read (not a JSON object, or a form whose payload is not one) gets 400.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+import hashlib
+import hmac
+import io
+import json
+import logging
+import time
+from typing import Callable, Iterable, Mapping
+from urllib.parse import parse_qsl
 
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress import create_server
@@ -15,24 +27,83 @@ from waitress import create_server
 from bot.app import Bot
 from bot.settings import Settings
 
+log = logging.getLogger(__name__)
+
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+# Slack's events and interaction payloads are kilobytes: the largest part of one is a message, whose text
+# Slack caps at 40,000 characters (a few hundred KB even if every character came JSON-escaped), beside at
+# most 50 blocks. 1 MiB takes any of them with room to spare, and caps what the eight request threads can
+# hold at once at 8 MiB, where waitress's default (1 GiB each) let one request take gigabytes.
+MAX_BODY_BYTES = 1 << 20
+_STALE_SECONDS = 60 * 5  # Slack's advice, as Bolt checks it
 
 
-def wsgi_app(bot: Bot) -> Callable:
+def screen(body: bytes, headers: Mapping[str, str], secret: str, now: float) -> int | None:
+    """The HTTP status that refuses a request to the events path, or None to hand it to Bolt. `headers` are
+    the request's, with lower-case names. Pure."""
+    timestamp, signature = headers.get("x-slack-request-timestamp", ""), headers.get("x-slack-signature", "")
+    if not (timestamp.isascii() and timestamp.isdigit()) or abs(now - int(timestamp)) > _STALE_SECONDS:
+        return 401
+    expected = "v0=" + hmac.new(secret.encode(), b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
+        return 401
+    return None if _readable(body, headers.get("content-type", "")) else 400
+
+
+def _readable(body: bytes, content_type: str) -> bool:
+    """True if Bolt can read `body`: a JSON object, or a form (whose `payload`, if any, is a JSON object)."""
+    try:
+        text = body.decode("utf-8")
+        if not text:
+            return True
+        if content_type.split(";")[0].strip().lower() == "application/json" or text.startswith("{"):
+            return isinstance(json.loads(text), dict)
+        payload = dict(parse_qsl(text, keep_blank_values=True)).get("payload")
+        return payload is None or isinstance(json.loads(payload), dict)
+    except ValueError:  # not UTF-8, not JSON
+        return False
+
+
+def wsgi_app(bot: Bot, secret: str) -> Callable:
     slack = SlackRequestHandler(bot.app, path=EVENTS_PATH)
 
     def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
-            start_response("200 OK", [("Content-Type", "application/json")])
-            return [b'{"ok": true}']
-        return slack(environ, start_response)
+        path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
+        if path == HEALTH_PATH and method in ("GET", "HEAD"):
+            return _answer(start_response, "200 OK", b'{"ok": true}', "application/json")
+        if path != EVENTS_PATH or method != "POST":
+            return slack(environ, start_response)
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return _answer(start_response, "400 Bad Request")
+        if length > MAX_BODY_BYTES:
+            log.warning("refused a request of %d bytes (more than %d)", length, MAX_BODY_BYTES)
+            return _answer(start_response, "413 Payload Too Large")
+        body = environ["wsgi.input"].read(length) if length > 0 else b""
+        headers = {key[5:].replace("_", "-").lower(): value for key, value in environ.items()
+                   if key.startswith("HTTP_")}
+        headers["content-type"] = environ.get("CONTENT_TYPE", "")
+        status = screen(body, headers, secret, time.time())
+        if status is not None:
+            log.info("refused a request to %s: %d", EVENTS_PATH, status)
+            return _answer(start_response, "401 Unauthorized" if status == 401 else "400 Bad Request")
+        return slack({**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}, start_response)
 
     return app
 
 
+def _answer(start_response: Callable, status: str, body: bytes | None = None,
+            content_type: str = "text/plain; charset=utf-8") -> list[bytes]:
+    body = status.encode() if body is None else body
+    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+    return [body]
+
+
 def http_server(bot: Bot, settings: Settings, port: int | None = None):
     """A waitress server; `run()` serves until `close()`. `effective_port` is the port it listens on."""
-    return create_server(wsgi_app(bot), host=settings.http_host,
+    return create_server(wsgi_app(bot, settings.slack_signing_secret), host=settings.http_host,
                          port=settings.http_port if port is None else port,
-                         threads=8, ident="bedrock-slack-bot")
+                         threads=8, ident="bedrock-slack-bot",
+                         max_request_body_size=MAX_BODY_BYTES + 1)  # waitress refuses at this size and beyond

@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 
 from bot.model.kinds import ModelErrorKind
+from bot.slack.kinds import RateLimited, SlackError, Unavailable
 
 PLACEHOLDER = "_Thinking…_"
 STATUS = "is thinking…"  # Slack shows it under the thread as "<app name> is thinking…"
 LOADING_MESSAGES = ("Reading the conversation…", "Thinking it over…", "Writing an answer…")
 EMPTY_QUESTION = "Hi! Ask me something after the mention, for example: _@me how do I rotate an IAM key?_"
+EMPTY_DM = "Hi! Ask me anything, for example: _how do I rotate an IAM key?_"
 FILES_ONLY = "I can only read text for now. Write your question in words and I'll answer it."
 NOT_ALLOWED_HERE = "Sorry, I'm not set up to answer in this channel."
 NOT_ALLOWED_FOR_YOU = "Sorry, I'm not set up to answer you. Ask the person who runs this bot to add you."
@@ -116,9 +118,16 @@ def model_failure_note(kind: ModelErrorKind) -> str:
     return _MODEL_NOTES.get(kind, FAILED)
 
 
+def empty_question(*, in_dm: bool) -> str:
+    """The answer to a message that asks nothing: in a DM there is no mention to write after."""
+    return EMPTY_DM if in_dm else EMPTY_QUESTION
+
+
 def plain(note: str) -> str:
-    """A note without its Slack markup, for a terminal."""
-    return re.sub(r"^:[a-z_]+: ", "", note).replace("_", "").replace("`", "")
+    """A note without its Slack markup, for a terminal: the emoji, the italics' underscores and the code's
+    backticks go; underscores inside words (`BEDROCK_MODEL_ID`) stay."""
+    note = re.sub(r"^:[a-z_]+: ", "", note).replace("`", "")
+    return re.sub(r"(?<!\w)_|_(?!\w)", "", note)
 
 
 def slack_fix(code: str) -> str | None:
@@ -143,3 +152,46 @@ def status_refused(code: str) -> str:
     return (f"Slack refused assistant.threads.setStatus ({code}), so replies show a \"Thinking…\" message "
             f"instead of the thinking status; {slack_fix(code) or 'the app needs the chat:write scope: reinstall it from manifest.yml'}. "
             "`python -m bot doctor` checks the scopes")
+
+
+# -- starting up, and `python -m bot doctor` ----------------------------------------------------------------
+
+_APPS = "https://api.slack.com/apps"
+TOKEN_FIXES = {
+    "SLACK_BOT_TOKEN": (f"Copy the Bot User OAuth Token (xoxb-...) again from \"OAuth & Permissions\" at {_APPS}, "
+                        "and reinstall the app if it changed"),
+    "SLACK_APP_TOKEN": ("Make an app-level token with the connections:write scope under \"Basic Information\" → "
+                        f"\"App-Level Tokens\" at {_APPS}, put it in SLACK_APP_TOKEN, and enable Socket Mode"),
+}
+NO_REGION = ("No AWS region is set. Set AWS_REGION (for example us-east-1) in the environment or in .env, or set "
+             "a region in your AWS profile.")
+
+
+def cannot_start(problem: str) -> str:
+    return f"The bot cannot start. {problem}"
+
+
+def slack_trouble(error: SlackError, api_url: str) -> str | None:
+    """What kept Slack from answering a check, when it is not Slack's verdict on the app: a rate limit, Slack
+    out of reach, or failing. None for a refusal."""
+    if isinstance(error, RateLimited):
+        return (f"Slack is limiting how often the app may call it right now ({error.method} answered 429). "
+                "Wait a minute and try again.")
+    if isinstance(error, Unavailable) and error.status is None:
+        return (f"Slack could not be reached at {api_url} ({error.code}). Check the network connection (or "
+                "proxy), and SLACK_API_URL if you set it.")
+    if isinstance(error, Unavailable):
+        return (f"Slack had a problem ({error.method} answered {error.code}). Try again in a few minutes; "
+                "https://slack-status.com says whether Slack is down.")
+    if error.code.startswith("http_"):
+        return f"{api_url} did not answer as Slack's Web API does ({error.code}). Check SLACK_API_URL."
+    return None
+
+
+def slack_unusable(error: SlackError, *, setting: str, api_url: str) -> str:
+    """Why the check of the token in `setting` failed, and what to do: copy the token again only when Slack
+    refused it."""
+    trouble = slack_trouble(error, api_url)
+    if trouble is not None:
+        return trouble
+    return f"Slack did not accept {setting} ({error.code}). {TOKEN_FIXES.get(setting, 'Check it')}."

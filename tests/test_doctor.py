@@ -11,7 +11,7 @@ import pytest
 
 from bot import doctor
 from standins.bedrock import Reply
-from tests.test_startup import clean_env
+from tests.test_startup import clean_env, closed_port_url
 
 
 @pytest.fixture
@@ -45,7 +45,8 @@ def test_a_bad_bot_token_is_named_with_where_to_get_a_good_one(env, slack):
     slack.fail("auth.test", "invalid_auth")
     status, report = check(env)
     assert status == 1
-    assert "✗ Slack bot token: Slack answered invalid_auth" in report and "OAuth & Permissions" in report
+    assert "✗ Slack bot token: Slack did not accept SLACK_BOT_TOKEN (invalid_auth)" in report
+    assert "OAuth & Permissions" in report
 
 
 def test_a_missing_scope_is_named(env, slack):
@@ -62,8 +63,32 @@ def test_a_token_of_the_wrong_kind_is_named(env):
 def test_an_app_token_slack_refuses_is_named(env, slack):
     slack.fail("apps.connections.open", "invalid_auth")
     status, report = check(env)
-    assert status == 1 and "✗ Slack app token: Slack answered invalid_auth" in report
+    assert status == 1 and "✗ Slack app token: Slack did not accept SLACK_APP_TOKEN (invalid_auth)" in report
     assert "connections:write" in report
+
+
+def test_slack_out_of_reach_is_said_as_such_not_blamed_on_the_tokens(env, bedrock):
+    url = closed_port_url()
+    status, report = check({**env, "SLACK_API_URL": url})
+    assert status == 1
+    assert f"✗ Slack bot token: Slack could not be reached at {url}" in report
+    assert f"✗ Slack app token: Slack could not be reached at {url}" in report
+    assert "Copy the" not in report and "Make an app-level token" not in report
+
+
+def test_a_rate_limited_token_check_is_not_blamed_on_the_token(env, bedrock, slack):
+    slack.fail("auth.test", "ratelimited", retry_after=30)
+    status, report = check(env)
+    assert status == 1
+    assert "✗ Slack bot token: Slack is limiting how often the app may call it right now" in report
+    assert "(auth.test answered 429)" in report
+    assert "Copy the" not in report
+
+
+def test_a_model_not_in_the_region_names_the_settings_as_they_are_spelt(env, bedrock):
+    bedrock.script(Reply.error(404, "ResourceNotFoundException", "no such model"))
+    status, report = check(env)
+    assert status == 1 and "check BEDROCK_MODEL_ID and AWS_REGION." in report
 
 
 @pytest.mark.parametrize("reply, says", [

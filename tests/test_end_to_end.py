@@ -168,6 +168,19 @@ def test_the_model_cannot_ping_the_channel(slack, bedrock, start_bot):
     assert not any(re.search(r"<[!@#]", text) for text in sent)  # not even for a moment, mid-stream
 
 
+def test_a_link_whose_text_names_another_site_shows_where_it_goes(slack, bedrock, start_bot):
+    start_bot()
+    bedrock.script(Reply.text("Pay at [https://bank.example](https://evil.example), see [the docs]"
+                              "(https://docs.example/a).", chunk=4, delay=0.01))
+    event_, _ = mention(slack, "<@UBOT> where do I pay?")
+    slack.send_event(event_)
+
+    [text] = wait_for_text(slack, "C1", "the docs>.")
+    assert text == "Pay at https://bank.example (<https://evil.example>), see <https://docs.example/a|the docs>."
+    sent = [call.params.get("text", "") for call in slack.calls if call.method.startswith("chat.")]
+    assert not any("|https://bank.example>" in text for text in sent)  # not even for a moment, mid-stream
+
+
 @pytest.mark.parametrize("stop_reason", ["max_tokens", "content_filtered", "guardrail_intervened"])
 def test_an_answer_stopped_by_a_limit_or_a_filter_keeps_its_text_and_says_so(slack, bedrock, start_bot, stop_reason):
     start_bot()
@@ -232,6 +245,17 @@ def test_a_bare_mention_gets_a_friendly_prompt_and_no_model_call(slack, bedrock,
     assert text == EMPTY_QUESTION
     assert slack.bot_messages("C1")[0].thread_ts == question.ts
     assert bedrock.requests == []
+
+
+@pytest.mark.parametrize("text", ["<@UBOT>", "   "])
+def test_a_dm_that_asks_nothing_gets_a_prompt_that_speaks_of_no_mention(slack, bedrock, start_bot, text):
+    start_bot()
+    event_, _ = direct_message(slack, text)
+    slack.send_event(event_)
+
+    [reply] = wait_for_text(slack, "D1", "Ask me")
+    assert "mention" not in reply and "@me" not in reply
+    assert slack.bot_messages("D1")[0].thread_ts is None and bedrock.requests == []
 
 
 def test_edits_are_paced_by_time_and_the_final_text_lands(slack, bedrock, start_bot):

@@ -62,6 +62,32 @@ def test_mailto_link_is_kept_as_a_link():
     assert to_mrkdwn("[mail me](mailto:a@b.example)") == "<mailto:a@b.example|mail me>"
 
 
+def test_only_a_link_whose_text_names_another_host_shows_where_it_goes():
+    shown = {markdown: to_mrkdwn(markdown) for markdown in [
+        "[https://bank.example](https://evil.example)",
+        "[bank.example](https://evil.example/login)",
+        "[**www.bank.example**](https://evil.example)",
+        "[pay@bank.example](mailto:pay@evil.example)",
+        "![bank.example](https://evil.example/logo.png)",
+        "[https://example.com/docs](https://example.com/other)",
+        "[example.com](https://www.example.com/)",
+        "[Node.js](https://nodejs.org)",
+        "[https://example.com](https://example.com)",
+    ]}
+    assert shown == {
+        "[https://bank.example](https://evil.example)": "https://bank.example (<https://evil.example>)",
+        "[bank.example](https://evil.example/login)": "bank.example (<https://evil.example/login>)",
+        "[**www.bank.example**](https://evil.example)": "*www.bank.example* (<https://evil.example>)",
+        "[pay@bank.example](mailto:pay@evil.example)": "pay@bank.example (<mailto:pay@evil.example>)",
+        "![bank.example](https://evil.example/logo.png)": "bank.example (<https://evil.example/logo.png>)",
+        # the same host, or the target itself, stays a link
+        "[https://example.com/docs](https://example.com/other)": "<https://example.com/other|https://example.com/docs>",
+        "[example.com](https://www.example.com/)": "<https://www.example.com/|example.com>",
+        "[Node.js](https://nodejs.org)": "<https://nodejs.org|Node.js>",
+        "[https://example.com](https://example.com)": "<https://example.com>",
+    }
+
+
 def test_inline_code_keeps_its_content_and_backticks():
     assert to_mrkdwn("run `ls **/*.py`") == "run `ls **/*.py`"
 

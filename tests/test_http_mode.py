@@ -1,13 +1,17 @@
 """HTTP mode: the Events API with request signatures. A correctly signed event is answered; a bad or stale
-signature is rejected with 401 and not answered; the health endpoint answers; `python -m bot http` serves."""
+signature is rejected with 401 and not answered; the health endpoint answers; `python -m bot http` serves.
+A body over the limit is refused by its announced length (413) before it is read; malformed bodies and
+timestamps get 400 or 401, never a 500 or a traceback."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -18,7 +22,7 @@ import urllib.request
 import pytest
 
 from bot.app import create_bot
-from bot.http_mode import http_server
+from bot.http_mode import MAX_BODY_BYTES, http_server, screen
 from bot.settings import Settings
 from standins.events import mention
 from tests.test_startup import clean_env
@@ -99,3 +103,103 @@ def test_http_mode_needs_the_signing_secret_not_the_app_token(tmp_path):
                             env=clean_env(SLACK_BOT_TOKEN="xoxb-1"), capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "SLACK_SIGNING_SECRET is missing" in result.stderr and "SLACK_APP_TOKEN" not in result.stderr
+
+
+@pytest.fixture
+def http_process(tmp_path, slack, aws_env):
+    """`python -m bot http` against the Slack stand-in: (its base URL, its output so far)."""
+    env = clean_env(SLACK_BOT_TOKEN="xoxb-local", SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=slack.api_url,
+                    HOST="127.0.0.1", PORT="0", **aws_env)
+    process = subprocess.Popen([sys.executable, "-m", "bot", "http"], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output: list[str] = []
+    line = ""
+    while "serving the Events API" not in line:
+        line = process.stdout.readline()
+        assert line, "the process ended before serving"
+        output.append(line)
+    threading.Thread(target=lambda: output.extend(iter(process.stdout.readline, "")), daemon=True).start()
+    yield line.split(" at ", 1)[1].split("/slack/events")[0], output
+    process.kill()
+    process.wait(10)
+
+
+def raw_post(url: str, body: bytes, *, timestamp: str | None = None, sign: bool = True,
+             content_type: str = "application/json") -> int:
+    """POST `body` as Slack would (signed with the secret, unless not `sign`); the status that comes back."""
+    timestamp = str(int(time.time())) if timestamp is None else timestamp
+    signature = "v0=" + hmac.new(SECRET.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256).hexdigest()
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection.request("POST", "/slack/events", body=body, headers={
+        "Content-Type": content_type, "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": signature if sign else "v0=" + "0" * 64})
+    return connection.getresponse().status
+
+
+def announce(url: str, length: int) -> bytes:
+    """Send only the head of a POST whose body would be `length` bytes; the status line that comes back."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as connection:
+        connection.sendall(b"POST /slack/events HTTP/1.1\r\nHost: bot\r\nContent-Type: application/json\r\n"
+                           b"Content-Length: %d\r\n\r\n" % length)
+        return connection.recv(200).split(b"\r\n", 1)[0]  # no waiting for a body: the length alone decides
+
+
+def test_a_body_over_the_limit_is_refused_by_its_length_before_it_is_read_and_one_at_it_is_answered(slack,
+                                                                                                    http_process):
+    url, _ = http_process
+    assert announce(url, 400_000_000).startswith(b"HTTP/1.1 413 ")
+    assert announce(url, MAX_BODY_BYTES + 1).startswith(b"HTTP/1.1 413 ")
+
+    event, _ = mention(slack, "<@UBOT> a big one")
+    body = event_body(slack, event)
+    at_limit = body[:-1] + b', "padding": "' + b"x" * (MAX_BODY_BYTES - len(body) - 15) + b'"}'
+    assert len(at_limit) == MAX_BODY_BYTES
+    assert raw_post(url, at_limit) == 200
+    slack.wait_until(lambda: any(m.text == "Hello from the model." for m in slack.bot_messages()), what="the answer")
+
+
+def test_malformed_requests_get_400_or_401_never_a_500_or_a_traceback(slack, http_process):
+    url, output = http_process
+    answers = {
+        "malformed JSON, signed": raw_post(url, b'{"type": "event_callback", '),
+        "a JSON array, signed": raw_post(url, b"[1, 2]"),
+        "JSON that is not an object, signed": raw_post(url, b"null"),
+        "a form whose payload is not JSON, signed": raw_post(url, b"payload=%7Bnot-json",
+                                                             content_type="application/x-www-form-urlencoded"),
+        "malformed JSON, unsigned": raw_post(url, b"{not json", sign=False),
+        "a non-numeric timestamp": raw_post(url, b"{}", timestamp="soon"),
+        "a non-numeric timestamp, unsigned": raw_post(url, b"[1]", timestamp="1e9", sign=False),
+    }
+    assert answers == {
+        "malformed JSON, signed": 400, "a JSON array, signed": 400, "JSON that is not an object, signed": 400,
+        "a form whose payload is not JSON, signed": 400, "malformed JSON, unsigned": 401,
+        "a non-numeric timestamp": 401, "a non-numeric timestamp, unsigned": 401}
+    event, _ = mention(slack, "<@UBOT> still there?")  # and the bot goes on answering
+    assert raw_post(url, event_body(slack, event)) == 200
+    slack.wait_until(lambda: any(m.text == "Hello from the model." for m in slack.bot_messages()), what="the answer")
+    assert "Traceback" not in "".join(output)
+
+
+def signed(body: bytes, timestamp: str = "1700000000", content_type: str = "application/json") -> dict:
+    signature = "v0=" + hmac.new(SECRET.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256).hexdigest()
+    return {"x-slack-request-timestamp": timestamp, "x-slack-signature": signature, "content-type": content_type}
+
+
+@pytest.mark.parametrize("body, headers, status", [
+    (b'{"type": "event_callback"}', signed(b'{"type": "event_callback"}'), None),
+    (b"payload=%7B%7D", signed(b"payload=%7B%7D", content_type="application/x-www-form-urlencoded"), None),
+    (b"", signed(b""), None),
+    (b"{}", {**signed(b"{}"), "x-slack-signature": "v0=" + "0" * 64}, 401),
+    (b"{}", {"content-type": "application/json"}, 401),
+    (b"{}", signed(b"{}", timestamp="soon"), 401),
+    (b"{}", signed(b"{}", timestamp="１７００００００００"), 401),  # digits, but not ASCII ones
+    (b"{}", signed(b"{}", timestamp="1699999000"), 401),  # stale
+    (b"[1, 2]", signed(b"[1, 2]"), 400),
+    (b"{not json", signed(b"{not json"), 400),
+    (b"\xff{}", signed(b"\xff{}"), 400),
+    (b"payload=%5B%5D", signed(b"payload=%5B%5D", content_type="application/x-www-form-urlencoded"), 400),
+])
+def test_screen_refuses_unsigned_stale_and_unreadable_requests(body, headers, status):
+    assert screen(body, headers, SECRET, now=1_700_000_010) == status

@@ -317,3 +317,15 @@ def test_slacks_own_message_limit_rolls_a_stream_over_with_nothing_lost(slack, b
     messages = slack.wait_until(finished(slack, question, count=2), timeout=20, what="the rolled-over answer")
     assert all(len(m.text) <= 3000 for m in messages)
     assert "".join(m.text for m in messages) == "".join(words)
+
+
+def test_a_streamed_link_whose_text_names_another_site_shows_where_it_goes(slack, bedrock, start_bot):
+    start_bot(**NATIVE)
+    bedrock.script(Reply.text("Pay at [https://bank.example](https://evil.example) or see [the docs]"
+                              "(https://docs.example/a).", chunk=4, delay=0.01))
+    _, question = ask(slack)
+
+    [message] = slack.wait_until(finished(slack, question), what="the streamed answer")
+    assert message.format == "markdown" and message.text == (
+        "Pay at https://bank.example (https://evil.example) or see [the docs](https://docs.example/a).")
+    assert len(message.edits) >= 2  # it did stream, piece by piece: the link went out whole

@@ -8,6 +8,7 @@ can reopen it.
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -72,6 +73,54 @@ def test_limit_can_be_any_predicate_not_just_length():
     text = "&" * 50 + " tail"
     cut = split_point(text, lambda piece: len(piece.replace("&", "&amp;")) <= 40)
     assert cut == 8
+
+
+SENTENCE = "Some words come first, then **a bold phrase** and more words after it, to the end."
+
+
+def test_a_space_inside_bold_is_passed_over_for_one_outside():
+    cut = split_point(SENTENCE, at_most(SENTENCE.index("phrase") + 3))
+    assert SENTENCE[:cut] == "Some words come first, then "
+
+
+@pytest.mark.parametrize("span", ["*an italic phrase*", "_an italic phrase_", "~~a struck phrase~~",
+                                  "`a code span`", "[a link](https://x.example)"])
+def test_a_line_is_not_cut_inside_an_inline_span_when_it_has_a_space_outside(span):
+    text = f"Some words come first, then {span} and more words after it, to the end."
+    cut = split_point(text, at_most(text.index(span) + len(span) - 3))
+    assert text[:cut] == "Some words come first, then "
+
+
+def test_a_span_with_no_space_before_it_in_reach_is_cut_right_before_it():
+    text = "Words,words,words,then[a link here](https://x.example) and on."
+    cut = split_point(text, at_most(text.index("here")))
+    assert text[:cut] == "Words,words,words,then"
+
+
+def test_a_line_break_inside_bold_is_passed_over_for_a_space_outside():
+    text = "A few words and then **bold that\ngoes on** over the line."
+    assert text[:split_point(text, at_most(text.index("goes")))] == "A few words and then "
+
+
+TOKENS = st.lists(st.sampled_from(["word", "longerword", "**bold words**", "*it is*", "`code span`",
+                                   "[a link](https://x.example/p)", "~~gone now~~", "_under line_"]),
+                  min_size=2, max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(TOKENS, st.data())
+def test_a_line_of_words_and_spans_is_cut_between_them_where_it_can_be(tokens, data):
+    """One line of words and inline spans joined by spaces: whenever a space between two of them lies in the
+    second half of what fits, the cut is right after such a space, never inside a span."""
+    text = " ".join(tokens)
+    n = data.draw(st.integers(min_value=2, max_value=len(text) - 1))
+    between, at = [], -1
+    for token in tokens[:-1]:
+        at += len(token) + 1
+        between.append(at)  # the index of each space between two tokens
+    cut = split_point(text, at_most(n))
+    if any(n // 2 <= space < n for space in between):
+        assert cut - 1 in between, text[:cut]
 
 
 TEXT = st.text(alphabet=st.sampled_from(list("ab \n`~x")) | st.characters(), min_size=2, max_size=300)

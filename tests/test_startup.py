@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -57,6 +58,46 @@ def test_a_missing_aws_region_is_named(tmp_path, slack):
     result = run_bot(tmp_path, env)
     assert result.returncode == 2
     assert "AWS_REGION" in result.stderr and "Traceback" not in result.stderr
+
+
+def closed_port_url() -> str:
+    """A Slack API URL where nothing listens: Slack out of reach."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/api/"
+
+
+def start_env(slack_api_url: str, aws_env: dict) -> dict[str, str]:
+    return clean_env(SLACK_BOT_TOKEN="xoxb-local-standin", SLACK_APP_TOKEN="xapp-local-standin",
+                     SLACK_API_URL=slack_api_url, **aws_env)
+
+
+def test_an_app_token_slack_refuses_stops_start_up_with_how_to_make_one(tmp_path, slack, aws_env):
+    slack.fail("apps.connections.open", "invalid_auth")
+    result = run_bot(tmp_path, start_env(slack.api_url, aws_env))
+    assert result.returncode == 2
+    assert "Slack did not accept SLACK_APP_TOKEN (invalid_auth)" in result.stderr
+    assert "App-Level Tokens" in result.stderr and "connections:write" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "xapp-local-standin" not in result.stdout + result.stderr
+
+
+def test_slack_out_of_reach_at_start_is_said_as_such_not_blamed_on_a_token(tmp_path, aws_env):
+    url = closed_port_url()
+    result = run_bot(tmp_path, start_env(url, aws_env))
+    assert result.returncode == 1  # nothing to fix in the set-up: start it again later
+    assert f"Slack could not be reached at {url}" in result.stderr and "SLACK_API_URL" in result.stderr
+    assert "Copy the" not in result.stderr and "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_rate_limited_token_check_at_start_is_not_blamed_on_the_token(tmp_path, slack, aws_env):
+    slack.fail("auth.test", "ratelimited", retry_after=30)
+    result = run_bot(tmp_path, start_env(slack.api_url, aws_env))
+    assert result.returncode == 1
+    assert "auth.test answered 429" in result.stderr and "try again" in result.stderr
+    assert "did not accept" not in result.stderr and "Copy the" not in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
 
 
 @pytest.fixture
@@ -147,6 +188,15 @@ def test_sigterm_while_the_model_is_silent_ends_within_the_grace_with_the_note(s
     slack.wait_until(lambda: request.disconnected, what="the model stream to be closed")
 
 
+def test_a_clean_start_and_stop_log_no_warning(slack, bedrock, bot_process):
+    process = bot_process()
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(30) == 0
+    log = process.stdout.read()
+    assert "connecting to Slack over Socket Mode" in log
+    assert "will be unused" not in log and " WARNING " not in log, log
+
+
 def test_no_token_reaches_the_log_even_at_debug_level(slack, bedrock, bot_process):
     process = bot_process(LOG_LEVEL="DEBUG")
     start_a_reply(slack, bedrock, Reply.text("Logged answer.", chunk=100))
@@ -199,3 +249,11 @@ def test_chat_says_what_to_fix_when_the_model_refuses(tmp_path, bedrock, aws_env
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "Model access" in result.stdout and "Traceback" not in result.stdout + result.stderr
+
+
+def test_chat_names_the_settings_to_check_as_they_are_spelt(tmp_path, bedrock, aws_env):
+    bedrock.script(Reply.error(404, "ResourceNotFoundException", "no such model"))
+    result = subprocess.run([sys.executable, "-m", "bot", "chat", "hello"], cwd=tmp_path, env=chat_env(aws_env),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "check BEDROCK_MODEL_ID and AWS_REGION." in result.stdout

@@ -11,6 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 from bot import notes
 from bot.layout.layout import Layout
+from bot.layout.markdown import for_stream
 from bot.sinks.base import Call, Place, Unlimited
 from bot.sinks.stream import APPEND, CALL_LIMIT, START, STOP, UPDATE, StreamSink
 from bot.slack.kinds import Gone, NotAllowed, NotStreaming, RateLimited, Refused, TooLong, Unavailable
@@ -255,7 +256,9 @@ _LIVE = re.compile(r"<[!@#]|<[a-z]+:|<[^>\s]*\|")
 
 @settings(max_examples=150, deadline=None)
 @given(
-    chunks=st.lists(st.text(alphabet="ab <>!@&*_`\n#-|", min_size=1, max_size=40), min_size=1, max_size=60),
+    chunks=st.lists(st.text(alphabet="ab <>!@&*_`\n#-|[]()", min_size=1, max_size=40)
+                    | st.sampled_from(["[bank.ex", "ample](https://ev", "il.example)", "[https://bank.example]"]),
+                    min_size=1, max_size=60),
     gaps=st.lists(st.floats(min_value=0, max_value=0.7), min_size=60, max_size=60),
     failures=st.lists(st.sampled_from([None, None, None, "429", "ended", "too long", "error", "lost", "taken, lost"]),
                       min_size=300, max_size=300),
@@ -265,7 +268,8 @@ def test_whatever_arrives_and_fails_the_streams_show_exactly_the_answer_and_noth
                                                                                           limit):
     """Slack here answers each call at random: fine, 429, the stream ended, too long, another error, or no
     answer at all (having taken the call, or not). The streams, read in order, show exactly what the model
-    wrote (escaped), or it is owned up to; no call carries a live Slack token, and none is over Slack's limit."""
+    wrote (escaped, misleading links with their targets), or it is owned up to; no call carries a live Slack
+    token, and none is over Slack's limit."""
     layout, sink, slack = setup(interval=0.5, limit=limit)
     outcomes = iter(failures)
     codes = {"429": RateLimited, "ended": NotStreaming, "too long": TooLong, "error": Refused,
@@ -310,12 +314,13 @@ def test_whatever_arrives_and_fails_the_streams_show_exactly_the_answer_and_noth
         if index not in started:
             assert not part.source.strip(), "a part with text never reached Slack"
             continue
-        shown = slack.texts[started[index]].replace("&lt;", "<")
+        shown, expected = slack.texts[started[index]], for_stream(part.source)[0]
         if not part.source.strip():  # nothing but white space: it stands for the note (an empty answer says so)
             assert shown.strip() in (notes.EMPTY_ANSWER, notes.PART_MISSING)
             continue
-        assert shown.startswith(part.source)
-        tail = re.sub(r"^\n(`{3,}|~{3,})", "", shown[len(part.source):])  # the fence it closed, if any
+        assert shown.startswith(expected)
+        assert "[bank.example](https://evil.example)" not in shown
+        tail = re.sub(r"^\n(`{3,}|~{3,})", "", shown[len(expected):])  # the fence it closed, if any
         assert tail.strip() in ("", notes.PART_MISSING), f"more than the part was shown: {tail!r}"
 
 

@@ -6,6 +6,10 @@ and `<!subteam^…>` inert by construction; the only `<` this module emits opens
 checked itself. Escaped characters also read correctly inside code, where a CommonMark code span would
 show `&lt;` literally.
 
+A link whose text names another host than its target (`[https://bank.example](https://evil.example)`, see
+`links`) shows its target after the text, `https://bank.example (<https://evil.example>)`, so nobody is
+sent somewhere other than the link says.
+
 The converter is streaming-safe: it is called on a prefix of the answer, and an unclosed code fence in
 that prefix is rendered as a closed code block, so half an answer never turns the rest of the message
 into code.
@@ -15,6 +19,8 @@ from __future__ import annotations
 
 from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
+
+from bot.layout.links import misleading
 
 _PARSER = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
 
@@ -137,19 +143,23 @@ def _inline(node: SyntaxTreeNode, plain_emphasis: bool = False) -> str:
             mark = "" if plain_emphasis else {"strong": "*", "em": "_", "s": "~"}[kind]
             out.append(f"{mark}{inner}{mark}" if inner.strip() else inner)
         elif kind == "link":
-            out.append(_link(str(child.attrs.get("href", "")), _inline(child, plain_emphasis)))
+            out.append(_link(str(child.attrs.get("href", "")), _inline(child, plain_emphasis), _plain(child)))
         elif kind == "image":
             alt = escape(_plain(child)) or "image"
-            out.append(_link(str(child.attrs.get("src", "")), alt))
+            out.append(_link(str(child.attrs.get("src", "")), alt, _plain(child)))
         else:
             out.append(escape(child.content))
     return "".join(out)
 
 
-def _link(href: str, label: str) -> str:
+def _link(href: str, label: str, text: str) -> str:
+    """A link to `href` reading `label` (mrkdwn; `text` is the same without markup). A label that names
+    another host than the link's is shown with the target after it, as a link that reads as itself."""
     if not href.lower().startswith(_SAFE_LINK_SCHEMES):
         return label  # never emit `<…>` with a target we did not check: `<!channel>` is one
     url = escape(href.replace("|", "%7C"))
     if not label or label == url:
         return f"<{url}>"
+    if misleading(text, href):
+        return f"{label} (<{url}>)"
     return f"<{url}|{label.replace('|', '¦')}>"

@@ -125,9 +125,10 @@ class InFlight:
         with self._changed:
             self._wait_until_idle(final_edit_timeout)
             stuck = list(self._active)
+        deadline = self._clock() + final_edit_timeout  # one bound for all of them, not one each
         for reply in stuck:  # still waiting on Bedrock or Slack: end what Slack shows from here
             if reply.delivery is not None:
-                reply.delivery.finish(notes.SHUTTING_DOWN, timeout=final_edit_timeout)
+                reply.delivery.finish(notes.SHUTTING_DOWN, timeout=max(deadline - self._clock(), 0.0))
         return len(unfinished)
 
     def _wait_until_idle(self, seconds: float) -> None:

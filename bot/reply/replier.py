@@ -169,7 +169,7 @@ class Replier:
         if settings.allowed_users and request.user not in settings.allowed_users:
             return notes.NOT_ALLOWED_FOR_YOU
         if not question_text(request.text, bot):
-            return notes.FILES_ONLY if request.has_files else notes.EMPTY_QUESTION
+            return notes.FILES_ONLY if request.has_files else notes.empty_question(in_dm=request.is_dm)
         return None
 
     def _answered_before(self, request: Request) -> bool:

@@ -6,8 +6,10 @@ A message starts with its first words, grows by appends (at most one per `interv
 one call at a time per reply) and, once final, gets its last words (with a fence closed and the closing
 note) by a final append, then its stop; the last message's stop carries the feedback buttons. The last
 words thus go on the generous Tier 4 budget and never wait for a Tier 2 stop. What a stream took can never
-be taken back, so the layout splits a message only after what it already sent (`floor`), and a message that
-must end closes its code fence itself. The messages of a reply stream one after the other.
+be taken back, so the layout splits a message only after what it already sent (`floor`), a message that
+must end closes its code fence itself, and a link or code span still open waits for its end before it goes
+(`markdown.for_stream`, which also shows a misleading link's target). The messages of a reply stream one
+after the other.
 
 A start that cannot go at once (its budget is spent) or that Slack refuses hands the reply over to the edit
 sink from that message on (`handover`; the refusal is kept for the router to learn from): posting the words
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from bot.layout.layout import Layout
-from bot.layout.markdown import escape
+from bot.layout.markdown import for_stream
 from bot.sinks.base import SOON, Budgets, Call, Due, Place, Unlimited
 from bot.slack.kinds import Gone, NotAllowed, NotStreaming, RateLimited, SlackError, TooLong, Unavailable
 from bot.slack.pacing import Priority
@@ -130,7 +132,7 @@ class StreamSink:
         self._sync()
         final = layout.is_final(index)
         source = part.source
-        text = escape(source[message.committed:])
+        text, end = for_stream(source, message.committed, final=final)
         if due.method == START:
             if not text.strip():  # a message that holds nothing but the note (after a rollover at the very end)
                 text = self._tail(index, blank=True) if final else ""
@@ -139,13 +141,13 @@ class StreamSink:
             params = {"channel": self._place.channel, "thread_ts": self._place.thread_ts,
                       "recipient_user_id": self._place.user, "recipient_team_id": self._place.team,
                       "markdown_text": text}
-            return self._call(due, params, now, end=len(source), tail=not source.strip())
+            return self._call(due, params, now, end=end, tail=not source.strip())
         tail = self._tail(index, blank=not source.strip()) if final and not message.tail_sent else ""
         if not text + tail:
             message.tail_sent = message.tail_sent or final  # nothing left but the stop
             return None
         params = {"channel": self._place.channel, "ts": message.ts, "markdown_text": text + tail}
-        return self._call(due, params, now, end=len(source), tail=final)
+        return self._call(due, params, now, end=end, tail=final)
 
     def answered(self, call: Call, now: float, response: Mapping[str, Any] | None, error: SlackError | None) -> None:
         if call is not self._in_flight:
@@ -168,7 +170,7 @@ class StreamSink:
             self._refused_start(call, error, now)
         elif call.method == APPEND:
             if isinstance(error, Unavailable) and error.sent:  # Slack may have taken it: show what it must show
-                message.repair = escape(self._layout.parts[index].source[:message.committed]) + call.params["markdown_text"]
+                message.repair = self._shown(index, message.committed) + call.params["markdown_text"]
                 if call.final:
                     message.tail_sent = True
                 else:
@@ -177,7 +179,7 @@ class StreamSink:
                 message.not_before = now + _AFTER_FAILURE  # a later append carries the text
             else:  # ended by Slack, too long, refused, or the last words lost: the rest goes on in a new message
                 if isinstance(error, TooLong):
-                    self._limit = max(len(escape(self._layout.parts[index].source[:message.committed])), _MIN_LIMIT)
+                    self._limit = max(len(self._shown(index, message.committed)), _MIN_LIMIT)
                 self._end_at(index, message.committed, stopped=isinstance(error, NotStreaming))
         elif call.method == STOP and isinstance(error, NotStreaming):
             message.stopped = True  # Slack had ended it already
@@ -240,7 +242,11 @@ class StreamSink:
             self._messages.append(_Message())
 
     def _fits(self, source: str) -> bool:
-        return len(escape(source)) <= self._limit
+        return len(for_stream(source)[0]) <= self._limit
+
+    def _shown(self, index: int, committed: int) -> str:
+        """What Slack shows of message `index` once it took its first `committed` characters."""
+        return for_stream(self._layout.parts[index].source[:committed])[0]
 
     def _nothing_to_show(self, index: int) -> bool:
         """A message that never started and never will: no text, and no note to carry."""
@@ -274,6 +280,8 @@ class StreamSink:
                 return Due(UPDATE if message.stopped else STOP, index, Priority.URGENT), message.not_before
             final = layout.is_final(index)
             fresh = layout.fresh(index, message.committed)
+            if not final:  # what can go now: a link or code span still open waits for the rest
+                fresh = for_stream(layout.fresh(index, 0), message.committed, final=False)[0]
             if message.ts is None:
                 if fresh.strip() or final:
                     return Due(START, index, Priority.URGENT), message.not_before
