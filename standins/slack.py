@@ -461,10 +461,7 @@ class FakeSlack:
             return 200, {"ok": False, "error": "no_text"}
         if len(text) > self.text_limit and self.text_limit < TEXT_LIMIT:  # only a test's stricter Slack
             return 200, {"ok": False, "error": "msg_too_long"}
-        blocks = _blocks(params)
-        if blocks is None:
-            return 200, {"ok": False, "error": "invalid_blocks"}
-        metadata, error = _metadata(params)
+        blocks, metadata, error = _blocks_and_metadata(params)
         if error:
             return 200, {"ok": False, "error": error}
         message = Message(channel=params["channel"], ts=self.next_ts(), text=_parsed(text, params, "none"),
@@ -486,10 +483,7 @@ class FakeSlack:
             return 200, {"ok": False, "error": "no_text"}
         if len(text) > (STREAM_CALL_LIMIT if markdown is not None else self.text_limit):
             return 200, {"ok": False, "error": "msg_too_long"}
-        blocks = _blocks(params)
-        if blocks is None:
-            return 200, {"ok": False, "error": "invalid_blocks"}
-        metadata, error = _metadata(params)
+        blocks, metadata, error = _blocks_and_metadata(params)
         if error:
             return 200, {"ok": False, "error": error}
         text = text if markdown is not None else _parsed(text, params, "client")
@@ -551,17 +545,14 @@ class FakeSlack:
         message, error = self._streaming_message(params)
         if error:
             return 200, {"ok": False, "error": error}
-        blocks = _blocks(params)
-        if blocks is None or len(blocks) > 50:
-            return 200, {"ok": False, "error": "invalid_blocks"}
+        blocks, metadata, error = _blocks_and_metadata(params)
+        if error or len(blocks) > 50:
+            return 200, {"ok": False, "error": error or "invalid_blocks"}
         text = _stream_text(params)
         if text:
             status, body = self._grow(message, text)
             if not body["ok"]:
                 return status, body
-        metadata, error = _metadata(params)
-        if error:
-            return 200, {"ok": False, "error": error}
         message.streaming, message.blocks, message.metadata = False, blocks, metadata or message.metadata
         if blocks:
             message.edits.append((time.monotonic(), message.text))
@@ -680,6 +671,15 @@ def _parsed(text: str, params: dict, default: str) -> str:
 
 def _flag(value) -> bool:
     return value in (True, 1, "1", "true", "True")
+
+
+def _blocks_and_metadata(params: dict) -> tuple[list, dict | None, str | None]:
+    """A call's blocks and message metadata, or the error Slack gives for them."""
+    blocks = _blocks(params)
+    if blocks is None:
+        return [], None, "invalid_blocks"
+    metadata, error = _metadata(params)
+    return blocks, metadata, error
 
 
 def _metadata(params: dict) -> tuple[dict | None, str | None]:

@@ -27,24 +27,15 @@ def ask(slack, text: str = "<@UBOT> a question", **kwargs) -> str:
     return question.ts
 
 
-def reply_line(caplog, what: str = "the reply's log line") -> str:
-    lines = [record.getMessage() for record in caplog.records if record.getMessage().startswith("reply event=")]
-    assert lines, what
-    return lines[-1]
-
-
 def wait_for_reply_line(slack, caplog) -> str:
-    slack.wait_until(lambda: any(r.getMessage().startswith("reply event=") for r in caplog.records),
-                     timeout=30, what="the reply to end")
-    return reply_line(caplog)
+    """The reply's log line, once the reply has ended."""
+    def lines():
+        return [r.getMessage() for r in caplog.records if r.getMessage().startswith("reply event=")]
+    return slack.wait_until(lines, timeout=30, what="the reply to end")[-1]
 
 
 def words(text: str) -> list[str]:
     return re.findall(r"Paragraph \d+", text)
-
-
-def is_final(text: str) -> bool:
-    return text.strip().endswith("words") and "Paragraph 19" in text
 
 
 def final_update(params: dict) -> bool:

@@ -61,7 +61,7 @@ def code_of(error: BaseException) -> str:
     if isinstance(error, ClientError):
         if _not_aws(error):
             return f"HTTP {_status(error)}"
-        return str(error.response.get("Error", {}).get("Code") or "ClientError")
+        return str(_aws_code(error) or "ClientError")
     return type(error).__name__
 
 
@@ -69,7 +69,7 @@ def is_transient(error: BaseException) -> bool:
     """Worth trying again as is: throttling, a service hiccup (by Bedrock's code, or by the HTTP status of
     whatever answered), a dropped, stalled or cut-off stream."""
     if isinstance(error, ClientError):
-        return error.response.get("Error", {}).get("Code") in TRANSIENT_CODES or _status(error) in TRANSIENT_STATUSES
+        return _aws_code(error) in TRANSIENT_CODES or _status(error) in TRANSIENT_STATUSES
     return isinstance(error, (StreamEndedEarly, *CONNECTION_ERRORS))
 
 
@@ -106,6 +106,11 @@ def _message(error: BaseException) -> str:
     return str(error)
 
 
+def _aws_code(error: ClientError) -> str | None:
+    """The error code as botocore read it (the HTTP status when the answer had no AWS error type)."""
+    return error.response.get("Error", {}).get("Code")
+
+
 def _status(error: ClientError) -> int | None:
     return error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
 
@@ -113,4 +118,4 @@ def _status(error: ClientError) -> int | None:
 def _not_aws(error: ClientError) -> bool:
     """An error answer without an AWS error type (botocore then makes the HTTP status its code)."""
     status = _status(error)
-    return status is not None and error.response.get("Error", {}).get("Code") in (None, "", str(status))
+    return status is not None and _aws_code(error) in (None, "", str(status))

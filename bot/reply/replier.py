@@ -175,7 +175,7 @@ class Replier:
     def _answered_before(self, request: Request) -> bool:
         """A reply to `request` is already in its thread (a process before this one answered it)."""
         try:
-            return tags.answered(request.event_id, lambda method, **params: self._calls.call(method, **params).data,
+            return tags.answered(request.event_id, self._calls.call,
                                  request.channel, request.reply_thread_ts, request.ts)
         except SlackError as error:
             log.warning("could not check whether event %s was answered (%s); answering it", request.event_id,

@@ -18,6 +18,7 @@ turns a plain "@channel" the model wrote into a broadcast (chat.update's default
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -91,16 +92,23 @@ class SlackCalls:
         given = [turn] if turn is not None else []
         unknown: list[SlackError] = []  # an attempt Slack may have taken without our hearing
 
+        def landed_after_all() -> SlackResponse | None:
+            """The message an earlier attempt Slack may have taken did post, if it is found."""
+            if not (unknown and tag is not None and method in FINDABLE):
+                return None
+            found = self._find(method, params, tag)
+            if found is not None:
+                log.info("Slack %s: the message was posted after all (%s); carrying on with it",
+                         method, unknown[-1].code)
+            return found
+
         def attempt() -> SlackResponse:
-            if unknown and tag is not None and method in FINDABLE:
-                found = self._find(method, params, tag)
-                if found is not None:
-                    log.info("Slack %s: the message was posted after all (%s); carrying on with it",
-                             method, unknown[-1].code)
-                    return found
+            if (found := landed_after_all()) is not None:
+                return found
             current = given.pop() if given else self.pacer.turn(method, Priority.URGENT, channel)
             with current:
-                self._wait_for(current, method, deadline)
+                if (too_late := current.wait(self._sleep, deadline)) > 0:  # the turn would come after the deadline
+                    raise RateLimited(method, "ratelimited", retry_after=too_late)
                 try:
                     return self._once(method, params, current)
                 except Unavailable as error:
@@ -112,8 +120,7 @@ class SlackCalls:
             try:
                 return attempt()
             except Unavailable:
-                found = self._find(method, params, tag) if unknown and tag is not None and method in FINDABLE else None
-                if found is None:
+                if (found := landed_after_all()) is None:
                     raise
                 return found
         stop = stop_after_attempt(self._attempts) | stop_after_delay(self._max_seconds)
@@ -131,13 +138,6 @@ class SlackCalls:
             ),
         )
         return policy(attempt)
-
-    def _wait_for(self, turn: Turn, method: str, deadline: float | None) -> None:
-        """Wait until `turn` is granted; a turn that would come after `deadline` is not waited for."""
-        while (seconds := turn.ask()) > 0:
-            if deadline is not None and self.clock() + seconds > deadline:
-                raise RateLimited(method, "ratelimited", retry_after=seconds)
-            self._sleep(seconds)
 
     def _once(self, method: str, params: dict, turn: Turn) -> SlackResponse:
         """One attempt, whose turn is granted; its outcome goes to the pacer."""
@@ -159,9 +159,7 @@ class SlackCalls:
         """The message an earlier attempt of a tagged call made, if Slack took it."""
         landed = tag.landed(method, params)
 
-        def read(read_method: str, **read_params) -> dict:
-            return self.call(read_method, retry=False, **read_params).data  # a failure: the attempt fails again
-
+        read = functools.partial(self.call, retry=False)  # a failure: the attempt fails again
         for message in messages_after(read, params["channel"], params.get("thread_ts"), tag.after):
             if landed(message):
                 data = {"ok": True, "channel": params["channel"], "ts": message["ts"], "message": message}

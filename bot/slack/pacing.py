@@ -420,11 +420,14 @@ class Turn:
             self.granted = True
             return 0.0
 
-    def wait(self, sleep: Callable[[float], None] = time.sleep) -> "Turn":
-        """Block until the call may go."""
+    def wait(self, sleep: Callable[[float], None] = time.sleep, deadline: float | None = None) -> float:
+        """Block until the call may go; 0. With a `deadline` (on the pacer's clock), a wait that would end after
+        it is not begun: the seconds it would have taken are returned instead."""
         while (seconds := self.ask()) > 0:
+            if deadline is not None and self._pacer.clock() + seconds > deadline:
+                return seconds
             sleep(seconds)
-        return self
+        return 0.0
 
     def upgrade(self, priority: Priority) -> None:
         """Someone now waits on this call (its text became first words, or final)."""

@@ -48,7 +48,7 @@ class Tag:
 def messages_after(call: Callable[..., Mapping], channel: str, thread_ts: str | None,
                    after: str | None) -> Iterator[Mapping]:
     """The messages newer than `after` in the thread (or, with no thread, in the conversation), with their
-    metadata. `call(method, **params)` makes one Slack call and returns its data."""
+    metadata. `call(method, **params)` makes one Slack call and returns its answer (a mapping)."""
     if thread_ts is None:
         data = call("conversations.history", channel=channel, oldest=after or "0", limit=100,
                     include_all_metadata=True)
