@@ -56,7 +56,7 @@ class Settings:
     temperature: float = 0.5
     reply_surface: str = "auto"  # auto: native streams where possible | stream | edit
     update_interval: float = 0.3  # least time between two updates (edits or appends) of one message
-    post_hold: float = 1.5  # how long first words may wait to be posted while every edit is spoken for
+    post_hold: float = 1.5  # while every edit is spoken for: how long each post may hold to carry more
     status: bool = True  # show "is thinking…" under the thread (else a placeholder message)
     status_text: str = notes.STATUS
     loading_messages: tuple[str, ...] = notes.LOADING_MESSAGES

@@ -35,6 +35,7 @@ class Renderer:
                              placeholder=("0.1", PLACEHOLDER), **kwargs)
         self._calls: dict[Edit, Call] = {}
         self._posted = 0
+        self.budgets = Unlimited()  # what the sink sees of Slack's budgets
 
     def feed(self, text: str) -> bool:
         return self.layout.feed(text)
@@ -43,10 +44,10 @@ class Renderer:
         self.layout.finish(note)
 
     def due(self, now: float) -> Due | None:
-        return self.sink.due(now)
+        return self.sink.due(now, self.budgets)
 
     def next_edit(self, now: float) -> Edit | None:
-        due = self.sink.due(now)
+        due = self.sink.due(now, self.budgets)
         call = self.sink.make(due, now) if due is not None else None
         if call is None:
             return None
@@ -397,13 +398,18 @@ _CONTROL = re.compile(r"<[!@#]")
     gaps=st.lists(st.floats(min_value=0, max_value=0.7), min_size=60, max_size=60),
     failures=st.lists(st.sampled_from([None, "fail", "limited"]), min_size=200, max_size=200),
     limit=st.sampled_from([80, 200, SLACK_TEXT_LIMIT - 200]),
+    edits_spent=st.booleans(),
 )
-def test_whatever_arrives_and_fails_the_messages_end_up_holding_exactly_the_answer(chunks, gaps, failures, limit):
+def test_whatever_arrives_and_fails_the_messages_end_up_holding_exactly_the_answer(chunks, gaps, failures, limit,
+                                                                                    edits_spent):
     """Slack here answers each call at random: fine, failed, or 429. The sink is driven as the bot
     drives it, each call waiting for its turn from a budget first. Intermediate edits take the outcome as it
     is; posts and final edits go through the Slack call policy, which waits out a 429 and retries, so a 429
-    only delays them, and a failure means the policy gave up."""
-    r = renderer(interval=0.5, limit=limit)
+    only delays them, and a failure means the policy gave up. With `edits_spent`, every edit is spoken for,
+    so posts carry whole lines and are closed."""
+    r = renderer(interval=0.5, limit=limit, hold=1.0 if edits_spent else 0.0)
+    if edits_spent:
+        r.budgets = EditRoom(0)
     budget = Budget(None)  # no budget of its own: only Slack's Retry-After holds calls back
     now, outcomes, blocked_until = 0.0, iter(failures), -1.0
     shown: dict[int, str] = {}
@@ -510,3 +516,75 @@ def test_a_reply_that_began_with_a_placeholder_never_holds():
     r = renderer()
     r.feed("First words")
     assert r.sink.due(0.0, EditRoom(0)).method == UPDATE
+
+
+# -- while every edit is spoken for, an answer goes up as posts of whole lines ---------------------------
+
+
+def spent(hold: float = 1.5, feedback: dict | None = None) -> tuple[Layout, EditSink]:
+    layout = Layout()
+    return layout, EditSink(layout, Place("C1", "1.0", "U1"), interval=0.3, hold=hold, text_since=0.0,
+                            feedback=feedback)
+
+
+def post(sink: EditSink, now: float, budgets=EditRoom(0), ts: str = "2.1") -> Call:
+    due = sink.due(now, budgets)
+    assert due is not None and due.method == POST, f"expected a post at t={now}, not {due}"
+    call = sink.make(due, now)
+    sink.answered(call, now, {"ts": ts}, None)
+    return call
+
+
+def test_while_every_edit_is_spoken_for_posts_carry_the_whole_lines_of_each_hold_and_are_never_edited():
+    layout, sink = spent(hold=1.5)
+    layout.feed("The first line ends here.\n\nThe second")
+    assert sink.due(1.4, EditRoom(0)) is None  # it holds, to carry more
+    call = post(sink, 1.5)
+    assert call.final and call.params["text"] == "The first line ends here."  # whole lines only, and final
+    assert sink.holds() == (0, 0)  # no edit will ever be needed for it
+    layout.feed(" paragraph.\n- an item\n- and another")
+    assert sink.due(2.9, EditRoom(0)) is None  # the next post holds too, from the last one
+    call = post(sink, 3.0, ts="2.2")
+    assert call.final and call.params["text"].startswith("The second paragraph.") and "another" not in call.params["text"]
+    layout.feed(" one.")
+    layout.finish()
+    call = post(sink, 3.1, ts="2.3")  # the end goes at once
+    assert call.final and "and another one." in call.params["text"]
+    assert sink.done and "".join(layout.bodies) == ("The first line ends here.\n\nThe second paragraph.\n"
+                                                   "- an item\n- and another one.")
+
+
+def test_a_line_that_does_not_end_within_the_hold_goes_up_to_its_last_word():
+    layout, sink = spent(hold=1.5)
+    layout.feed("A very long paragraph that goes on")
+    assert sink.due(1.4, EditRoom(0)) is None
+    layout.feed(" and o")
+    call = post(sink, 1.5)
+    assert call.final and call.params["text"] == "A very long paragraph that goes on and"  # no half word
+    layout.feed("n.")
+    layout.finish()
+    call = post(sink, 2.6, ts="2.2")
+    assert call.params["text"] == "on."
+    assert "".join(layout.bodies) == "A very long paragraph that goes on and on."
+
+
+def test_an_answer_that_ends_just_after_a_closed_post_gets_its_note_and_buttons_by_one_edit_of_it():
+    buttons = {"type": "actions", "elements": []}
+    layout, sink = spent(feedback=buttons)
+    layout.feed("Line one.\n")
+    post(sink, 1.5)
+    layout.finish(note="_Stopped._")
+    due = sink.due(1.6, EditRoom(0))
+    assert due.method == UPDATE and due.index == 0  # no message that would hold nothing but the note
+    call = sink.make(due, 1.6)
+    assert call.final and call.params["text"] == "Line one.\n\n_Stopped._" and call.params["blocks"][-1] == buttons
+    sink.answered(call, 1.6, {"ts": "2.1"}, None)
+    assert sink.done and len(layout.parts) == 1
+
+
+def test_with_room_in_the_edit_budget_or_no_hold_posts_are_edited_as_before():
+    for budgets, hold in ((EditRoom(1), 1.5), (EditRoom(0), 0.0)):
+        layout, sink = spent(hold=hold)
+        layout.feed("Half a li")
+        call = post(sink, 0.0, budgets)
+        assert not call.final and sink.holds() == (0, 1)  # it will be edited as the answer grows

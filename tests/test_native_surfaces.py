@@ -277,6 +277,28 @@ def test_when_the_start_budget_is_spent_the_first_words_are_posted_at_once(slack
     slack.wait_until(lambda: spoken_for(start_bot) == (0, 0), what="the stops and edits to be released")
 
 
+def test_when_every_edit_is_spoken_for_an_answer_goes_up_as_posts_of_whole_lines_never_edited(slack, bedrock,
+                                                                                            start_bot):
+    start_bot(**{**NATIVE, "SLACK_REPLY_SURFACE": "edit"}, SLACK_RATE_LIMITS="chat.update=6/1",
+              SLACK_POST_HOLD_SECONDS="0.5")  # a workspace that allows one edit now, then one every 10 s
+    lines = [f"Line {n} of the answer." for n in range(8)]
+    bedrock.script(Reply.text("The first reply streams for a while. " * 12, chunk=20, delay=0.2),
+                   Reply.text("\n".join(lines), chunk=10, delay=0.1))
+    _, first = ask(slack, channel="C1", user="U1")
+    slack.wait_until(lambda: reply_messages(slack, first), what="the first reply's post")  # it awaits its final edit
+    _, second = ask(slack, channel="C2", user="U2")
+
+    def whole():
+        messages = reply_messages(slack, second)
+        return [m for m in messages if m.text.endswith(lines[-1])] and messages
+    messages = slack.wait_until(whole, timeout=10, what="the second answer")
+    assert len(messages) >= 2  # a few posts, one every half second
+    assert "\n".join(m.text for m in messages) == "\n".join(lines)  # nothing lost or repeated, whole lines each
+    assert not [c for c in slack.calls_of("chat.update") if c.params["channel"] == "C2"]  # never edited
+    slack.wait_until(lambda: spoken_for(start_bot) == (0, 0), timeout=30, what="the first reply's final edit")
+    assert [c for c in slack.calls_of("chat.update") if c.params["channel"] == "C1"]  # it was edited, as before
+
+
 def test_a_stream_slack_will_not_continue_into_a_second_message_is_posted_from_there(slack, bedrock, start_bot):
     starts = []
     slack.fail("chat.startStream", "channel_type_not_supported",

@@ -407,17 +407,42 @@ def test_429s_from_two_channels_teach_the_workspace_a_ceiling_slack_does_not_pub
     def sleep(seconds: float) -> None:
         now[0] += seconds
 
-    now[0] = 1.0
+    now[0] = 2.0  # the channels' own pace allows these posts (two seconds after their last)
     with pacer.turn("chat.postMessage", channel="C1") as turn:
         turn.wait(sleep)
         turn.rate_limited(2.0)
     assert workspace.ceiling is None  # one channel's 429 may be that channel's own limit
     with pacer.turn("chat.postMessage", channel="C2") as turn:
         turn.wait(sleep)  # the whole method waited out the Retry-After all the same
-        assert now[0] == pytest.approx(3.0)
+        assert now[0] == pytest.approx(4.0)
         turn.rate_limited(2.0)
     assert workspace.ceiling == pytest.approx(32 / 60)  # what it was doing in the last minute
-    assert workspace.rate == pytest.approx(16 / 60) and workspace.paused_until == pytest.approx(5.0)
+    assert workspace.rate == pytest.approx(16 / 60) and workspace.paused_until == pytest.approx(6.0)
+
+
+def test_a_channel_refusing_a_call_that_spent_its_burst_teaches_every_channel_not_the_workspace():
+    """Two channels each posting a second time within a second (their own burst, not the workspace's
+    ceiling): every channel, including ones not seen yet, learns the smaller burst; no ceiling is assumed."""
+    pacer, now = clocked({"chat.postMessage": MethodLimits(per_channel=Limit(60, 4, largest_burst=4))})
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    def post_twice(channel: str) -> None:
+        with pacer.turn("chat.postMessage", channel=channel) as turn:
+            turn.wait(sleep)
+            turn.landed()
+        with pacer.turn("chat.postMessage", channel=channel) as turn:
+            turn.wait(sleep)
+            turn.rate_limited(1.0)
+
+    post_twice("C1")
+    assert pacer.budget("chat.postMessage", "C1").burst == 2  # halved where it was refused
+    assert pacer.budget("chat.postMessage", "C2").burst == 2  # a channel first seen later starts from it
+    post_twice("C2")
+    assert pacer.budget("chat.postMessage", "C2").burst == pytest.approx(1, abs=0.1)  # halved again
+    assert pacer.budget("chat.postMessage", "C1").burst == pytest.approx(1, abs=0.1)  # and taught back
+    assert pacer.budget("chat.postMessage").ceiling is None  # the channels' own limit, twice: no ceiling
 
 
 def test_routine_calls_leave_room_for_the_calls_spoken_for():

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.layout.splitting import open_fence, split_point
+from bot.layout.splitting import last_break, open_fence, split_point
 
 
 def at_most(n: int):
@@ -200,3 +200,11 @@ def test_opener_with_a_very_long_info_string_is_returned_as_the_bare_marker():
 
 def test_opener_info_is_trimmed():
     assert open_fence("```   bash   \necho hi") == "```bash"
+
+
+def test_the_last_break_a_message_may_end_at_now():
+    assert last_break("One line.\nAnother li") == len("One line.\n")
+    assert last_break("\n\nNo whole line yet") == 0  # a break with nothing before it ends nothing
+    assert last_break("Some **bold\nacross** a line") == 0  # never inside a span
+    assert last_break("Half a li", (" ",)) == len("Half a ")
+    assert last_break("Word") == 0

@@ -135,6 +135,16 @@ class Layout:
             following.prefix, following.body = carried, tail + following.body
             following.version += 1
 
+    def drop_blank_tail(self) -> bool:
+        """Once the answer is all in, a last message that a cut left blank goes: the one before it ends the
+        answer again (and takes the closing note). True if it went."""
+        if not self.finished or self._pending or len(self.parts) < 2 or self.parts[-1].body.strip():
+            return False
+        del self.parts[-1]
+        self.parts[-1].closed = False
+        self.parts[-1].version += 1
+        return True
+
     @staticmethod
     def _fits_over(source: str, fits: Callable[[str], bool], floor: int, prefix: int) -> bool:
         return len(source) - prefix <= floor or fits(source)

@@ -54,6 +54,22 @@ def split_point(text: str, fits: Callable[[str], bool], floor: int = 0) -> int:
     return longest
 
 
+def last_break(text: str, boundaries: tuple[str, ...] = ("\n",)) -> int:
+    """Where `text` could be closed now so that what comes after is left for the next message: just after its
+    last boundary (a line break, by default; try them in the order given) that has text before it and is
+    outside inline spans. 0 if there is none."""
+    spans = inline_spans(text)
+    lowest = len(text) - len(text.lstrip())
+
+    def allowed(cut: int) -> bool:
+        return not any(start < cut < end for start, end in spans)
+
+    for boundary in boundaries:
+        if (cut := _last_cut(text, boundary, lowest + 1, len(text), allowed)) is not None:
+            return cut
+    return 0
+
+
 def _last_cut(text: str, boundary: str, lowest: int, longest: int, allowed: Callable[[int], bool]) -> int | None:
     """The last cut just after `boundary` within text[lowest:longest] that is `allowed`."""
     end = longest

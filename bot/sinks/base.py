@@ -42,6 +42,7 @@ class Due:
     method: str
     index: int  # which message of the reply
     priority: Priority
+    closes: bool = False  # a post that closes its message at its last whole line: it will never be edited
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,16 @@
 
 Its edit schedule: a new message goes up as soon as it has text; the first words replace the placeholder at
 once; after that a message is edited at most once per `interval`, by the clock, never by the number of
-chunks, and the newest text wins. When the edit budget has no room for this reply's edits (every token is
-spoken for by other replies' final edits), a reply that showed the thinking status holds its first post for
-up to `hold` seconds, or until its answer is complete, so that the post carries more of it (often all of it)
-instead of leaving the rest to wait for an edit. One call at a time per reply. When the stream ends every message gets its
-final text once, the last one with the closing note (and the feedback buttons, when asked for). A failed
+chunks, and the newest text wins.
+
+When the edit budget has no room for this reply's edits (every token is spoken for by other replies' final
+edits), the answer goes up as posts that are never edited: each post holds for up to `hold` seconds (from
+the first words, then from the post before), or until the answer is complete, so that it carries more of it
+(a short answer, all of it), and then goes with the whole lines it has (the words of a line that has not
+ended by then, if none has), closed there: the rest starts the next post. Only the per-channel post budget
+is spent, and nothing waits for an edit. (A placeholder is still edited into the first words.)
+
+One call at a time per reply. When the stream ends every message gets its final text once, the last one with the closing note (and the feedback buttons, when asked for). A failed
 intermediate edit is superseded by the next one; a message Slack finds too long is split again under a lower
 limit; posts and final edits are retried by the Slack call policy, not here: a final edit that still fails
 is given up (and the last message says part of the answer is missing), a post that still fails ends the
@@ -22,7 +27,7 @@ from typing import Any, Mapping
 
 from bot.layout.layout import Layout
 from bot.layout.mrkdwn import to_mrkdwn
-from bot.layout.splitting import open_fence, split_point
+from bot.layout.splitting import last_break, open_fence, split_point
 from bot.sinks.base import Budgets, Call, Due, Place, Unlimited
 from bot.slack.kinds import Gone, NotAllowed, SlackError, TooLong
 from bot.slack.pacing import Priority
@@ -85,8 +90,10 @@ class EditSink:
             self._messages[first] = _Message(ts=ts, shown=text, seen=layout.parts[first].version)
         self._in_flight: Call | None = None
         self._first = first
+        self._hold = hold
         self._hold_until = text_since + hold if placeholder is None else -math.inf
         self._recheck_at = math.inf
+        self._posted_at = text_since  # when this sink last posted a message
         self.gone = False  # the reply's messages are out of reach: the model may stop
 
     # -- state -------------------------------------------------------------------------------------
@@ -121,9 +128,11 @@ class EditSink:
         for index, message in enumerate(self._messages):
             at = self._due_at(index, budgets)
             if at is not None and at <= now:
-                urgent = message.ts is None or not message.answered or self._layout.is_final(index)
+                final = self._layout.is_final(index)
+                urgent = message.ts is None or not message.answered or final
+                closes = message.ts is None and not final and self._hold > 0 and budgets.room(UPDATE) < 1
                 return Due(POST if message.ts is None else UPDATE, index,
-                           Priority.URGENT if urgent else Priority.ROUTINE)
+                           Priority.URGENT if urgent else Priority.ROUTINE, closes=closes)
         return None
 
     def wake_at(self) -> float | None:
@@ -147,6 +156,9 @@ class EditSink:
         if layout.is_last(index):
             layout.absorb()
         layout.fit(index, self._fits)
+        if due.closes and not layout.is_final(index):  # never to be edited: it ends at its last whole line
+            body = layout.parts[index].body
+            layout.cut(index, last_break(body) or last_break(body, (" ",)) or len(body))
         self._sync()
         message, part = self._messages[index], layout.parts[index]
         final = layout.is_final(index)
@@ -180,6 +192,7 @@ class EditSink:
         if error is None:
             if call.method == POST:
                 message.ts = response["ts"]  # type: ignore[index]
+                self._posted_at = now
             message.shown = call.params["text"]
             message.shown_end = call.end
             message.answered = True
@@ -230,9 +243,14 @@ class EditSink:
     # -- internals ---------------------------------------------------------------------------------
 
     def _sync(self) -> None:
-        """One message of state per message of the layout (the layout grows when an answer rolls over)."""
+        """One message of state per message of the layout (the layout grows when an answer rolls over, and
+        loses a blank last message a closed post left, once the answer is all in)."""
         while len(self._messages) < len(self._layout.parts):
             self._messages.append(_Message())
+        last = len(self._messages) - 1
+        if (last > self._first and self._messages[last].ts is None and self._messages[last - 1].ts is not None
+                and self._layout.drop_blank_tail()):
+            del self._messages[last]
 
     def _final_sent(self, index: int) -> bool:
         sent = self._messages[index].final_sent
@@ -251,11 +269,12 @@ class EditSink:
         if not changed:
             return None
         if message.ts is None:
-            if index == self._first and self._hold_until > message.not_before:  # may it wait to carry more?
+            until = self._hold_until if index == self._first else self._posted_at + self._hold
+            if until > message.not_before:  # may it wait to carry more?
                 if budgets is None:
-                    return min(self._hold_until, self._recheck_at)
+                    return min(until, self._recheck_at)
                 if budgets.room(UPDATE) < 1:
-                    return self._hold_until
+                    return until
             return message.not_before  # a new message holding text goes up at once
         wanted = self._wanted_at(index)
         return None if wanted is None else max(wanted, message.not_before)

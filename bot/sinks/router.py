@@ -9,8 +9,8 @@ are unit-tested as such; `Router` reads those values from the pacer and remember
 - The answer: a native stream when the start budget has a token now and the stop budget will have room for
   this stream within `STOP_HORIZON` seconds beyond those spoken for (every open stream speaks for its stop,
   so every stream is stopped and gets its buttons soon; its last words go out by an append meanwhile);
-  otherwise the first words are posted and then edited (the edit sink decides when: it may hold its post
-  while every edit is spoken for). `stream` always streams where Slack allows it (waiting for
+  otherwise the first words are posted and then edited (the edit sink decides when; while every edit is
+  spoken for, it posts the answer in a few messages that are never edited). `stream` always streams where Slack allows it (waiting for
   the start budget), `edit` never does. A reply that began with a placeholder is edited, so that the
   placeholder is never left behind.
 - A refusal that will repeat is learned once, as far as it reaches (see `kinds.SlackError.applies_to`): a

@@ -40,7 +40,7 @@ import threading
 import time
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Callable, Hashable, Mapping
+from typing import Any, Callable, Hashable, Mapping
 
 _DECREASE = 0.5  # a 429 multiplies the rate and the burst by this
 _INCREASE = 0.05  # a call that lands adds this share of the ceiling back to the rate
@@ -84,14 +84,16 @@ class MethodLimits:
 # Slack's documented rates (https://docs.slack.dev/apis/web-api/rate-limits), each starting from a burst of
 # ten seconds' worth that probing grows and 429s shrink. chat.postMessage and assistant.threads.setStatus are
 # in Slack's "special" tier: about one a second per channel, and a workspace ceiling Slack does not publish
-# (none assumed until a 429 says so).
+# (none assumed until a 429 says so). A reply posts its messages one a second in its channel, Slack's
+# documented pace (a little under it, so that network jitter does not bring two posts closer than a second),
+# without probing for a burst: the many channels of a busy workspace would each pay a 429 to learn it.
 DEFAULT_LIMITS: dict[str, MethodLimits] = {
     "chat.update": MethodLimits(Limit(50, 8)),  # Tier 3
     "chat.startStream": MethodLimits(Limit(20, 3)),  # Tier 2
     "chat.stopStream": MethodLimits(Limit(20, 3)),  # Tier 2
     "chat.appendStream": MethodLimits(Limit(100, 16)),  # Tier 4
     "chat.postEphemeral": MethodLimits(Limit(100, 16)),  # Tier 4
-    "chat.postMessage": MethodLimits(per_channel=Limit(60, 3)),
+    "chat.postMessage": MethodLimits(per_channel=Limit(55, 1, largest_burst=1)),
     "assistant.threads.setStatus": MethodLimits(per_channel=Limit(60, 3)),
 }
 
@@ -128,6 +130,7 @@ class Budget:
         self._probes: set[Hashable] = set()  # calls in flight beyond the bucket, to learn a larger burst
         self._probe_after = -math.inf
         self._recent: list[float] = []  # without a rate: when the calls of the last minute were granted
+        self._last_grant = -math.inf
 
     # -- turns -------------------------------------------------------------------------------------
 
@@ -170,8 +173,10 @@ class Budget:
             if self.tokens < 1:
                 self._probes.add(key)  # beyond the bucket: Slack's answer says whether its burst is larger
             else:
-                self._from_burst[key] = self.tokens >= 2  # a token to spare: it was not waiting on the rate
+                # spending burst: a token to spare, or one left sooner after the last call than the rate gives
+                self._from_burst[key] = self.tokens >= 2 or now - self._last_grant < 1 / self.rate
                 self.tokens -= 1
+            self._last_grant = now
             self._in_flight[key] = now
 
     def withdraw(self, key: Hashable) -> None:
@@ -223,10 +228,11 @@ class Budget:
             self.rate = min(self.rate + self.ceiling * _INCREASE, self.ceiling)
             self.burst = min(self.burst + (1 if probe else self.max_burst * _BURST_INCREASE), self.max_burst)
 
-    def rate_limited(self, key: Hashable, retry_after: float, now: float) -> None:
+    def rate_limited(self, key: Hashable, retry_after: float, now: float) -> bool:
         """Slack answered 429: nothing before `retry_after` has passed, then the one call Slack said it
         would take, and a slower pace and smaller bursts after (halved once per pause: calls already in
-        flight when it began say nothing new)."""
+        flight when it began say nothing new). True if this budget's own spending explains the refusal (the
+        call spent burst, or went beyond the bucket), rather than its steady rate."""
         from_burst, probe = self._from_burst.get(key, False), key in self._probes
         self._answered(key)
         self._refill(now)
@@ -240,6 +246,7 @@ class Budget:
                 self.rate = max(self.rate * _DECREASE, self.ceiling * _FLOOR)
         self.tokens = min(1.0, self.burst)  # nothing accrues during the pause
         self.paused_until = max(self.paused_until, now + retry_after)
+        return from_burst or probe
 
     def failed(self, key: Hashable, now: float) -> None:
         """The call of `key` failed otherwise (an error, no answer): it says nothing about the pace."""
@@ -251,6 +258,13 @@ class Budget:
         if key in self._in_flight and key not in self._probes and self.ceiling is not None:
             self.tokens = min(self.tokens + 1, self.burst)
         self._answered(key)
+
+    def take_burst(self, other: "Budget") -> None:
+        """Another budget of the same limit (another channel's) learned its burst: this one is no larger."""
+        self.burst = min(self.burst, other.burst)
+        self.max_burst = min(self.max_burst, other.max_burst)
+        self.tokens = min(self.tokens, self.burst)
+        self._probe_after = max(self._probe_after, other._probe_after)  # and it is not probed for meanwhile
 
     def learn_ceiling(self, now: float) -> None:
         """Slack showed a ceiling this budget did not know: take what it was doing as the ceiling, halved."""
@@ -324,6 +338,7 @@ class Pacer:
         self._limits = dict(DEFAULT_LIMITS if limits is None else limits)
         self._budgets: dict[tuple[str, str | None], Budget] = {}
         self._refusals: dict[str, dict[str, float]] = {}  # method → channel → when it was last answered 429
+        self._channel_bursts: dict[str, Budget] = {}  # method → the channel budget that last learned its burst
         self._lock = threading.Lock()
 
     def turn(self, method: str, priority: Priority = Priority.URGENT, channel: str | None = None) -> "Turn":
@@ -362,8 +377,9 @@ class Pacer:
         return self._limits.get(method, MethodLimits())
 
     def _refused_in(self, method: str, channel: str | None, now: float) -> None:
-        """A call of `method` in `channel` was answered 429 (with the lock held): 429s from two channels in a
-        few seconds show a workspace ceiling that the workspace's budget did not know."""
+        """A call of `method` in `channel`, made at its channel's steady pace, was answered 429 (with the lock
+        held): such 429s from two channels in a few seconds show a workspace ceiling that the workspace's
+        budget did not know. (A call that spent its channel's burst says only that the burst was too large.)"""
         if channel is None or self._limit(method).per_channel is None:
             return
         recent = self._refusals.setdefault(method, {})
@@ -372,6 +388,13 @@ class Pacer:
             del recent[other]
         if len(recent) >= 2:
             self._budget(method, None).learn_ceiling(now)
+
+    def _channel_burst_learned(self, method: str, taught: Budget) -> None:
+        """One channel's budget learned Slack's burst in a channel: it is the same in every channel."""
+        self._channel_bursts[method] = taught
+        for (name, channel), budget in self._budgets.items():
+            if name == method and channel is not None and budget is not taught:
+                budget.take_burst(taught)
 
     def _budgets_for(self, method: str, channel: str | None) -> list[Budget]:
         if channel is not None and self._limit(method).per_channel is not None:
@@ -387,6 +410,8 @@ class Pacer:
                 self._budgets = {key: kept for key, kept in self._budgets.items() if key[1] is None or not kept.idle}
             budget = self._budgets[(method, channel)] = Budget(limit.per_minute, burst=limit.burst, now=self.clock(),
                                                                largest_burst=limit.largest_burst)
+            if channel is not None and method in self._channel_bursts:
+                budget.take_burst(self._channel_bursts[method])
         return budget
 
 
@@ -440,9 +465,14 @@ class Turn:
         self._answer(Budget.landed)
 
     def rate_limited(self, retry_after: float) -> None:
-        self._answer(lambda budget, key, now: budget.rate_limited(key, retry_after, now))
-        with self._pacer._lock:
-            self._pacer._refused_in(self.method, self._channel, self._pacer.clock())
+        explained = self._answer(lambda budget, key, now: budget.rate_limited(key, retry_after, now))
+        if not explained or self._channel is None or len(self._budgets) < 2:
+            return
+        with self._pacer._lock:  # the first budget is the channel's
+            if explained[0]:
+                self._pacer._channel_burst_learned(self.method, self._budgets[0])
+            else:
+                self._pacer._refused_in(self.method, self._channel, self._pacer.clock())
 
     def failed(self) -> None:
         self._answer(Budget.failed)
@@ -465,11 +495,11 @@ class Turn:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-    def _answer(self, report: Callable[[Budget, Hashable, float], None]) -> None:
+    def _answer(self, report: Callable[[Budget, Hashable, float], Any]) -> list:
+        """Report the answer to every budget of the turn (once); what each said."""
         with self._pacer._lock:
             if self._answered or not self.granted:
-                return
+                return []
             self._answered = True
             now = self._pacer.clock()
-            for budget in self._budgets:
-                report(budget, self, now)
+            return [report(budget, self, now) for budget in self._budgets]
