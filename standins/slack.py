@@ -11,7 +11,10 @@ It is as strict as Slack documents: `chat.update` takes at most 4,000 characters
 edited while they stream (`streaming_state_conflict`); the thread's status is cleared when the app posts in
 it. Rate limits are token buckets per method (per channel as well, where Slack limits per channel) whose
 bursts and rates a test sets (`limit`); a call over one is answered 429 with a Retry-After, and a call that
-arrives while a Retry-After it gave still runs is recorded as early.
+arrives while a Retry-After it gave still runs, after the 429 reached the client and it had a moment to read
+it (`CLIENT_READS_ANSWER`), is recorded as early (a call sent beside the refused one, before the bot could
+know, is not). `round_trip` makes every call take Slack's
+time to come back.
 """
 
 from __future__ import annotations
@@ -124,6 +127,9 @@ class Budget:
         return float(max(1, math.ceil((1 - self.tokens) / self.per_second)))
 
 
+CLIENT_READS_ANSWER = 0.05  # seconds a client takes to read an answer that reached its socket
+
+
 class FakeSlack:
     def __init__(self, bot_user_id: str = "UBOT", bot_id: str = "BBOT", team_id: str = "T1", page_size: int = 3):
         self.bot_user_id = bot_user_id
@@ -138,10 +144,12 @@ class FakeSlack:
         self.failures: dict[str, list[Failure]] = {}
         self.blocked_until: dict[tuple[str, str | None], float] = {}  # (method, channel or None) → end of a Retry-After
         self.early_calls: list[Call] = []  # calls made while their method's Retry-After was still running
+        self.told_at: dict[tuple[str, str | None], float] = {}  # when the 429 that began each Retry-After reached the client
         self.responses: list[tuple[Call, int, dict]] = []
         self.scopes = {"app_mentions:read", "chat:write", "channels:history", "groups:history", "im:history",
                        "mpim:history", "users:read"}  # what the bot token was granted (x-oauth-scopes)
         self.delays: dict[str, float] = {}  # method → seconds to wait before answering (a slow Slack)
+        self.round_trip = 0.0  # seconds every Web API call takes to come back (Slack's round trip, not loopback's)
         self.budgets: dict[tuple[str, str | None], Budget] = {}  # (method, channel or None) → Slack's rate limit
         self.channel_limits: dict[str, tuple[float, float]] = {}  # method → (burst, per_second) in each channel
         self.statuses: list[Status] = []  # every status set, in order
@@ -367,7 +375,7 @@ class FakeSlack:
                 token = token or params.pop("token", "")
                 method = self.path.rsplit("/", 1)[-1]
                 status, body, headers = slack._api(method, params, token)
-                time.sleep(slack.delays.get(method, 0.0))
+                time.sleep(slack.round_trip + slack.delays.get(method, 0.0))
                 if isinstance(body, Failure):  # a fault: no answer, or not Slack's JSON
                     if body.reset is not None:
                         self.close_connection = True
@@ -383,6 +391,8 @@ class FakeSlack:
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
+                if status == 429:
+                    slack._told(method, params.get("channel") or params.get("channel_id"))
 
         return Handler
 
@@ -392,8 +402,8 @@ class FakeSlack:
             self.calls.append(call)
             try:
                 channel = params.get("channel") or params.get("channel_id")
-                if call.at < max(self.blocked_until.get((method, None), 0.0),
-                                 self.blocked_until.get((method, channel), 0.0)):
+                if any(self.told_at.get((method, scope), math.inf) <= call.at < self.blocked_until.get((method, scope), 0.0)
+                       for scope in (None, channel)):  # sent after the bot was told to wait (not merely beside the refused call)
                     self.early_calls.append(call)
                 failure, scope = self._take_failure(method, params), None
                 if failure is not None and failure.reset == "after":  # Slack takes it; the answer is lost
@@ -408,6 +418,7 @@ class FakeSlack:
                     headers = {}
                     if failure.retry_after is not None:
                         self.blocked_until[(method, scope)] = call.at + failure.retry_after
+                        self.told_at[(method, scope)] = math.inf  # until the answer has left
                         headers["Retry-After"] = f"{failure.retry_after:g}"
                     status, body = failure.status, {"ok": False, "error": failure.error}
                 else:
@@ -417,6 +428,13 @@ class FakeSlack:
                 return status, body, headers
             finally:
                 self.changed.notify_all()
+
+    def _told(self, method: str, channel: str | None) -> None:
+        """A 429 reached the client: from now on, a call of the method before the Retry-After ends is early."""
+        with self.changed:
+            for scope in (None, channel):
+                if self.told_at.get((method, scope)) == math.inf:
+                    self.told_at[(method, scope)] = time.monotonic() + CLIENT_READS_ANSWER
 
     def _over_budget(self, method: str, channel: str | None, now: float) -> tuple[Failure | None, str | None]:
         """A 429 if the call is over a rate limit (the channel's first), and which limit it was."""

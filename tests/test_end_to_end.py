@@ -36,7 +36,7 @@ def test_a_mention_is_answered_in_its_thread_placeholder_first(slack, bedrock, s
     assert reply.text == "Use *IAM* to rotate keys."  # Markdown shown as Slack mrkdwn
     [placeholder] = slack.calls_of("chat.postMessage")
     assert placeholder.params["text"] == PLACEHOLDER
-    assert placeholder.at < bedrock.requests[0].at  # the placeholder is up before the model is asked
+    assert reply.ts == slack.responses[[c for c, _, _ in slack.responses].index(placeholder)][2]["ts"]  # edited into the answer
     assert bedrock.requests[0].body["messages"] == [
         {"role": "user", "content": [{"text": "how do I rotate an IAM key?"}]}
     ]

@@ -4,12 +4,21 @@ The Slack edge of the conversation stage; `conversation.build_conversation` turn
 model messages. Each read has a budget of time, shared by all its calls (their waits for a turn and their
 retries included): the conversation's (`read_seconds`) and the names' (`names_seconds`, short: names are
 optional). A read that runs out of it gives what it has; the answer does not wait for Slack for minutes.
+
+Names are looked up all at once, each on a small pool of threads, and kept (at most `NAMES_KEPT`, each for
+`NAMES_FRESH_SECONDS`, so that a renamed person is seen by the next hour's answers); a name being looked up
+already is waited for, never asked twice. `look_up` starts lookups without waiting (the names a question
+mentions, while the thread is read).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
+
+from cachetools import TTLCache
 
 from bot.conversation.reading import ThreadRead, read_thread
 from bot.slack.calls import SlackCalls
@@ -19,6 +28,9 @@ log = logging.getLogger(__name__)
 
 _PAGE_SIZE = 200
 _MAX_PAGES = 25  # a thread's first page, then its newest 4,800 messages at most: far past any conversation budget
+NAMES_KEPT = 10_000
+NAMES_FRESH_SECONDS = 3600.0
+_LOOKUPS_AT_ONCE = 16  # users.info calls in flight at once, for all replies
 
 
 class SlackHistory:
@@ -29,8 +41,10 @@ class SlackHistory:
         self._dm_hours = dm_hours
         self._read_seconds = read_seconds
         self._names_seconds = names_seconds
-        self._names: dict[str, str] = {}
+        self._names: TTLCache[str, str] = TTLCache(maxsize=NAMES_KEPT, ttl=NAMES_FRESH_SECONDS)
+        self._looking_up: dict[str, Future[str | None]] = {}
         self._names_lock = threading.Lock()
+        self._lookups = ThreadPoolExecutor(max_workers=_LOOKUPS_AT_ONCE, thread_name_prefix="name-lookup")
 
     def thread(self, channel: str, thread_ts: str, *, before: str, enough_chars: int) -> ThreadRead:
         """The thread's first page and its newest messages before `before` (see `reading`), within the read
@@ -56,36 +70,57 @@ class SlackHistory:
         )
         return list(reversed(response.get("messages", [])))
 
-    def names(self, user_ids: set[str]) -> dict[str, str]:
-        """Display names for user ids (`users.info`, cached), as many as the names' budget allows in all; an id
-        stands in where a name is not known."""
-        if self._names_seconds <= 0:  # names are turned off
-            return {user_id: self._names.get(user_id, user_id) for user_id in user_ids}
-        deadline = self._calls.clock() + self._names_seconds
-        unknown = sorted(user_ids - self._names.keys())
-        without: list[str] = []
-        failed: SlackError | None = None
-        for user_id in unknown:
-            if self._calls.clock() >= deadline:
-                without.append(user_id)
-                continue
-            try:
-                user = self._calls.call("users.info", deadline=deadline, user=user_id)["user"]
-            except SlackError as error:
-                failed = error
-                without.append(user_id)
-                if isinstance(error, (Gone, NotAllowed, Refused)):  # asking again will not help: the id will do
-                    self._remember(user_id, user_id)
-                continue
-            profile = user.get("profile") or {}
-            self._remember(user_id, profile.get("display_name") or profile.get("real_name") or user.get("name")
-                           or user_id)
-        if without:
-            log.warning("could not look up %d of %d names within %gs (%s); the model sees their ids instead",
-                        len(without), len(unknown), self._names_seconds,
-                        f"users.info: {failed.code}" if failed else "out of time")
-        return {user_id: self._names.get(user_id, user_id) for user_id in user_ids}
+    def look_up(self, user_ids: set[str]) -> None:
+        """Start looking up the names of `user_ids` that are not known or on their way; do not wait."""
+        self._start(user_ids)
 
-    def _remember(self, user_id: str, name: str) -> None:
+    def names(self, user_ids: set[str]) -> dict[str, str]:
+        """Display names for user ids (`users.info`, kept), as many as the names' budget allows; an id stands
+        in where a name is not known."""
+        lookups = self._start(user_ids)
+        if lookups:
+            done, late = wait_for(lookups.values(), timeout=self._names_seconds)
+            failures = [future.result() for future in done if future.result() is not None]
+            if late or failures:
+                log.warning("could not look up %d of %d names within %gs (%s); the model sees their ids instead",
+                            len(late) + len(failures), len(lookups), self._names_seconds,
+                            f"users.info: {failures[0]}" if failures else "out of time")
         with self._names_lock:
-            self._names[user_id] = name
+            return {user_id: self._names.get(user_id, user_id) for user_id in user_ids}
+
+    def _start(self, user_ids: set[str]) -> dict[str, Future[str | None]]:
+        """The lookups of the names of `user_ids` not known yet: those on their way, and new ones started."""
+        if self._names_seconds <= 0:  # names are turned off
+            return {}
+        lookups = {}
+        with self._names_lock:
+            for user_id in sorted(user_ids):
+                if user_id in self._names:
+                    continue
+                future = self._looking_up.get(user_id)
+                if future is None:
+                    future = self._looking_up[user_id] = self._lookups.submit(
+                        self._look_up, user_id, self._calls.clock() + self._names_seconds)
+                lookups[user_id] = future
+        return lookups
+
+    def _look_up(self, user_id: str, deadline: float) -> str | None:
+        """Look one name up and keep it (on a lookup thread); the Slack error code if it failed."""
+        try:
+            user = self._calls.call("users.info", deadline=deadline, user=user_id)["user"]
+        except SlackError as error:
+            with self._names_lock:
+                del self._looking_up[user_id]
+                if isinstance(error, (Gone, NotAllowed, Refused)):  # asking again will not help: the id will do
+                    self._names[user_id] = user_id
+            return error.code
+        except BaseException:
+            with self._names_lock:
+                del self._looking_up[user_id]
+            raise
+        profile = user.get("profile") or {}
+        with self._names_lock:
+            self._names[user_id] = (profile.get("display_name") or profile.get("real_name") or user.get("name")
+                                    or user_id)
+            del self._looking_up[user_id]
+        return None

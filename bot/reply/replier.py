@@ -1,5 +1,10 @@
 """One reply, end to end: sign of life → conversation → model stream → the delivery's messages → a log line.
 
+Nothing stands between the event and the model but what the prompt needs: the sign of life goes up on a
+thread of its own while the conversation is read (and the names in it looked up, all at once), so a
+top-level mention asks the model before any Slack call returns, and a follow-up after one round trip for
+the thread (two when names are new).
+
 Whatever happens, the reply ends showing either the answer or a short note saying why not; the placeholder
 or the status is never left behind. A reply stops early, with a note, when it passes its deadline or the
 process shuts down, and silently when its messages were deleted; in each case the model stream is closed at
@@ -10,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from typing import Callable, NamedTuple
 
@@ -90,25 +96,28 @@ class Replier:
             feedback=feedback.block(request.event_id, self._model.model_id) if settings.feedback_buttons else None,
             hold=settings.post_hold, on_gone=lambda: reply.stop(GONE), clock=self._clock,
         )
-        if not delivery.begin():
-            return
+        threading.Thread(target=delivery.begin, name="reply-sign-of-life", daemon=True).start()
         outcome, note, usage, stream, context = "failed", notes.FAILED, None, None, _Context([])
         with self._in_flight.deadline(reply), self._in_flight.slot(reply) as slot:
             try:
                 if not slot:  # stopped (deadline, shutdown) while it waited for a slot
                     raise Stopped()
                 context = self._conversation(request, bot)
+                if reply.stop_note is not None:  # nowhere to answer, or stopped, while it read
+                    raise Stopped()
                 asked_at = self._clock()
                 stream = reply.attach(self._model.stream(context.messages))
                 outcome, note, usage = self._read(stream, reply, delivery, asked_at)
             except Exception as error:
-                outcome, note = self._failure(reply, error)
+                outcome, note = ("failed", None) if delivery.nowhere else self._failure(reply, error)
         if context.question_cut:
             note = "\n".join(filter(None, [note, notes.QUESTION_CUT.format(limit=settings.max_message_chars)]))
         if context.read_note and reply.got_text:  # it qualifies an answer; a failure's note stands alone
             note = "\n".join(filter(None, [note, context.read_note]))
         if not delivery.finish(note, timeout=self._final_edit_timeout()):
             log.error("the reply to %s did not finish its Slack calls in time", request.event_id)
+            outcome = "failed"
+        if delivery.nowhere:  # Slack would not take even the sign of life (the log said why): the model stopped
             outcome = "failed"
         if delivery.failures:
             log.error("Slack did not take %d message(s) of the reply to %s", delivery.failures, request.event_id)
@@ -193,6 +202,9 @@ class Replier:
     def _conversation(self, request: Request, bot: Identity) -> "_Context":
         """The model messages for `request`, whether the question itself had to be cut, and the note that
         says what of the conversation could not be read."""
+        asked_about = set(_MENTION.findall(request.text or "")) - {bot.user_id}
+        if asked_about:
+            self._history.look_up(asked_about)  # known from the question: looked up while the history is read
         history, read_note = self._history_of(request)
         everyone = [*history, request.message]
         people = {m["user"] for m in everyone if m.get("user") and m.get("user") != bot.user_id and not m.get("bot_id")}

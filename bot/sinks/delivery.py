@@ -1,7 +1,10 @@
 """One reply's messages in Slack, on whichever surface carries them.
 
 `begin` shows a sign of life at once: the thread's "is thinking…" status (tried once: if Slack will not set
-it, a placeholder goes at once instead), or a placeholder message. The first words choose the answer's sink
+it, a placeholder goes at once instead), or a placeholder message. It may run on a thread of its own while
+the conversation is read and the model asked: text that comes before the sign of life is up waits for it,
+and `finish` waits for it too. If Slack will not take even the sign of life, there is nowhere to answer:
+`nowhere` is set, `on_gone` is called (the model may stop) and `finish` shows nothing. The first words choose the answer's sink
 (a native stream, or messages posted and edited; see `router`), which a `Writer` then drives; everything
 after is fed to the same layout. A stream that cannot or may not start hands the reply over to the edit
 sink from that message on, and a refusal is passed to the router to learn from. A reply that ends before any
@@ -66,11 +69,24 @@ class Delivery:
         self._writer: Writer | None = None
         self._writers: list[Writer] = []
         self._held = (0, 0)  # (streams, edited messages) this reply holds open in the router's count
+        self._begun = False  # the sign of life was shown (or could not be)
+        self.nowhere = False  # Slack would not take even the sign of life
 
     # -- what the reply does -----------------------------------------------------------------------
 
     def begin(self) -> bool:
         """Show at once that the bot is working. False if Slack would not take even that (nowhere to answer)."""
+        shown = self._show_sign_of_life()
+        with self._changed:
+            self._begun, self.nowhere = True, not shown
+            if shown and self._writer is None and self.layout.pending:
+                self._start(self._first_sink())  # the first words came while the sign of life went up
+            self._changed.notify_all()
+        if not shown:
+            self._on_gone()
+        return shown
+
+    def _show_sign_of_life(self) -> bool:
         if self._router.sign_of_life(self._place.channel, self._place.thread_ts) is SignOfLife.STATUS:
             try:  # once: a status that must wait for a retry is no sign of life
                 self._calls.call(STATUS, retry=False, channel_id=self._place.channel, thread_ts=self._place.thread_ts,
@@ -93,6 +109,8 @@ class Delivery:
     def feed(self, text: str) -> None:
         with self._changed:
             wake = self.layout.feed(text)
+            if not self._begun or self.nowhere:
+                return  # it waits for the sign of life (`begin` starts the sink)
             if self._writer is None and not self.layout.finished:
                 self._start(self._first_sink())
             elif wake:
@@ -101,12 +119,18 @@ class Delivery:
     def finish(self, note: str | None = None, timeout: float | None = None) -> bool:
         """End the answer (the first call's note counts) and wait until every message shows its final text.
         False if that took longer than `timeout`, or a writer failed."""
+        deadline = None if timeout is None else self._clock() + timeout
         with self._changed:
+            while not self._begun:  # the sign of life is still on its way
+                if deadline is not None and self._clock() >= deadline:
+                    return False
+                self._changed.wait(None if deadline is None else max(deadline - self._clock(), 0.0))
+            if self.nowhere:
+                return True  # nowhere to show anything
             self.layout.finish(note)
             if self._writer is None:
                 self._start(self._edit_sink())  # no text came: the note is all there is to show
             self._changed.notify_all()
-        deadline = None if timeout is None else self._clock() + timeout
         while True:
             with self._changed:
                 writer = self._writer
