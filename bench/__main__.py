@@ -11,6 +11,7 @@ and saves it, with the raw figures, under bench/results/.
   python -m bench --strategies "this bot,edit only"
   python -m bench --set SLACK_UPDATE_INTERVAL_SECONDS=0.5   another setting of the bot, for every run
   python -m bench --smoke                           a quick check that the benchmark works
+  python -m bench --latency                         time from a question to the model request (see bench/latency.py)
 """
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ DEFAULT_STRATEGIES = {1: list(STRATEGIES), 20: list(STRATEGIES), 100: ["this bot
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--latency" in argv:
+        from bench import latency
+        return latency.main([arg for arg in argv if arg != "--latency"])
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--replies", default="1,20,100", help="workloads by replies at once (default 1,20,100)")
