@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from bot import notes
 from bot.layout.layout import Layout
@@ -400,6 +400,7 @@ _CONTROL = re.compile(r"<[!@#]")
     limit=st.sampled_from([80, 200, SLACK_TEXT_LIMIT - 200]),
     edits_spent=st.booleans(),
 )
+@example(chunks=[" "], gaps=[0.0] * 60, failures=["fail"] + [None] * 199, limit=80, edits_spent=False)
 def test_whatever_arrives_and_fails_the_messages_end_up_holding_exactly_the_answer(chunks, gaps, failures, limit,
                                                                                     edits_spent):
     """Slack here answers each call at random: fine, failed, or 429. The sink is driven as the bot

@@ -140,7 +140,8 @@ class Layout:
         answer again (and takes the closing note). True if it went."""
         if not self.finished or self._pending or len(self.parts) < 2 or self.parts[-1].body.strip():
             return False
-        del self.parts[-1]
+        blank = self.parts.pop()
+        self.parts[-1].body += blank.body  # nothing visible, but nothing of the answer is dropped either
         self.parts[-1].closed = False
         self.parts[-1].version += 1
         return True

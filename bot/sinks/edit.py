@@ -50,6 +50,7 @@ class _Message:
     seen: int = -1  # the layout version last rendered and dealt with
     final_sent: int | None = None  # the layout version whose final text Slack took (or that was given up)
     shown_end: int = 0  # how much of the message's source Slack shows
+    closed_by_post: bool = False  # a post that closed it at its last whole line (never to be edited for text)
     last_call_at: float = -math.inf
     not_before: float = -math.inf
 
@@ -178,7 +179,8 @@ class EditSink:
             params["ts"] = message.ts
             method = UPDATE
         call = Call(method, index, params, retry=method == POST or final, final=final, version=part.version,
-                    end=len(part.source), tag=self._place.tag(index) if method == POST else None)
+                    end=len(part.source), tag=self._place.tag(index) if method == POST else None,
+                    extra={"closes": due.closes and method == POST})
         self._in_flight = call
         message.last_call_at = now
         return call
@@ -199,6 +201,7 @@ class EditSink:
             message.seen = call.version
             if call.final and call.version == self._layout.parts[call.index].version:
                 message.final_sent = call.version
+            message.closed_by_post = call.extra.get("closes", False)
             return
         if isinstance(error, (Gone, NotAllowed)):
             self.abandon()
@@ -248,7 +251,7 @@ class EditSink:
         while len(self._messages) < len(self._layout.parts):
             self._messages.append(_Message())
         last = len(self._messages) - 1
-        if (last > self._first and self._messages[last].ts is None and self._messages[last - 1].ts is not None
+        if (last > self._first and self._messages[last].ts is None and self._messages[last - 1].closed_by_post
                 and self._layout.drop_blank_tail()):
             del self._messages[last]
 
