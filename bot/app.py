@@ -9,7 +9,6 @@ from http.client import HTTPException
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.error import BoltError
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.conversation.history import SlackHistory
@@ -21,6 +20,7 @@ from bot.settings import Settings
 from bot.sinks.router import Router, Surface
 from bot.slack import errors
 from bot.slack.calls import SlackCalls
+from bot.slack.http import HEADROOM, PooledWebClient
 from bot.slack.pacing import Pacer
 
 
@@ -34,8 +34,10 @@ class Bot:
 def create_bot(settings: Settings, bedrock_client=None) -> Bot:
     """The Bolt app and the replier behind it. Checks the bot token (`auth.test`) on the way, as Bolt does:
     a `SlackError` of its kind if Slack refuses the token, limits the call, or cannot be reached."""
-    # No retry handlers of the SDK's own: `SlackCalls` is the one retry policy for Slack.
-    client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, retry_handlers=[])
+    # No retry handlers of the SDK's own: `SlackCalls` is the one retry policy for Slack. Connections are kept
+    # alive and reused, one for each reply in flight and a few more (see `http`).
+    client = PooledWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, retry_handlers=[],
+                             pool_size=settings.max_concurrent_replies + HEADROOM)
     try:
         app = App(
             client=client,  # the token is the client's: Bolt is given no other (see `__main__`)

@@ -3,7 +3,9 @@
 It speaks the real protocols, so the real Bolt app and slack_sdk clients talk to it unmodified: the bot's
 `SLACK_API_URL` points at `api_url`, `apps.connections.open` hands out a `ws://` URL (slack_sdk's builtin
 client connects without TLS when the port is not 443), the socket sends `hello`, then `events_api` and
-`interactive` envelopes, and records the acks. Every Web API call is recorded with the time it arrived.
+`interactive` envelopes, and records the acks. Every Web API call is recorded with the time it arrived, and
+every Web API connection is counted (`connections`): a connection stays open for the client's next call
+(HTTP/1.1 keep-alive) unless the client asks to close it, as urllib does after each call.
 
 It is as strict as Slack documents: `chat.update` takes at most 4,000 characters of `text`; native streams
 (`chat.startStream`, `chat.appendStream`, `chat.stopStream`) need a thread and both recipient ids, take at most
@@ -162,6 +164,8 @@ class FakeSlack:
         self.changed = threading.Condition(self.lock)
         self._ts = itertools.count(1)
         self._sockets: list[ServerConnection] = []
+        self.connections = 0  # Web API connections accepted so far (a client that keeps them alive reuses them)
+        self._open: set[socket.socket] = set()  # Web API connections not yet closed
         self._http = LocalServer(("127.0.0.1", 0), self._handler_class())
         self._ws = serve(self._socket_mode, "127.0.0.1", 0)
         self._threads = [
@@ -180,6 +184,10 @@ class FakeSlack:
         self._ws.shutdown()
         self._http.shutdown()
         self._http.server_close()
+        with self.lock:
+            kept = list(self._open)
+        for connection in kept:  # connections a client keeps alive: their threads end now
+            _shut(connection)
 
     @property
     def api_url(self) -> str:
@@ -323,6 +331,12 @@ class FakeSlack:
             connection.close()
 
     @property
+    def open_connections(self) -> int:
+        """Web API connections open now."""
+        with self.lock:
+            return len(self._open)
+
+    @property
     def connected(self) -> bool:
         with self.lock:
             return bool(self._sockets)
@@ -359,7 +373,23 @@ class FakeSlack:
         slack = self
 
         class Handler(BaseHTTPRequestHandler):
+            """One connection: its requests in turn until the client closes it (or asks with `Connection: close`,
+            as urllib does). Every answer has a Content-Length, so the connection can carry the next one."""
+
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                with slack.changed:
+                    slack.connections += 1
+                    slack._open.add(self.connection)
+                    slack.changed.notify_all()
+
+            def finish(self) -> None:
+                with slack.changed:
+                    slack._open.discard(self.connection)
+                    slack.changed.notify_all()
+                super().finish()
 
             def log_message(self, *args) -> None:
                 pass
@@ -379,7 +409,7 @@ class FakeSlack:
                 if isinstance(body, Failure):  # a fault: no answer, or not Slack's JSON
                     if body.reset is not None:
                         self.close_connection = True
-                        self.connection.shutdown(socket.SHUT_RDWR)
+                        _shut(self.connection)
                         return
                     payload, kind = b"<html><body><h1>Server Error</h1></body></html>", "text/html"
                 else:
@@ -652,6 +682,14 @@ class FakeSlack:
 
     def _find(self, channel: str | None, ts: str | None) -> Message | None:
         return next((m for m in self.messages if m.channel == channel and m.ts == ts), None)
+
+
+def _shut(connection: socket.socket) -> None:
+    """Drop a connection from the server's side (the client reads its end at once)."""
+    try:
+        connection.shutdown(socket.SHUT_RDWR)
+    except OSError:  # the client closed it already
+        pass
 
 
 def _stream_text(params: dict) -> str:

@@ -1,20 +1,21 @@
-"""The one Slack call policy, with the real WebClient against the Slack stand-in: a 429 is retried after
-exactly its Retry-After, no call goes out while a Retry-After runs (even one extended meanwhile), a message
-is never posted twice because an answer was slow, and Slack's failures reach the bot as kinds."""
+"""The one Slack call policy, with the bot's own WebClient (pooled: `bot.slack.http`) against the Slack
+stand-in: a 429 is retried after exactly its Retry-After, no call goes out while a Retry-After runs (even one
+extended meanwhile), a message is never posted twice because an answer was slow, and Slack's failures reach
+the bot as kinds."""
 
 from __future__ import annotations
 
 import pytest
-from slack_sdk import WebClient
 
 from bot.slack.calls import SlackCalls
+from bot.slack.http import PooledWebClient
 from bot.slack.kinds import (Gone, NotAllowed, NotStreaming, RateLimited, Refused, StillStreaming, TooLong,
                              Unavailable)
 from bot.slack.pacing import Pacer
 
 
-def client(slack, timeout: float = 5.0) -> WebClient:
-    return WebClient(token="xoxb-test", base_url=slack.api_url, timeout=timeout, retry_handlers=[])
+def client(slack, timeout: float = 5.0) -> PooledWebClient:
+    return PooledWebClient(token="xoxb-test", base_url=slack.api_url, timeout=timeout, retry_handlers=[])
 
 
 def test_a_429_is_retried_after_exactly_its_retry_after(slack):
