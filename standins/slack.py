@@ -377,6 +377,7 @@ class FakeSlack:
             as urllib does). Every answer has a Content-Length, so the connection can carry the next one."""
 
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body leave at once on a kept-alive connection, as Slack's do
 
             def setup(self) -> None:
                 super().setup()
