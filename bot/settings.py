@@ -12,6 +12,7 @@ from typing import Callable, Mapping, TypeVar
 from urllib.parse import urlparse
 
 from bot import notes
+from bot.model.caching import PROMPT_CACHE_CHOICES
 from bot.slack.pacing import DEFAULT_LIMITS, Limit, MethodLimits
 
 DEFAULT_MODEL_ID = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
@@ -54,6 +55,7 @@ class Settings:
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     max_tokens: int = 2048
     temperature: float = 0.5
+    prompt_cache: str = "auto"  # auto: on for the model families known to take cache points | on | off
     reply_surface: str = "auto"  # auto: native streams where possible | stream | edit
     update_interval: float = 0.3  # least time between two updates (edits or appends) of one message
     post_hold: float = 1.5  # while every edit is spoken for: how long each post may hold to carry more
@@ -116,6 +118,10 @@ class Settings:
             system_prompt=reader.text("BEDROCK_SYSTEM_PROMPT", cls.system_prompt),
             max_tokens=reader.number("BEDROCK_MAX_TOKENS", int, cls.max_tokens, 1, 200_000),
             temperature=reader.number("BEDROCK_TEMPERATURE", float, cls.temperature, 0.0, 1.0),
+            prompt_cache=reader.choice(
+                "BEDROCK_PROMPT_CACHE", cls.prompt_cache, PROMPT_CACHE_CHOICES, upper=False,
+                why="auto (on for the models known to take prompt caching), on (always send cache points) "
+                    "or off (never)"),
             reply_surface=reader.choice("SLACK_REPLY_SURFACE", cls.reply_surface, SURFACES, upper=False),
             update_interval=reader.number("SLACK_UPDATE_INTERVAL_SECONDS", float, cls.update_interval, 0.1, 60.0),
             post_hold=reader.number("SLACK_POST_HOLD_SECONDS", float, cls.post_hold, 0, 60.0),
@@ -220,11 +226,12 @@ class _Reader:
             )
         return values
 
-    def choice(self, name: str, default: str, choices: tuple[str, ...], *, upper: bool = True) -> str:
+    def choice(self, name: str, default: str, choices: tuple[str, ...], *, upper: bool = True,
+               why: str = "") -> str:
         value = self._get(name) or default
         value = value.upper() if upper else value.lower()
         if value not in choices:
-            self.problems.append(f"{name} must be one of {', '.join(choices)}, not {value!r}.")
+            self.problems.append(f"{name} must be {why or 'one of ' + ', '.join(choices)}, not {value!r}.")
         return value
 
     def switch(self, name: str, default: bool) -> bool:

@@ -7,11 +7,21 @@ encoding, so that unmodified boto3 parses them. The bot reaches it through boto3
 makes of the request, else the default one. Faults: an AWS error before the stream (`Reply.error`), one
 inside it (`exception`), a dropped connection (`DROP`), a stream that goes silent without closing (`STALL`),
 and an error page from something in between, a proxy or an endpoint, that is not AWS's (`Reply.not_aws`).
+
+Prompt caching, as Bedrock does it: every request's cache points are recorded (`Request.cache_points`) and
+checked (where they may stand, their type and TTL, at most 4 in all; a request that breaks a rule gets the
+400 `ValidationException` Bedrock would give, and no scripted reply is used up). A model that does not take
+them (`refuses_cache_points`) answers every request that carries one with Bedrock's refusal. Otherwise the
+cache is simulated: the prefix up to each point (tools, system, messages, without the points) is kept for its
+TTL from its last use, once it is at least `cache_min_tokens` long (by default the model's own minimum,
+counting 4 characters a token); the metadata event then reports the longest prefix found as
+`cacheReadInputTokens` and what the longest new one adds as `cacheWriteInputTokens`.
 """
 
 from __future__ import annotations
 
 import binascii
+import hashlib
 import json
 import socket
 import struct
@@ -48,6 +58,20 @@ def exception(code: str, message: str = "injected by the stand-in") -> bytes:
     """An error inside the stream, as Bedrock sends it (boto3 raises it as EventStreamError)."""
     return frame({":exception-type": code, ":content-type": "application/json", ":message-type": "exception"},
                  {"message": message})
+
+
+def decode(data: bytes) -> tuple[dict[str, str], dict]:
+    """The headers and payload of one event-stream message written by `frame`."""
+    total, header_length = struct.unpack(">II", data[:8])
+    headers, at, end = {}, 12, 12 + header_length
+    while at < end:
+        name_length = data[at]
+        name = data[at + 1:at + 1 + name_length].decode()
+        at += 1 + name_length + 1  # the value type: always 7 (string) here
+        value_length = struct.unpack(">H", data[at:at + 2])[0]
+        headers[name] = data[at + 2:at + 2 + value_length].decode()
+        at += 2 + value_length
+    return headers, json.loads(data[end:total - 4])
 
 
 DROP = b""  # a step that drops the connection, with no end to the chunked body
@@ -117,15 +141,48 @@ class Reply:
         return cls(steps)
 
 
+CACHE_REFUSAL = ("You invoked an unsupported model or your request did not allow prompt caching. See the "
+                 "documentation for more information.")  # Bedrock's words to a request with cache points
+MAX_CACHE_POINTS = 4
+CACHE_TTLS = {"5m": 300.0, "1h": 3600.0}
+
+
+def cache_min_tokens(model_id: str) -> int:
+    """The shortest prefix a model caches (AWS user guide): 4,096 tokens for Haiku 4.5 and Opus 4.5/4.6, 2,048
+    for 3.5 Haiku, 1,024 for the rest."""
+    if any(name in model_id for name in ("claude-haiku-4-5", "claude-opus-4-5", "claude-opus-4-6")):
+        return 4096
+    return 2048 if "claude-3-5-haiku" in model_id else 1024
+
+
+def _aws_path(path: str) -> str:
+    """A path as AWS's validation messages spell it: 1-based, each list item a `member`."""
+    return ".".join(f"{int(part) + 1}.member" if part.isdigit() else part for part in path.split("."))
+
+
 @dataclass
 class Request:
     model_id: str
     body: dict
     at: float
+    cache_points: list[str] = field(default_factory=list)  # where each stood: "system.1", "messages.2.content.1"
+    cache_read: int = 0  # tokens the simulated cache gave back
+    cache_write: int = 0  # tokens it kept for later
     frames_sent: int = 0
     sent_at: list[float] = field(default_factory=list)  # when each frame was written
     disconnected: bool = False  # the bot closed the stream before it ended
     ended_at: float | None = None
+
+    @property
+    def messages(self) -> list[dict]:
+        """The conversation the model was asked, its cache points aside."""
+        return [{**message, "content": [block for block in message.get("content", []) if "cachePoint" not in block]}
+                for message in self.body.get("messages", [])]
+
+    @property
+    def system(self) -> list[dict]:
+        """The system prompt, its cache points aside."""
+        return [block for block in self.body.get("system", []) if "cachePoint" not in block]
 
 
 class FakeBedrock:
@@ -134,6 +191,10 @@ class FakeBedrock:
         self.replies: list[Reply] = []
         self.default = Reply.text("Hello from the model.")
         self.answer: Callable[[Request], Reply] | None = None  # the reply for a request, when none is scripted
+        self.refuses_cache_points = False  # a model that does not take prompt caching
+        self.cache_min_tokens: int | None = None  # None: the model's own minimum (`cache_min_tokens`)
+        self.clock: Callable[[], float] = time.monotonic
+        self.cache: dict[str, float] = {}  # a cached prefix's key → when it expires
         self.lock = threading.Lock()
         self._stopped = threading.Event()
         self._http = LocalServer(("127.0.0.1", 0), self._handler_class())
@@ -155,6 +216,77 @@ class FakeBedrock:
     def script(self, *replies: Reply) -> None:
         with self.lock:
             self.replies.extend(replies)
+
+    # -- prompt caching ----------------------------------------------------------------------------------
+
+    def _cache_problem(self, request: Request) -> str | None:
+        """Record the request's cache points; what Bedrock would refuse in them, if anything."""
+        body = request.body
+        places = [("toolConfig.tools", (body.get("toolConfig") or {}).get("tools") or []),
+                  ("system", body.get("system") or [])]
+        places += [(f"messages.{m}.content", message.get("content") or [])
+                   for m, message in enumerate(body.get("messages") or [])]
+        for where, blocks in places:
+            for index, block in enumerate(blocks):
+                if "cachePoint" not in block:
+                    continue
+                path = f"{where}.{index}"
+                request.cache_points.append(path)
+                point = block["cachePoint"]
+                aws_path = _aws_path(path)
+                if len(block) != 1:
+                    return f"{path}: a content block may set only one of its members, not {', '.join(sorted(block))}."
+                if not isinstance(point, dict) or point.get("type") != "default":
+                    value = point.get("type") if isinstance(point, dict) else point
+                    return (f"1 validation error detected: Value '{value}' at '{aws_path}.cachePoint.type' failed "
+                            "to satisfy constraint: Member must satisfy enum value set: [default]")
+                if "ttl" in point and point["ttl"] not in CACHE_TTLS:
+                    return (f"1 validation error detected: Value '{point['ttl']}' at '{aws_path}.cachePoint.ttl' "
+                            "failed to satisfy constraint: Member must satisfy enum value set: [5m, 1h]")
+                if index == 0 or "cachePoint" in blocks[index - 1]:
+                    return f"A cache point must follow the content it caches; {path} follows none."
+        if len(request.cache_points) > MAX_CACHE_POINTS:
+            return (f"The model returned the following errors: A maximum of {MAX_CACHE_POINTS} blocks with "
+                    f"cache_control may be provided. Found {len(request.cache_points)}.")
+        return None
+
+    def _use_cache(self, request: Request) -> None:
+        """The simulated cache: what this request reads back, and what it keeps for later."""
+        body, items, points = request.body, [], []
+        sections = [((body.get("toolConfig") or {}).get("tools") or [], "tool"), (body.get("system") or [], "system")]
+        sections += [(message.get("content") or [], message.get("role", "")) for message in body.get("messages") or []]
+        for blocks, label in sections:
+            items.append(label)  # where each message (or section) starts, and whose it is
+            for block in blocks:
+                if "cachePoint" in block:
+                    points.append((len(items), CACHE_TTLS[block["cachePoint"].get("ttl", "5m")]))
+                else:
+                    items.append(block.get("text") or json.dumps(block, sort_keys=True))
+        least = self.cache_min_tokens if self.cache_min_tokens is not None else cache_min_tokens(request.model_id)
+        now = self.clock()
+        with self.lock:
+            read, longest = 0, 0
+            for end, ttl in points:
+                key = hashlib.sha256("\x00".join([request.model_id, *items[:end]]).encode()).hexdigest()
+                tokens = sum(len(item) for item in items[:end]) // 4
+                if self.cache.get(key, 0.0) > now:
+                    read = tokens
+                if tokens >= least:
+                    self.cache[key] = now + ttl  # written, or its life renewed by this use
+                    longest = max(longest, tokens)
+            request.cache_read, request.cache_write = read, max(longest - read, 0)
+
+    def _with_cache_usage(self, data: bytes, request: Request) -> bytes:
+        """A metadata event with this request's cache figures added (a request without cache points has none)."""
+        if not request.cache_points or b"metadata" not in data[:64]:
+            return data
+        headers, payload = decode(data)
+        if headers.get(":event-type") != "metadata":
+            return data
+        usage = dict(payload.get("usage") or {})
+        usage.update(cacheReadInputTokens=request.cache_read, cacheWriteInputTokens=request.cache_write)
+        usage["totalTokens"] = usage.get("totalTokens", 0) + request.cache_read + request.cache_write
+        return event("metadata", {**payload, "usage": usage})
 
     def _next_reply(self, request: Request) -> Reply:
         with self.lock:
@@ -180,6 +312,15 @@ class FakeBedrock:
                 request = Request(unquote(parts[2]), body, time.monotonic())
                 with bedrock.lock:
                     bedrock.requests.append(request)
+                problem = bedrock._cache_problem(request)
+                if problem is None and request.cache_points and bedrock.refuses_cache_points:
+                    problem = CACHE_REFUSAL
+                if problem is not None:  # refused as Bedrock would, before any scripted reply is used
+                    self._error(Reply.error(400, "ValidationException", problem))
+                    request.ended_at = time.monotonic()
+                    return
+                if request.cache_points:
+                    bedrock._use_cache(request)
                 reply = bedrock._next_reply(request)
                 if reply.status != 200:
                     self._error(reply)
@@ -220,6 +361,7 @@ class FakeBedrock:
                         if data == STALL:
                             self._stall(request)
                             return
+                        data = bedrock._with_cache_usage(data, request)
                         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
                         self.wfile.flush()
                         request.frames_sent += 1

@@ -34,7 +34,7 @@ def answer_in(slack, root, contains: str = ANSWER) -> str:
 
 
 def sent_to_model(bedrock) -> list[str]:
-    return [turn["content"][0]["text"] for turn in bedrock.requests[0].body["messages"]]
+    return [turn["content"][0]["text"] for turn in bedrock.requests[0].messages]
 
 
 # -- item 8: optional look-ups hold the answer back --------------------------------------------------------

@@ -37,7 +37,7 @@ def test_a_mention_is_answered_in_its_thread_placeholder_first(slack, bedrock, s
     [placeholder] = slack.calls_of("chat.postMessage")
     assert placeholder.params["text"] == PLACEHOLDER
     assert reply.ts == slack.responses[[c for c, _, _ in slack.responses].index(placeholder)][2]["ts"]  # edited into the answer
-    assert bedrock.requests[0].body["messages"] == [
+    assert bedrock.requests[0].messages == [
         {"role": "user", "content": [{"text": "how do I rotate an IAM key?"}]}
     ]
     assert bedrock.requests[0].body["inferenceConfig"]["maxTokens"] == 2048  # always set explicitly
@@ -65,7 +65,7 @@ def test_a_direct_message_in_a_thread_is_answered_in_that_thread(slack, bedrock,
     wait_for_text(slack, "D1", "Threaded answer.")
     reply = slack.bot_messages("D1")[-1]
     assert reply.thread_ts == root.ts
-    assert [m["role"] for m in bedrock.requests[0].body["messages"]] == ["user", "assistant", "user"]
+    assert [m["role"] for m in bedrock.requests[0].messages] == ["user", "assistant", "user"]
 
 
 def test_a_follow_up_in_a_thread_remembers_the_whole_thread(slack, bedrock, start_bot):
@@ -82,7 +82,7 @@ def test_a_follow_up_in_a_thread_remembers_the_whole_thread(slack, bedrock, star
 
     wait_for_text(slack, "C1", "Lifecycle rules")
     assert len(slack.calls_of("conversations.replies")) >= 2  # the stand-in pages every 3 messages
-    messages = bedrock.requests[0].body["messages"]
+    messages = bedrock.requests[0].messages
     assert messages == [
         {"role": "user", "content": [{"text": "Alice: what is S3?"}]},
         {"role": "assistant", "content": [{"text": "S3 is object storage."}]},
@@ -103,7 +103,7 @@ def test_a_dm_without_a_thread_uses_the_recent_dm_history(slack, bedrock, start_
     slack.send_event(event_)
 
     wait_for_text(slack, "D1", "Your bucket is logs.")
-    assert bedrock.requests[0].body["messages"] == [
+    assert bedrock.requests[0].messages == [
         {"role": "user", "content": [{"text": "my bucket is called logs"}]},
         {"role": "assistant", "content": [{"text": "Noted: logs."}]},
         {"role": "user", "content": [{"text": "what is my bucket called?"}]},
@@ -119,7 +119,7 @@ def test_a_dm_without_a_thread_leaves_out_messages_older_than_the_window(slack, 
     slack.send_event(event_)
 
     wait_for_text(slack, "D1", "Fresh context only.")
-    assert bedrock.requests[0].body["messages"] == [
+    assert bedrock.requests[0].messages == [
         {"role": "user", "content": [{"text": "said just now\n\nwhat did I say?"}]},
     ]
 
@@ -133,7 +133,7 @@ def test_the_configured_model_prompt_and_sampling_reach_bedrock(slack, bedrock, 
     wait_for_text(slack, "C1", "Hello from the model.")
     [request] = bedrock.requests
     assert request.model_id == "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"
-    assert request.body["system"] == [{"text": "Be terse."}]
+    assert request.system == [{"text": "Be terse."}]
     assert request.body["inferenceConfig"] == {"maxTokens": 300, "temperature": 0.2}
 
 

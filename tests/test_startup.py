@@ -239,8 +239,8 @@ def test_chat_streams_an_answer_to_the_terminal_without_slack(tmp_path, bedrock,
     assert result.returncode == 0, result.stderr
     assert result.stdout == "**Rotate** keys often.\n"
     [request] = bedrock.requests
-    assert request.body["messages"] == [{"role": "user", "content": [{"text": "how do I rotate?"}]}]
-    assert request.body["system"] == [{"text": "Be brief."}]
+    assert request.messages == [{"role": "user", "content": [{"text": "how do I rotate?"}]}]
+    assert request.system == [{"text": "Be brief."}]
 
 
 def test_chat_says_what_to_fix_when_the_model_refuses(tmp_path, bedrock, aws_env):

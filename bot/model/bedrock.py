@@ -11,6 +11,11 @@ exponential backoff and jitter, within a number of attempts and a time bound. On
 nothing is retried (the person has seen it). botocore's own retries are turned off so the two never
 multiply, and its read timeout bounds the longest silence between two chunks. `close()` (the deadline, a
 shutdown, a deleted reply) does not wait for that timeout: it cuts a read in progress short.
+
+Prompt caching (see `caching`): where it is on, each request carries cache points. If Bedrock refuses a
+request that carried them in a way they may explain (`errors.may_refuse_cache_points`), the same policy tries
+once more at once, without them and outside its bounds; if that try is accepted the model is taken not to
+take cache points, and none are sent again for the life of the process (one WARNING says so, and what to do).
 """
 
 from __future__ import annotations
@@ -22,9 +27,10 @@ from typing import Iterator, Union
 
 import boto3
 from botocore.config import Config
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_random_exponential
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
-from bot.model.errors import ModelError, StreamEndedEarly, code_of, is_transient
+from bot.model.caching import prompt_cache_wanted, with_cache_points
+from bot.model.errors import ModelError, StreamEndedEarly, code_of, is_transient, may_refuse_cache_points
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,6 +50,8 @@ class Finished:
 class Usage:
     input_tokens: int
     output_tokens: int
+    cache_read_tokens: int = 0  # input read back from the prompt cache
+    cache_write_tokens: int = 0  # input written to it, for a later request to read
 
 
 ModelEvent = Union[TextDelta, Finished, Usage]
@@ -70,13 +78,16 @@ def create_bedrock_client(settings: Settings):
 
 class BedrockModel:
     def __init__(self, client, *, model_id: str, system_prompt: str, max_tokens: int, temperature: float,
-                 retry: RetryPolicy = RetryPolicy()) -> None:
+                 retry: RetryPolicy = RetryPolicy(), prompt_cache: bool = False) -> None:
         self._client = client
         self.model_id = model_id
         self._system_prompt = system_prompt
         self._max_tokens = max_tokens
         self._temperature = temperature
         self.retry = retry
+        self._prompt_cache = prompt_cache
+        self._cache_refused = False  # learnt once for the process: the model does not take cache points
+        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings, client=None) -> "BedrockModel":
@@ -88,16 +99,38 @@ class BedrockModel:
             temperature=settings.temperature,
             retry=RetryPolicy(settings.bedrock_retry_attempts, settings.bedrock_retry_seconds,
                               settings.bedrock_retry_base_seconds),
+            prompt_cache=prompt_cache_wanted(settings.prompt_cache, settings.model_id),
+        )
+
+    @property
+    def sends_cache_points(self) -> bool:
+        return self._prompt_cache and not self._cache_refused
+
+    def cache_points_refused(self, error: BaseException) -> None:
+        """A request with cache points was refused and the same one without them accepted: send none again."""
+        with self._lock:
+            if self._cache_refused:
+                return
+            self._cache_refused = True
+        log.warning(
+            "Bedrock refused the prompt cache points for model %s (%s) and answered without them, so this process "
+            "sends none from now on and nothing is cached. Set BEDROCK_PROMPT_CACHE=off to skip the refused "
+            "first request after each start; if this model should take prompt caching (see the Bedrock user "
+            "guide's supported models), check BEDROCK_MODEL_ID.",
+            self.model_id, ModelError.from_exception(error),
         )
 
     def stream(self, messages: list[dict]) -> "ModelStream":
         return ModelStream(self, messages)
 
-    def _open(self, messages: list[dict]):
+    def _open(self, messages: list[dict], cache_points: bool = False):
+        system = [{"text": self._system_prompt}]
+        if cache_points:
+            system, messages = with_cache_points(system, messages)
         response = self._client.converse_stream(
             modelId=self.model_id,
             messages=messages,
-            system=[{"text": self._system_prompt}],
+            system=system,
             inferenceConfig={"maxTokens": self._max_tokens, "temperature": self._temperature},
         )
         return response["stream"]
@@ -129,6 +162,8 @@ class ModelStream:
         self._raw = None
         self.closed = False
         self.attempts = 0
+        self._cache_points = model.sends_cache_points
+        self._refusal: BaseException | None = None  # what Bedrock answered the request with cache points
 
     def close(self) -> None:
         with self._lock:
@@ -139,15 +174,16 @@ class ModelStream:
 
     def __iter__(self) -> Iterator[ModelEvent]:
         policy = self._model.retry
+        backoff = wait_random_exponential(multiplier=policy.base_seconds, max=10)
+        out_of_time = stop_after_delay(policy.max_seconds)
         retrying = Retrying(
-            retry=retry_if_exception(lambda error: not self.closed and is_transient(error)),
-            wait=wait_random_exponential(multiplier=policy.base_seconds, max=10),
-            stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_seconds),
+            retry=retry_if_exception(self._worth_retrying),
+            # the one try without cache points goes at once, and outside the bounds
+            wait=lambda state: 0 if self._refused_now(state) else backoff(state),
+            stop=lambda state: not self._refused_now(state) and (
+                state.attempt_number >= self._attempts_allowed() or out_of_time(state)),
             reraise=True,
-            before_sleep=lambda state: log.warning(
-                "Bedrock: %s; trying again (attempt %d of %d)",
-                code_of(state.outcome.exception()), state.attempt_number + 1, policy.attempts,
-            ),
+            before_sleep=self._before_sleep,
         )
         events: Iterator[ModelEvent] | None = None
         first: list[ModelEvent] = []
@@ -160,6 +196,8 @@ class ModelStream:
                         first.append(event)
                         if isinstance(event, TextDelta):
                             break
+            if self._refusal is not None:  # accepted without the cache points: they were what was refused
+                self._model.cache_points_refused(self._refusal)
             yield from first
             yield from events  # type: ignore[misc]  (set by the first attempt, or it raised)
         except (StreamClosed, ModelError):
@@ -173,11 +211,37 @@ class ModelStream:
                 events.close()  # type: ignore[attr-defined]
             self.close()
 
+    def _worth_retrying(self, error: BaseException) -> bool:
+        if self.closed:
+            return False
+        if is_transient(error):
+            return True
+        if self._cache_points and may_refuse_cache_points(error):
+            self._cache_points, self._refusal = False, error
+            return True
+        return False
+
+    def _refused_now(self, state: RetryCallState) -> bool:
+        """The attempt that just failed was the one refused for its cache points."""
+        return self._refusal is not None and state.outcome is not None and state.outcome.exception() is self._refusal
+
+    def _attempts_allowed(self) -> int:
+        return self._model.retry.attempts + (self._refusal is not None)
+
+    def _before_sleep(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        if self._refused_now(state):
+            log.info("Bedrock: %s for a request with prompt cache points; trying it once without them",
+                     ModelError.from_exception(error))
+            return
+        log.warning("Bedrock: %s; trying again (attempt %d of %d)", code_of(error), state.attempt_number + 1,
+                    self._attempts_allowed())
+
     def _open(self):
         if self.closed:
             raise StreamClosed()
         self.attempts += 1
-        raw = self._model._open(self._messages)
+        raw = self._model._open(self._messages, self._cache_points)
         with self._lock:
             self._raw = raw
             closed = self.closed
@@ -199,7 +263,8 @@ class ModelStream:
                     yield Finished(event["messageStop"].get("stopReason", "end_turn"))
                 elif "metadata" in event:
                     usage = event["metadata"].get("usage", {})
-                    yield Usage(usage.get("inputTokens", 0), usage.get("outputTokens", 0))
+                    yield Usage(usage.get("inputTokens", 0), usage.get("outputTokens", 0),
+                                usage.get("cacheReadInputTokens", 0), usage.get("cacheWriteInputTokens", 0))
         finally:
             raw.close()
         if finished:

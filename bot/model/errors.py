@@ -7,6 +7,9 @@ retry policy's question: worth trying again as is?
 Not every error answer is Bedrock's own: a proxy, a VPC endpoint or a load balancer in between may answer
 500, 502, 503 or 504 with an HTML or plain-text page and no AWS error type. botocore then gives the status as
 the code; such an answer is retried by its status, and named (in the log) as `HTTP <status>`.
+
+`may_refuse_cache_points` is the other question the retry policy asks, of a request that carried cache
+points: could they be what Bedrock refused? (See its notes for the rule.)
 """
 
 from __future__ import annotations
@@ -71,6 +74,26 @@ def is_transient(error: BaseException) -> bool:
     if isinstance(error, ClientError):
         return _aws_code(error) in TRANSIENT_CODES or _status(error) in TRANSIENT_STATUSES
     return isinstance(error, (StreamEndedEarly, *CONNECTION_ERRORS))
+
+
+_CACHE_WORDS = ("cache point", "cachepoint", "cache_control", "prompt caching")
+
+
+def may_refuse_cache_points(error: BaseException) -> bool:
+    """Of a request that carried cache points: worth one more try without them?
+
+    Bedrock's refusal by a model that does not take them reads "You invoked an unsupported model or your
+    request did not allow prompt caching", and other refusals name `cache_control` (Claude's own word for
+    them) or say where a cache point may not go; none of that wording is promised. So: any error whose
+    message speaks of caching, and any `ValidationException` that is not already understood as something
+    else (too long, needs an inference profile), which a request without cache points would meet again. The
+    try without them decides: only if it is accepted were the cache points to blame.
+    """
+    if not isinstance(error, ClientError) or _not_aws(error):
+        return False
+    if any(words in _message(error).lower() for words in _CACHE_WORDS):
+        return True
+    return code_of(error).lower() == "validationexception" and kind_of(error) is ModelErrorKind.UNKNOWN
 
 
 def kind_of(error: BaseException) -> ModelErrorKind:

@@ -124,11 +124,12 @@ class Replier:
             outcome = "failed"
         log.info(
             "reply event=%s channel=%s model=%s outcome=%s surface=%s first_token_s=%s slack_calls=%d "
-            "model_attempts=%d tokens_in=%s tokens_out=%s seconds=%.2f",
+            "model_attempts=%d tokens_in=%s tokens_out=%s cache_read_tokens=%s cache_write_tokens=%s seconds=%.2f",
             request.event_id, request.channel, self._model.model_id, outcome, delivery.surface,
             "-" if reply.first_text_after is None else f"{reply.first_text_after:.3f}", delivery.calls,
             stream.attempts if stream else 0, usage.input_tokens if usage else "-",
-            usage.output_tokens if usage else "-", self._clock() - started,
+            usage.output_tokens if usage else "-", usage.cache_read_tokens if usage else "-",
+            usage.cache_write_tokens if usage else "-", self._clock() - started,
         )
 
     def _final_edit_timeout(self) -> float:
