@@ -6,20 +6,26 @@ from standins.slack import FakeSlack, Message
 
 
 def mention(slack: FakeSlack, text: str, *, channel: str = "C1", user: str = "U1",
-            thread_ts: str | None = None) -> tuple[dict, Message]:
-    message = slack.add_message(channel, text, user=user, thread_ts=thread_ts)
+            thread_ts: str | None = None, files: list[dict] | None = None) -> tuple[dict, Message]:
+    """An app_mention; with `files` (file objects from `slack.add_file`), the files shared with it."""
+    message = slack.add_message(channel, text, user=user, thread_ts=thread_ts, files=files)
     event = {"type": "app_mention", "user": user, "text": text, "ts": message.ts, "channel": channel,
              "event_ts": message.ts, "team": slack.team_id}
     if thread_ts:
         event["thread_ts"] = thread_ts
+    if files:
+        event["files"] = [dict(file) for file in files]
     return event, message
 
 
 def direct_message(slack: FakeSlack, text: str, *, channel: str = "D1", user: str = "U1",
-                   thread_ts: str | None = None) -> tuple[dict, Message]:
-    message = slack.add_message(channel, text, user=user, thread_ts=thread_ts)
+                   thread_ts: str | None = None, files: list[dict] | None = None) -> tuple[dict, Message]:
+    """A message in a DM; with `files`, a `file_share` message carrying them, as Slack sends one."""
+    message = slack.add_message(channel, text, user=user, thread_ts=thread_ts, files=files)
     event = {"type": "message", "channel_type": "im", "user": user, "text": text, "ts": message.ts,
              "channel": channel, "event_ts": message.ts, "team": slack.team_id}
     if thread_ts:
         event["thread_ts"] = thread_ts
+    if files:
+        event.update(subtype="file_share", files=[dict(file) for file in files], upload=False, display_as_bot=False)
     return event, message

@@ -17,6 +17,17 @@ arrives while a Retry-After it gave still runs, after the 429 reached the client
 it (`CLIENT_READS_ANSWER`), is recorded as early (a call sent beside the refused one, before the bot could
 know, is not). `round_trip` makes every call take Slack's
 time to come back.
+
+Files, as Slack serves them: `add_file` keeps a file and gives its Slack file object, whose `url_private` and
+`url_private_download` point at this same server (`/files-pri/T…-F…/name`); messages and events carry such
+objects in `files`. A GET of a file URL gets the bytes only with `Authorization: Bearer xoxb-…` and the
+`files:read` scope among `scopes`; without either, Slack's answer: 200 with an HTML sign-in page, not the
+file. A deleted file (`delete_file`) is a 404. `redirect_files_to` answers every file GET with a 302 to that
+address (this server follows nothing), `file_delay` holds a file's body back after its headers, and
+`file_truncate_at` sends only that many bytes of it under the full Content-Length, then closes. Every file GET
+is recorded with its headers in `file_requests`. `files.info` answers with the file object, `file_not_found`,
+`file_deleted`, or `missing_scope` without `files:read`. The Web API takes GET (query parameters) as well as
+POST, as Slack does.
 """
 
 from __future__ import annotations
@@ -31,7 +42,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from websockets.sync.server import ServerConnection, serve
 
@@ -63,6 +74,39 @@ class Failure:
 
 
 @dataclass
+class FileRequest:
+    """A GET of a file URL, as the stand-in's file host saw it."""
+
+    path: str
+    headers: dict[str, str]
+    at: float  # time.monotonic() when it arrived
+    status: int = 0  # what the stand-in answered (0: still answering, or the connection dropped)
+
+    @property
+    def authorization(self) -> str | None:
+        return next((value for name, value in self.headers.items() if name.lower() == "authorization"), None)
+
+
+@dataclass
+class StoredFile:
+    data: bytes
+    info: dict  # the Slack file object
+    deleted: bool = False
+
+
+SIGN_IN_PAGE = (b'<!DOCTYPE html><html lang="en-US"><head><meta charset="utf-8"><title>Slack</title></head>'
+                b'<body><div id="page"><h1>Sign in to Example</h1><form id="signin_form" action="/" method="post">'
+                b'<input type="email" name="email" placeholder="name@work-email.com"><button type="submit">'
+                b'Sign In with Email</button></form></div></body></html>')
+NOT_FOUND_PAGE = b"<!DOCTYPE html><html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>"
+
+# Slack's `filetype` for common extensions (what a test gets when it names none).
+FILETYPES = {"jpg": "jpg", "jpeg": "jpg", "png": "png", "gif": "gif", "webp": "webp", "pdf": "pdf", "txt": "text",
+             "md": "markdown", "csv": "csv", "html": "html", "doc": "doc", "docx": "docx", "xls": "xls",
+             "xlsx": "xlsx", "json": "json", "py": "python"}
+
+
+@dataclass
 class Message:
     channel: str
     ts: str
@@ -79,6 +123,7 @@ class Message:
     stream_ends_at: float = math.inf
     stopped_by_user: bool = False
     metadata: dict | None = None  # {"event_type", "event_payload"}, as chat.postMessage/stopStream set it
+    files: list[dict] = field(default_factory=list)  # Slack file objects shared with the message
 
     def __post_init__(self) -> None:
         self.posted_text = self.posted_text or self.text
@@ -95,6 +140,8 @@ class Message:
             data["bot_id"] = self.bot_id
         if self.thread_ts:
             data["thread_ts"] = self.thread_ts
+        if self.files:
+            data["files"] = [dict(file) for file in self.files]
         return data
 
 
@@ -149,7 +196,7 @@ class FakeSlack:
         self.told_at: dict[tuple[str, str | None], float] = {}  # when the 429 that began each Retry-After reached the client
         self.responses: list[tuple[Call, int, dict]] = []
         self.scopes = {"app_mentions:read", "chat:write", "channels:history", "groups:history", "im:history",
-                       "mpim:history", "users:read"}  # what the bot token was granted (x-oauth-scopes)
+                       "mpim:history", "users:read", "files:read"}  # what the bot token was granted (x-oauth-scopes)
         self.delays: dict[str, float] = {}  # method → seconds to wait before answering (a slow Slack)
         self.round_trip = 0.0  # seconds every Web API call takes to come back (Slack's round trip, not loopback's)
         self.budgets: dict[tuple[str, str | None], Budget] = {}  # (method, channel or None) → Slack's rate limit
@@ -160,9 +207,15 @@ class FakeSlack:
         self.stream_message_limit = STREAM_CALL_LIMIT  # Markdown a streamed message may hold (undocumented)
         self.refuse_streams: str | None = None  # an error code for every chat.startStream (the app cannot stream)
         self.refuse_status: str | None = None  # likewise for assistant.threads.setStatus
+        self.files: dict[str, StoredFile] = {}  # file id → the file
+        self.file_requests: list[FileRequest] = []  # every GET of a file URL, in order
+        self.redirect_files_to: str | None = None  # answer every file GET with a 302 to this address
+        self.file_delay = 0.0  # seconds between a file's headers and its body
+        self.file_truncate_at: int | None = None  # send only this many bytes of a file's body, then close
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self._ts = itertools.count(1)
+        self._file_ids = itertools.count(1)
         self._sockets: list[ServerConnection] = []
         self.connections = 0  # Web API connections accepted so far (a client that keeps them alive reuses them)
         self._open: set[socket.socket] = set()  # Web API connections not yet closed
@@ -190,8 +243,13 @@ class FakeSlack:
             _shut(connection)
 
     @property
+    def base_url(self) -> str:
+        """The Web API's and the file host's address (one server, where Slack has slack.com and files.slack.com)."""
+        return f"http://127.0.0.1:{self._http.server_address[1]}"
+
+    @property
     def api_url(self) -> str:
-        return f"http://127.0.0.1:{self._http.server_address[1]}/api/"
+        return f"{self.base_url}/api/"
 
     @property
     def socket_url(self) -> str:
@@ -203,8 +261,9 @@ class FakeSlack:
         return f"{1_700_000_000 + next(self._ts)}.000100"
 
     def add_message(self, channel: str, text: str, user: str | None = None, thread_ts: str | None = None,
-                    bot: bool = False, ts: str | None = None) -> Message:
-        """A message already in Slack (a person's, or the bot's own with `bot=True`)."""
+                    bot: bool = False, ts: str | None = None, files: list[dict] | None = None) -> Message:
+        """A message already in Slack (a person's, or the bot's own with `bot=True`), with the file objects
+        `files` (from `add_file`) shared in it."""
         with self.lock:
             message = Message(
                 channel=channel,
@@ -213,9 +272,42 @@ class FakeSlack:
                 user=self.bot_user_id if bot else user,
                 bot_id=self.bot_id if bot else None,
                 thread_ts=thread_ts,
+                files=[dict(file) for file in files or []],
             )
             self.messages.append(message)
             return message
+
+    def add_file(self, name: str, data: bytes, mimetype: str, filetype: str | None = None, mode: str = "hosted",
+                 user: str = "U1", **extra) -> dict:
+        """A file a person uploaded; returns its Slack file object (give it to `add_message`/`mention`).
+        `extra` adds or overrides fields (`original_w`, `original_h`, `title`, …)."""
+        with self.lock:
+            file_id = f"F{next(self._file_ids):09d}"
+            extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+            base = f"{self.base_url}/files-pri/{self.team_id}-{file_id}"
+            now = int(time.time())
+            info = {
+                "id": file_id, "created": now, "timestamp": now, "name": name, "title": name,
+                "mimetype": mimetype, "filetype": filetype or FILETYPES.get(extension, extension or "binary"),
+                "pretty_type": (filetype or extension or "binary").upper(), "user": user, "user_team": self.team_id,
+                "editable": False, "size": len(data), "mode": mode, "is_external": False, "external_type": "",
+                "is_public": False, "public_url_shared": False, "display_as_bot": False, "username": "",
+                "url_private": f"{base}/{quote(name)}", "url_private_download": f"{base}/download/{quote(name)}",
+                "permalink": f"https://example.slack.com/files/{user}/{file_id}/{quote(name)}",
+                "is_starred": False, "has_rich_preview": False,
+                **extra,
+            }
+            self.files[file_id] = StoredFile(bytes(data), info)
+            return dict(info)
+
+    def delete_file(self, file_id: str) -> None:
+        """A person deletes a file: its URLs answer 404, files.info `file_deleted`, and the messages that shared
+        it show a tombstone in its place, as Slack's do."""
+        with self.lock:
+            self.files[file_id].deleted = True
+            for message in self.messages:
+                message.files = [{"id": file_id, "mode": "tombstone"} if file.get("id") == file_id else file
+                                 for file in message.files]
 
     def send_event(self, event: dict, event_id: str | None = None, retry_attempt: int = 0) -> str:
         """Deliver an Events API event over Socket Mode; returns the event id."""
@@ -402,9 +494,19 @@ class FakeSlack:
                     params = json.loads(raw or "{}")
                 else:
                     params = dict(parse_qsl(raw))
+                self._web_api(urlsplit(self.path).path.rsplit("/", 1)[-1], params)
+
+            def do_GET(self) -> None:
+                """A Web API method called with GET (files.info is, by slack_sdk), or a file from the file host."""
+                url = urlsplit(self.path)
+                if url.path.startswith("/api/"):
+                    self._web_api(url.path.rsplit("/", 1)[-1], dict(parse_qsl(url.query)))
+                else:
+                    self._file(url.path)
+
+            def _web_api(self, method: str, params: dict) -> None:
                 token = (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
                 token = token or params.pop("token", "")
-                method = self.path.rsplit("/", 1)[-1]
                 status, body, headers = slack._api(method, params, token)
                 time.sleep(slack.round_trip + slack.delays.get(method, 0.0))
                 if isinstance(body, Failure):  # a fault: no answer, or not Slack's JSON
@@ -425,7 +527,52 @@ class FakeSlack:
                 if status == 429:
                     slack._told(method, params.get("channel") or params.get("channel_id"))
 
+            def _file(self, path: str) -> None:
+                request = FileRequest(path, dict(self.headers.items()), time.monotonic())
+                with slack.changed:
+                    slack.file_requests.append(request)
+                    slack.changed.notify_all()
+                    status, headers, body, is_file = slack._file_answer(path, request.authorization or "")
+                    delay, truncate_at = slack.file_delay, slack.file_truncate_at
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                try:
+                    if is_file:
+                        self.wfile.flush()
+                        if delay:
+                            time.sleep(delay)
+                        if truncate_at is not None and truncate_at < len(body):
+                            self.wfile.write(body[:truncate_at])
+                            self.wfile.flush()
+                            self.close_connection = True
+                            _shut(self.connection)
+                            return
+                    self.wfile.write(body)
+                    self.wfile.flush()
+                    request.status = status
+                except OSError:  # the client gave up on it
+                    self.close_connection = True
+
         return Handler
+
+    def _file_answer(self, path: str, authorization: str) -> tuple[int, dict, bytes, bool]:
+        """What Slack's file host answers to a GET of `path`: (status, headers, body, whether it is the file)."""
+        match = re.fullmatch(r"/files-pri/([A-Z0-9]+)-(F[A-Z0-9]+)/(download/)?([^/]+)", path)
+        stored = self.files.get(match.group(2)) if match and match.group(1) == self.team_id else None
+        if stored is None or stored.deleted or unquote(match.group(4)) != stored.info["name"]:
+            return 404, {"Content-Type": "text/html; charset=utf-8"}, NOT_FOUND_PAGE, False
+        if self.redirect_files_to is not None:
+            return 302, {"Location": self.redirect_files_to}, b"", False
+        token = authorization.removeprefix("Bearer ").strip() if authorization.startswith("Bearer ") else ""
+        if not token.startswith("xoxb-") or "files:read" not in self.scopes:
+            return 200, {"Content-Type": "text/html; charset=utf-8"}, SIGN_IN_PAGE, False  # not the file
+        headers = {"Content-Type": stored.info["mimetype"]}
+        if match.group(3):
+            headers["Content-Disposition"] = f'attachment; filename="{stored.info["name"]}"'
+        return 200, headers, stored.data, True
 
     def _api(self, method: str, params: dict, token: str) -> tuple[int, dict, dict]:
         with self.changed:
@@ -663,6 +810,18 @@ class FakeSlack:
         metadata = _flag(params.get("include_all_metadata"))
         return 200, {"ok": True, "messages": [m.as_api(metadata) for m in top[: int(params.get("limit") or 100)]],
                      "has_more": len(top) > int(params.get("limit") or 100)}
+
+    def _files_info(self, params: dict) -> tuple[int, dict]:
+        if "files:read" not in self.scopes:
+            return 200, {"ok": False, "error": "missing_scope", "needed": "files:read",
+                         "provided": ",".join(sorted(self.scopes))}
+        stored = self.files.get(params.get("file") or "")
+        if stored is None:
+            return 200, {"ok": False, "error": "file_not_found"}
+        if stored.deleted:
+            return 200, {"ok": False, "error": "file_deleted"}
+        return 200, {"ok": True, "file": dict(stored.info), "comments": [],
+                     "response_metadata": {"next_cursor": ""}}
 
     def _users_info(self, params: dict) -> tuple[int, dict]:
         user = params.get("user")
