@@ -16,13 +16,25 @@ cache is simulated: the prefix up to each point (tools, system, messages, withou
 TTL from its last use, once it is at least `cache_min_tokens` long (by default the model's own minimum,
 counting 4 characters a token); the metadata event then reports the longest prefix found as
 `cacheReadInputTokens` and what the longest new one adds as `cacheWriteInputTokens`.
+
+Images and documents, as Bedrock takes them: the `image` and `document` blocks of the messages are decoded
+(boto3 sends their bytes base64 in the JSON) and recorded (`Request.images`, `Request.documents`), and checked
+as Bedrock and the Claude models behind it check them, each broken rule answered with the 400
+`ValidationException` and Bedrock's own words: the formats (image png|jpeg|gif|webp, document
+pdf|csv|doc|docx|xls|xlsx|html|txt|md), the document name (letters, digits, single spaces, hyphens, parentheses,
+square brackets; at most 200 characters; no two alike in a request), at most 5 documents of at most 4.5 MB, at
+most 20 images and documents together, an image at most 5 MB once base64 (3.75 MB of bytes), at most 8,000 px a
+side (as its header says), and really an image of the format it is labelled with. A model without vision or document support (`refuse_files`:
+True, "images" or "documents") refuses every request that carries the kind it lacks.
 """
 
 from __future__ import annotations
 
+import base64
 import binascii
 import hashlib
 import json
+import re
 import socket
 import struct
 import threading
@@ -155,6 +167,77 @@ def cache_min_tokens(model_id: str) -> int:
     return 2048 if "claude-3-5-haiku" in model_id else 1024
 
 
+# Images and documents. Limits: the AWS user guide (Converse API restrictions) and botocore's bedrock-runtime
+# model (ImageFormat, DocumentFormat, DocumentBlockNameString max 200). The messages are Bedrock's as people
+# have quoted them from live calls, cited one by one.
+IMAGE_FORMATS = ("png", "jpeg", "gif", "webp")
+DOCUMENT_FORMATS = ("pdf", "csv", "doc", "docx", "xls", "xlsx", "html", "txt", "md")
+MAX_IMAGE_BASE64 = 5 * 1024 * 1024  # Claude's 5 MB counts the base64 text: 3.75 MB of image bytes
+MAX_IMAGE_SIDE = 8000
+MAX_DOCUMENTS = 5
+MAX_DOCUMENT_BYTES = 4.5 * 1024 * 1024
+MAX_IMAGES_AND_DOCUMENTS = 20
+MAX_DOCUMENT_NAME = 200
+# The documented characters, ASCII only, never two spaces in a row (live reports: non-ASCII letters, tabs and
+# a full-width space are refused, a leading or trailing space passes; an underscore has been seen to pass, but
+# it is not documented, so the stand-in refuses it).
+DOCUMENT_NAME = re.compile(r"(?!.*  )[A-Za-z0-9 ()\[\]-]+")
+MODEL_ERRORS = "The model returned the following errors: "  # how Bedrock prefixes what the model refused
+# simonw/llm-bedrock#8, vercel/ai#20365, karthink/gptel#1427 (ConverseStream, Nova and Claude alike):
+DOCUMENT_NAME_REFUSAL = ("The document file name can only contain alphanumeric characters, whitespace characters, "
+                         "hyphens, parentheses, and square brackets. The name can't contain more than one "
+                         "consecutive whitespace character. Check that the file name conforms to these "
+                         "restrictions and retry your request.")
+# aws-samples/generative-ai-use-cases#1685 (production logs):
+DUPLICATE_DOCUMENT_NAMES = "Messages can't contain duplicate document names."
+TOO_MANY_DOCUMENTS = "You can't include more than 5 documents in a request."
+# aws-samples/generative-ai-use-cases#1334 (docx, xlsx, csv, txt over 4.5 MB):
+DOCUMENT_TOO_BIG = "The maximum document size is 4.5 MB."
+# A model without vision: earendil-works/pi#8960 ("Validation error: This model doesn't support the image field
+# for user messages. Remove image and try again.", a Bedrock model given a user image). For documents the first
+# sentence is quoted in a public Bedrock project's notes on a model that refuses them; the second follows the
+# image refusal's pattern.
+IMAGE_REFUSAL = "This model doesn't support the image field for user messages. Remove image and try again."
+DOCUMENT_REFUSAL = "This model doesn't support the document field for user messages. Remove document and try again."
+
+
+def _enum_refusal(path: str, kind: str, formats: tuple[str, ...]) -> str:
+    """Bedrock's refusal of a format outside the enum; it does not repeat the value (as quoted in
+    NousResearch/hermes-agent#55429 and strands-agents/harness-sdk#3607, set sorted)."""
+    return (f"1 validation error detected: Value at '{_aws_path(path)}.{kind}.format' failed to satisfy "
+            f"constraint: Member must satisfy enum value set: [{', '.join(sorted(formats))}]")
+
+
+def sniff_image(data: bytes) -> tuple[str | None, tuple[int, int] | None]:
+    """The format an image's bytes are in (png, jpeg, gif, webp, or None) and its (width, height) when its
+    header says it."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png", struct.unpack(">II", data[16:24]) if len(data) >= 24 else None
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif", struct.unpack("<HH", data[6:10]) if len(data) >= 10 else None
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        chunk = data[12:16]
+        if chunk == b"VP8X" and len(data) >= 30:
+            return "webp", (1 + int.from_bytes(data[24:27], "little"), 1 + int.from_bytes(data[27:30], "little"))
+        if chunk == b"VP8L" and len(data) >= 25:
+            bits = int.from_bytes(data[21:25], "little")
+            return "webp", (1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF))
+        if chunk == b"VP8 " and len(data) >= 30:
+            width, height = struct.unpack("<HH", data[26:30])
+            return "webp", (width & 0x3FFF, height & 0x3FFF)
+        return "webp", None
+    if data.startswith(b"\xff\xd8\xff"):
+        at = 2
+        while at + 9 <= len(data) and data[at] == 0xFF:
+            marker, length = data[at + 1], struct.unpack(">H", data[at + 2:at + 4])[0]
+            if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
+                height, width = struct.unpack(">HH", data[at + 5:at + 9])
+                return "jpeg", (width, height)
+            at += 2 + length
+        return "jpeg", None
+    return None, None
+
+
 def _aws_path(path: str) -> str:
     """A path as AWS's validation messages spell it: 1-based, each list item a `member`."""
     return ".".join(f"{int(part) + 1}.member" if part.isdigit() else part for part in path.split("."))
@@ -172,6 +255,8 @@ class Request:
     sent_at: list[float] = field(default_factory=list)  # when each frame was written
     disconnected: bool = False  # the bot closed the stream before it ended
     ended_at: float | None = None
+    images: list[tuple[str, bytes]] = field(default_factory=list)  # (format, bytes) of every image block, in order
+    documents: list[tuple[str, str, bytes]] = field(default_factory=list)  # (format, name, bytes) likewise
 
     @property
     def messages(self) -> list[dict]:
@@ -192,6 +277,7 @@ class FakeBedrock:
         self.default = Reply.text("Hello from the model.")
         self.answer: Callable[[Request], Reply] | None = None  # the reply for a request, when none is scripted
         self.refuses_cache_points = False  # a model that does not take prompt caching
+        self.refuse_files: bool | str = False  # a model without vision/documents: True, "images" or "documents"
         self.cache_min_tokens: int | None = None  # None: the model's own minimum (`cache_min_tokens`)
         self.clock: Callable[[], float] = time.monotonic
         self.cache: dict[str, float] = {}  # a cached prefix's key → when it expires
@@ -248,6 +334,81 @@ class FakeBedrock:
         if len(request.cache_points) > MAX_CACHE_POINTS:
             return (f"The model returned the following errors: A maximum of {MAX_CACHE_POINTS} blocks with "
                     f"cache_control may be provided. Found {len(request.cache_points)}.")
+        return None
+
+    # -- images and documents ----------------------------------------------------------------------------
+
+    def _file_problem(self, request: Request) -> str | None:
+        """Record the request's images and documents; what Bedrock would refuse in them, if anything: first what
+        Bedrock itself checks, then what the model does."""
+        problem, model_problem = None, None
+        names: set[str] = set()
+        for m, message in enumerate(request.body.get("messages") or []):
+            for b, block in enumerate(message.get("content") or []):
+                path = f"messages.{m}.content.{b}"
+                for kind in ("image", "document"):
+                    if kind not in block:
+                        continue
+                    item = block[kind] or {}
+                    encoded = (item.get("source") or {}).get("bytes")
+                    data = base64.b64decode(encoded) if isinstance(encoded, str) else b""
+                    formats = IMAGE_FORMATS if kind == "image" else DOCUMENT_FORMATS
+                    if kind == "image":
+                        request.images.append((item.get("format"), data))
+                    else:
+                        request.documents.append((item.get("format"), item.get("name"), data))
+                    if problem is None and "format" in item and item["format"] not in formats:
+                        problem = _enum_refusal(path, kind, formats)
+                    if kind == "document" and problem is None:
+                        problem = self._document_problem(path, item.get("name") or "", data, names)
+                    if kind == "image" and model_problem is None and isinstance(encoded, str):
+                        model_problem = self._image_problem(path, item.get("format"), encoded, data)
+        if problem is None and len(request.documents) > MAX_DOCUMENTS:
+            problem = TOO_MANY_DOCUMENTS
+        refused = {True: ("images", "documents")}.get(self.refuse_files, (self.refuse_files,))
+        if problem is None and request.images and "images" in refused:
+            problem = IMAGE_REFUSAL
+        if problem is None and request.documents and "documents" in refused:
+            problem = DOCUMENT_REFUSAL
+        if problem is None and len(request.images) + len(request.documents) > MAX_IMAGES_AND_DOCUMENTS:
+            # cline/cline#1844, boto/boto3#4632 ("19 + 5 > 20": images and documents count together)
+            model_problem = (f"too many images and documents: {len(request.images)} + {len(request.documents)} "
+                             f"> {MAX_IMAGES_AND_DOCUMENTS}")
+        if problem is None and model_problem is not None:
+            problem = MODEL_ERRORS + model_problem
+        return problem
+
+    @staticmethod
+    def _document_problem(path: str, name: str, data: bytes, names: set[str]) -> str | None:
+        if len(name) > MAX_DOCUMENT_NAME:
+            return (f"1 validation error detected: Value at '{_aws_path(path)}.document.name' failed to satisfy "
+                    f"constraint: Member must have length less than or equal to {MAX_DOCUMENT_NAME}")
+        if not DOCUMENT_NAME.fullmatch(name):
+            return DOCUMENT_NAME_REFUSAL
+        if name in names:
+            return DUPLICATE_DOCUMENT_NAMES
+        names.add(name)
+        if len(data) > MAX_DOCUMENT_BYTES:
+            return DOCUMENT_TOO_BIG
+        return None
+
+    @staticmethod
+    def _image_problem(path: str, declared: str | None, encoded: str, data: bytes) -> str | None:
+        """What Claude refuses in one image (Bedrock words its path 0-based, the source as `source.bytes`)."""
+        where = f"{path}.image.source.bytes"
+        if len(encoded) > MAX_IMAGE_BASE64:
+            # aws/aws-sdk-js-v3#6785, aws-solutions-library-samples/…-on-aws#778: the base64 length is counted
+            return f"{where}: image exceeds 5 MB maximum: {len(encoded)} bytes > {MAX_IMAGE_BASE64} bytes"
+        actual, size = sniff_image(data)
+        if actual is None:
+            return "Could not process image"  # discourse/discourse#39880 (bytes that are no image)
+        if declared in IMAGE_FORMATS and actual != declared:
+            # aws-samples/amazon-bedrock-client-for-mac#130
+            return (f"{where}: The image was specified using the image/{declared} media type, but the image "
+                    f"appears to be a image/{actual} image")
+        if size is not None and max(size) > MAX_IMAGE_SIDE:
+            # Anthropic's wording (quoted from its API and through Bedrock), with Bedrock's path
+            return f"{where}: At least one of the image dimensions exceed max allowed size: {MAX_IMAGE_SIDE} pixels"
         return None
 
     def _use_cache(self, request: Request) -> None:
@@ -315,6 +476,8 @@ class FakeBedrock:
                 problem = bedrock._cache_problem(request)
                 if problem is None and request.cache_points and bedrock.refuses_cache_points:
                     problem = CACHE_REFUSAL
+                file_problem = bedrock._file_problem(request)  # recorded in any case
+                problem = problem or file_problem
                 if problem is not None:  # refused as Bedrock would, before any scripted reply is used
                     self._error(Reply.error(400, "ValidationException", problem))
                     request.ended_at = time.monotonic()

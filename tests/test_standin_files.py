@@ -1,5 +1,5 @@
 """The stand-ins' files, through the real clients: Slack's file host and `files.info` (urllib, urllib3,
-slack_sdk)."""
+slack_sdk), and Bedrock's image and document blocks (boto3's `converse_stream`), refused as Bedrock does."""
 
 from __future__ import annotations
 
@@ -10,14 +10,19 @@ import urllib.request
 import zlib
 from urllib.parse import urlsplit
 
+import boto3
 import pytest
 import urllib3
+from botocore.config import Config
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from standins import bedrock as fake_bedrock
+from standins.bedrock import Reply
 from standins.events import direct_message, mention
 
 TOKEN = "xoxb-local-standin"
+MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 
 
 def png(width: int = 2, height: int = 2) -> bytes:
@@ -164,3 +169,136 @@ def test_events_and_threads_carry_the_files_shared_in_them(slack):
     client = WebClient(token=TOKEN, base_url=slack.api_url)
     replies = client.conversations_replies(channel="C1", ts=message.ts)["messages"]
     assert replies[0]["files"] == [file]
+
+
+# -- Bedrock: image and document blocks ----------------------------------------------------------------
+
+
+@pytest.fixture
+def runtime(aws_env):
+    return boto3.client("bedrock-runtime", region_name=aws_env["AWS_REGION"],
+                        config=Config(retries={"max_attempts": 1}))
+
+
+def ask(runtime, *blocks: dict) -> str:
+    """A converse_stream with these blocks and a question; the text that streams back."""
+    messages = [{"role": "user", "content": [*blocks, {"text": "What is in these?"}]}]
+    stream = runtime.converse_stream(modelId=MODEL, messages=messages)["stream"]
+    return "".join(event["contentBlockDelta"]["delta"]["text"] for event in stream if "contentBlockDelta" in event)
+
+
+def image(data: bytes, format: str = "png") -> dict:
+    return {"image": {"format": format, "source": {"bytes": data}}}
+
+
+def document(name: str, data: bytes = b"a,b\n1,2\n", format: str = "csv") -> dict:
+    return {"document": {"format": format, "name": name, "source": {"bytes": data}}}
+
+
+def refusal(runtime, *blocks: dict) -> str:
+    with pytest.raises(runtime.exceptions.ValidationException) as refused:
+        ask(runtime, *blocks)
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    return refused.value.response["Error"]["Message"]
+
+
+def test_images_and_documents_reach_the_model_decoded(runtime, bedrock):
+    picture, sheet, pdf = png(3, 2), b"name,count\nfoo,1\n", b"%PDF-1.4 tiny"
+    bedrock.script(Reply.text("A chart and two files."))
+    answer = ask(runtime, image(picture), image(jpeg_header(), "jpeg"), document("Q3 figures (final)", sheet),
+                 document("report [v2]", pdf, "pdf"))
+    assert answer == "A chart and two files."
+    request = bedrock.requests[0]
+    assert request.images == [("png", picture), ("jpeg", jpeg_header())]
+    assert request.documents == [("csv", "Q3 figures (final)", sheet), ("pdf", "report [v2]", pdf)]
+
+
+def test_too_many_images_and_documents_together(runtime, bedrock):
+    bedrock.script(Reply.text("unused"))
+    message = refusal(runtime, *[image(png()) for _ in range(21)])
+    assert message == "The model returned the following errors: too many images and documents: 21 + 0 > 20"
+    message = refusal(runtime, *[image(png()) for _ in range(16)], *[document(f"doc {n}") for n in range(5)])
+    assert message.endswith("too many images and documents: 16 + 5 > 20")
+    assert len(bedrock.requests[0].images) == 21  # recorded all the same
+    assert len(bedrock.replies) == 1  # a refused request uses up no scripted reply
+    assert ask(runtime, *[image(png()) for _ in range(20)]) == "unused"
+
+
+def test_more_than_five_documents(runtime):
+    message = refusal(runtime, *[document(f"part {n}") for n in range(6)])
+    assert message == fake_bedrock.TOO_MANY_DOCUMENTS == "You can't include more than 5 documents in a request."
+
+
+@pytest.mark.parametrize("name", ["report.pdf", "two  spaces", "under_score", "tab\there", "résumé", "it's"])
+def test_a_document_name_outside_the_rule_is_refused(runtime, name):
+    assert refusal(runtime, document(name)) == fake_bedrock.DOCUMENT_NAME_REFUSAL
+
+
+def test_document_names_that_pass_are_the_documented_ones(runtime, bedrock):
+    ask(runtime, document("Q3 - report (final) [v2]"), document(" padded "), document("x" * 200))
+    assert [name for _, name, _ in bedrock.requests[0].documents] == ["Q3 - report (final) [v2]", " padded ",
+                                                                       "x" * 200]
+
+
+def test_a_document_name_over_200_characters_or_used_twice(runtime):
+    message = refusal(runtime, document("x" * 201))
+    assert message == ("1 validation error detected: Value at 'messages.1.member.content.1.member.document.name' "
+                       "failed to satisfy constraint: Member must have length less than or equal to 200")
+    assert refusal(runtime, document("notes"), document("notes", b"other")) == \
+        "Messages can't contain duplicate document names."
+
+
+def test_formats_outside_the_enums(runtime):
+    message = refusal(runtime, image(jpeg_header(), "jpg"))
+    assert message == ("1 validation error detected: Value at 'messages.1.member.content.1.member.image.format' "
+                       "failed to satisfy constraint: Member must satisfy enum value set: [gif, jpeg, png, webp]")
+    message = refusal(runtime, document("data", format="json"))
+    assert "'messages.1.member.content.1.member.document.format'" in message
+    assert message.endswith("[csv, doc, docx, html, md, pdf, txt, xls, xlsx]")
+
+
+def test_an_image_over_3_75_mb_is_over_claudes_5_mb_of_base64(runtime, bedrock):
+    fits = png() + b"\x00" * (3 * 1024 * 1024 * 5 // 4 - len(png()))  # 3.75 MB exactly: 5 MB of base64
+    ask(runtime, image(fits))
+    assert bedrock.requests[0].images[0][1] == fits
+    message = refusal(runtime, image(fits + b"\x00"))
+    assert message == ("The model returned the following errors: messages.0.content.0.image.source.bytes: image "
+                       "exceeds 5 MB maximum: 5242884 bytes > 5242880 bytes")
+
+
+def test_a_document_over_4_5_mb(runtime):
+    big = b"a,b\n" * (9 * 1024 * 1024 // 8 // 4 * 4 + 1)
+    assert len(big) > 4.5 * 1024 * 1024
+    assert refusal(runtime, document("big", big)) == "The maximum document size is 4.5 MB."
+
+
+def test_an_image_wider_than_8000_px_or_not_what_its_label_says(runtime):
+    message = refusal(runtime, image(png(8001, 1)))
+    assert message == ("The model returned the following errors: messages.0.content.0.image.source.bytes: At least "
+                       "one of the image dimensions exceed max allowed size: 8000 pixels")
+    message = refusal(runtime, image(png(), "jpeg"))
+    assert message.endswith("messages.0.content.0.image.source.bytes: The image was specified using the image/jpeg "
+                            "media type, but the image appears to be a image/png image")
+    assert refusal(runtime, image(b"not an image at all")) == \
+        "The model returned the following errors: Could not process image"
+
+
+@pytest.mark.parametrize("refuse, blocks, expected", [
+    (True, [image(png())], fake_bedrock.IMAGE_REFUSAL),
+    (True, [document("notes")], fake_bedrock.DOCUMENT_REFUSAL),
+    ("images", [image(png())], fake_bedrock.IMAGE_REFUSAL),
+    ("documents", [document("notes")], fake_bedrock.DOCUMENT_REFUSAL),
+])
+def test_a_model_without_vision_or_documents_refuses_them(runtime, bedrock, refuse, blocks, expected):
+    bedrock.refuse_files = refuse
+    assert refusal(runtime, *blocks) == expected
+    assert expected.startswith(("This model doesn't support the image field for user messages.",
+                                "This model doesn't support the document field for user messages."))
+
+
+def test_a_model_without_vision_still_takes_what_it_supports(runtime, bedrock):
+    bedrock.refuse_files = "images"
+    bedrock.script(Reply.text("Read it."))
+    assert ask(runtime, document("notes")) == "Read it."
+    bedrock.refuse_files = True
+    assert ask(runtime) == "Hello from the model."  # text alone is never refused
