@@ -9,6 +9,7 @@ import zlib
 
 import pytest
 
+from bot import notes
 from bot.conversation import files
 from bot.conversation.files import (
     Kind, Limits, LeftOut, Reading, Reason, SlackFile, check_download, choose, document_name, download_failed,
@@ -315,3 +316,61 @@ def test_a_fence_is_longer_than_any_run_of_backticks_in_the_file():
 def test_a_long_text_file_is_cut_with_its_length():
     [block] = to_blocks(CODE, slack_file("big.py"), b"x" * 50, "big py", text_chars=10)
     assert block["text"] == "[file: big.py]\n```python\nxxxxxxxxxx\n[…cut here: the file was 50 characters long]\n```"
+
+
+# -- the note ------------------------------------------------------------------------------------------------
+
+def test_no_files_left_out_means_no_note():
+    assert notes.files_note([]) is None
+
+
+def test_the_note_names_each_file_and_why_and_counts_those_over_the_count():
+    left_out = [
+        LeftOut(slack_file("report.zip"), Reason.KIND_UNSUPPORTED),
+        LeftOut(_pdf(1), Reason.TOO_LARGE, Kind.DOCUMENT, 4_500_000),
+        *(LeftOut(_image(n), Reason.TOO_MANY, Kind.IMAGE, 20) for n in range(3)),
+    ]
+    assert notes.files_note(left.for_note() for left in left_out) == (
+        ":paperclip: _I couldn't read: report.zip (a kind of file I can't read); doc1.pdf (over the 4.5 MB "
+        "limit); 3 more images (20 at most)._")
+
+
+@pytest.mark.parametrize("entry, says", [
+    (("a.pdf", "not_available", None, None), "a.pdf (not stored in Slack, or deleted)"),
+    (("a.png", "kind_not_read", "image", None), "a.png (this bot is set not to read images)"),
+    (("a.py", "kind_not_read", "text", None), "a.py (this bot is set not to read text files)"),
+    (("a.png", "too_large", "image", 3_750_000), "a.png (over the 3.75 MB limit)"),
+    (("a.png", "too_wide", "image", 8000), "a.png (over 8,000 pixels a side)"),
+    (("a.pdf", "too_many", "document", 5), "1 more document (5 at most)"),
+    (("a.pdf", "no_room", "document", 10_000_000), "a.pdf (no room left: 10 MB of files at most for one answer)"),
+    (("a.pdf", "no_access", "document", None), "a.pdf (the app needs the files:read scope: an admin should add"),
+    (("a.pdf", "deleted", "document", None), "a.pdf (deleted before I could read it)"),
+    (("a.pdf", "not_what_it_says", "document", None), "a.pdf (its content isn't what its name says)"),
+    (("a.pdf", "timed_out", "document", None), "a.pdf (it took too long to download)"),
+])
+def test_the_note_says_why_for_every_reason(entry, says):
+    assert says in notes.files_note([entry])
+
+
+def test_every_reason_has_its_own_words():
+    said = {notes.files_note([("a", reason.value, "image", 1)]) for reason in Reason}
+    assert len(said) == len(Reason)
+
+
+def test_files_left_out_for_one_reason_are_listed_together_and_many_are_counted():
+    names = [("a.pdf", "document"), ("b.png", "image"), ("c.py", "text"), ("d.pdf", "document"),
+             ("e.pdf", "document")]
+    note = notes.files_note([(name, Reason.NO_ACCESS, kind, None) for name, kind in names])
+    assert note == (f":paperclip: _I couldn't read: a.pdf, b.png, c.py and 2 more ({notes.FILES_SCOPE_FIX})._")
+    assert "files:read" in note and "reinstall" in note
+    assert "each over the" in notes.files_note([("a.png", "too_large", "image", 9), ("b.png", "too_large", "image", 9)])
+
+
+def test_file_names_cannot_become_slack_markup():
+    note = notes.files_note([("<!channel> & co.exe", "kind_unsupported", None, None)])
+    assert "&lt;!channel&gt; &amp; co.exe" in note and "<!channel>" not in note
+
+
+def test_a_model_that_takes_no_files_is_said_plainly():
+    assert notes.plain(notes.MODEL_TAKES_NO_FILES) == (
+        "This model can't read images or documents, so I answered from the text.")
