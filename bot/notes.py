@@ -8,6 +8,7 @@ imports no SDK, so any part of the bot may use it.
 from __future__ import annotations
 
 import re
+from typing import Iterable
 
 from bot.model.kinds import ModelErrorKind
 from bot.slack.kinds import RateLimited, SlackError, Unavailable
@@ -42,6 +43,65 @@ EMPTY_ANSWER = "_The model sent back an empty answer. Try asking again, perhaps 
 PART_MISSING = ":warning: _Slack did not take part of this answer, so some of it is missing above. Ask again._"
 ANSWER_MOVED = ":warning: _Slack would not take the last change to the message above, so the answer goes on here._"
 FAILED = ":warning: _Sorry, I couldn't get an answer from the model. The details are in the bot's log._"
+
+# -- files shared with a question ----------------------------------------------------------------------------
+
+MODEL_TAKES_NO_FILES = ":paperclip: _This model can't read images or documents, so I answered from the text._"
+FILES_SCOPE_FIX = "the app needs the files:read scope: an admin should add it and reinstall the app"
+_FILE_KINDS = {"image": ("image", "images"), "document": ("document", "documents"), "text": ("text file", "text files")}
+_FILE_WHY = {  # reason → (for one file, for several)
+    "not_available": ("not stored in Slack, or deleted", "not stored in Slack, or deleted"),
+    "kind_unsupported": ("a kind of file I can't read", "kinds of file I can't read"),
+    "kind_not_read": ("this bot is set not to read {kinds}", "this bot is set not to read {kinds}"),
+    "too_large": ("over the {size} limit", "each over the {size} limit"),
+    "too_wide": ("over {limit:,} pixels a side", "each over {limit:,} pixels a side"),
+    "no_room": ("no room left: {size} of files at most for one answer",
+                "no room left: {size} of files at most for one answer"),
+    "no_access": (FILES_SCOPE_FIX, FILES_SCOPE_FIX),
+    "deleted": ("deleted before I could read it", "deleted before I could read them"),
+    "not_what_it_says": ("its content isn't what its name says", "their content isn't what their names say"),
+    "timed_out": ("it took too long to download", "they took too long to download"),
+}
+_NAMES_SHOWN = 3  # names per reason; the rest are counted
+_NAME_CHARS = 60
+
+
+def files_note(left_out: Iterable[tuple[str, str, str | None, int | None]]) -> str | None:
+    """One line that ends a reply, naming the files the model did not get and why; None when there are none.
+
+    Each entry is (file name, reason, kind, limit): the reason and kind as `bot.conversation.files` names them
+    (`LeftOut.for_note()`), the limit the number the reason is about. Files left out for one reason are
+    listed together; those over the image or document count are counted, not named."""
+    groups: dict[tuple[str, str | None, int | None], list[str]] = {}
+    for name, reason, kind, limit in left_out:
+        by_kind = reason in ("too_many", "kind_not_read")  # the others say the same of every kind
+        groups.setdefault((reason, kind if by_kind else None, limit), []).append(name)
+    if not groups:
+        return None
+    parts = []
+    for (reason, kind, limit), names in groups.items():
+        one, several = _FILE_KINDS.get(kind or "", ("file", "files"))
+        if reason == "too_many":
+            parts.append(f"{len(names)} more {one if len(names) == 1 else several} ({limit} at most)")
+            continue
+        shown = ", ".join(_file_name(name) for name in names[:_NAMES_SHOWN])
+        if len(names) > _NAMES_SHOWN:
+            shown += f" and {len(names) - _NAMES_SHOWN} more"
+        why = _FILE_WHY.get(reason, ("I couldn't download it", "I couldn't download them"))[len(names) > 1]
+        parts.append(f"{shown} ({why.format(kinds=several, limit=limit or 0, size=_megabytes(limit or 0))})")
+    return f":paperclip: _I couldn't read: {'; '.join(parts)}._"
+
+
+def _file_name(name: str) -> str:
+    """A file's name as Slack shows it literally, cut when long."""
+    if len(name) > _NAME_CHARS:
+        name = name[: _NAME_CHARS - 1] + "…"
+    return name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _megabytes(count: int) -> str:
+    return f"{round(count / 1_000_000, 2):g} MB"
+
 
 FEEDBACK_POSITIVE = "Good answer"
 FEEDBACK_NEGATIVE = "Bad answer"
