@@ -11,6 +11,8 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 
+from bot.conversation.attachments import SlackFiles
+from bot.conversation.files import Limits
 from bot.conversation.history import SlackHistory
 from bot.intake.listeners import register_listeners
 from bot.intake.requests import SeenEvents
@@ -61,6 +63,9 @@ def create_bot(settings: Settings, bedrock_client=None) -> Bot:
         router=Router(pacer, surface=Surface(settings.reply_surface), status=settings.status),
         history=SlackHistory(calls, dm_messages=settings.dm_history_messages, dm_hours=settings.dm_history_hours,
                              read_seconds=settings.context_read_seconds, names_seconds=settings.name_lookup_seconds),
+        files=SlackFiles(calls, Limits(kinds=settings.files_read, max_file_bytes=int(settings.file_max_mb * 1e6),
+                                       reply_bytes=int(settings.files_max_mb * 1e6)),
+                         seconds=settings.files_read_seconds),
         model=model,
         settings=settings,
     )

@@ -28,7 +28,7 @@ from bot.slack.kinds import SlackError
 # Every scope the bot uses (manifest.yml grants exactly these; a test keeps the two in step).
 REQUIRED_SCOPES = frozenset({
     "app_mentions:read", "chat:write", "channels:history", "groups:history", "im:history", "mpim:history",
-    "users:read",
+    "users:read", "files:read",
 })
 
 

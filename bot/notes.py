@@ -18,7 +18,7 @@ STATUS = "is thinking…"  # Slack shows it under the thread as "<app name> is t
 LOADING_MESSAGES = ("Reading the conversation…", "Thinking it over…", "Writing an answer…")
 EMPTY_QUESTION = "Hi! Ask me something after the mention, for example: _@me how do I rotate an IAM key?_"
 EMPTY_DM = "Hi! Ask me anything, for example: _how do I rotate an IAM key?_"
-FILES_ONLY = "I can only read text for now. Write your question in words and I'll answer it."
+FILES_ONLY = "I'm set up to read text only. Write your question in words and I'll answer it."
 NOT_ALLOWED_HERE = "Sorry, I'm not set up to answer in this channel."
 NOT_ALLOWED_FOR_YOU = "Sorry, I'm not set up to answer you. Ask the person who runs this bot to add you."
 TOO_MANY_AT_ONCE = "I'm still working on {count} of your questions. Ask again when one of them is answered."
@@ -45,6 +45,11 @@ ANSWER_MOVED = ":warning: _Slack would not take the last change to the message a
 FAILED = ":warning: _Sorry, I couldn't get an answer from the model. The details are in the bot's log._"
 
 # -- files shared with a question ----------------------------------------------------------------------------
+
+def reading(name: str) -> str:
+    """The thread's status while shared files download ("<app> is reading report.pdf…")."""
+    return f"is reading {name}…"
+
 
 MODEL_TAKES_NO_FILES = ":paperclip: _This model can't read images or documents, so I answered from the text._"
 FILES_SCOPE_FIX = "the app needs the files:read scope: an admin should add it and reinstall the app"

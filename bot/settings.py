@@ -12,6 +12,7 @@ from typing import Callable, Mapping, TypeVar
 from urllib.parse import urlparse
 
 from bot import notes
+from bot.conversation import files
 from bot.model.caching import PROMPT_CACHE_CHOICES
 from bot.slack.pacing import DEFAULT_LIMITS, Limit, MethodLimits
 
@@ -22,6 +23,7 @@ DEFAULT_SYSTEM_PROMPT = (
 )
 SLACK_APPS_PAGE = "https://api.slack.com/apps"
 SURFACES = ("auto", "stream", "edit")
+FILE_KINDS = frozenset(files.FILE_KINDS)  # what FILES_READ may name
 RETIRED = {  # settings that are no longer read → what replaces them
     "SLACK_EDITS_PER_MINUTE": "SLACK_RATE_LIMITS (for example chat.update=50/20)",
     "SLACK_EDIT_BURST": "SLACK_RATE_LIMITS (for example chat.update=50/20)",
@@ -67,6 +69,10 @@ class Settings:
     context_max_chars: int = 60_000
     context_read_seconds: float = 10.0  # reading a thread or a DM's history, all its calls and retries together
     name_lookup_seconds: float = 3.0  # looking up people's names for one reply, all of them together
+    files_read: frozenset[str] = FILE_KINDS  # what kinds of shared file are read: images, documents, text
+    file_max_mb: float = 4.5  # one file (images at most Bedrock's 3.75)
+    files_max_mb: float = 10.0  # all the files of one reply together (held in memory while the model answers)
+    files_read_seconds: float = 20.0  # downloading one reply's files, all of them together
     dm_history_messages: int = 20
     dm_history_hours: float = 24.0
     max_concurrent_replies: int = 32
@@ -133,6 +139,10 @@ class Settings:
             context_max_chars=reader.number("CONTEXT_MAX_CHARS", int, cls.context_max_chars, 1_000, 2_000_000),
             context_read_seconds=reader.number("CONTEXT_READ_SECONDS", float, cls.context_read_seconds, 0.5, 600),
             name_lookup_seconds=reader.number("NAME_LOOKUP_SECONDS", float, cls.name_lookup_seconds, 0, 600),
+            files_read=reader.subset("FILES_READ", FILE_KINDS),
+            file_max_mb=reader.number("FILE_MAX_MB", float, cls.file_max_mb, 0.01, 4.5),
+            files_max_mb=reader.number("FILES_MAX_MB_PER_REPLY", float, cls.files_max_mb, 0.01, 100.0),
+            files_read_seconds=reader.number("FILES_READ_SECONDS", float, cls.files_read_seconds, 1, 600),
             dm_history_messages=reader.number("DM_HISTORY_MESSAGES", int, cls.dm_history_messages, 1, 1_000),
             dm_history_hours=reader.number("DM_HISTORY_HOURS", float, cls.dm_history_hours, 0.01, 24 * 365),
             max_concurrent_replies=reader.number("MAX_CONCURRENT_REPLIES", int, cls.max_concurrent_replies, 1, 1_000),
@@ -244,6 +254,19 @@ class _Reader:
             return False
         self.problems.append(f"{name} must be on or off, not {value!r}.")
         return default
+
+    def subset(self, name: str, choices: frozenset[str]) -> frozenset[str]:
+        """Some of `choices`, separated by commas; `none` for none; all of them unset."""
+        value = self._get(name)
+        if value is None:
+            return choices
+        if value.lower() == "none":
+            return frozenset()
+        chosen = frozenset(part.strip().lower() for part in value.split(",") if part.strip())
+        if chosen - choices:
+            self.problems.append(f"{name} must list some of {', '.join(sorted(choices))} separated by commas "
+                                 f"(or none), not {value!r}.")
+        return chosen & choices
 
     def texts(self, name: str, default: tuple[str, ...], *, most: int) -> tuple[str, ...]:
         """Texts separated by `|`; `none` for none."""

@@ -272,7 +272,7 @@ def test_edits_are_paced_by_time_and_the_final_text_lands(slack, bedrock, start_
     streaming = bedrock.requests[0].at, reply.edits[-1][0]
     times = [at for at, _ in reply.edits]
     gaps = [b - a for a, b in zip(times, times[1:-1])]  # the final edit may follow the last one at once
-    assert all(gap >= interval - 0.05 for gap in gaps), gaps
+    assert all(gap >= interval - 0.1 for gap in gaps), gaps  # as Slack sees them: a busy machine delays some
     assert len(reply.edits) <= (streaming[1] - streaming[0]) / interval + 3  # by time, not per chunk
     assert len(reply.edits) >= 3  # and it did type itself out
 

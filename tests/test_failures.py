@@ -297,8 +297,9 @@ def test_an_oversized_message_is_cut_with_a_note(slack, bedrock, start_bot):
     assert sent["content"][0]["text"].startswith("x" * 1000 + "\n[…cut here")
 
 
-def test_a_message_that_is_only_files_gets_a_friendly_reply_and_no_model_call(slack, bedrock, start_bot):
-    start_bot()
+def test_a_message_that_is_only_files_where_files_are_not_read_gets_a_friendly_reply_and_no_model_call(
+        slack, bedrock, start_bot):
+    start_bot(FILES_READ="none")
     event_, _ = direct_message(slack, "")
     slack.send_event({**event_, "subtype": "file_share", "files": [{"id": "F1", "name": "diagram.png"}]})
 

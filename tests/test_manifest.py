@@ -22,6 +22,7 @@ NEEDS = {
     "conversations.replies": {"channels:history", "groups:history", "im:history", "mpim:history"},
     "conversations.history": {"im:history"},
     "users.info": {"users:read"},
+    "files.download": {"files:read"},  # a file's url_private_download, with the bot token
     "auth.test": set(),
     "app_mention": {"app_mentions:read"},
     "message.im": {"im:history"},
@@ -35,7 +36,7 @@ def manifest() -> dict:
 def methods_called() -> set[str]:
     """Every Web API method named in the bot's code (calls name them as strings, directly or in constants)."""
     source = "\n".join(path.read_text() for path in (ROOT / "bot").rglob("*.py"))
-    return set(re.findall(r'"((?:chat|conversations|users|assistant\.threads)\.[a-z][A-Za-z]+)"', source))
+    return set(re.findall(r'"((?:chat|conversations|users|files|assistant\.threads)\.[a-z][A-Za-z]+)"', source))
 
 
 def test_every_slack_call_goes_through_the_one_call_policy():

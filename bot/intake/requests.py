@@ -33,6 +33,7 @@ class Request:
     is_dm: bool
     team: str | None = None
     has_files: bool = False
+    files: tuple[Mapping, ...] = ()  # Slack's file objects shared with the question
     redelivered: bool = False  # Slack sent it again (it did not hear the first ack in time)
 
     @property
@@ -45,7 +46,8 @@ class Request:
     @property
     def message(self) -> dict:
         """The question as a Slack message."""
-        return {"ts": self.ts, "user": self.user, "text": self.text}
+        shared = {"files": list(self.files)} if self.files else {}
+        return {"ts": self.ts, "user": self.user, "text": self.text, **shared}
 
 
 def request_from_event(event: Mapping, event_id: str | None, bot: Identity, *, attempt: int = 0) -> Request | None:
@@ -82,6 +84,7 @@ def request_from_event(event: Mapping, event_id: str | None, bot: Identity, *, a
         is_dm=is_dm,
         team=event.get("team"),
         has_files=bool(event.get("files")) or event.get("subtype") == "file_share",
+        files=tuple(file for file in event.get("files") or () if isinstance(file, Mapping)),
         redelivered=attempt > 0,
     )
 

@@ -16,6 +16,8 @@ Prompt caching (see `caching`): where it is on, each request carries cache point
 request that carried them in a way they may explain (`errors.may_refuse_cache_points`), the same policy tries
 once more at once, without them and outside its bounds; if that try is accepted the model is taken not to
 take cache points, and none are sent again for the life of the process (one WARNING says so, and what to do).
+Images and documents go the same way (`errors.may_refuse_files`): a model without vision answers the text,
+the stream says it dropped the files, and none are sent to that model again.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from botocore.config import Config
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from bot.model.caching import prompt_cache_wanted, with_cache_points
-from bot.model.errors import ModelError, StreamEndedEarly, code_of, is_transient, may_refuse_cache_points
+from bot.model.errors import (ModelError, StreamEndedEarly, code_of, is_transient, may_refuse_cache_points,
+                              may_refuse_files)
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -87,6 +90,7 @@ class BedrockModel:
         self.retry = retry
         self._prompt_cache = prompt_cache
         self._cache_refused = False  # learnt once for the process: the model does not take cache points
+        self._files_refused = False  # likewise: it takes no images or documents
         self._lock = threading.Lock()
 
     @classmethod
@@ -105,6 +109,22 @@ class BedrockModel:
     @property
     def sends_cache_points(self) -> bool:
         return self._prompt_cache and not self._cache_refused
+
+    @property
+    def takes_files(self) -> bool:
+        """Not known to refuse images and documents."""
+        return not self._files_refused
+
+    def files_refused(self, error: BaseException) -> None:
+        """A request with images or documents was refused and the same one without them accepted."""
+        with self._lock:
+            if self._files_refused:
+                return
+            self._files_refused = True
+        log.warning("Bedrock model %s takes no images or documents (%s): from now on files shared with a question "
+                    "are not sent to it, and the answer says so. To read them, choose a model that does (see the "
+                    "Bedrock user guide's supported models) in BEDROCK_MODEL_ID, or set FILES_READ=text.",
+                    self.model_id, ModelError.from_exception(error))
 
     def cache_points_refused(self, error: BaseException) -> None:
         """A request with cache points was refused and the same one without them accepted: send none again."""
@@ -163,7 +183,9 @@ class ModelStream:
         self.closed = False
         self.attempts = 0
         self._cache_points = model.sends_cache_points
-        self._refusal: BaseException | None = None  # what Bedrock answered the request with cache points
+        self._files = any(_is_file(block) for message in messages for block in message.get("content", []))
+        self.dropped_files = False  # the model refused the files: the answer went without them
+        self._refusals: dict[str, BaseException] = {}  # what Bedrock answered a request with cache points, files
 
     def close(self) -> None:
         with self._lock:
@@ -196,8 +218,10 @@ class ModelStream:
                         first.append(event)
                         if isinstance(event, TextDelta):
                             break
-            if self._refusal is not None:  # accepted without the cache points: they were what was refused
-                self._model.cache_points_refused(self._refusal)
+            if "cache points" in self._refusals:  # accepted without them: they were what was refused
+                self._model.cache_points_refused(self._refusals["cache points"])
+            if "files" in self._refusals:
+                self._model.files_refused(self._refusals["files"])
             yield from first
             yield from events  # type: ignore[misc]  (set by the first attempt, or it raised)
         except (StreamClosed, ModelError):
@@ -216,23 +240,28 @@ class ModelStream:
             return False
         if is_transient(error):
             return True
+        if self._files and may_refuse_files(error):
+            self._files, self.dropped_files, self._refusals["files"] = False, True, error
+            return True
         if self._cache_points and may_refuse_cache_points(error):
-            self._cache_points, self._refusal = False, error
+            self._cache_points, self._refusals["cache points"] = False, error
             return True
         return False
 
     def _refused_now(self, state: RetryCallState) -> bool:
         """The attempt that just failed was the one refused for its cache points."""
-        return self._refusal is not None and state.outcome is not None and state.outcome.exception() is self._refusal
+        error = state.outcome.exception() if state.outcome is not None else None
+        return error is not None and any(error is refusal for refusal in self._refusals.values())
 
     def _attempts_allowed(self) -> int:
-        return self._model.retry.attempts + (self._refusal is not None)
+        return self._model.retry.attempts + len(self._refusals)
 
     def _before_sleep(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
         if self._refused_now(state):
-            log.info("Bedrock: %s for a request with prompt cache points; trying it once without them",
-                     ModelError.from_exception(error))
+            what = next(name for name, refusal in self._refusals.items() if refusal is error)
+            log.info("Bedrock: %s for a request with %s; trying it once without them",
+                     ModelError.from_exception(error), what)
             return
         log.warning("Bedrock: %s; trying again (attempt %d of %d)", code_of(error), state.attempt_number + 1,
                     self._attempts_allowed())
@@ -241,7 +270,8 @@ class ModelStream:
         if self.closed:
             raise StreamClosed()
         self.attempts += 1
-        raw = self._model._open(self._messages, self._cache_points)
+        messages = self._messages if self._files else _without_files(self._messages)
+        raw = self._model._open(messages, self._cache_points)
         with self._lock:
             self._raw = raw
             closed = self.closed
@@ -272,3 +302,13 @@ class ModelStream:
         if self.closed:
             raise StreamClosed()
         raise StreamEndedEarly("the model stream ended without messageStop")
+
+
+def _is_file(block: dict) -> bool:
+    return "image" in block or "document" in block
+
+
+def _without_files(messages: list[dict]) -> list[dict]:
+    """`messages` without their image and document blocks (the text naming each stays)."""
+    return [{**message, "content": [block for block in message.get("content", []) if not _is_file(block)]}
+            for message in messages]

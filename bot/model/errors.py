@@ -96,6 +96,16 @@ def may_refuse_cache_points(error: BaseException) -> bool:
     return code_of(error).lower() == "validationexception" and kind_of(error) is ModelErrorKind.UNKNOWN
 
 
+def may_refuse_files(error: BaseException) -> bool:
+    """Of a request that carried images or documents: refused for them, by a model that takes none? Bedrock
+    says so in a `ValidationException` that names the block ("This model doesn't support the image field for
+    user messages. Remove image and try again."); the try without them decides, as for cache points."""
+    if not isinstance(error, ClientError) or _not_aws(error) or code_of(error).lower() != "validationexception":
+        return False
+    message = _message(error).lower()
+    return any(word in message for word in ("image", "document")) and "support" in message
+
+
 def kind_of(error: BaseException) -> ModelErrorKind:
     if isinstance(error, (NoCredentialsError, PartialCredentialsError)):
         return ModelErrorKind.NO_CREDENTIALS

@@ -21,6 +21,8 @@ from typing import Callable, NamedTuple
 
 from bot import notes
 from bot.conversation.build import Identity, build_conversation, question_text
+from bot.conversation.attachments import Attachments, SlackFiles
+from bot.conversation.files import SlackFile
 from bot.conversation.history import SlackHistory
 from bot.intake.requests import Request
 from bot.model.bedrock import BedrockModel, Finished, ModelStream, TextDelta, Usage
@@ -39,6 +41,7 @@ from bot.slack.tags import Tag
 log = logging.getLogger(__name__)
 
 _MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
+FILES_QUESTION = "(No words: only the files shared with this message. Say what they are and what stands out.)"
 
 
 class Stopped(Exception):
@@ -52,6 +55,7 @@ class Replier:
         calls: SlackCalls,
         router: Router,
         history: SlackHistory,
+        files: SlackFiles,
         model: BedrockModel,
         settings: Settings,
         clock: Callable[[], float] = time.monotonic,
@@ -59,6 +63,7 @@ class Replier:
         self._calls = calls
         self._router = router
         self._history = history
+        self._files = files
         self._model = model
         self._settings = settings
         self._clock = clock
@@ -102,12 +107,15 @@ class Replier:
             try:
                 if not slot:  # stopped (deadline, shutdown) while it waited for a slot
                     raise Stopped()
-                context = self._conversation(request, bot)
+                context = self._conversation(request, bot, delivery)
                 if reply.stop_note is not None:  # nowhere to answer, or stopped, while it read
                     raise Stopped()
                 asked_at = self._clock()
                 stream = reply.attach(self._model.stream(context.messages))
                 outcome, note, usage = self._read(stream, reply, delivery, asked_at)
+                if stream.dropped_files:
+                    context = context._replace(read_note="\n".join(filter(None, [context.read_note,
+                                                                                 notes.MODEL_TAKES_NO_FILES])))
             except Exception as error:
                 outcome, note = ("failed", None) if delivery.nowhere else self._failure(reply, error)
         if context.question_cut:
@@ -178,7 +186,7 @@ class Replier:
             return notes.NOT_ALLOWED_HERE
         if settings.allowed_users and request.user not in settings.allowed_users:
             return notes.NOT_ALLOWED_FOR_YOU
-        if not question_text(request.text, bot):
+        if not question_text(request.text, bot) and not (request.files and self._files.limits.kinds):
             return notes.FILES_ONLY if request.has_files else notes.empty_question(in_dm=request.is_dm)
         return None
 
@@ -200,7 +208,7 @@ class Replier:
         except SlackError as error:
             log.error("cannot answer in %s: %s", request.channel, error.code)
 
-    def _conversation(self, request: Request, bot: Identity) -> "_Context":
+    def _conversation(self, request: Request, bot: Identity, delivery: Delivery) -> "_Context":
         """The model messages for `request`, whether the question itself had to be cut, and the note that
         says what of the conversation could not be read."""
         asked_about = set(_MENTION.findall(request.text or "")) - {bot.user_id}
@@ -210,10 +218,17 @@ class Replier:
         everyone = [*history, request.message]
         people = {m["user"] for m in everyone if m.get("user") and m.get("user") != bot.user_id and not m.get("bot_id")}
         mentioned = {user for m in everyone for user in _MENTION.findall(m.get("text") or "")} - {bot.user_id}
-        names = self._history.names(people | mentioned) if len(people) > 1 or mentioned else {}
+        wants_names = len(people) > 1 or bool(mentioned)
+        if wants_names:
+            self._history.look_up(people | mentioned)  # while the files download
+        attachments, files_note = self._attachments(request, history, delivery)
+        names = self._history.names(people | mentioned) if wants_names else {}
+        question = request.message
+        if not question_text(request.text, bot) and request.files:
+            question = {**question, "text": FILES_QUESTION}
         messages = build_conversation(
             history,
-            request.message,
+            question,
             bot=bot,
             names=names,
             budget_chars=self._settings.context_max_chars,
@@ -221,8 +236,24 @@ class Replier:
             skip_texts=(notes.PLACEHOLDER,),
             keep_first=bool(request.thread_ts),
         )
+        if attachments.blocks and messages and messages[-1]["role"] == "user":
+            messages[-1] = {**messages[-1], "content": [*attachments.blocks, *messages[-1]["content"]]}
         return _Context(messages, len(question_text(request.text, bot, names)) > self._settings.max_message_chars,
-                        read_note)
+                        "\n".join(filter(None, [read_note, files_note])) or None)
+
+    def _attachments(self, request: Request, history: list[dict], delivery: Delivery) -> tuple[Attachments, str | None]:
+        """The files shared with the question and before it in the thread (newest first), as model content,
+        and the note naming those the model will not see."""
+        shared = [SlackFile.from_slack(file, message["ts"])
+                  for message in sorted([*history, request.message], key=lambda m: float(m.get("ts", 0)), reverse=True)
+                  if float(message.get("ts", 0)) <= float(request.ts)
+                  for file in reversed(message.get("files") or [])]
+        if not shared or not self._files.limits.kinds:
+            return Attachments(), None
+        if not self._model.takes_files:
+            return Attachments(), notes.MODEL_TAKES_NO_FILES
+        attachments = self._files.read(shared, on_reading=delivery.reading)
+        return attachments, notes.files_note(item.for_note() for item in attachments.left_out)
 
     def _history_of(self, request: Request) -> tuple[list[dict], str | None]:
         """What was said before `request`, and a note if some of it that mattered could not be read."""

@@ -71,6 +71,7 @@ class Delivery:
         self._held = (0, 0)  # (streams, edited messages) this reply holds open in the router's count
         self._begun = False  # the sign of life was shown (or could not be)
         self.nowhere = False  # Slack would not take even the sign of life
+        self._reading: str | None = None  # a file whose reading began before the sign of life was up
 
     # -- what the reply does -----------------------------------------------------------------------
 
@@ -84,6 +85,8 @@ class Delivery:
             self._changed.notify_all()
         if not shown:
             self._on_gone()
+        elif self._reading is not None:
+            self._show_reading(self._reading)
         return shown
 
     def _show_sign_of_life(self) -> bool:
@@ -105,6 +108,26 @@ class Delivery:
         self.sign_of_life = SignOfLife.PLACEHOLDER
         self._placeholder = (response["ts"], notes.PLACEHOLDER)
         return True
+
+    def reading(self, name: str) -> None:
+        """Say in the thread's status which file is being read, where the status is the sign of life and no
+        answer has begun: at once, on a thread of its own (or right after the sign of life, if it is still on
+        its way). A status that cannot be set is not worth a retry."""
+        with self._changed:
+            if not self._begun:
+                self._reading = name
+                return
+        threading.Thread(target=self._show_reading, args=(name,), name="reply-status", daemon=True).start()
+
+    def _show_reading(self, name: str) -> None:
+        with self._changed:
+            if self.sign_of_life is not SignOfLife.STATUS or self._writer is not None:
+                return
+        try:
+            self._calls.call(STATUS, retry=False, channel_id=self._place.channel, thread_ts=self._place.thread_ts,
+                             status=notes.reading(name))
+        except SlackError as error:
+            log.info("could not show what is being read in %s: %s", self._place.channel, error.code)
 
     def feed(self, text: str) -> None:
         with self._changed:

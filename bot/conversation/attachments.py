@@ -1,0 +1,100 @@
+"""Reads the files people shared into model content: the Slack edge of `files`.
+
+The files of the question and of the thread before it, newest first, go through `files.choose`; the chosen
+ones are downloaded at once (the Slack call policy paces and retries each; the client bounds how many run
+together) within one budget of time for all of them, each checked (`files.check_download`) and turned into
+Converse blocks. Whatever does not reach the model is kept as `LeftOut`, for the answer's closing note.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
+from dataclasses import dataclass, field
+from typing import Callable
+
+from bot.conversation.files import (Choice, LeftOut, Limits, Reading, Reason, SlackFile, check_download, choose,
+                                    document_name, download_failed, to_blocks)
+from bot.slack.calls import SlackCalls
+from bot.slack.http import DOWNLOAD
+from bot.slack.kinds import Gone, NotAllowed, RateLimited, SlackError, TooLong, Unavailable
+
+log = logging.getLogger(__name__)
+
+_AT_ONCE = 8  # downloads a reader may wait on together (the client runs fewer at a time)
+
+
+@dataclass
+class Attachments:
+    """What the model gets of the shared files (`blocks`, in the order they were shared) and what it does not."""
+
+    blocks: list[dict] = field(default_factory=list)
+    left_out: list[LeftOut] = field(default_factory=list)
+
+
+class SlackFiles:
+    def __init__(self, calls: SlackCalls, limits: Limits, *, seconds: float) -> None:
+        self._calls = calls
+        self.limits = limits
+        self._seconds = seconds
+        self._pool = ThreadPoolExecutor(max_workers=_AT_ONCE, thread_name_prefix="file-download")
+
+    def read(self, files_newest_first: list[SlackFile], on_reading: Callable[[str], None] = lambda name: None,
+             deadline: float | None = None) -> Attachments:
+        """Download and check the files that fit; `on_reading` hears the name of the first file being read
+        (for the status). `deadline` (on the calls' clock): the reply's, if sooner than the files' budget."""
+        choice: Choice = choose(files_newest_first, self.limits)
+        if not choice.chosen:
+            return Attachments(left_out=choice.left_out)
+        on_reading(choice.chosen[0][0].name)
+        until = self._calls.clock() + self._seconds
+        if deadline is not None:
+            until = min(until, deadline)
+        futures = {self._pool.submit(self._download, file, reading, until): (file, reading)
+                   for file, reading in choice.chosen}
+        done, late = wait_for(futures, timeout=max(until - self._calls.clock(), 0) + 1.0)
+        left_out = list(choice.left_out)
+        got: dict[str, bytes] = {}
+        for future, (file, reading) in futures.items():
+            outcome = future.result() if future in done else Reason.TIMED_OUT
+            if isinstance(outcome, Reason):
+                left_out.append(download_failed(file, reading, outcome, self.limits))
+            else:
+                got[file.id] = outcome
+        blocks: list[dict] = []
+        taken: set[str] = set()
+        for file, reading in reversed(choice.chosen):  # oldest first: the order they were shared in
+            if file.id in got:
+                name = document_name(file.name, taken)
+                taken.add(name)
+                blocks += to_blocks(reading, file, got[file.id], name, text_chars=self.limits.text_chars)
+        if left_out:
+            log.info("files left out: %s", ", ".join(f"{item.file.name} ({item.reason.value})" for item in left_out))
+        return Attachments(blocks, left_out)
+
+    def _download(self, file: SlackFile, reading: Reading, until: float) -> bytes | Reason:
+        """The file's bytes, checked, or why the model cannot have them."""
+        try:
+            data = self._calls.call(DOWNLOAD, deadline=until, url=file.url,
+                                    max_bytes=self.limits.file_bytes(reading.kind), until=_monotonic(until, self._calls),
+                                    expect_html=reading.format == "html").data
+        except NotAllowed:
+            return Reason.NO_ACCESS
+        except Gone:
+            return Reason.DELETED
+        except TooLong:
+            return Reason.TOO_LARGE
+        except (Unavailable, RateLimited) as error:  # after the policy's retries, or out of time
+            log.warning("could not download %s: %s", file.name, error.code)
+            return Reason.TIMED_OUT
+        except SlackError as error:  # not a file Slack hands over as one
+            log.warning("could not download %s: %s", file.name, error.code)
+            return Reason.NOT_WHAT_IT_SAYS
+        return check_download(reading, data, self.limits) or data
+
+
+def _monotonic(deadline: float, calls: SlackCalls) -> float:
+    """`deadline` on the calls' clock, as a `time.monotonic` time (the client reads that clock)."""
+    return time.monotonic() + (deadline - calls.clock())

@@ -1,0 +1,113 @@
+"""Files people share, end to end through the real bot: the Slack stand-in serves them behind the bot token and
+`files:read`, the Bedrock stand-in checks the image and document blocks it gets. Real small files, made here."""
+
+from __future__ import annotations
+
+import logging
+
+from bot import notes
+from standins.bedrock import Reply
+from standins.events import direct_message, mention
+from tests.test_files import PNG
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+CSV = b"service,errors\napi,12\nworker,0\n"
+ANSWER = "Here is what I see."
+
+
+def answer(slack, channel: str = "C1", contains: str = ANSWER) -> str:
+    def done():
+        texts = [m.text for m in slack.bot_messages(channel) if not m.streaming and contains in m.text]
+        return texts and texts[-1]
+    return slack.wait_until(done, timeout=15, what=f"the answer in {channel}")
+
+
+def ask(slack, text: str, files: list[dict], **where) -> None:
+    event, _ = mention(slack, text, files=files, **where)
+    slack.send_event(event)
+
+
+def test_an_image_a_pdf_and_a_csv_reach_the_model_as_blocks_with_the_question(slack, bedrock, start_bot):
+    start_bot()
+    bedrock.default = Reply.text(ANSWER)
+    files = [slack.add_file("screenshot.png", PNG, "image/png"), slack.add_file("report.pdf", PDF, "application/pdf"),
+             slack.add_file("errors.csv", CSV, "text/csv")]
+    ask(slack, "<@UBOT> what's wrong here?", files)
+    assert answer(slack) == ANSWER  # no note: everything was read
+    [request] = bedrock.requests
+    assert request.images == [("png", PNG)]
+    assert sorted((fmt, data) for fmt, _, data in request.documents) == [("csv", CSV), ("pdf", PDF)]
+    last = request.messages[-1]["content"]
+    assert "what's wrong here?" in last[-1]["text"]  # the question after the files
+    assert all(r.headers["Authorization"] == "Bearer xoxb-local-standin" for r in slack.file_requests)
+
+
+def test_a_message_with_only_a_file_asks_what_it_is_and_a_snippet_is_read_as_text(slack, bedrock, start_bot):
+    start_bot()
+    bedrock.default = Reply.text(ANSWER)
+    log = slack.add_file("app.log", b"ERROR db timeout\nERROR db timeout\n", "text/plain", filetype="text",
+                         mode="snippet")
+    event, _ = direct_message(slack, "", files=[log])
+    slack.send_event(event)
+    assert answer(slack, "D1") == ANSWER
+    [request] = bedrock.requests
+    text = " ".join(block.get("text", "") for block in request.messages[-1]["content"])
+    assert "[file: app.log]" in text and "ERROR db timeout" in text and "Say what they are" in text
+
+
+def test_what_cannot_be_read_is_named_in_the_note_and_the_rest_is_answered(slack, bedrock, start_bot):
+    start_bot(FILE_MAX_MB="0.01")  # 10,000 bytes
+    bedrock.default = Reply.text(ANSWER)
+    files = [slack.add_file("archive.zip", b"PK\x03\x04" + b"x" * 10, "application/zip"),
+             slack.add_file("big.pdf", PDF + b"x" * 20_000, "application/pdf"),
+             slack.add_file("errors.csv", CSV, "text/csv")]
+    ask(slack, "<@UBOT> look", files)
+    text = answer(slack)
+    assert "archive.zip" in text and "big.pdf" in text and "errors.csv" not in text.split(ANSWER)[-1]
+    [request] = bedrock.requests
+    assert [name for _, name, _ in request.documents] and not request.images
+
+
+def test_without_files_read_slack_sends_its_sign_in_page_and_the_note_tells_the_admin(slack, bedrock, start_bot,
+                                                                                   caplog):
+    caplog.set_level(logging.INFO, logger="bot")
+    start_bot()
+    slack.scopes.discard("files:read")
+    bedrock.default = Reply.text(ANSWER)
+    ask(slack, "<@UBOT> see this", [slack.add_file("report.pdf", PDF, "application/pdf")])
+    text = answer(slack)
+    assert "files:read" in text
+    [request] = bedrock.requests
+    assert not request.documents  # the sign-in page never reached the model
+
+
+def test_a_model_without_vision_answers_the_text_says_so_and_is_not_sent_files_again(slack, bedrock, start_bot):
+    start_bot()
+    bedrock.refuse_files = True
+    bedrock.default = Reply.text(ANSWER)
+    ask(slack, "<@UBOT> what is this?", [slack.add_file("screenshot.png", PNG, "image/png")])
+    assert notes.MODEL_TAKES_NO_FILES in answer(slack)
+    assert len(bedrock.requests) == 2 and not bedrock.requests[1].images  # refused, then the text alone
+    ask(slack, "<@UBOT> and this?", [slack.add_file("other.png", PNG, "image/png")], channel="C2")
+    assert notes.MODEL_TAKES_NO_FILES in answer(slack, "C2")
+    assert len(bedrock.requests) == 3 and not bedrock.requests[2].images
+
+
+def test_files_shared_earlier_in_the_thread_stay_in_the_conversation(slack, bedrock, start_bot):
+    start_bot()
+    bedrock.default = Reply.text(ANSWER)
+    root = slack.add_message("C1", "here is the report", user="U2",
+                             files=[slack.add_file("report.pdf", PDF, "application/pdf")])
+    ask(slack, "<@UBOT> what does the report say?", [], thread_ts=root.ts)
+    answer(slack)
+    [request] = bedrock.requests
+    assert [(fmt, data) for fmt, _, data in request.documents] == [("pdf", PDF)]
+
+
+def test_the_status_says_which_file_is_being_read(slack, bedrock, start_bot):
+    start_bot(SLACK_STATUS="on", SLACK_REPLY_SURFACE="auto")
+    bedrock.default = Reply.text(ANSWER)
+    ask(slack, "<@UBOT> read this", [slack.add_file("report.pdf", PDF, "application/pdf")])
+    slack.wait_until(lambda: [m for m in slack.bot_messages("C1") if ANSWER in m.text and not m.streaming],
+                     what="the answer")
+    assert "is reading report.pdf…" in [status.status for status in slack.statuses]
