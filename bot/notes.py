@@ -60,6 +60,7 @@ _FILE_WHY = {  # reason → (for one file, for several)
     "kind_not_read": ("this bot is set not to read {kinds}", "this bot is set not to read {kinds}"),
     "too_large": ("over the {size} limit", "each over the {size} limit"),
     "too_wide": ("over {limit:,} pixels a side", "each over {limit:,} pixels a side"),
+    "too_many": ("over the {limit} {kinds} I can read at once", "over the {limit} {kinds} I can read at once"),
     "no_room": ("no room left: {size} of files at most for one answer",
                 "no room left: {size} of files at most for one answer"),
     "no_access": (FILES_SCOPE_FIX, FILES_SCOPE_FIX),
@@ -76,7 +77,7 @@ def files_note(left_out: Iterable[tuple[str, str, str | None, int | None]]) -> s
 
     Each entry is (file name, reason, kind, limit): the reason and kind as `bot.conversation.files` names them
     (`LeftOut.for_note()`), the limit the number the reason is about. Files left out for one reason are
-    listed together; those over the image or document count are counted, not named."""
+    listed together."""
     groups: dict[tuple[str, str | None, int | None], list[str]] = {}
     for name, reason, kind, limit in left_out:
         by_kind = reason in ("too_many", "kind_not_read")  # the others say the same of every kind
@@ -86,9 +87,6 @@ def files_note(left_out: Iterable[tuple[str, str, str | None, int | None]]) -> s
     parts = []
     for (reason, kind, limit), names in groups.items():
         one, several = _FILE_KINDS.get(kind or "", ("file", "files"))
-        if reason == "too_many":
-            parts.append(f"{len(names)} more {one if len(names) == 1 else several} ({limit} at most)")
-            continue
         shown = ", ".join(_file_name(name) for name in names[:_NAMES_SHOWN])
         if len(names) > _NAMES_SHOWN:
             shown += f" and {len(names) - _NAMES_SHOWN} more"

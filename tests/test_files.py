@@ -324,7 +324,7 @@ def test_no_files_left_out_means_no_note():
     assert notes.files_note([]) is None
 
 
-def test_the_note_names_each_file_and_why_and_counts_those_over_the_count():
+def test_the_note_names_each_file_and_why():
     left_out = [
         LeftOut(slack_file("report.zip"), Reason.KIND_UNSUPPORTED),
         LeftOut(_pdf(1), Reason.TOO_LARGE, Kind.DOCUMENT, 4_500_000),
@@ -332,7 +332,7 @@ def test_the_note_names_each_file_and_why_and_counts_those_over_the_count():
     ]
     assert notes.files_note(left.for_note() for left in left_out) == (
         ":paperclip: _I couldn't read: report.zip (a kind of file I can't read); doc1.pdf (over the 4.5 MB "
-        "limit); 3 more images (20 at most)._")
+        "limit); shot0.png, shot1.png, shot2.png (over the 20 images I can read at once)._")
 
 
 @pytest.mark.parametrize("entry, says", [
@@ -341,7 +341,7 @@ def test_the_note_names_each_file_and_why_and_counts_those_over_the_count():
     (("a.py", "kind_not_read", "text", None), "a.py (this bot is set not to read text files)"),
     (("a.png", "too_large", "image", 3_750_000), "a.png (over the 3.75 MB limit)"),
     (("a.png", "too_wide", "image", 8000), "a.png (over 8,000 pixels a side)"),
-    (("a.pdf", "too_many", "document", 5), "1 more document (5 at most)"),
+    (("a.pdf", "too_many", "document", 5), "a.pdf (over the 5 documents I can read at once)"),
     (("a.pdf", "no_room", "document", 10_000_000), "a.pdf (no room left: 10 MB of files at most for one answer)"),
     (("a.pdf", "no_access", "document", None), "a.pdf (the app needs the files:read scope: an admin should add"),
     (("a.pdf", "deleted", "document", None), "a.pdf (deleted before I could read it)"),

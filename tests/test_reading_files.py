@@ -111,3 +111,20 @@ def test_the_status_says_which_file_is_being_read(slack, bedrock, start_bot):
     slack.wait_until(lambda: [m for m in slack.bot_messages("C1") if ANSWER in m.text and not m.streaming],
                      what="the answer")
     assert "is reading report.pdf…" in [status.status for status in slack.statuses]
+
+
+def test_a_deleted_file_a_mislabelled_one_and_one_too_many_are_named_and_the_rest_read(slack, bedrock, start_bot):
+    start_bot()
+    bedrock.default = Reply.text(ANSWER)
+    sheets = [slack.add_file(f"sheet{n}.csv", CSV, "text/csv") for n in range(6)]  # one more than Bedrock takes
+    fake = slack.add_file("photo.png", b"just some text, not an image", "image/png")
+    gone = slack.add_file("old.png", PNG, "image/png")
+    slack.delete_file(gone["id"])  # deleted after it was shared, before the bot read it
+    ask(slack, "<@UBOT> compare these", [*sheets, fake, gone])
+    text = answer(slack)
+    note = text.split(ANSWER)[-1]
+    assert "old.png (deleted" in note and "photo.png (its content" in note
+    assert "sheet0.csv (over the 5 documents" in note  # the oldest sheet is left out, by name
+    [request] = bedrock.requests
+    assert sorted(name for _, name, _ in request.documents) == [f"sheet{n} csv" for n in range(1, 6)]
+    assert not request.images
