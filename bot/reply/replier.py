@@ -107,7 +107,8 @@ class Replier:
             try:
                 if not slot:  # stopped (deadline, shutdown) while it waited for a slot
                     raise Stopped()
-                context = self._conversation(request, bot, delivery)
+                context = self._conversation(request, bot, delivery,
+                                             until=self._calls.clock() + settings.reply_deadline - (self._clock() - started))
                 if reply.stop_note is not None:  # nowhere to answer, or stopped, while it read
                     raise Stopped()
                 asked_at = self._clock()
@@ -208,7 +209,7 @@ class Replier:
         except SlackError as error:
             log.error("cannot answer in %s: %s", request.channel, error.code)
 
-    def _conversation(self, request: Request, bot: Identity, delivery: Delivery) -> "_Context":
+    def _conversation(self, request: Request, bot: Identity, delivery: Delivery, until: float) -> "_Context":
         """The model messages for `request`, whether the question itself had to be cut, and the note that
         says what of the conversation could not be read."""
         asked_about = set(_MENTION.findall(request.text or "")) - {bot.user_id}
@@ -221,7 +222,7 @@ class Replier:
         wants_names = len(people) > 1 or bool(mentioned)
         if wants_names:
             self._history.look_up(people | mentioned)  # while the files download
-        attachments, files_note = self._attachments(request, history, delivery)
+        attachments, files_note = self._attachments(request, history, delivery, until)
         names = self._history.names(people | mentioned) if wants_names else {}
         question = request.message
         if not question_text(request.text, bot) and request.files:
@@ -241,9 +242,11 @@ class Replier:
         return _Context(messages, len(question_text(request.text, bot, names)) > self._settings.max_message_chars,
                         "\n".join(filter(None, [read_note, files_note])) or None)
 
-    def _attachments(self, request: Request, history: list[dict], delivery: Delivery) -> tuple[Attachments, str | None]:
+    def _attachments(self, request: Request, history: list[dict], delivery: Delivery,
+                     until: float) -> tuple[Attachments, str | None]:
         """The files shared with the question and before it in the thread (newest first), as model content,
-        and the note naming those the model will not see."""
+        and the note naming those the model will not see; their downloads end by the reply's deadline (`until`,
+        on the Slack calls' clock) at the latest."""
         shared = [SlackFile.from_slack(file, message["ts"])
                   for message in sorted([*history, request.message], key=lambda m: float(m.get("ts", 0)), reverse=True)
                   if float(message.get("ts", 0)) <= float(request.ts)
@@ -252,7 +255,7 @@ class Replier:
             return Attachments(), None
         if not self._model.takes_files:
             return Attachments(), notes.MODEL_TAKES_NO_FILES
-        attachments = self._files.read(shared, on_reading=delivery.reading)
+        attachments = self._files.read(shared, on_reading=delivery.reading, deadline=until)
         return attachments, notes.files_note(item.for_note() for item in attachments.left_out)
 
     def _history_of(self, request: Request) -> tuple[list[dict], str | None]:

@@ -77,13 +77,18 @@ class PooledWebClient(WebClient):
                 except urllib3.exceptions.HTTPError as error:
                     raise _as_urllib(error) from error  # mapped by `errors.from_exception`
                 if response.status in (301, 302, 303, 307, 308) and response.headers.get("Location"):
+                    response.drain_conn()  # a redirect's body is small: the connection can carry the next request
                     response.release_conn()
                     url = urljoin(url, response.headers["Location"])  # refused above unless it is Slack's
                     continue
                 try:
-                    return self._file_body(url, response, max_bytes, until, expect_html)
+                    found = self._file_body(url, response, max_bytes, until, expect_html)
+                except BaseException:
+                    response.close()  # a body left unread must not reach the next request on this connection
+                    raise
                 finally:
                     response.release_conn()
+                return found
             raise Refused(DOWNLOAD, "too_many_redirects")
 
     def _file_body(self, url: str, response, max_bytes: int, until: float | None,
