@@ -103,3 +103,17 @@ def test_only_slacks_hosts_and_the_token_never_follows_a_redirect_elsewhere(slac
         assert seen == []  # a redirect off Slack's hosts is not followed (a plain-HTTP host is not Slack's)
     finally:
         other.shutdown()
+
+
+def test_at_most_a_few_downloads_run_at_once(slack, calls):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.slack.http import DOWNLOADS_AT_ONCE
+
+    slack.file_delay = 0.5  # each body comes half a second after its headers
+    files = [slack.add_file(f"r{n}.pdf", PDF, "application/pdf") for n in range(DOWNLOADS_AT_ONCE + 3)]
+    started = time.monotonic()
+    with ThreadPoolExecutor(len(files)) as pool:
+        assert list(pool.map(lambda file: download(calls, file), files)) == [PDF] * len(files)
+    first_round = [r for r in slack.file_requests if r.at - started < 0.4]
+    assert len(first_round) == DOWNLOADS_AT_ONCE  # the others waited for one to finish
