@@ -46,6 +46,11 @@ FAILED = ":warning: _Sorry, I couldn't get an answer from the model. The details
 
 # -- files shared with a question ----------------------------------------------------------------------------
 
+def lines(*parts: str | None) -> str | None:
+    """The notes that apply, one to a line; None when none does."""
+    return "\n".join(part for part in parts if part) or None
+
+
 def reading(name: str) -> str:
     """The thread's status while shared files download ("<app> is reading report.pdf…")."""
     return f"is reading {name}…"

@@ -54,22 +54,22 @@ class SlackFiles:
             until = min(until, deadline)
         futures = {self._pool.submit(self._download, file, reading, until): (file, reading)
                    for file, reading in choice.chosen}
-        done, late = wait_for(futures, timeout=max(until - self._calls.clock(), 0) + 1.0)
+        done, _ = wait_for(futures, timeout=max(until - self._calls.clock(), 0) + 1.0)
         left_out = list(choice.left_out)
-        got: dict[str, bytes] = {}
+        got: dict[SlackFile, bytes] = {}
         for future, (file, reading) in futures.items():
             outcome = future.result() if future in done else Reason.TIMED_OUT
             if isinstance(outcome, Reason):
                 left_out.append(download_failed(file, reading, outcome, self.limits))
             else:
-                got[file.id] = outcome
+                got[file] = outcome
         blocks: list[dict] = []
         taken: set[str] = set()
         for file, reading in reversed(choice.chosen):  # oldest first: the order they were shared in
-            if file.id in got:
+            if file in got:
                 name = document_name(file.name, taken)
                 taken.add(name)
-                blocks += to_blocks(reading, file, got[file.id], name, text_chars=self.limits.text_chars)
+                blocks += to_blocks(reading, file, got[file], name, text_chars=self.limits.text_chars)
         if left_out:
             log.info("files left out: %s", ", ".join(f"{item.file.name} ({item.reason.value})" for item in left_out))
         return Attachments(blocks, left_out)

@@ -167,9 +167,9 @@ class Layout:
         if note is None and blank and not shown_anything:
             note = notes.EMPTY_ANSWER
         if self.lost:
-            note = "\n".join(filter(None, [note, notes.PART_MISSING]))
+            note = notes.lines(note, notes.PART_MISSING)
         elif self.moved:
-            note = "\n".join(filter(None, [note, notes.ANSWER_MOVED]))
+            note = notes.lines(note, notes.ANSWER_MOVED)
         return note
 
 

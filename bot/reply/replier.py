@@ -94,6 +94,7 @@ class Replier:
     def _answer(self, reply: Reply, bot: Identity) -> None:
         request, settings = reply.request, self._settings
         started = self._clock()
+        deadline = self._calls.clock() + settings.reply_deadline  # the reply's, on the Slack calls' clock
         delivery = reply.delivery = Delivery(
             self._calls, self._router, Place(request.channel, request.reply_thread_ts, request.user, request.team,
                                              event=request.event_id, asked=request.ts),
@@ -107,22 +108,20 @@ class Replier:
             try:
                 if not slot:  # stopped (deadline, shutdown) while it waited for a slot
                     raise Stopped()
-                context = self._conversation(request, bot, delivery,
-                                             until=self._calls.clock() + settings.reply_deadline - (self._clock() - started))
+                context = self._conversation(request, bot, delivery, until=deadline)
                 if reply.stop_note is not None:  # nowhere to answer, or stopped, while it read
                     raise Stopped()
                 asked_at = self._clock()
                 stream = reply.attach(self._model.stream(context.messages))
                 outcome, note, usage = self._read(stream, reply, delivery, asked_at)
                 if stream.dropped_files:
-                    context = context._replace(read_note="\n".join(filter(None, [context.read_note,
-                                                                                 notes.MODEL_TAKES_NO_FILES])))
+                    context = context._replace(read_note=notes.lines(context.read_note, notes.MODEL_TAKES_NO_FILES))
             except Exception as error:
                 outcome, note = ("failed", None) if delivery.nowhere else self._failure(reply, error)
         if context.question_cut:
-            note = "\n".join(filter(None, [note, notes.QUESTION_CUT.format(limit=settings.max_message_chars)]))
+            note = notes.lines(note, notes.QUESTION_CUT.format(limit=settings.max_message_chars))
         if context.read_note and reply.got_text:  # it qualifies an answer; a failure's note stands alone
-            note = "\n".join(filter(None, [note, context.read_note]))
+            note = notes.lines(note, context.read_note)
         if not delivery.finish(note, timeout=self._final_edit_timeout()):
             log.error("the reply to %s did not finish its Slack calls in time", request.event_id)
             outcome = "failed"
@@ -240,7 +239,7 @@ class Replier:
         if attachments.blocks and messages and messages[-1]["role"] == "user":
             messages[-1] = {**messages[-1], "content": [*attachments.blocks, *messages[-1]["content"]]}
         return _Context(messages, len(question_text(request.text, bot, names)) > self._settings.max_message_chars,
-                        "\n".join(filter(None, [read_note, files_note])) or None)
+                        notes.lines(read_note, files_note))
 
     def _attachments(self, request: Request, history: list[dict], delivery: Delivery,
                      until: float) -> tuple[Attachments, str | None]:

@@ -4,8 +4,9 @@
 it, a placeholder goes at once instead), or a placeholder message. It may run on a thread of its own while
 the conversation is read and the model asked: text that comes before the sign of life is up waits for it,
 and `finish` waits for it too. If Slack will not take even the sign of life, there is nowhere to answer:
-`nowhere` is set, `on_gone` is called (the model may stop) and `finish` shows nothing. The first words choose the answer's sink
-(a native stream, or messages posted and edited; see `router`), which a `Writer` then drives; everything
+`nowhere` is set, `on_gone` is called (the model may stop) and `finish` shows nothing. The first words
+choose the answer's sink (a native stream, or messages posted and edited; see `router`), which a `Writer`
+then drives; everything
 after is fed to the same layout. A stream that cannot or may not start hands the reply over to the edit
 sink from that message on, and a refusal is passed to the router to learn from. A reply that ends before any
 text (a failure, an empty answer) posts its note, or edits the placeholder into it. Whatever happens, the
@@ -92,8 +93,7 @@ class Delivery:
     def _show_sign_of_life(self) -> bool:
         if self._router.sign_of_life(self._place.channel, self._place.thread_ts) is SignOfLife.STATUS:
             try:  # once: a status that must wait for a retry is no sign of life
-                self._calls.call(STATUS, retry=False, channel_id=self._place.channel, thread_ts=self._place.thread_ts,
-                                 status=self._status, loading_messages=list(self._loading_messages) or None)
+                self._set_status(self._status, loading_messages=list(self._loading_messages) or None)
                 self.sign_of_life = SignOfLife.STATUS
                 return True
             except SlackError as error:
@@ -124,8 +124,7 @@ class Delivery:
             if self.sign_of_life is not SignOfLife.STATUS or self._writer is not None:
                 return
         try:
-            self._calls.call(STATUS, retry=False, channel_id=self._place.channel, thread_ts=self._place.thread_ts,
-                             status=notes.reading(name))
+            self._set_status(notes.reading(name))
         except SlackError as error:
             log.info("could not show what is being read in %s: %s", self._place.channel, error.code)
 
@@ -241,11 +240,16 @@ class Delivery:
         except SlackError:
             log.exception("could not say in %s that the reply failed", self._place.channel)
 
+    def _set_status(self, status: str, *, retry: bool = False, **extra) -> None:
+        """The thread's status; by default tried once (a status that must wait for a retry is out of date)."""
+        self._calls.call(STATUS, retry=retry, channel_id=self._place.channel, thread_ts=self._place.thread_ts,
+                         status=status, **extra)
+
     def _clear_status_if_unused(self) -> None:
         """Slack clears the status when the app posts in the thread; a reply that posted nothing clears it."""
         if self.sign_of_life is not SignOfLife.STATUS or any(writer.sink.posted for writer in self._writers):
             return
         try:
-            self._calls.call(STATUS, channel_id=self._place.channel, thread_ts=self._place.thread_ts, status="")
+            self._set_status("", retry=True)
         except SlackError as error:
             log.info("could not clear the status in %s: %s", self._place.channel, error.code)
