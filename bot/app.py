@@ -19,6 +19,8 @@ from bot.intake.requests import SeenEvents
 from bot.model.bedrock import BedrockModel
 from bot.reply.replier import Replier
 from bot.settings import Settings
+from bot.shared.base import SharedState
+from bot.shared.local import LocalState
 from bot.sinks.router import Router, Surface
 from bot.slack import errors
 from bot.slack.calls import SlackCalls
@@ -31,6 +33,7 @@ class Bot:
     app: App
     replier: Replier
     pacer: Pacer  # Slack's budgets as the bot sees them
+    state: SharedState  # what it shares with other instances serving the workspace (if any)
 
 
 def create_bot(settings: Settings, bedrock_client=None) -> Bot:
@@ -55,7 +58,8 @@ def create_bot(settings: Settings, bedrock_client=None) -> Bot:
         raise
     except (OSError, HTTPException) as error:  # the network failed before Slack could answer
         raise errors.from_exception("auth.test", error) from error
-    pacer = Pacer(settings.slack_limits)
+    state = shared_state(settings)
+    pacer = Pacer(settings.slack_limits, shared=state)
     calls = SlackCalls(client, pacer, attempts=settings.slack_retry_attempts, max_seconds=settings.slack_retry_seconds)
     model = BedrockModel.from_settings(settings, bedrock_client)
     replier = Replier(
@@ -68,9 +72,20 @@ def create_bot(settings: Settings, bedrock_client=None) -> Bot:
                          seconds=settings.files_read_seconds),
         model=model,
         settings=settings,
+        state=state,
     )
-    register_listeners(app, replier, SeenEvents(), calls)
-    return Bot(app, replier, pacer)
+    register_listeners(app, replier, SeenEvents(state), calls)
+    return Bot(app, replier, pacer, state)
+
+
+def shared_state(settings: Settings) -> SharedState:
+    """Redis if `REDIS_URL` is set (several instances), else this process's own state (one instance)."""
+    if not settings.redis_url:
+        return LocalState()
+    from bot.shared.redis_state import RedisState
+
+    return RedisState(settings.redis_url, prefix=settings.redis_key_prefix, timeout=settings.redis_timeout,
+                      lease_seconds=settings.redis_lease_seconds)
 
 
 def socket_mode_handler(app: App, settings: Settings) -> SocketModeHandler:

@@ -4,7 +4,7 @@ Settings; the bot token (`auth.test`) and its scopes (the `x-oauth-scopes` heade
 (`apps.connections.open`); whether Slack lets this app stream natively (a `chat.startStream` into a
 conversation that does not exist, so nothing is posted); AWS credentials and region; and a minimal
 streaming call to the configured model, which catches missing model access and a model id that needs an
-inference profile. Exit status 0 only when every check passes; native streaming is optional (replies are
+inference profile; with `REDIS_URL`, that Redis answers and runs the bot's scripts. Exit status 0 only when every check passes; native streaming is optional (replies are
 then edited messages), so it can only warn.
 """
 
@@ -70,6 +70,8 @@ def _checks(env: Mapping[str, str], bedrock_client, mode: str):
         yield _app_token(client, settings)
     else:  # Slack signs each request; a wrong secret can only show as 401s once events arrive
         yield Check("Slack signing secret", True, "set; requests Slack signs with another secret get 401")
+    if settings.redis_url:
+        yield _redis(settings)
     aws = _aws(settings)
     yield aws
     if aws.ok:
@@ -120,6 +122,36 @@ def _app_token(client: WebClient, settings: Settings) -> Check:
         return Check("Slack app token", False,
                      notes.slack_unusable(response, setting="SLACK_APP_TOKEN", api_url=settings.slack_api_url))
     return Check("Slack app token", True, "opens a Socket Mode connection")
+
+
+def _redis(settings: Settings) -> Check:
+    """The Redis several instances share: reachable, writable, and running the scripts the bot uses."""
+    import redis
+
+    from bot.shared.redis_state import RedisState
+
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    where = RedisState.where(client)
+    try:
+        version = client.info("server").get("redis_version", "?")
+        key = f"{settings.redis_key_prefix}:doctor"
+        if client.eval("redis.call('SET', KEYS[1], ARGV[1], 'PX', 10000) return redis.call('TIME')[1]",
+                       1, key, "ok") is None or client.get(key) != b"ok":
+            raise redis.ResponseError("a key written by a script could not be read back")
+        client.delete(key)
+    except redis.AuthenticationError as error:
+        return Check("Redis", False, f"{where} refused the credentials in REDIS_URL ({error}).")
+    except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
+        return Check("Redis", False, f"cannot reach {where} ({type(error).__name__}: {error}). Start Redis or fix "
+                                     "REDIS_URL; instances would each keep their own state meanwhile.")
+    except redis.RedisError as error:  # no permission (ACL), scripting disabled, a read-only replica, ...
+        return Check("Redis", False, f"{where} would not run what the bot needs ({error}): the bot runs Lua "
+                                     "scripts (EVALSHA) and writes keys under REDIS_KEY_PREFIX; use a primary "
+                                     "that allows both.")
+    finally:
+        client.close()
+    return Check("Redis", True, f"instances share their state at {where} (Redis {version}), "
+                                f"keys {settings.redis_key_prefix}:*")
 
 
 def _aws(settings: Settings) -> Check:

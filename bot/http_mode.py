@@ -1,7 +1,8 @@
 """HTTP mode, for production behind a load balancer: the Events API over HTTPS instead of Socket Mode.
 
 Slack POSTs events to `/slack/events`; Bolt answers on its listener threads after acknowledging at once.
-`GET /healthz` answers 200 for the load balancer. Served by waitress (pure Python, multi-threaded).
+`GET /healthz` answers 200 for the load balancer, and says how the state several instances share is kept
+(`"shared_state": "redis"`, `"local"`, or `"local: <why Redis is not used now>"`). Served by waitress (pure Python, multi-threaded).
 
 Before Bolt sees a request, it is screened, so that nobody who lacks the signing secret can make the bot
 spend memory or raise an error: a body announced longer than `MAX_BODY_BYTES` is refused (413) by its
@@ -71,7 +72,8 @@ def wsgi_app(bot: Bot, secret: str) -> Callable:
     def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
-            return _answer(start_response, "200 OK", b'{"ok": true}', "application/json")
+            health = {"ok": True, "shared_state": bot.state.status}  # answering, even while Redis is down
+            return _answer(start_response, "200 OK", json.dumps(health).encode(), "application/json")
         if path != EVENTS_PATH or method != "POST":
             return slack(environ, start_response)
         try:

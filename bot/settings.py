@@ -90,6 +90,12 @@ class Settings:
     max_message_chars: int = 20_000
     allowed_channels: frozenset[str] = frozenset()  # empty: every channel the bot is in
     allowed_users: frozenset[str] = frozenset()  # empty: everyone
+    # Several instances: the state they share (events taken, Slack's budgets, answers per person); "" keeps
+    # it in this process (one instance). See `bot.shared`.
+    redis_url: str = ""
+    redis_key_prefix: str = "bedrock-slack-bot"
+    redis_timeout: float = 0.25  # the longest a reply waits on Redis before using this instance's own state
+    redis_lease_seconds: float = 30.0  # an answer in flight counts for its person this long after its instance stops
     aws_region: str | None = None  # AWS_REGION; when unset boto3's own chain decides (AWS_DEFAULT_REGION, profile)
 
     def __repr__(self) -> str:  # never print a token, even by accident
@@ -161,6 +167,10 @@ class Settings:
             max_message_chars=reader.number("MAX_MESSAGE_CHARS", int, cls.max_message_chars, 100, 1_000_000),
             allowed_channels=reader.ids("ALLOWED_CHANNEL_IDS", "C"),
             allowed_users=reader.ids("ALLOWED_USER_IDS", "U"),
+            redis_url=reader.redis_url("REDIS_URL"),
+            redis_key_prefix=reader.text("REDIS_KEY_PREFIX", cls.redis_key_prefix),
+            redis_timeout=reader.number("REDIS_TIMEOUT_SECONDS", float, cls.redis_timeout, 0.01, 5.0),
+            redis_lease_seconds=reader.number("REDIS_LEASE_SECONDS", float, cls.redis_lease_seconds, 1.0, 3600.0),
             aws_region=reader.text("AWS_REGION", "") or None,  # botocore itself reads only AWS_DEFAULT_REGION
         )
         reader.retired(RETIRED)
@@ -208,6 +218,16 @@ class _Reader:
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             self.problems.append(f"{name} must be an http(s) URL such as {default}, not {value!r}.")
         return value if value.endswith("/") else value + "/"
+
+    def redis_url(self, name: str) -> str:
+        """A Redis URL (redis://, rediss:// for TLS, unix://), or "" for none. A problem never shows its password."""
+        value = self._get(name) or ""
+        parsed = urlparse(value)
+        if value and (parsed.scheme not in ("redis", "rediss", "unix") or not (parsed.hostname or parsed.path)):
+            shown = f"{parsed.scheme}://…" if parsed.scheme else "a value that is not a URL"
+            self.problems.append(f"{name} must be a Redis URL such as redis://localhost:6379/0 (rediss:// for TLS, "
+                                 f"unix:///path/to/redis.sock), not {shown}.")
+        return value
 
     def text(self, name: str, default: str) -> str:
         return self._get(name) or default

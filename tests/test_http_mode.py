@@ -76,7 +76,7 @@ def test_a_bad_or_stale_signature_is_rejected_and_not_answered(slack, bedrock, s
 
 def test_the_health_endpoint_answers(server):
     with urllib.request.urlopen(f"{server}/healthz", timeout=5) as response:
-        assert response.status == 200 and json.loads(response.read()) == {"ok": True}
+        assert response.status == 200 and json.loads(response.read()) == {"ok": True, "shared_state": "local"}
 
 
 def test_python_m_bot_http_serves_and_stops_cleanly_on_sigterm(tmp_path, slack, aws_env):

@@ -12,6 +12,7 @@ import pytest
 
 from bot.conversation.build import Identity
 from bot.intake.requests import Request, SeenEvents, request_from_event
+from bot.shared.local import LocalState
 
 BOT = Identity(user_id="UBOT", bot_id="BBOT")
 
@@ -144,7 +145,7 @@ def request(event_id="Ev1", channel="C1", ts="100.1"):
 
 
 def test_first_delivery_is_answered_and_a_redelivery_is_not():
-    seen = SeenEvents()
+    seen = SeenEvents(LocalState())
     assert seen.first_time(request()) is True
     assert seen.first_time(request()) is False
     assert seen.first_time(request()) is False
@@ -152,19 +153,19 @@ def test_first_delivery_is_answered_and_a_redelivery_is_not():
 
 def test_same_message_under_a_new_event_id_is_not_answered_twice():
     # Slack can deliver one message as both `message` (im) and `app_mention`, or retry with a new id.
-    seen = SeenEvents()
+    seen = SeenEvents(LocalState())
     assert seen.first_time(request(event_id="Ev1")) is True
     assert seen.first_time(request(event_id="Ev2")) is False
 
 
 def test_same_event_id_for_a_different_message_is_not_answered_twice():
-    seen = SeenEvents()
+    seen = SeenEvents(LocalState())
     assert seen.first_time(request(event_id="Ev1", ts="1.0")) is True
     assert seen.first_time(request(event_id="Ev1", ts="2.0")) is False
 
 
 def test_different_messages_are_each_answered():
-    seen = SeenEvents()
+    seen = SeenEvents(LocalState())
     assert seen.first_time(request(event_id="Ev1", ts="1.0")) is True
     assert seen.first_time(request(event_id="Ev2", ts="2.0")) is True
     assert seen.first_time(request(event_id="Ev3", channel="C2", ts="1.0")) is True
@@ -172,7 +173,7 @@ def test_different_messages_are_each_answered():
 
 def test_events_are_remembered_within_the_ttl_and_forgotten_after_it():
     clock = FakeClock()
-    seen = SeenEvents(ttl=60.0, clock=clock)
+    seen = SeenEvents(LocalState(clock, memory=60.0))
     assert seen.first_time(request()) is True
     clock.advance(59.0)
     assert seen.first_time(request()) is False
@@ -182,10 +183,9 @@ def test_events_are_remembered_within_the_ttl_and_forgotten_after_it():
 
 def test_memory_is_bounded_by_capacity_so_old_events_are_forgotten():
     clock = FakeClock()
-    seen = SeenEvents(ttl=1e9, capacity=10, clock=clock)
+    seen = SeenEvents(LocalState(clock, memory=1e9, capacity=10))
     for i in range(100):
         assert seen.first_time(request(event_id=f"Ev{i}", ts=f"{i}.0")) is True
         clock.advance(1.0)
-    assert len(seen._seen) <= 10 + 2  # each request stores two keys; one request may overshoot
     assert seen.first_time(request(event_id="Ev99", ts="99.0")) is False  # the newest is still known
     assert seen.first_time(request(event_id="Ev0", ts="0.0")) is True  # the oldest was forgotten

@@ -2,20 +2,19 @@
 
 Pure rules: a person's `app_mention` in a channel, or a person's new message in a DM with the bot. Not
 the bot's own messages, not other bots', not edits, deletions or other subtypes. `SeenEvents` makes a
-redelivered event (same `event_id`, or the same message) get one answer only in this process; a redelivery
-this process has not seen is checked against the thread by the replier (another process may have answered).
+redelivered event (same `event_id`, or the same message) get one answer, across instances where they share
+their state; a redelivery not recognised so (another process that kept its own state may have answered) is
+checked against the thread by the replier.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Mapping
 
 from bot.conversation.build import Identity
 from bot import feedback
+from bot.shared.base import SharedState
 
 # Subtypes that are still a person's new message; every other subtype (message_changed,
 # message_deleted, bot_message, channel_join, ...) is not a question.
@@ -90,29 +89,15 @@ def request_from_event(event: Mapping, event_id: str | None, bot: Identity, *, a
 
 
 class SeenEvents:
-    """Remembers recent requests so that a redelivery is recognised. Thread-safe, bounded."""
+    """Recognises a redelivered request: the same event, or the same message in another event, is answered
+    once, by whichever instance claims it first (see `bot.shared`)."""
 
-    def __init__(self, ttl: float = 3600.0, capacity: int = 10_000, clock: Callable[[], float] = time.monotonic):
-        self._ttl = ttl
-        self._capacity = capacity
-        self._clock = clock
-        self._seen: OrderedDict[str, float] = OrderedDict()
-        self._lock = threading.Lock()
+    def __init__(self, state: SharedState) -> None:
+        self._state = state
 
     def first_time(self, request: Request) -> bool:
         """True once per event and per message; False for every redelivery."""
-        keys = (f"event:{request.event_id}", f"message:{request.channel}:{request.ts}")
-        now = self._clock()
-        with self._lock:
-            while self._seen and (
-                len(self._seen) > self._capacity or next(iter(self._seen.values())) < now - self._ttl
-            ):
-                self._seen.popitem(last=False)
-            if any(key in self._seen for key in keys):
-                return False
-            for key in keys:
-                self._seen[key] = now
-            return True
+        return self._state.claim((f"event:{request.event_id}", f"message:{request.channel}:{request.ts}"))
 
 
 @dataclass(frozen=True)

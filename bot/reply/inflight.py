@@ -2,9 +2,10 @@
 
 A `Reply` is the record of one answer while it runs; another thread (the deadline, a shutdown, the news that
 its message was deleted) may ask it to stop, which closes its model stream at once so no more tokens are
-read or paid for. `InFlight` admits replies, gives them one of a bounded number of slots to ask the model in
-(a reply waits for one after showing its sign of life), times them out and, on shutdown, lets them finish for
-a grace period before stopping the rest with a note.
+read or paid for. `InFlight` admits replies (a person may have a few in flight at once, counted across
+instances where they share their state), gives them one of a bounded number of slots to ask the model in (a
+reply waits for one after showing its sign of life), times them out and, on shutdown, lets them finish for a
+grace period before stopping the rest with a note.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Callable, Iterator
 from bot import notes
 from bot.intake.requests import Request
 from bot.model.bedrock import ModelStream
+from bot.shared.base import Lease, SharedState
+from bot.shared.local import LocalState
 from bot.sinks.delivery import Delivery
 
 _RECHECK = 0.25  # seconds: how often a reply waiting for a slot looks whether it was stopped
@@ -32,6 +35,7 @@ class Reply:
         self.stop_note: str | None = None  # set once: why the reply was stopped
         self.first_text_after: float | None = None  # seconds from asking the model to its first text
         self._stream: ModelStream | None = None
+        self.lease: Lease | None = None  # one of its person's answers in flight, while admitted
         self._lock = threading.Lock()
 
     @property
@@ -58,8 +62,10 @@ class Reply:
 
 class InFlight:
     def __init__(self, *, max_per_person: int, deadline: float, slots: int = 1_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, state: SharedState | None = None) -> None:
+        """`state`: where a person's answers in flight are counted (by default, in this process only)."""
         self._max_per_person = max_per_person
+        self._state = state or LocalState(clock)
         self._slots = slots
         self._running = 0
         self._deadline = deadline
@@ -73,13 +79,20 @@ class InFlight:
         with self._changed:
             if not self._accepting:
                 return notes.SHUTTING_DOWN
-            mine = sum(1 for active in self._active if active.request.user == reply.request.user)
-            if mine >= self._max_per_person:
-                return notes.TOO_MANY_AT_ONCE.format(count=mine)
+        lease = self._state.lease(reply.request.user, self._max_per_person)  # across instances, if shared
+        if lease is None:
+            return notes.TOO_MANY_AT_ONCE.format(count=self._max_per_person)
+        with self._changed:
+            if not self._accepting:  # shutdown began meanwhile
+                lease.release()
+                return notes.SHUTTING_DOWN
+            reply.lease = lease
             self._active.append(reply)
             return None
 
     def done(self, reply: Reply) -> None:
+        if reply.lease is not None:
+            reply.lease.release()
         with self._changed:
             self._active.remove(reply)
             self._changed.notify_all()

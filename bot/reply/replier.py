@@ -28,6 +28,7 @@ from bot.intake.requests import Request
 from bot.model.bedrock import BedrockModel, Finished, ModelStream, TextDelta, Usage
 from bot.model.errors import ModelError
 from bot.reply.inflight import GONE, InFlight, Reply
+from bot.shared.base import SharedState
 from bot.settings import Settings
 from bot import feedback
 from bot.sinks.base import Place
@@ -59,7 +60,9 @@ class Replier:
         model: BedrockModel,
         settings: Settings,
         clock: Callable[[], float] = time.monotonic,
+        state: SharedState | None = None,
     ) -> None:
+        """`state`: where each person's answers in flight are counted (default: in this process)."""
         self._calls = calls
         self._router = router
         self._history = history
@@ -68,7 +71,7 @@ class Replier:
         self._settings = settings
         self._clock = clock
         self._in_flight = InFlight(max_per_person=settings.max_replies_per_user, deadline=settings.reply_deadline,
-                                   slots=settings.max_concurrent_replies, clock=clock)
+                                   slots=settings.max_concurrent_replies, clock=clock, state=state)
 
     def answer(self, request: Request, bot: Identity) -> None:
         if request.redelivered and self._answered_before(request):

@@ -42,6 +42,9 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Callable, Hashable, Mapping
 
+from bot.shared.base import Bucket, SharedState
+from bot.shared.local import LocalState
+
 _DECREASE = 0.5  # a 429 multiplies the rate and the burst by this
 _INCREASE = 0.05  # a call that lands adds this share of the ceiling back to the rate
 _BURST_INCREASE = 0.02  # ... and this share of the largest burst back to the burst
@@ -178,6 +181,29 @@ class Budget:
                 self.tokens -= 1
             self._last_grant = now
             self._in_flight[key] = now
+
+    def hold(self, key: Hashable, now: float) -> None:
+        """`key`, which `request` just let go, asks the budget other instances share (see `Turn.ask`): its
+        place is held as a call in flight, so that nobody else here goes first meanwhile."""
+        self._in_flight.setdefault(key, now)
+
+    def unhold(self, key: Hashable, wait: float, now: float) -> None:
+        """The shared budget said `key` must wait `wait` seconds: it keeps its place in the queue."""
+        self._in_flight.pop(key, None)
+        waiter = self._waiting.get(key)
+        if waiter is not None:
+            waiter.ask_again_at = now + wait
+
+    def shared(self, name: str, priority: Priority) -> Bucket:
+        """This budget as the budget several instances share (see `bot.shared`): its pace and burst as this
+        instance knows them now, and the tokens a call at `priority` needs there."""
+        needs = 1 + (self._reserve() if priority is Priority.ROUTINE and self.ceiling is not None else 0)
+        return Bucket(name, self.rate, self.burst, needs)
+
+    @property
+    def probing(self) -> bool:
+        """A call granted now would go beyond the bucket (see `_may_probe`)."""
+        return self.ceiling is not None and self.tokens < 1
 
     def withdraw(self, key: Hashable) -> None:
         """`key` no longer wants a call."""
@@ -333,8 +359,10 @@ class Pacer:
     honour Slack's Retry-After."""
 
     def __init__(self, limits: Mapping[str, MethodLimits] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, shared: SharedState | None = None) -> None:
+        """`shared`: the budgets other instances serving the workspace spend too (default: none)."""
         self.clock = clock
+        self.shared = shared or LocalState(clock)
         self._limits = dict(DEFAULT_LIMITS if limits is None else limits)
         self._budgets: dict[tuple[str, str | None], Budget] = {}
         self._refusals: dict[str, dict[str, float]] = {}  # method → channel → when it was last answered 429
@@ -441,9 +469,24 @@ class Turn:
                 if wait > 0:
                     return wait
             for budget in self._budgets:
+                budget.hold(self, now)
+            buckets = [budget.shared(name, self.priority) for budget, name in zip(self._budgets, self._names())]
+            probe = any(budget.probing for budget in self._budgets)
+        wait = self._pacer.shared.take(buckets, probe)  # other instances' spending (no lock held: it may be I/O)
+        with self._pacer._lock:
+            now = self._pacer.clock()
+            if wait > 0:
+                for budget in self._budgets:
+                    budget.unhold(self, wait, now)
+                return wait
+            for budget in self._budgets:
                 budget.grant(self, now)
             self.granted = True
             return 0.0
+
+    def _names(self) -> list[str]:
+        """The names of the turn's budgets where instances share them: the channel's, then the workspace's."""
+        return [f"{self.method}@{self._channel}", self.method] if len(self._budgets) > 1 else [self.method]
 
     def wait(self, sleep: Callable[[float], None] = time.sleep, deadline: float | None = None) -> float:
         """Block until the call may go; 0. With a `deadline` (on the pacer's clock), a wait that would end after
@@ -465,7 +508,10 @@ class Turn:
         self._answer(Budget.landed)
 
     def rate_limited(self, retry_after: float) -> None:
+        probe = self.granted and any(self in budget._probes for budget in self._budgets)
         explained = self._answer(lambda budget, key, now: budget.rate_limited(key, retry_after, now))
+        if explained:
+            self._pacer.shared.pause(self._names(), retry_after, probe_refused=probe)  # every instance waits
         if not explained or self._channel is None or len(self._budgets) < 2:
             return
         with self._pacer._lock:  # the first budget is the channel's

@@ -1,0 +1,66 @@
+"""The interface every shared state offers, and the small values it trades in."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Sequence
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One of Slack's budgets, as a call asks it for a token: `name` (a method, or a method in a channel),
+    the pace it refills at now (`per_second`; None: no budget of its own, only Retry-After pauses), the burst
+    it holds, and the tokens the call needs there (1, or more for a routine call that leaves a reserve)."""
+
+    name: str
+    per_second: float | None
+    burst: float
+    needs: float = 1.0
+
+
+class Lease(ABC):
+    """One answer in flight for one person, held until `release()` (or, in a store several instances share,
+    until it expires because its instance stopped renewing it)."""
+
+    @abstractmethod
+    def release(self) -> None: ...
+
+
+class SharedState(ABC):
+    """What instances serving one workspace must agree on. Thread-safe. No method blocks longer than the
+    store's short timeout: a store that cannot answer in time answers from this process's own state."""
+
+    @abstractmethod
+    def claim(self, keys: Sequence[str]) -> bool:
+        """True if none of `keys` (an event's id, its message) was claimed before: this instance answers it.
+        False for every later claim of any of them, by any instance, for an hour."""
+
+    @abstractmethod
+    def take(self, buckets: Sequence[Bucket], probe: bool = False) -> float:
+        """Take a token from each of `buckets` for one Slack call: 0.0 if they are taken (all or none), or
+        the seconds to wait before asking again (a pause for a Retry-After, or a token yet to come).
+        `probe`: the call goes beyond this instance's bucket to learn whether Slack's burst is larger; it
+        may, if no other instance is probing that budget or was refused a probe lately."""
+
+    @abstractmethod
+    def pause(self, names: Sequence[str], seconds: float, probe_refused: bool = False) -> None:
+        """Slack answered a call of these budgets 429 with a Retry-After of `seconds`: none of them is
+        spent by anyone until then. `probe_refused`: the refused call was a probe; nobody probes for a while."""
+
+    @abstractmethod
+    def lease(self, holder: str, limit: int) -> Lease | None:
+        """A lease for one more answer in flight for `holder` (a person), or None if `limit` are already held."""
+
+    @property
+    @abstractmethod
+    def status(self) -> str:
+        """How the state is kept now, for /healthz and the log: "local", "redis", or "local: <why>"."""
+
+    @property
+    def shared(self) -> bool:
+        """True while the state is shared with other instances."""
+        return self.status == "redis"
+
+    def close(self) -> None:
+        """Stop any background work (renewing leases)."""

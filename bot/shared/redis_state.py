@@ -1,0 +1,295 @@
+"""Several instances: the state they must agree on lives in Redis (`REDIS_URL`).
+
+- Events taken: one key per event id and per message, set only if absent, with a time to live (an hour),
+  so one instance answers each event, whichever instance Slack's redeliveries reach.
+- Slack's budgets: one hash per budget (a method, or a method in a channel) holding its tokens, when it was
+  last spent and any Retry-After pause. A server-side script refills and spends atomically on Redis's clock,
+  so two instances never both spend the last token, and a 429 one instance hears pauses them all. Each
+  instance still keeps its own queues, priorities and lessons (see `bot.slack.pacing`); Redis holds the
+  tokens they all spend.
+- Answers in flight per person: a sorted set of leases per person, each expiring a short while after its
+  instance last renewed it (every third of that while), so an instance that dies frees its count.
+
+Redis is asked with a short timeout and never retried inside a call: when it does not answer, this instance
+answers from a `LocalState` of its own, logs one warning a minute, and asks Redis again a second later
+(one caller at a time); the first answer ends the fallback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from typing import Callable, Sequence, TypeVar
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from bot.shared.base import Bucket, Lease, SharedState
+from bot.shared.local import EVENT_MEMORY, LocalState
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+RETRY_EVERY = 1.0  # seconds between two tries of a Redis that did not answer
+WARN_EVERY = 60.0  # seconds between two warnings that Redis does not answer
+PROBE_SECONDS = 2.0  # one probe of a budget at a time across instances: its answer comes well within this
+QUIET_SECONDS = 60.0  # no probing of a budget for this long after Slack refused a probe
+BUDGET_MEMORY_MS = 600_000  # a budget no one spent for ten minutes is forgotten (it starts full again)
+
+# KEYS: the event's keys. ARGV: time to live (ms), who claims. 1 if none existed (all are set), else 0.
+_CLAIM = """
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then return 0 end
+end
+for _, key in ipairs(KEYS) do
+  redis.call('SET', key, ARGV[2], 'PX', ARGV[1])
+end
+return 1
+"""
+
+# KEYS: one hash per budget. ARGV: probe (1/0), probe seconds, memory (ms), then for each budget: its pace
+# (calls a second, "" for none), its burst, the tokens the call needs. Returns "0" if a token was spent in
+# every budget that has a pace, else the seconds to wait (as text: Lua numbers would be truncated).
+_TAKE = """
+redis.replicate_commands()
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local probe = ARGV[1] == '1'
+local wait = 0
+local spend = {}
+for i, key in ipairs(KEYS) do
+  local rate, burst, needs = tonumber(ARGV[1 + 3 * i]), tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i])
+  local h = redis.call('HMGET', key, 'tokens', 'updated', 'paused_until', 'probing_until', 'quiet_until')
+  local paused = tonumber(h[3]) or 0
+  if paused > now then wait = math.max(wait, paused - now) end
+  if rate and rate > 0 then
+    local tokens = tonumber(h[1])
+    if tokens == nil then
+      tokens = burst
+    else
+      local from = math.max(tonumber(h[2]) or now, paused)
+      if now > from then tokens = tokens + (now - from) * rate end
+      tokens = math.min(tokens, burst)
+    end
+    local probing = false
+    if tokens < needs then
+      if probe and (tonumber(h[4]) or 0) <= now and (tonumber(h[5]) or 0) <= now then
+        probing = true
+      else
+        wait = math.max(wait, (needs - tokens) / rate)
+      end
+    end
+    spend[#spend + 1] = {key, tokens, probing}
+  end
+end
+if wait > 0 then return tostring(wait) end
+for _, s in ipairs(spend) do
+  if s[3] then  -- a probe goes beyond the bucket: it spends nothing, and holds off other probes meanwhile
+    redis.call('HSET', s[1], 'tokens', tostring(s[2]), 'updated', tostring(now),
+               'probing_until', tostring(now + tonumber(ARGV[2])))
+  else
+    redis.call('HSET', s[1], 'tokens', tostring(s[2] - 1), 'updated', tostring(now))
+  end
+  redis.call('PEXPIRE', s[1], ARGV[3])
+end
+return '0'
+"""
+
+# KEYS: one hash per budget. ARGV: Retry-After (seconds), probe refused (1/0), quiet seconds, memory (ms).
+_PAUSE = """
+redis.replicate_commands()
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local until_ = now + tonumber(ARGV[1])
+for _, key in ipairs(KEYS) do
+  local h = redis.call('HMGET', key, 'tokens', 'paused_until')
+  redis.call('HSET', key, 'paused_until', tostring(math.max(tonumber(h[2]) or 0, until_)),
+             'tokens', tostring(math.min(tonumber(h[1]) or 1, 1)), 'updated', tostring(now))
+  if ARGV[2] == '1' then redis.call('HSET', key, 'quiet_until', tostring(now + tonumber(ARGV[3]))) end
+  redis.call('PEXPIRE', key, math.max(tonumber(ARGV[4]), math.ceil(tonumber(ARGV[1]) * 1000) + 60000))
+end
+return 1
+"""
+
+# KEYS[1]: the person's leases. ARGV: the lease, the limit, its time to live (ms). 1 if taken, else 0.
+_LEASE = """
+redis.replicate_commands()
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+# KEYS: leases' sets; ARGV: time to live (ms), then each lease. Pushes back the expiry of those still held.
+_RENEW = """
+redis.replicate_commands()
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, 'XX', now + tonumber(ARGV[1]), ARGV[i + 1])
+  redis.call('PEXPIRE', key, ARGV[1])
+end
+return 1
+"""
+
+
+class RedisState(SharedState):
+    def __init__(self, url: str, *, prefix: str = "bedrock-slack-bot", timeout: float = 0.25,
+                 lease_seconds: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._redis = redis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0), retry_on_timeout=False,  # a slow Redis means local state, not waiting
+            health_check_interval=30, client_name="bedrock-slack-bot")
+        self._where = self.where(self._redis)
+        self._prefix = prefix
+        self._lease_ms = int(lease_seconds * 1000)
+        self._clock = clock
+        self._local = LocalState(clock)  # the fallback; it also remembers every event this instance saw
+        self._me = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._claim = self._redis.register_script(_CLAIM)
+        self._take = self._redis.register_script(_TAKE)
+        self._pause = self._redis.register_script(_PAUSE)
+        self._lease = self._redis.register_script(_LEASE)
+        self._renew = self._redis.register_script(_RENEW)
+        self._lock = threading.Lock()
+        self._down_since: float | None = None  # when Redis stopped answering (None: it answers)
+        self._down_why = ""
+        self._try_at = 0.0  # while down: when to try Redis again
+        self._warned_at = -WARN_EVERY
+        self._leases: set[_RedisLease] = set()
+        self._closed = threading.Event()
+        if self._ask(self._redis.ping) is not None:
+            log.info("sharing state with other instances through Redis at %s (keys %s:*)", self._where, prefix)
+        threading.Thread(target=self._renew_leases, name="redis-leases", daemon=True).start()
+
+    # -- SharedState ------------------------------------------------------------------------------
+
+    def claim(self, keys: Sequence[str]) -> bool:
+        first_here = self._local.claim(keys)
+        shared = self._ask(lambda: self._claim(keys=[self._key("event", key) for key in keys],
+                                              args=[int(EVENT_MEMORY * 1000), self._me]))
+        return first_here if shared is None else bool(shared) and first_here
+
+    def take(self, buckets: Sequence[Bucket], probe: bool = False) -> float:
+        if not buckets:
+            return 0.0
+        args: list = [1 if probe else 0, PROBE_SECONDS, BUDGET_MEMORY_MS]
+        for bucket in buckets:
+            args += ["" if bucket.per_second is None else repr(bucket.per_second), repr(bucket.burst),
+                     repr(bucket.needs)]
+        wait = self._ask(lambda: self._take(keys=[self._key("budget", b.name) for b in buckets], args=args))
+        return 0.0 if wait is None else float(wait)
+
+    def pause(self, names: Sequence[str], seconds: float, probe_refused: bool = False) -> None:
+        if names:
+            self._ask(lambda: self._pause(keys=[self._key("budget", name) for name in names],
+                                          args=[repr(seconds), 1 if probe_refused else 0, QUIET_SECONDS,
+                                                BUDGET_MEMORY_MS]))
+
+    def lease(self, holder: str, limit: int) -> Lease | None:
+        lease = _RedisLease(self, self._key("replies", holder), f"{self._me}:{uuid.uuid4().hex[:12]}")
+        taken = self._ask(lambda: self._lease(keys=[lease.key], args=[lease.member, limit, self._lease_ms]))
+        if taken is None:  # Redis did not answer: this instance counts on its own
+            return self._local.lease(holder, limit)
+        if not taken:
+            return None
+        with self._lock:
+            self._leases.add(lease)
+        return lease
+
+    @property
+    def status(self) -> str:
+        with self._lock:
+            if self._down_since is None:
+                return "redis"
+            return f"local: Redis at {self._where} has not answered for {self._clock() - self._down_since:.0f} s " \
+                   f"({self._down_why})"
+
+    def close(self) -> None:
+        self._closed.set()
+
+    @staticmethod
+    def where(client: redis.Redis) -> str:
+        """Redis's address for the log, without any password."""
+        kwargs = client.connection_pool.connection_kwargs
+        if "path" in kwargs:
+            return str(kwargs["path"])
+        return f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def _key(self, kind: str, name: str) -> str:
+        return f"{self._prefix}:{kind}:{name}"
+
+    def _ask(self, command: Callable[[], T]) -> T | None:
+        """What Redis answered, or None if it is down (then the caller uses this instance's own state)."""
+        now = self._clock()
+        with self._lock:
+            if self._down_since is not None:
+                if now < self._try_at:
+                    return None
+                self._try_at = now + RETRY_EVERY  # this caller tries; the others keep to local state meanwhile
+        try:
+            answer = command()
+        except (redis.RedisError, OSError) as error:
+            self._went_down(error, now)
+            return None
+        self._answered()
+        return answer
+
+    def _went_down(self, error: BaseException, now: float) -> None:
+        with self._lock:
+            first = self._down_since is None
+            if first:
+                self._down_since = now
+            self._down_why = f"{type(error).__name__}: {error}"
+            self._try_at = now + RETRY_EVERY
+            warn = now - self._warned_at >= WARN_EVERY
+            if warn:
+                self._warned_at = now
+        if warn:
+            log.warning("Redis at %s does not answer (%s): this instance keeps its own state (events, Slack "
+                        "budgets, answers per person) until it does; other instances may answer a redelivery "
+                        "again or spend the same budget", self._where, self._down_why)
+
+    def _answered(self) -> None:
+        with self._lock:
+            was_down, self._down_since = self._down_since, None
+        if was_down is not None:
+            log.warning("Redis at %s answers again after %.0f s: instances share their state again",
+                        self._where, self._clock() - was_down)
+
+    def _renew_leases(self) -> None:
+        while not self._closed.wait(self._lease_ms / 3000):
+            with self._lock:
+                held = list(self._leases)
+            if held:
+                self._ask(lambda: self._renew(keys=[lease.key for lease in held],
+                                              args=[self._lease_ms] + [lease.member for lease in held]))
+
+    def _released(self, lease: "_RedisLease") -> None:
+        with self._lock:
+            self._leases.discard(lease)
+        self._ask(lambda: self._redis.zrem(lease.key, lease.member))  # if Redis is down, the lease expires
+
+
+class _RedisLease(Lease):
+    def __init__(self, state: RedisState, key: str, member: str) -> None:
+        self._state = state
+        self.key = key
+        self.member = member
+        self._released = False
+
+    def release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._state._released(self)
