@@ -309,8 +309,11 @@ class FakeSlack:
                 message.files = [{"id": file_id, "mode": "tombstone"} if file.get("id") == file_id else file
                                  for file in message.files]
 
-    def send_event(self, event: dict, event_id: str | None = None, retry_attempt: int = 0) -> str:
-        """Deliver an Events API event over Socket Mode; returns the event id."""
+    def send_event(self, event: dict, event_id: str | None = None, retry_attempt: int = 0,
+                   connection: int | None = None) -> str:
+        """Deliver an Events API event over Socket Mode; returns the event id. With several connections open
+        (several instances of the bot), Slack sends each envelope to one of them: `connection` is which, by
+        the order they opened (default: the newest)."""
         event_id = event_id or f"Ev{uuid.uuid4().hex[:10].upper()}"
         self._send_envelope("events_api", {
             "token": "legacy",
@@ -321,10 +324,10 @@ class FakeSlack:
             "event_id": event_id,
             "event_time": int(time.time()),
             "authorizations": [{"team_id": self.team_id, "user_id": self.bot_user_id, "is_bot": True}],
-        }, retry_attempt=retry_attempt)
+        }, retry_attempt=retry_attempt, connection=connection)
         return event_id
 
-    def _send_envelope(self, kind: str, payload: dict, retry_attempt: int = 0) -> str:
+    def _send_envelope(self, kind: str, payload: dict, retry_attempt: int = 0, connection: int | None = None) -> str:
         envelope = {"envelope_id": str(uuid.uuid4()), "type": kind, "accepts_response_payload": False,
                     "payload": payload}
         if kind == "events_api":
@@ -333,7 +336,7 @@ class FakeSlack:
             sockets = list(self._sockets)
         if not sockets:
             raise RuntimeError("no Socket Mode connection is open")
-        sockets[-1].send(json.dumps(envelope))
+        sockets[-1 if connection is None else connection].send(json.dumps(envelope))
         return envelope["envelope_id"]
 
     def fail(self, method: str, error: str = "ratelimited", *, status: int | None = None,
@@ -427,6 +430,12 @@ class FakeSlack:
         """Web API connections open now."""
         with self.lock:
             return len(self._open)
+
+    @property
+    def connection_count(self) -> int:
+        """Socket Mode connections open now."""
+        with self.lock:
+            return len(self._sockets)
 
     @property
     def connected(self) -> bool:

@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from bot.app import create_bot, socket_mode_handler
 from bot.settings import Settings
 from standins.bedrock import FakeBedrock
+from standins.redis_server import RedisServer
 from standins.slack import FakeSlack
+
+
+ROOT = Path(__file__).resolve().parent.parent
+SETTING_NAMES = ("SLACK_", "BEDROCK_", "AWS_", "LOG_LEVEL", "CONTEXT_", "DM_", "MAX_CONCURRENT", "REDIS_")
+
+
+def clean_env(**values: str) -> dict[str, str]:
+    """This environment without any of the bot's settings, with `values`, for a `python -m bot` of a test."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(SETTING_NAMES)}
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(values)
+    return env
 
 
 @pytest.fixture
@@ -25,6 +41,17 @@ def bedrock():
     standin = FakeBedrock().start()
     yield standin
     standin.stop()
+
+
+@pytest.fixture
+def redis_server():
+    """A real redis-server on a free local port, empty (a test that needs one fails if it is not installed)."""
+    try:
+        server = RedisServer().start()
+    except FileNotFoundError as missing:
+        pytest.fail(str(missing), pytrace=False)
+    yield server
+    server.stop()
 
 
 @pytest.fixture
@@ -84,3 +111,33 @@ def start_bot(slack, bot_env, aws_env):
         while handler.client.is_connected() and time.monotonic() < deadline:
             time.sleep(0.02)
         handler.close()
+
+
+@pytest.fixture
+def bot_process(tmp_path, slack, bedrock, aws_env):
+    """Start `python -m bot` against the stand-ins, with extra settings; waits until it is connected (each
+    process started opens a Socket Mode connection of its own, as several instances of the bot do)."""
+    processes = []
+
+    def start(**settings: str) -> subprocess.Popen:
+        env = clean_env(
+            SLACK_BOT_TOKEN="xoxb-local-standin",
+            SLACK_APP_TOKEN="xapp-local-standin",
+            SLACK_API_URL=slack.api_url,
+            SLACK_UPDATE_INTERVAL_SECONDS="0.2",
+            **aws_env,
+            **settings,
+        )
+        before = slack.connection_count
+        process = subprocess.Popen([sys.executable, "-m", "bot"], cwd=tmp_path, env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        processes.append(process)
+        slack.wait_until(lambda: slack.connection_count > before or process.poll() is not None, timeout=30,
+                         what="python -m bot to connect")
+        assert process.poll() is None, process.stdout.read()
+        return process
+
+    yield start
+    for process in processes:
+        process.kill()
+        process.wait(10)

@@ -3,7 +3,6 @@ are wrong, and a live answer when they are right (over the local Slack and Bedro
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import socket
@@ -16,17 +15,7 @@ import pytest
 from bot import notes
 from standins.events import mention
 from standins.bedrock import STALL, Reply
-
-ROOT = Path(__file__).resolve().parent.parent
-SETTING_NAMES = ("SLACK_", "BEDROCK_", "AWS_", "LOG_LEVEL", "CONTEXT_", "DM_", "MAX_CONCURRENT")
-
-
-def clean_env(**values: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(SETTING_NAMES)}
-    env["PYTHONPATH"] = str(ROOT)
-    env.update(values)
-    return env
-
+from tests.conftest import clean_env
 
 def run_bot(cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "bot"], cwd=cwd, env=env, capture_output=True, text=True,
@@ -98,34 +87,6 @@ def test_a_rate_limited_token_check_at_start_is_not_blamed_on_the_token(tmp_path
     assert "auth.test answered 429" in result.stderr and "try again" in result.stderr
     assert "did not accept" not in result.stderr and "Copy the" not in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
-
-
-@pytest.fixture
-def bot_process(tmp_path, slack, bedrock, aws_env):
-    """Start `python -m bot` against the stand-ins, with extra settings; waits until it is connected."""
-    processes = []
-
-    def start(**settings: str) -> subprocess.Popen:
-        env = clean_env(
-            SLACK_BOT_TOKEN="xoxb-local-standin",
-            SLACK_APP_TOKEN="xapp-local-standin",
-            SLACK_API_URL=slack.api_url,
-            SLACK_UPDATE_INTERVAL_SECONDS="0.2",
-            **aws_env,
-            **settings,
-        )
-        process = subprocess.Popen([sys.executable, "-m", "bot"], cwd=tmp_path, env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        processes.append(process)
-        slack.wait_until(lambda: slack.connected or process.poll() is not None, timeout=30,
-                         what="python -m bot to connect")
-        assert process.poll() is None, process.stdout.read()
-        return process
-
-    yield start
-    for process in processes:
-        process.kill()
-        process.wait(10)
 
 
 def test_python_m_bot_connects_and_answers_a_mention(slack, bedrock, bot_process):

@@ -1,0 +1,200 @@
+"""The state instances share (`bot.shared.RedisState`) against a real Redis: what two instances agree on,
+and what one does when Redis stops answering. Each `RedisState` here stands for one instance."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import pytest
+
+from bot.shared.base import Bucket
+from bot.shared.local import LocalState
+from bot.shared.redis_state import RedisState
+from bot.slack.pacing import Limit, MethodLimits, Pacer, Priority
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def instances(redis_server):
+    made = []
+
+    def make(count: int = 2, **options) -> list[RedisState]:
+        made.extend(RedisState(redis_server.url, timeout=0.2, **options) for _ in range(count))
+        return made[-count:]
+
+    yield make
+    for state in made:
+        state.close()
+
+
+def test_an_event_is_claimed_by_one_instance_only(instances):
+    first, second = instances()
+    assert first.claim(["event:Ev1", "message:C1:1.0"]) is True
+    assert second.claim(["event:Ev1", "message:C1:1.0"]) is False  # a redelivery that reached the other one
+    assert second.claim(["event:Ev2", "message:C1:1.0"]) is False  # the same message in another event
+    assert second.claim(["event:Ev3", "message:C1:2.0"]) is True
+
+
+def test_concurrent_claims_of_one_event_make_one_winner(instances):
+    states = instances(4)
+    wins = []
+    barrier = threading.Barrier(len(states))
+
+    def claim(state):
+        barrier.wait()
+        wins.append(state.claim(["event:EvRace", "message:C1:9.0"]))
+
+    threads = [threading.Thread(target=claim, args=(state,)) for state in states]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(wins) == [False, False, False, True]
+
+
+def test_two_instances_never_spend_more_than_the_burst_between_them(instances):
+    states = instances(2)
+    bucket = Bucket("chat.update", per_second=0.01, burst=5)  # hardly refills within the test
+    granted = []
+
+    def spend(state):
+        for _ in range(10):
+            if state.take([bucket]) == 0.0:
+                granted.append(state)
+
+    threads = [threading.Thread(target=spend, args=(state,)) for state in states]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(granted) == 5
+    assert states[0].take([bucket]) == pytest.approx(100.0, rel=0.05)  # the next token, at 0.01 a second
+
+
+def test_a_call_takes_from_every_budget_or_from_none(instances):
+    [state] = instances(1)
+    channel, workspace = Bucket("chat.postMessage@C1", 1.0, 1), Bucket("chat.postMessage", 0.01, 1)
+    assert state.take([Bucket("chat.postMessage", 0.01, 1)]) == 0.0  # the workspace's only token
+    assert state.take([channel, workspace]) > 0  # the channel's token is there, the workspace's is not
+    assert state.take([channel]) == 0.0  # ... so the channel's was not spent
+
+
+def test_a_routine_call_leaves_the_reserve_to_urgent_ones(instances):
+    [state] = instances(1)
+    assert state.take([Bucket("chat.update", 0.01, 3, needs=3)]) == 0.0  # 3 there: one goes
+    assert state.take([Bucket("chat.update", 0.01, 3, needs=3)]) > 0  # 2 left: a routine call needing 3 waits
+    assert state.take([Bucket("chat.update", 0.01, 3, needs=1)]) == 0.0  # an urgent one goes
+
+
+def test_a_pause_one_instance_hears_holds_every_instance(instances):
+    first, second = instances()
+    first.pause(["chat.update"], 3.0)
+    wait = second.take([Bucket("chat.update", 10.0, 10)])
+    assert 2.5 < wait <= 3.0
+    assert second.take([Bucket("chat.postMessage", 10.0, 10)]) == 0.0  # other methods go on
+
+
+def test_one_instance_probes_a_budget_at_a_time_and_none_after_a_refused_probe(instances):
+    first, second = instances()
+    empty = Bucket("chat.update", 0.001, 1)
+    assert first.take([empty]) == 0.0  # the last token
+    assert first.take([empty], probe=True) == 0.0  # beyond the bucket, to learn a larger burst
+    assert second.take([empty], probe=True) > 0  # one probe at a time across instances
+    first.pause(["chat.update"], 0.01, probe_refused=True)
+    time.sleep(0.05)
+    assert second.take([empty], probe=True) > 0  # Slack said no: nobody probes for a while
+
+
+def test_a_persons_leases_are_counted_across_instances(instances):
+    first, second = instances()
+    one = first.lease("U1", 2)
+    two = second.lease("U1", 2)
+    assert one is not None and two is not None
+    assert first.lease("U1", 2) is None and second.lease("U1", 2) is None
+    assert second.lease("U2", 2) is not None  # another person
+    one.release()
+    assert second.lease("U1", 2) is not None
+
+
+def test_leases_are_renewed_while_held_and_expire_when_their_instance_is_gone(instances, redis_server):
+    living, dying = instances(2, lease_seconds=1.0)
+    kept = living.lease("U1", 2)
+    lost = dying.lease("U1", 2)
+    assert kept is not None and lost is not None
+    dying.close()  # it stops renewing, as a killed instance does
+    time.sleep(2.0)  # twice the lease: only a renewed one is still held
+    assert living.lease("U1", 2) is not None  # the dead instance's lease expired; the living one's did not
+    assert living.lease("U1", 2) is None
+
+
+def test_without_redis_an_instance_answers_from_its_own_state_and_warns_once_a_minute(redis_server, caplog):
+    clock = Clock()
+    state = RedisState(redis_server.url, timeout=0.2, clock=clock)
+    assert state.claim(["event:Ev1"]) is True and state.status == "redis"
+    redis_server.stop()
+    with caplog.at_level(logging.WARNING, logger="bot.shared.redis_state"):
+        assert state.claim(["event:Ev2"]) is True  # from its own memory
+        assert state.claim(["event:Ev2"]) is False
+        assert state.claim(["event:Ev1"]) is False  # it remembers what it saw while Redis answered
+        assert state.take([Bucket("chat.update", 0.01, 1)]) == 0.0  # its own budgets alone decide
+        assert state.lease("U1", 1) is not None and state.lease("U1", 1) is None  # counted here
+        assert state.status.startswith("local: Redis at 127.0.0.1:")
+        clock.now += 1.5  # tried again a second later: still down, and no second warning
+        state.claim(["event:Ev3"])
+        assert len([r for r in caplog.records if "does not answer" in r.message]) == 1
+        clock.now += 60
+        state.claim(["event:Ev4"])
+        assert len([r for r in caplog.records if "does not answer" in r.message]) == 2
+    state.close()
+
+
+def test_a_hung_redis_holds_a_call_no_longer_than_the_timeout_and_sharing_resumes_after(redis_server):
+    clock = Clock()
+    state = RedisState(redis_server.url, timeout=0.2, clock=clock)
+    other = RedisState(redis_server.url, timeout=0.2)
+    redis_server.freeze()  # accepts connections, answers nothing
+    started = time.monotonic()
+    assert state.take([Bucket("chat.update", 1.0, 1)]) == 0.0
+    assert time.monotonic() - started < 2.0  # the timeout (0.2 s), not a hang
+    started = time.monotonic()
+    state.take([Bucket("chat.update", 1.0, 1)])  # within the second: not even asked
+    assert time.monotonic() - started < 0.05
+    redis_server.thaw()
+    clock.now += 1.5
+    assert state.claim(["event:EvBack"]) is True and state.status == "redis"
+    assert other.claim(["event:EvBack"]) is False  # shared again
+    state.close()
+    other.close()
+
+
+def test_two_pacers_sharing_redis_grant_no_more_than_one_budget_between_them(instances):
+    limits = {"chat.update": MethodLimits(Limit(6, 2, largest_burst=2))}  # a known burst of 2: no probing
+    pacers = [Pacer(limits, shared=state) for state in instances(2)]
+    granted = []
+    for pacer in pacers * 3:
+        with pacer.turn("chat.update", Priority.URGENT) as turn:
+            if turn.ask() == 0.0:
+                granted.append(pacer)
+                turn.landed()
+    assert len(granted) == 2  # each pacer alone would have let 2 go
+
+
+def test_a_pacer_of_its_own_is_not_held_back_by_another(instances):
+    limits = {"chat.update": MethodLimits(Limit(6, 2, largest_burst=2))}
+    pacers = [Pacer(limits, shared=LocalState()) for _ in range(2)]
+    granted = 0
+    for pacer in pacers * 3:
+        with pacer.turn("chat.update", Priority.URGENT) as turn:
+            if turn.ask() == 0.0:
+                granted += 1
+                turn.landed()
+    assert granted == 4  # one instance alone: its own budget is the whole story
