@@ -61,6 +61,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except SlackError as error:
         return _cannot_start(error, "SLACK_BOT_TOKEN", settings)
+    if settings.metrics_port is not None:
+        from bot import metrics
+
+        try:
+            port = metrics.serve(settings.metrics_port, settings.http_host)
+        except OSError as error:
+            print(notes.cannot_start(notes.PORT_TAKEN.format(setting="METRICS_PORT", port=settings.metrics_port,
+                                                             why=error.strerror or error)), file=sys.stderr)
+            return 2
+        log.info("serving metrics at http://%s:%s/metrics", settings.http_host, port)
     stop = threading.Event()
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signal_number, lambda *_: stop.set())

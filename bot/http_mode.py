@@ -2,7 +2,8 @@
 
 Slack POSTs events to `/slack/events`; Bolt answers on its listener threads after acknowledging at once.
 `GET /healthz` answers 200 for the load balancer, and says how the state several instances share is kept
-(`"shared_state": "redis"`, `"local"`, or `"local: <why Redis is not used now>"`). Served by waitress (pure Python, multi-threaded).
+(`"shared_state": "redis"`, `"local"`, or `"local: <why Redis is not used now>"`). `GET /metrics` answers the
+metrics in Prometheus's text format (see `bot.metrics`). Served by waitress (pure Python, multi-threaded).
 
 Before Bolt sees a request, it is screened, so that nobody who lacks the signing secret can make the bot
 spend memory or raise an error: a body announced longer than `MAX_BODY_BYTES` is refused (413) by its
@@ -25,6 +26,7 @@ from urllib.parse import parse_qsl
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress import create_server
 
+from bot import metrics
 from bot.app import Bot
 from bot.settings import Settings
 
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
 # Slack's events and interaction payloads are kilobytes: the largest part of one is a message, whose text
 # Slack caps at 40,000 characters (a few hundred KB even if every character came JSON-escaped), beside at
 # most 50 blocks. 1 MiB takes any of them with room to spare, and caps what the eight request threads can
@@ -74,6 +77,8 @@ def wsgi_app(bot: Bot, secret: str) -> Callable:
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
             health = {"ok": True, "shared_state": bot.state.status}  # answering, even while Redis is down
             return _answer(start_response, "200 OK", json.dumps(health).encode(), "application/json")
+        if path == METRICS_PATH and method in ("GET", "HEAD"):
+            return _answer(start_response, "200 OK", metrics.exposition(), metrics.CONTENT_TYPE_LATEST)
         if path != EVENTS_PATH or method != "POST":
             return slack(environ, start_response)
         try:

@@ -234,6 +234,8 @@ TOKEN_FIXES = {
 NO_REGION = ("No AWS region is set. Set AWS_REGION (for example us-east-1) in the environment or in .env, or set "
              "a region in your AWS profile.")
 
+PORT_TAKEN = "{setting} {port} cannot be listened on ({why}). Choose a free port, or stop what holds it."
+
 
 def cannot_start(problem: str) -> str:
     return f"The bot cannot start. {problem}"

@@ -92,6 +92,7 @@ class Settings:
     allowed_users: frozenset[str] = frozenset()  # empty: everyone
     # Several instances: the state they share (events taken, Slack's budgets, answers per person); "" keeps
     # it in this process (one instance). See `bot.shared`.
+    metrics_port: int | None = None  # a port of its own for /metrics (Socket Mode's only way to serve them)
     redis_url: str = ""
     redis_key_prefix: str = "bedrock-slack-bot"
     redis_timeout: float = 0.25  # the longest a reply waits on Redis before using this instance's own state
@@ -167,6 +168,7 @@ class Settings:
             max_message_chars=reader.number("MAX_MESSAGE_CHARS", int, cls.max_message_chars, 100, 1_000_000),
             allowed_channels=reader.ids("ALLOWED_CHANNEL_IDS", "C"),
             allowed_users=reader.ids("ALLOWED_USER_IDS", "U"),
+            metrics_port=reader.number("METRICS_PORT", int, None, 1, 65_535),
             redis_url=reader.redis_url("REDIS_URL"),
             redis_key_prefix=reader.text("REDIS_KEY_PREFIX", cls.redis_key_prefix),
             redis_timeout=reader.number("REDIS_TIMEOUT_SECONDS", float, cls.redis_timeout, 0.01, 5.0),

@@ -25,7 +25,7 @@ from bot.app import create_bot
 from bot.http_mode import MAX_BODY_BYTES, http_server, screen
 from bot.settings import Settings
 from standins.events import mention
-from tests.test_startup import clean_env
+from tests.conftest import clean_env
 
 SECRET = "local-signing-secret"
 

@@ -11,7 +11,7 @@ from bot import notes
 from bot.conversation.build import Identity
 from bot.intake.requests import SeenEvents, feedback_click, request_from_event
 from bot.reply.replier import Replier
-from bot import feedback
+from bot import feedback, metrics
 from bot.slack.calls import SlackCalls
 from bot.slack.kinds import SlackError
 
@@ -39,6 +39,7 @@ def register_listeners(app: App, replier: Replier, seen: SeenEvents, calls: Slac
         if click is None:
             log.info("skipping a feedback click that could not be read")
             return
+        metrics.FEEDBACK.labels(vote=click.vote.vote).inc()
         log.info("feedback event=%s channel=%s model=%s value=%s user=%s",
                  click.vote.event, click.channel, click.vote.model, click.vote.vote, click.user)
         try:  # to that person alone

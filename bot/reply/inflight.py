@@ -34,6 +34,7 @@ class Reply:
         self.delivery: Delivery | None = None
         self.stop_note: str | None = None  # set once: why the reply was stopped
         self.first_text_after: float | None = None  # seconds from asking the model to its first text
+        self.first_token_at: float | None = None  # when that first text came (on the replier's clock)
         self._stream: ModelStream | None = None
         self.lease: Lease | None = None  # one of its person's answers in flight, while admitted
         self._lock = threading.Lock()

@@ -30,7 +30,7 @@ from bot.model.errors import ModelError
 from bot.reply.inflight import GONE, InFlight, Reply
 from bot.shared.base import SharedState
 from bot.settings import Settings
-from bot import feedback
+from bot import feedback, metrics
 from bot.sinks.base import Place
 from bot.sinks.delivery import Delivery
 from bot.sinks.router import Router
@@ -80,6 +80,7 @@ class Replier:
         reply = Reply(request)
         refusal = self._refusal(request, bot) or self._in_flight.admit(reply)
         if refusal is not None:
+            metrics.REPLIES.labels(outcome="refused").inc()
             self._say(request, refusal)
             return
         try:
@@ -133,6 +134,7 @@ class Replier:
         if delivery.failures:
             log.error("Slack did not take %d message(s) of the reply to %s", delivery.failures, request.event_id)
             outcome = "failed"
+        _measure(outcome, usage, reply, delivery, started)
         log.info(
             "reply event=%s channel=%s model=%s outcome=%s surface=%s first_token_s=%s slack_calls=%d "
             "model_attempts=%d tokens_in=%s tokens_out=%s cache_read_tokens=%s cache_write_tokens=%s seconds=%.2f",
@@ -153,7 +155,8 @@ class Replier:
         for event in stream:
             if isinstance(event, TextDelta):
                 if not reply.got_text:
-                    reply.first_text_after = self._clock() - asked_at
+                    reply.first_token_at = self._clock()
+                    reply.first_text_after = reply.first_token_at - asked_at
                 delivery.feed(event.text)
             elif isinstance(event, Finished):
                 stop_reason = event.stop_reason
@@ -285,3 +288,16 @@ class _Context(NamedTuple):
     messages: list[dict]
     question_cut: bool = False
     read_note: str | None = None  # what of the conversation could not be read
+
+
+def _measure(outcome: str, usage: Usage | None, reply: Reply, delivery: Delivery, started: float) -> None:
+    """A finished reply, in the metrics: its outcome, tokens, and how soon it showed its first token and words."""
+    metrics.REPLIES.labels(outcome=metrics.reply_outcome(outcome)).inc()
+    if reply.first_token_at is not None:
+        metrics.FIRST_TOKEN.observe(reply.first_token_at - started)
+    if delivery.first_words_at is not None:
+        metrics.FIRST_WORDS.observe(delivery.first_words_at - started)
+    if usage is not None:
+        for kind, tokens in (("input", usage.input_tokens), ("output", usage.output_tokens),
+                             ("cache_read", usage.cache_read_tokens), ("cache_write", usage.cache_write_tokens)):
+            metrics.MODEL_TOKENS.labels(kind=kind).inc(tokens)

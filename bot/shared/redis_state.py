@@ -29,6 +29,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from bot import metrics
 from bot.shared.base import Bucket, Lease, SharedState
 from bot.shared.local import EVENT_MEMORY, LocalState
 
@@ -167,6 +168,7 @@ class RedisState(SharedState):
         self._warned_at = -WARN_EVERY
         self._leases: set[_RedisLease] = set()
         self._closed = threading.Event()
+        metrics.SHARED_STATE_UP.set(1)
         if self._ask(self._redis.ping) is not None:
             log.info("sharing state with other instances through Redis at %s (keys %s:*)", self._where, prefix)
         threading.Thread(target=self._renew_leases, name="redis-leases", daemon=True).start()
@@ -251,6 +253,8 @@ class RedisState(SharedState):
             first = self._down_since is None
             if first:
                 self._down_since = now
+                metrics.SHARED_STATE_FALLBACKS.inc()
+                metrics.SHARED_STATE_UP.set(0)
             self._down_why = f"{type(error).__name__}: {error}"
             self._try_at = now + RETRY_EVERY
             warn = now - self._warned_at >= WARN_EVERY
@@ -265,6 +269,7 @@ class RedisState(SharedState):
         with self._lock:
             was_down, self._down_since = self._down_since, None
         if was_down is not None:
+            metrics.SHARED_STATE_UP.set(1)
             log.warning("Redis at %s answers again after %.0f s: instances share their state again",
                         self._where, self._clock() - was_down)
 

@@ -73,6 +73,7 @@ class Delivery:
         self._begun = False  # the sign of life was shown (or could not be)
         self.nowhere = False  # Slack would not take even the sign of life
         self._reading: str | None = None  # a file whose reading began before the sign of life was up
+        self.first_words_at: float | None = None  # when Slack first showed words of the answer (on `clock`)
 
     # -- what the reply does -----------------------------------------------------------------------
 
@@ -199,10 +200,16 @@ class Delivery:
     def _start(self, sink: Sink) -> None:
         """Run `sink` (with the lock held)."""
         self._writer = Writer(sink, self._calls, self._changed, channel=self._place.channel, clock=self._clock,
-                              on_answer=self._hold_open, on_end=self._ended)
+                              on_answer=self._answered, on_end=self._ended)
         self._writers.append(self._writer)
         self._hold_open(self._writer)
         self._writer.start()
+
+    def _answered(self, writer: Writer) -> None:
+        """Slack answered one of the writer's calls (with the lock held)."""
+        if self.first_words_at is None and writer.sink.shown_anything:
+            self.first_words_at = self._clock()
+        self._hold_open(writer)
 
     def _hold_open(self, writer: Writer, held: tuple[int, int] | None = None) -> None:
         """Tell the router what this reply holds open now (with the lock held)."""

@@ -28,6 +28,7 @@ from slack_sdk import WebClient
 from slack_sdk.web import SlackResponse
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_after_delay
 
+from bot import metrics
 from bot.notes import slack_fix
 from bot.slack import errors
 from bot.slack.kinds import RateLimited, SlackError, Unavailable
@@ -145,6 +146,7 @@ class SlackCalls:
             response = getattr(self.client, method.replace(".", "_"))(**params)  # e.g. chat.update → chat_update
         except Exception as raw:
             error = errors.from_exception(method, raw)
+            metrics.SLACK_CALLS.labels(method=method, result=metrics.error_kind(error)).inc()
             if isinstance(error, RateLimited):
                 turn.rate_limited(error.retry_after)
             else:
@@ -153,6 +155,7 @@ class SlackCalls:
                 log.warning("Slack %s failed: %s%s", method, error.code, f" ({fix})" if fix else "")
             raise error from raw
         turn.landed()
+        metrics.SLACK_CALLS.labels(method=method, result="ok").inc()
         return response
 
     def _find(self, method: str, params: dict, tag: Tag) -> SlackResponse | None:

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Callable, Hashable, Mapping
 
+from bot import metrics
 from bot.shared.base import Bucket, SharedState
 from bot.shared.local import LocalState
 
@@ -457,6 +458,7 @@ class Turn:
         self._channel = channel
         self.granted = False
         self._answered = False
+        self._asked_at: float | None = None  # when it first asked for its turn
 
     def ask(self) -> float:
         """0.0: the call may go now (the turn is granted); otherwise the seconds to wait before asking again."""
@@ -464,6 +466,8 @@ class Turn:
             if self.granted:
                 return 0.0
             now = self._pacer.clock()
+            if self._asked_at is None:
+                self._asked_at = now
             for budget in self._budgets:  # the channel's first: no place in the workspace's queue until it is ready
                 wait = budget.request(self, self.priority, now)
                 if wait > 0:
@@ -482,7 +486,8 @@ class Turn:
             for budget in self._budgets:
                 budget.grant(self, now)
             self.granted = True
-            return 0.0
+        metrics.BUDGET_WAIT.labels(method=self.method).observe(max(now - self._asked_at, 0.0))
+        return 0.0
 
     def _names(self) -> list[str]:
         """The names of the turn's budgets where instances share them: the channel's, then the workspace's."""
