@@ -68,7 +68,7 @@ def test_two_instances_never_spend_more_than_the_burst_between_them(instances):
 
     def spend(state):
         for _ in range(10):
-            if state.take([bucket]) == 0.0:
+            if state.take([bucket]).wait == 0.0:
                 granted.append(state)
 
     threads = [threading.Thread(target=spend, args=(state,)) for state in states]
@@ -77,41 +77,41 @@ def test_two_instances_never_spend_more_than_the_burst_between_them(instances):
     for thread in threads:
         thread.join()
     assert len(granted) == 5
-    assert states[0].take([bucket]) == pytest.approx(100.0, rel=0.05)  # the next token, at 0.01 a second
+    assert states[0].take([bucket]).wait == pytest.approx(100.0, rel=0.05)  # the next token, at 0.01 a second
 
 
 def test_a_call_takes_from_every_budget_or_from_none(instances):
     [state] = instances(1)
     channel, workspace = Bucket("chat.postMessage@C1", 1.0, 1), Bucket("chat.postMessage", 0.01, 1)
-    assert state.take([Bucket("chat.postMessage", 0.01, 1)]) == 0.0  # the workspace's only token
-    assert state.take([channel, workspace]) > 0  # the channel's token is there, the workspace's is not
-    assert state.take([channel]) == 0.0  # ... so the channel's was not spent
+    assert state.take([Bucket("chat.postMessage", 0.01, 1)]).wait == 0.0  # the workspace's only token
+    assert state.take([channel, workspace]).wait > 0  # the channel's token is there, the workspace's is not
+    assert state.take([channel]).wait == 0.0  # ... so the channel's was not spent
 
 
 def test_a_routine_call_leaves_the_reserve_to_urgent_ones(instances):
     [state] = instances(1)
-    assert state.take([Bucket("chat.update", 0.01, 3, needs=3)]) == 0.0  # 3 there: one goes
-    assert state.take([Bucket("chat.update", 0.01, 3, needs=3)]) > 0  # 2 left: a routine call needing 3 waits
-    assert state.take([Bucket("chat.update", 0.01, 3, needs=1)]) == 0.0  # an urgent one goes
+    assert state.take([Bucket("chat.update", 0.01, 3, needs=3)]).wait == 0.0  # 3 there: one goes
+    assert state.take([Bucket("chat.update", 0.01, 3, needs=3)]).wait > 0  # 2 left: a routine call needing 3 waits
+    assert state.take([Bucket("chat.update", 0.01, 3, needs=1)]).wait == 0.0  # an urgent one goes
 
 
 def test_a_pause_one_instance_hears_holds_every_instance(instances):
     first, second = instances()
     first.pause(["chat.update"], 3.0)
-    wait = second.take([Bucket("chat.update", 10.0, 10)])
+    wait = second.take([Bucket("chat.update", 10.0, 10)]).wait
     assert 2.5 < wait <= 3.0
-    assert second.take([Bucket("chat.postMessage", 10.0, 10)]) == 0.0  # other methods go on
+    assert second.take([Bucket("chat.postMessage", 10.0, 10)]).wait == 0.0  # other methods go on
 
 
 def test_one_instance_probes_a_budget_at_a_time_and_none_after_a_refused_probe(instances):
     first, second = instances()
     empty = Bucket("chat.update", 0.001, 1)
-    assert first.take([empty]) == 0.0  # the last token
-    assert first.take([empty], probe=True) == 0.0  # beyond the bucket, to learn a larger burst
-    assert second.take([empty], probe=True) > 0  # one probe at a time across instances
+    assert first.take([empty]).wait == 0.0  # the last token
+    assert first.take([empty], probe=True).wait == 0.0  # beyond the bucket, to learn a larger burst
+    assert second.take([empty], probe=True).wait > 0  # one probe at a time across instances
     first.pause(["chat.update"], 0.01, probe_refused=True)
     time.sleep(0.05)
-    assert second.take([empty], probe=True) > 0  # Slack said no: nobody probes for a while
+    assert second.take([empty], probe=True).wait > 0  # Slack said no: nobody probes for a while
 
 
 def test_a_persons_leases_are_counted_across_instances(instances):
@@ -145,7 +145,7 @@ def test_without_redis_an_instance_answers_from_its_own_state_and_warns_once_a_m
         assert state.claim(["event:Ev2"]) is True  # from its own memory
         assert state.claim(["event:Ev2"]) is False
         assert state.claim(["event:Ev1"]) is False  # it remembers what it saw while Redis answered
-        assert state.take([Bucket("chat.update", 0.01, 1)]) == 0.0  # its own budgets alone decide
+        assert state.take([Bucket("chat.update", 0.01, 1)]).wait == 0.0  # its own budgets alone decide
         assert state.lease("U1", 1) is not None and state.lease("U1", 1) is None  # counted here
         assert state.status.startswith("local: Redis at 127.0.0.1:")
         clock.now += 1.5  # tried again a second later: still down, and no second warning
@@ -163,7 +163,7 @@ def test_a_hung_redis_holds_a_call_no_longer_than_the_timeout_and_sharing_resume
     other = RedisState(redis_server.url, timeout=0.2)
     redis_server.freeze()  # accepts connections, answers nothing
     started = time.monotonic()
-    assert state.take([Bucket("chat.update", 1.0, 1)]) == 0.0
+    assert state.take([Bucket("chat.update", 1.0, 1)]).wait == 0.0
     assert time.monotonic() - started < 2.0  # the timeout (0.2 s), not a hang
     started = time.monotonic()
     state.take([Bucket("chat.update", 1.0, 1)])  # within the second: not even asked
@@ -186,6 +186,8 @@ def test_two_pacers_sharing_redis_grant_no_more_than_one_budget_between_them(ins
                 granted.append(pacer)
                 turn.landed()
     assert len(granted) == 2  # each pacer alone would have let 2 go
+    late = pacers[1]  # and it sees what the other spent: no room, a wait, where its own budget was full
+    assert late.room("chat.update") < 1 and late.estimate("chat.update") > 0
 
 
 def test_a_pacer_of_its_own_is_not_held_back_by_another(instances):

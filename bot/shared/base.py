@@ -19,6 +19,21 @@ class Bucket:
     needs: float = 1.0
 
 
+@dataclass(frozen=True)
+class Taken:
+    """What a shared budget answered a call's `take`: `wait` 0.0 if the call may go (its tokens are spent),
+    else the seconds to wait; and, for each bucket asked, the tokens it holds now (after this call's, if it
+    goes; None where the store keeps no tokens of its own) and the seconds its pause has yet to run, so that
+    the instance's own budgets can see what the others spent."""
+
+    wait: float
+    tokens: tuple[float | None, ...] = ()
+    paused_for: tuple[float, ...] = ()
+
+
+NOTHING_SHARED = Taken(0.0)  # a store with no budgets of its own: the instance's budgets decide alone
+
+
 class Lease(ABC):
     """One answer in flight for one person, held until `release()` (or, in a store several instances share,
     until it expires because its instance stopped renewing it)."""
@@ -37,9 +52,9 @@ class SharedState(ABC):
         False for every later claim of any of them, by any instance, for an hour."""
 
     @abstractmethod
-    def take(self, buckets: Sequence[Bucket], probe: bool = False) -> float:
-        """Take a token from each of `buckets` for one Slack call: 0.0 if they are taken (all or none), or
-        the seconds to wait before asking again (a pause for a Retry-After, or a token yet to come).
+    def take(self, buckets: Sequence[Bucket], probe: bool = False) -> Taken:
+        """Take a token from each of `buckets` for one Slack call, all or none: `wait` 0.0 if they are taken,
+        or the seconds to wait before asking again (a pause for a Retry-After, or a token yet to come).
         `probe`: the call goes beyond this instance's bucket to learn whether Slack's burst is larger; it
         may, if no other instance is probing that budget or was refused a probe lately."""
 

@@ -8,7 +8,7 @@ import time
 from collections import Counter, OrderedDict
 from typing import Callable, Sequence
 
-from bot.shared.base import Bucket, Lease, SharedState
+from bot.shared.base import NOTHING_SHARED, Bucket, Lease, SharedState, Taken
 
 EVENT_MEMORY = 3600.0  # seconds an event is remembered: Slack's last redelivery comes minutes after the first
 EVENT_CAPACITY = 10_000  # events remembered at most (the oldest are forgotten first)
@@ -37,8 +37,8 @@ class LocalState(SharedState):
                 self._claimed[key] = now
             return True
 
-    def take(self, buckets: Sequence[Bucket], probe: bool = False) -> float:
-        return 0.0
+    def take(self, buckets: Sequence[Bucket], probe: bool = False) -> Taken:
+        return NOTHING_SHARED
 
     def pause(self, names: Sequence[str], seconds: float, probe_refused: bool = False) -> None:
         pass

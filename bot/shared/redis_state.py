@@ -30,7 +30,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from bot import metrics
-from bot.shared.base import Bucket, Lease, SharedState
+from bot.shared.base import NOTHING_SHARED, Bucket, Lease, SharedState, Taken
 from bot.shared.local import EVENT_MEMORY, LocalState
 
 log = logging.getLogger(__name__)
@@ -55,8 +55,9 @@ return 1
 """
 
 # KEYS: one hash per budget. ARGV: probe (1/0), probe seconds, memory (ms), then for each budget: its pace
-# (calls a second, "" for none), its burst, the tokens the call needs. Returns "0" if a token was spent in
-# every budget that has a pace, else the seconds to wait (as text: Lua numbers would be truncated).
+# (calls a second, "" for none), its burst, the tokens the call needs. Returns the seconds to wait ("0" if a
+# token was spent in every budget that has a pace), then for each budget its tokens ("" without a pace) and
+# the seconds its pause has yet to run; all as text (Lua numbers would be truncated).
 _TAKE = """
 redis.replicate_commands()
 local t = redis.call('TIME')
@@ -64,11 +65,13 @@ local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local probe = ARGV[1] == '1'
 local wait = 0
 local spend = {}
+local seen = {}
 for i, key in ipairs(KEYS) do
   local rate, burst, needs = tonumber(ARGV[1 + 3 * i]), tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i])
   local h = redis.call('HMGET', key, 'tokens', 'updated', 'paused_until', 'probing_until', 'quiet_until')
   local paused = tonumber(h[3]) or 0
   if paused > now then wait = math.max(wait, paused - now) end
+  seen[i] = {'', tostring(math.max(paused - now, 0))}
   if rate and rate > 0 then
     local tokens = tonumber(h[1])
     if tokens == nil then
@@ -86,20 +89,28 @@ for i, key in ipairs(KEYS) do
         wait = math.max(wait, (needs - tokens) / rate)
       end
     end
-    spend[#spend + 1] = {key, tokens, probing}
+    spend[#spend + 1] = {key, tokens, probing, i}
+    seen[i][1] = tostring(tokens)
   end
 end
-if wait > 0 then return tostring(wait) end
-for _, s in ipairs(spend) do
-  if s[3] then  -- a probe goes beyond the bucket: it spends nothing, and holds off other probes meanwhile
-    redis.call('HSET', s[1], 'tokens', tostring(s[2]), 'updated', tostring(now),
-               'probing_until', tostring(now + tonumber(ARGV[2])))
-  else
-    redis.call('HSET', s[1], 'tokens', tostring(s[2] - 1), 'updated', tostring(now))
+local answer = {tostring(wait)}
+if wait == 0 then
+  for _, s in ipairs(spend) do
+    if s[3] then  -- a probe goes beyond the bucket: it spends nothing, and holds off other probes meanwhile
+      redis.call('HSET', s[1], 'tokens', tostring(s[2]), 'updated', tostring(now),
+                 'probing_until', tostring(now + tonumber(ARGV[2])))
+    else
+      redis.call('HSET', s[1], 'tokens', tostring(s[2] - 1), 'updated', tostring(now))
+      seen[s[4]][1] = tostring(s[2] - 1)
+    end
+    redis.call('PEXPIRE', s[1], ARGV[3])
   end
-  redis.call('PEXPIRE', s[1], ARGV[3])
 end
-return '0'
+for i = 1, #KEYS do
+  answer[#answer + 1] = seen[i][1]
+  answer[#answer + 1] = seen[i][2]
+end
+return answer
 """
 
 # KEYS: one hash per budget. ARGV: Retry-After (seconds), probe refused (1/0), quiet seconds, memory (ms).
@@ -181,15 +192,19 @@ class RedisState(SharedState):
                                               args=[int(EVENT_MEMORY * 1000), self._me]))
         return first_here if shared is None else bool(shared) and first_here
 
-    def take(self, buckets: Sequence[Bucket], probe: bool = False) -> float:
+    def take(self, buckets: Sequence[Bucket], probe: bool = False) -> Taken:
         if not buckets:
-            return 0.0
+            return NOTHING_SHARED
         args: list = [1 if probe else 0, PROBE_SECONDS, BUDGET_MEMORY_MS]
         for bucket in buckets:
             args += ["" if bucket.per_second is None else repr(bucket.per_second), repr(bucket.burst),
                      repr(bucket.needs)]
-        wait = self._ask(lambda: self._take(keys=[self._key("budget", b.name) for b in buckets], args=args))
-        return 0.0 if wait is None else float(wait)
+        answer = self._ask(lambda: self._take(keys=[self._key("budget", b.name) for b in buckets], args=args))
+        if answer is None:
+            return NOTHING_SHARED
+        wait, *seen = [value.decode() for value in answer]
+        return Taken(float(wait), tuple(float(tokens) if tokens else None for tokens in seen[0::2]),
+                     tuple(float(paused) for paused in seen[1::2]))
 
     def pause(self, names: Sequence[str], seconds: float, probe_refused: bool = False) -> None:
         if names:

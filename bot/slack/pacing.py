@@ -195,6 +195,14 @@ class Budget:
         if waiter is not None:
             waiter.ask_again_at = now + wait
 
+    def sync(self, tokens: float | None, paused_for: float, now: float) -> None:
+        """What the budget the instances share holds now (after this call's token, if it went): this budget
+        holds no more, and is paused as long, so that its estimates and room count the others' spending."""
+        self._refill(now)
+        if tokens is not None and self.ceiling is not None:
+            self.tokens = min(self.tokens, max(tokens, 0.0))
+        self.paused_until = max(self.paused_until, now + paused_for)
+
     def shared(self, name: str, priority: Priority) -> Bucket:
         """This budget as the budget several instances share (see `bot.shared`): its pace and burst as this
         instance knows them now, and the tokens a call at `priority` needs there."""
@@ -476,16 +484,20 @@ class Turn:
                 budget.hold(self, now)
             buckets = [budget.shared(name, self.priority) for budget, name in zip(self._budgets, self._names())]
             probe = any(budget.probing for budget in self._budgets)
-        wait = self._pacer.shared.take(buckets, probe)  # other instances' spending (no lock held: it may be I/O)
+        taken = self._pacer.shared.take(buckets, probe)  # other instances' spending (no lock held: it may be I/O)
         with self._pacer._lock:
             now = self._pacer.clock()
-            if wait > 0:
+            if taken.wait > 0:
                 for budget in self._budgets:
-                    budget.unhold(self, wait, now)
-                return wait
-            for budget in self._budgets:
-                budget.grant(self, now)
-            self.granted = True
+                    budget.unhold(self, taken.wait, now)
+            else:
+                for budget in self._budgets:
+                    budget.grant(self, now)
+                self.granted = True
+            for budget, tokens, paused_for in zip(self._budgets, taken.tokens, taken.paused_for):
+                budget.sync(tokens, paused_for, now)
+            if taken.wait > 0:
+                return taken.wait
         metrics.BUDGET_WAIT.labels(method=self.method).observe(max(now - self._asked_at, 0.0))
         return 0.0
 
