@@ -12,6 +12,8 @@ and saves it, with the raw figures, under bench/results/.
   python -m bench --set SLACK_UPDATE_INTERVAL_SECONDS=0.5   another setting of the bot, for every run
   python -m bench --smoke                           a quick check that the benchmark works
   python -m bench --latency                         time from a question to the model request (see bench/latency.py)
+  python -m bench --instances                       three instances on one workspace, with and without Redis
+                                                    (see bench/instances.py)
 """
 
 from __future__ import annotations
@@ -61,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     if "--latency" in argv:
         from bench import latency
         return latency.main([arg for arg in argv if arg != "--latency"])
+    if "--instances" in argv:
+        from bench import instances
+        return instances.main([arg for arg in argv if arg != "--instances"])
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--replies", default="1,20,100", help="workloads by replies at once (default 1,20,100)")

@@ -97,7 +97,7 @@ def test_a_routine_call_leaves_the_reserve_to_urgent_ones(instances):
 
 def test_a_pause_one_instance_hears_holds_every_instance(instances):
     first, second = instances()
-    first.pause(["chat.update"], 3.0)
+    first.pause([Bucket("chat.update", 10.0, 10)], 3.0)
     wait = second.take([Bucket("chat.update", 10.0, 10)]).wait
     assert 2.5 < wait <= 3.0
     assert second.take([Bucket("chat.postMessage", 10.0, 10)]).wait == 0.0  # other methods go on
@@ -107,11 +107,25 @@ def test_one_instance_probes_a_budget_at_a_time_and_none_after_a_refused_probe(i
     first, second = instances()
     empty = Bucket("chat.update", 0.001, 1)
     assert first.take([empty]).wait == 0.0  # the last token
+    first.answered(["chat.update"])
     assert first.take([empty], probe=True).wait == 0.0  # beyond the bucket, to learn a larger burst
+    first.answered(["chat.update"])
     assert second.take([empty], probe=True).wait > 0  # one probe at a time across instances
-    first.pause(["chat.update"], 0.01, probe_refused=True)
+    first.pause([Bucket("chat.update", 0.001, 1)], 0.01, probe_refused=True)
     time.sleep(0.05)
     assert second.take([empty], probe=True).wait > 0  # Slack said no: nobody probes for a while
+
+
+def test_one_call_of_a_budget_is_in_flight_at_a_time_across_instances(instances):
+    first, second = instances()
+    plenty = Bucket("chat.update", 10.0, 10)
+    assert first.take([plenty]).wait == 0.0
+    assert second.take([plenty]).wait > 0  # the first one's call has no answer yet
+    assert second.take([Bucket("chat.postMessage", 10.0, 10)]).wait == 0.0  # another budget is free
+    first.answered(["chat.update"])
+    assert second.take([plenty]).wait == 0.0
+    second.pause([plenty], 0.0)  # refused: its place is free too (the pause holds the others)
+    assert first.take([plenty]).wait == 0.0
 
 
 def test_a_persons_leases_are_counted_across_instances(instances):
@@ -200,3 +214,15 @@ def test_a_pacer_of_its_own_is_not_held_back_by_another(instances):
                 granted += 1
                 turn.landed()
     assert granted == 4  # one instance alone: its own budget is the whole story
+
+
+def test_what_a_429_taught_one_instance_every_instance_takes(instances):
+    limits = {"chat.update": MethodLimits(Limit(60, 8, largest_burst=8))}
+    taught, other = (Pacer(limits, shared=state) for state in instances(2))
+    with taught.turn("chat.update") as turn:
+        assert turn.ask() == 0.0
+        turn.rate_limited(0.5)  # spending burst: Slack's burst is smaller than 8
+    assert taught.budget("chat.update").burst == 4
+    with other.turn("chat.update") as turn:
+        assert turn.ask() > 0  # paused with the other instance
+    assert other.budget("chat.update").burst == 4  # and no longer spends the burst Slack refused

@@ -20,15 +20,26 @@ class Bucket:
 
 
 @dataclass(frozen=True)
+class Lesson:
+    """What a 429 taught one instance about a budget (its pace and burst, halved), numbered so that every
+    other instance takes it once."""
+
+    number: int
+    per_second: float
+    burst: float
+
+
+@dataclass(frozen=True)
 class Taken:
     """What a shared budget answered a call's `take`: `wait` 0.0 if the call may go (its tokens are spent),
     else the seconds to wait; and, for each bucket asked, the tokens it holds now (after this call's, if it
-    goes; None where the store keeps no tokens of its own) and the seconds its pause has yet to run, so that
-    the instance's own budgets can see what the others spent."""
+    goes; None where the store keeps no tokens of its own), the seconds its pause has yet to run and the last
+    lesson a 429 taught about it, so that the instance's own budgets see what the others spent and learned."""
 
     wait: float
     tokens: tuple[float | None, ...] = ()
     paused_for: tuple[float, ...] = ()
+    lessons: tuple[Lesson | None, ...] = ()
 
 
 NOTHING_SHARED = Taken(0.0)  # a store with no budgets of its own: the instance's budgets decide alone
@@ -59,9 +70,15 @@ class SharedState(ABC):
         may, if no other instance is probing that budget or was refused a probe lately."""
 
     @abstractmethod
-    def pause(self, names: Sequence[str], seconds: float, probe_refused: bool = False) -> None:
+    def pause(self, buckets: Sequence[Bucket], seconds: float, probe_refused: bool = False) -> None:
         """Slack answered a call of these budgets 429 with a Retry-After of `seconds`: none of them is
-        spent by anyone until then. `probe_refused`: the refused call was a probe; nobody probes for a while."""
+        spent by anyone until then, and their pace and burst as the refused instance now knows them are a
+        lesson for every instance. `probe_refused`: the refused call was a probe; nobody probes for a while."""
+
+    @abstractmethod
+    def answered(self, names: Sequence[str]) -> None:
+        """Slack answered the call that `take` let go in these budgets (a 429 is told to `pause` instead): the
+        next call may go. Each budget lets one call be in flight at a time, across instances."""
 
     @abstractmethod
     def lease(self, holder: str, limit: int) -> Lease | None:

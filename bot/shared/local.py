@@ -40,7 +40,10 @@ class LocalState(SharedState):
     def take(self, buckets: Sequence[Bucket], probe: bool = False) -> Taken:
         return NOTHING_SHARED
 
-    def pause(self, names: Sequence[str], seconds: float, probe_refused: bool = False) -> None:
+    def pause(self, buckets: Sequence[Bucket], seconds: float, probe_refused: bool = False) -> None:
+        pass
+
+    def answered(self, names: Sequence[str]) -> None:
         pass
 
     def lease(self, holder: str, limit: int) -> Lease | None:

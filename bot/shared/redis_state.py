@@ -30,7 +30,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from bot import metrics
-from bot.shared.base import NOTHING_SHARED, Bucket, Lease, SharedState, Taken
+from bot.shared.base import NOTHING_SHARED, Bucket, Lease, Lesson, SharedState, Taken
 from bot.shared.local import EVENT_MEMORY, LocalState
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ RETRY_EVERY = 1.0  # seconds between two tries of a Redis that did not answer
 WARN_EVERY = 60.0  # seconds between two warnings that Redis does not answer
 PROBE_SECONDS = 2.0  # one probe of a budget at a time across instances: its answer comes well within this
 QUIET_SECONDS = 60.0  # no probing of a budget for this long after Slack refused a probe
+IN_FLIGHT_SECONDS = 2.0  # a call in flight longer than this no longer holds the others back (see pacing)
 BUDGET_MEMORY_MS = 600_000  # a budget no one spent for ten minutes is forgotten (it starts full again)
 
 # KEYS: the event's keys. ARGV: time to live (ms), who claims. 1 if none existed (all are set), else 0.
@@ -54,10 +55,12 @@ end
 return 1
 """
 
-# KEYS: one hash per budget. ARGV: probe (1/0), probe seconds, memory (ms), then for each budget: its pace
+# KEYS: one hash per budget. ARGV: probe (1/0), probe seconds, memory (ms), who asks, how long a call may hold
+# a budget's one place in flight (seconds), then for each budget: its pace
 # (calls a second, "" for none), its burst, the tokens the call needs. Returns the seconds to wait ("0" if a
 # token was spent in every budget that has a pace), then for each budget its tokens ("" without a pace) and
-# the seconds its pause has yet to run; all as text (Lua numbers would be truncated).
+# the seconds its pause has yet to run, and its last lesson (number, pace, burst; "" for none); all as text
+# (Lua numbers would be truncated).
 _TAKE = """
 redis.replicate_commands()
 local t = redis.call('TIME')
@@ -67,12 +70,16 @@ local wait = 0
 local spend = {}
 local seen = {}
 for i, key in ipairs(KEYS) do
-  local rate, burst, needs = tonumber(ARGV[1 + 3 * i]), tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i])
-  local h = redis.call('HMGET', key, 'tokens', 'updated', 'paused_until', 'probing_until', 'quiet_until')
+  local rate, burst, needs = tonumber(ARGV[3 + 3 * i]), tonumber(ARGV[4 + 3 * i]), tonumber(ARGV[5 + 3 * i])
+  local h = redis.call('HMGET', key, 'tokens', 'updated', 'paused_until', 'probing_until', 'quiet_until',
+                      'lesson', 'lesson_rate', 'lesson_burst', 'flight_by', 'flight_until')
   local paused = tonumber(h[3]) or 0
   if paused > now then wait = math.max(wait, paused - now) end
-  seen[i] = {'', tostring(math.max(paused - now, 0))}
+  seen[i] = {'', tostring(math.max(paused - now, 0)), h[6] or '', h[7] or '', h[8] or ''}
   if rate and rate > 0 then
+    if h[9] and h[9] ~= ARGV[4] and (tonumber(h[10]) or 0) > now then
+      wait = math.max(wait, 0.02)  -- another instance's call of this budget is in flight: one at a time
+    end
     local tokens = tonumber(h[1])
     if tokens == nil then
       tokens = burst
@@ -103,28 +110,43 @@ if wait == 0 then
       redis.call('HSET', s[1], 'tokens', tostring(s[2] - 1), 'updated', tostring(now))
       seen[s[4]][1] = tostring(s[2] - 1)
     end
+    redis.call('HSET', s[1], 'flight_by', ARGV[4], 'flight_until', tostring(now + tonumber(ARGV[5])))
     redis.call('PEXPIRE', s[1], ARGV[3])
   end
 end
 for i = 1, #KEYS do
-  answer[#answer + 1] = seen[i][1]
-  answer[#answer + 1] = seen[i][2]
+  for j = 1, 5 do answer[#answer + 1] = seen[i][j] end
 end
 return answer
 """
 
-# KEYS: one hash per budget. ARGV: Retry-After (seconds), probe refused (1/0), quiet seconds, memory (ms).
+# KEYS: one hash per budget. ARGV: Retry-After (seconds), probe refused (1/0), quiet seconds, memory (ms), who
+# was refused, then for each budget the pace ("" for none) and burst it now knows: the next lesson. The
+# refused call is no longer in flight.
 _PAUSE = """
 redis.replicate_commands()
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local until_ = now + tonumber(ARGV[1])
-for _, key in ipairs(KEYS) do
+for i, key in ipairs(KEYS) do
   local h = redis.call('HMGET', key, 'tokens', 'paused_until')
+  if ARGV[4 + 2 * i] ~= '' then
+    redis.call('HSET', key, 'lesson_rate', ARGV[4 + 2 * i], 'lesson_burst', ARGV[5 + 2 * i])
+    redis.call('HINCRBY', key, 'lesson', 1)
+  end
+  if redis.call('HGET', key, 'flight_by') == ARGV[5] then redis.call('HDEL', key, 'flight_by', 'flight_until') end
   redis.call('HSET', key, 'paused_until', tostring(math.max(tonumber(h[2]) or 0, until_)),
              'tokens', tostring(math.min(tonumber(h[1]) or 1, 1)), 'updated', tostring(now))
   if ARGV[2] == '1' then redis.call('HSET', key, 'quiet_until', tostring(now + tonumber(ARGV[3]))) end
   redis.call('PEXPIRE', key, math.max(tonumber(ARGV[4]), math.ceil(tonumber(ARGV[1]) * 1000) + 60000))
+end
+return 1
+"""
+
+# KEYS: budgets whose call was answered. ARGV: who made it. Its place in flight is free.
+_ANSWERED = """
+for _, key in ipairs(KEYS) do
+  if redis.call('HGET', key, 'flight_by') == ARGV[1] then redis.call('HDEL', key, 'flight_by', 'flight_until') end
 end
 return 1
 """
@@ -170,6 +192,7 @@ class RedisState(SharedState):
         self._claim = self._redis.register_script(_CLAIM)
         self._take = self._redis.register_script(_TAKE)
         self._pause = self._redis.register_script(_PAUSE)
+        self._answered_in = self._redis.register_script(_ANSWERED)
         self._lease = self._redis.register_script(_LEASE)
         self._renew = self._redis.register_script(_RENEW)
         self._lock = threading.Lock()
@@ -195,7 +218,7 @@ class RedisState(SharedState):
     def take(self, buckets: Sequence[Bucket], probe: bool = False) -> Taken:
         if not buckets:
             return NOTHING_SHARED
-        args: list = [1 if probe else 0, PROBE_SECONDS, BUDGET_MEMORY_MS]
+        args: list = [1 if probe else 0, PROBE_SECONDS, BUDGET_MEMORY_MS, self._me, IN_FLIGHT_SECONDS]
         for bucket in buckets:
             args += ["" if bucket.per_second is None else repr(bucket.per_second), repr(bucket.burst),
                      repr(bucket.needs)]
@@ -203,14 +226,23 @@ class RedisState(SharedState):
         if answer is None:
             return NOTHING_SHARED
         wait, *seen = [value.decode() for value in answer]
-        return Taken(float(wait), tuple(float(tokens) if tokens else None for tokens in seen[0::2]),
-                     tuple(float(paused) for paused in seen[1::2]))
+        each = [seen[at:at + 5] for at in range(0, len(seen), 5)]
+        return Taken(float(wait), tuple(float(tokens) if tokens else None for tokens, *_ in each),
+                     tuple(float(paused) for _, paused, *_ in each),
+                     tuple(Lesson(int(number), float(rate), float(burst)) if number else None
+                           for _, _, number, rate, burst in each))
 
-    def pause(self, names: Sequence[str], seconds: float, probe_refused: bool = False) -> None:
+    def pause(self, buckets: Sequence[Bucket], seconds: float, probe_refused: bool = False) -> None:
+        if not buckets:
+            return
+        args: list = [repr(seconds), 1 if probe_refused else 0, QUIET_SECONDS, BUDGET_MEMORY_MS, self._me]
+        for bucket in buckets:
+            args += ["" if bucket.per_second is None else repr(bucket.per_second), repr(bucket.burst)]
+        self._ask(lambda: self._pause(keys=[self._key("budget", bucket.name) for bucket in buckets], args=args))
+
+    def answered(self, names: Sequence[str]) -> None:
         if names:
-            self._ask(lambda: self._pause(keys=[self._key("budget", name) for name in names],
-                                          args=[repr(seconds), 1 if probe_refused else 0, QUIET_SECONDS,
-                                                BUDGET_MEMORY_MS]))
+            self._ask(lambda: self._answered_in(keys=[self._key("budget", name) for name in names], args=[self._me]))
 
     def lease(self, holder: str, limit: int) -> Lease | None:
         lease = _RedisLease(self, self._key("replies", holder), f"{self._me}:{uuid.uuid4().hex[:12]}")

@@ -43,7 +43,7 @@ from enum import IntEnum
 from typing import Any, Callable, Hashable, Mapping
 
 from bot import metrics
-from bot.shared.base import Bucket, SharedState
+from bot.shared.base import Bucket, Lesson, SharedState
 from bot.shared.local import LocalState
 
 _DECREASE = 0.5  # a 429 multiplies the rate and the burst by this
@@ -134,6 +134,7 @@ class Budget:
         self._probes: set[Hashable] = set()  # calls in flight beyond the bucket, to learn a larger burst
         self._probe_after = -math.inf
         self._recent: list[float] = []  # without a rate: when the calls of the last minute were granted
+        self._lesson = 0  # the last lesson taken from the budget other instances share (see `sync`)
         self._last_grant = -math.inf
 
     # -- turns -------------------------------------------------------------------------------------
@@ -195,13 +196,19 @@ class Budget:
         if waiter is not None:
             waiter.ask_again_at = now + wait
 
-    def sync(self, tokens: float | None, paused_for: float, now: float) -> None:
+    def sync(self, tokens: float | None, paused_for: float, lesson: Lesson | None, now: float) -> None:
         """What the budget the instances share holds now (after this call's token, if it went): this budget
-        holds no more, and is paused as long, so that its estimates and room count the others' spending."""
+        holds no more, and is paused as long, so that its estimates and room count the others' spending; and
+        a lesson another instance's 429 taught, taken once: its pace and burst are no larger."""
         self._refill(now)
         if tokens is not None and self.ceiling is not None:
             self.tokens = min(self.tokens, max(tokens, 0.0))
         self.paused_until = max(self.paused_until, now + paused_for)
+        if lesson is not None and lesson.number > self._lesson and self.ceiling is not None:
+            self._lesson = lesson.number
+            self.rate = max(min(self.rate, lesson.per_second), self.ceiling * _FLOOR)
+            self.burst = max(min(self.burst, lesson.burst), 1.0)
+            self.tokens = min(self.tokens, self.burst)
 
     def shared(self, name: str, priority: Priority) -> Bucket:
         """This budget as the budget several instances share (see `bot.shared`): its pace and burst as this
@@ -494,8 +501,9 @@ class Turn:
                 for budget in self._budgets:
                     budget.grant(self, now)
                 self.granted = True
-            for budget, tokens, paused_for in zip(self._budgets, taken.tokens, taken.paused_for):
-                budget.sync(tokens, paused_for, now)
+            for budget, tokens, paused_for, lesson in zip(self._budgets, taken.tokens, taken.paused_for,
+                                                          taken.lessons):
+                budget.sync(tokens, paused_for, lesson, now)
             if taken.wait > 0:
                 return taken.wait
         metrics.BUDGET_WAIT.labels(method=self.method).observe(max(now - self._asked_at, 0.0))
@@ -522,13 +530,16 @@ class Turn:
                 budget.upgrade(self, self.priority)
 
     def landed(self) -> None:
-        self._answer(Budget.landed)
+        if self._answer(Budget.landed):
+            self._pacer.shared.answered(self._names())
 
     def rate_limited(self, retry_after: float) -> None:
         probe = self.granted and any(self in budget._probes for budget in self._budgets)
         explained = self._answer(lambda budget, key, now: budget.rate_limited(key, retry_after, now))
-        if explained:
-            self._pacer.shared.pause(self._names(), retry_after, probe_refused=probe)  # every instance waits
+        if explained:  # every instance waits, and learns what this one learned
+            with self._pacer._lock:
+                lessons = [budget.shared(name, self.priority) for budget, name in zip(self._budgets, self._names())]
+            self._pacer.shared.pause(lessons, retry_after, probe_refused=probe)
         if not explained or self._channel is None or len(self._budgets) < 2:
             return
         with self._pacer._lock:  # the first budget is the channel's
@@ -538,11 +549,13 @@ class Turn:
                 self._pacer._refused_in(self.method, self._channel, self._pacer.clock())
 
     def failed(self) -> None:
-        self._answer(Budget.failed)
+        if self._answer(Budget.failed):
+            self._pacer.shared.answered(self._names())
 
     def unused(self) -> None:
-        """The turn was granted but no call was made: its tokens go back."""
-        self._answer(Budget.unused)
+        """The turn was granted but no call was made: its tokens go back (here; the shared budget keeps them)."""
+        if self._answer(Budget.unused):
+            self._pacer.shared.answered(self._names())
 
     def close(self) -> None:
         if not self.granted:

@@ -1,0 +1,174 @@
+"""`python -m bench --instances`: several instances of the bot on one workspace, with and without Redis.
+
+One Slack stand-in (one workspace, its limits from a profile of `limits`) and one Bedrock stand-in; the real
+bot runs as processes of its own (`python -m bot`, default settings), each with its own Socket Mode
+connection. 100 mentions go out at once, each to one instance in turn (a third each with three), and a tenth
+of them are delivered again a moment later to another instance, as Slack does when it did not hear an ack in
+time (same event id, `retry_attempt` 1). Three runs, side by side:
+
+- one instance (the baseline: what the workspace's budgets give one bot);
+- three instances, each on its own state (no `REDIS_URL`);
+- three instances sharing their state through a real `redis-server` started for the run.
+
+For each: replies complete, first words and staleness (as `python -m bench` measures them), Slack's 429s,
+calls made inside a Retry-After ("early"), and duplicates (questions the model was asked more than once: a
+second answer in the thread). Target: with Redis, three instances get no more 429s than one, no early call and
+no duplicate.
+
+  python -m bench --instances                       the three runs, small bursts
+  python -m bench --instances --profile large --replies 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bench import limits as slack_limits
+from bench.__main__ import QUIET_SECONDS, RESULTS, bot_env
+from bench.measure import Asked, measure, reply_messages, shows_whole_answer
+from bench.workload import Workload, answer, asked as asked_for, question, reply_for
+from standins.bedrock import FakeBedrock
+from standins.events import mention
+from standins.redis_server import RedisServer
+from standins.slack import FakeSlack
+
+RUNS = (("1 instance", 1, False), ("3 instances, each on its own", 3, False), ("3 instances, Redis", 3, True))
+WORDS = 80  # each answer's length, as in the 100-replies workload of `python -m bench`
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench --instances", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--replies", type=int, default=100, help="mentions at once (default 100)")
+    parser.add_argument("--profile", default="small", choices=list(slack_limits.PROFILES),
+                        help="Slack's limits (default small)")
+    parser.add_argument("--redeliver", type=float, default=0.1, help="share of events delivered again (default 0.1)")
+    parser.add_argument("--redeliver-after", type=float, default=1.0,
+                        help="seconds after the first delivery (default 1)")
+    parser.add_argument("--timeout", type=float, default=None, help="seconds a run may take (default 60 + 2 per reply)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where to save (default bench/results)")
+    args = parser.parse_args(argv)
+    workload = Workload(args.replies, WORDS)
+    rows = []
+    for name, instances, shared in RUNS:
+        print(f"… {name}", file=sys.stderr, flush=True)
+        rows.append({"run": name, **run(instances, shared, workload, slack_limits.PROFILES[args.profile],
+                                        redeliver=args.redeliver, after=args.redeliver_after,
+                                        timeout=args.timeout or 60 + 2 * workload.replies,
+                                        logs=args.out / "logs" / f"instances-{name.split(',')[-1].strip()}")})
+    table = render(rows)
+    print(table)
+    save(args.out, rows, table, " ".join(["python -m bench --instances", *argv]), args.profile)
+    return 0 if all(row["complete"] == row["replies"] for row in rows if row["run"].endswith("Redis")) else 1
+
+
+def run(instances: int, shared: bool, workload: Workload, limits: tuple, *, redeliver: float, after: float,
+        timeout: float, logs: Path) -> dict:
+    slack = FakeSlack().start()
+    bedrock = FakeBedrock().start()
+    slack_limits.apply(slack, limits)
+    bedrock.answer = reply_for
+    redis = RedisServer().start() if shared else None
+    logs.mkdir(parents=True, exist_ok=True)
+    bots = []
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            env = {**bot_env(slack, bedrock, scratch, workload.replies),
+                   **({"REDIS_URL": redis.url} if redis else {})}
+            for number in range(instances):
+                log = open(logs / f"bot-{number}.log", "wb")
+                bots.append(subprocess.Popen([sys.executable, "-m", "bot"], cwd=scratch, env=env, stdout=log,
+                                             stderr=subprocess.STDOUT))
+                log.close()
+                slack.wait_until(lambda: slack.connection_count > number or bots[-1].poll() is not None,
+                                 timeout=60, what="the bot")
+                if bots[-1].poll() is not None:
+                    raise SystemExit(f"the bot did not start; see {logs}")
+            time.sleep(0.5)  # let them settle: the figures are about answering, not starting
+            started = time.monotonic()
+            asked, again = [], []
+            every = round(1 / redeliver) if redeliver > 0 else 0
+            for index in range(workload.replies):
+                channel = f"C{index:04d}"
+                event, said = mention(slack, f"<@UBOT> {question(index, workload.words)}", user=f"U{index:04d}",
+                                      channel=channel)
+                at = time.monotonic()
+                event_id = slack.send_event(event, connection=index % instances)
+                asked.append(Asked(index, channel, said.ts, at, answer(index, workload.words)))
+                if every and index % every == 0:
+                    again.append((event, event_id, (index + 1) % instances))
+            time.sleep(max(started + after - time.monotonic(), 0.0))
+            for event, event_id, connection in again:  # Slack did not hear the ack in time: to another instance
+                slack.send_event(event, event_id=event_id, retry_attempt=1, connection=connection)
+            wait_until_done(slack, bedrock, asked, started + timeout)
+    finally:
+        for bot in bots:
+            bot.kill()
+            bot.wait(10)
+        if redis is not None:
+            redis.stop()
+    ended = time.monotonic()
+    figures = measure(asked, slack, bedrock, ended)
+    duplicates = sum(count - 1 for count in asked_counts(bedrock).values() if count > 1)
+    slack.stop()
+    bedrock.stop()
+    return {**figures.summary(), "duplicates": duplicates, "redelivered": len(again), "instances": instances}
+
+
+def asked_counts(bedrock: FakeBedrock) -> Counter:
+    """How many times the model was asked each question (by its number)."""
+    return Counter(asked_for(request)[0] for request in list(bedrock.requests))
+
+
+def wait_until_done(slack: FakeSlack, bedrock: FakeBedrock, asked: list[Asked], deadline: float) -> None:
+    """Until every reply shows its whole answer (or was answered twice, which it never will) and Slack has
+    heard nothing more for a moment, or the deadline."""
+    waiting = list(asked)
+    while waiting and time.monotonic() < deadline:
+        twice = {number for number, count in asked_counts(bedrock).items() if count > 1}
+        waiting = [one for one in waiting
+                   if one.index not in twice and not shows_whole_answer(reply_messages(slack, one), one.answer)]
+        time.sleep(0.1)
+    while time.monotonic() < deadline:
+        with slack.lock:
+            last = slack.calls[-1].at if slack.calls else 0.0
+        if time.monotonic() - last >= QUIET_SECONDS:
+            return
+        time.sleep(0.1)
+
+
+COLUMNS = ("run", "complete", "first words p50/p95 ms", "staleness p50/p95 s", "429s", "early calls",
+           "duplicates", "Slack calls per reply")
+
+
+def render(rows: list[dict]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---" for _ in COLUMNS) + "|"]
+    for row in rows:
+        lines.append("| " + " | ".join([
+            row["run"], f"{row['complete']}/{row['replies']}",
+            f"{row['first_words_ms_p50']:.0f} / {row['first_words_ms_p95']:.0f}",
+            f"{row['staleness_s_p50']:.1f} / {row['staleness_s_p95']:.1f}",
+            f"{row['rate_limited']}" + (f" ({', '.join(f'{m} {n}' for m, n in row['rate_limited_by_method'].items())})"
+                                        if row["rate_limited"] else ""),
+            str(row["early"]), f"{row['duplicates']} of {row['redelivered']} redelivered",
+            f"{row['calls_per_reply']:.1f}",
+        ]).replace("nan", "–") + " |")
+    return "\n".join(lines)
+
+
+def save(out: Path, rows: list[dict], table: str, command: str, profile: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    (out / "instances.json").write_text(json.dumps({"when": when, "command": command, "profile": profile,
+                                                    "rows": rows}, indent=2, default=str))
+    limits = "; ".join(map(str, slack_limits.PROFILES[profile]))
+    (out / "instances.md").write_text(f"# Several instances: {when}\n\nCommand: `{command}`.\n\n{table}\n\n"
+                                      f"Slack stand-in's limits ({profile}): {limits}\n")
