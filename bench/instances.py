@@ -54,6 +54,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--redeliver-after", type=float, default=1.0,
                         help="seconds after the first delivery (default 1)")
     parser.add_argument("--timeout", type=float, default=None, help="seconds a run may take (default 60 + 2 per reply)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a bot setting for every instance of every run; repeatable")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to save (default bench/results)")
     args = parser.parse_args(argv)
     workload = Workload(args.replies, WORDS)
@@ -62,6 +64,7 @@ def main(argv: list[str]) -> int:
         print(f"… {name}", file=sys.stderr, flush=True)
         rows.append({"run": name, **run(instances, shared, workload, slack_limits.PROFILES[args.profile],
                                         redeliver=args.redeliver, after=args.redeliver_after,
+                                        overrides=dict(item.split("=", 1) for item in args.set),
                                         timeout=args.timeout or 60 + 2 * workload.replies,
                                         logs=args.out / "logs" / f"instances-{name.split(',')[-1].strip()}")})
     table = render(rows)
@@ -71,7 +74,7 @@ def main(argv: list[str]) -> int:
 
 
 def run(instances: int, shared: bool, workload: Workload, limits: tuple, *, redeliver: float, after: float,
-        timeout: float, logs: Path) -> dict:
+        timeout: float, logs: Path, overrides: dict[str, str]) -> dict:
     slack = FakeSlack().start()
     bedrock = FakeBedrock().start()
     slack_limits.apply(slack, limits)
@@ -82,7 +85,7 @@ def run(instances: int, shared: bool, workload: Workload, limits: tuple, *, rede
     try:
         with tempfile.TemporaryDirectory() as scratch:
             env = {**bot_env(slack, bedrock, scratch, workload.replies),
-                   **({"REDIS_URL": redis.url} if redis else {})}
+                   **({"REDIS_URL": redis.url} if redis else {}), **overrides}
             for number in range(instances):
                 log = open(logs / f"bot-{number}.log", "wb")
                 bots.append(subprocess.Popen([sys.executable, "-m", "bot"], cwd=scratch, env=env, stdout=log,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Mapping, Sequence
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,17 @@ class Taken:
 NOTHING_SHARED = Taken(0.0)  # a store with no budgets of its own: the instance's budgets decide alone
 
 
+@dataclass(frozen=True)
+class Held:
+    """What one shared budget holds now, as `follow` tells it: its tokens (None without a pace of its own),
+    the seconds its pause has yet to run, and the calls the other instances want of it (waiting or spoken
+    for)."""
+
+    tokens: float | None
+    paused_for: float
+    others_want: float
+
+
 class Lease(ABC):
     """One answer in flight for one person, held until `release()` (or, in a store several instances share,
     until it expires because its instance stopped renewing it)."""
@@ -74,6 +85,12 @@ class SharedState(ABC):
         """Slack answered a call of these budgets 429 with a Retry-After of `seconds`: none of them is
         spent by anyone until then, and their pace and burst as the refused instance now knows them are a
         lesson for every instance. `probe_refused`: the refused call was a probe; nobody probes for a while."""
+
+    def follow(self, wants: Callable[[], Sequence[Bucket]], learn: Callable[[Mapping[str, Held]], None]) -> None:
+        """Keep this instance's view of the shared budgets fresh, a few times a second: what `wants` says it
+        wants of each budget (`Bucket.needs`: its calls waiting or spoken for) goes to the others, and what
+        each budget holds, with what the others want of it, goes to `learn`. A store that shares nothing
+        has nothing to tell."""
 
     @abstractmethod
     def answered(self, names: Sequence[str]) -> None:

@@ -23,14 +23,14 @@ import socket
 import threading
 import time
 import uuid
-from typing import Callable, Sequence, TypeVar
+from typing import Callable, Mapping, Sequence, TypeVar
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from bot import metrics
-from bot.shared.base import NOTHING_SHARED, Bucket, Lease, Lesson, SharedState, Taken
+from bot.shared.base import NOTHING_SHARED, Bucket, Held, Lease, Lesson, SharedState, Taken
 from bot.shared.local import EVENT_MEMORY, LocalState
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ RETRY_EVERY = 1.0  # seconds between two tries of a Redis that did not answer
 WARN_EVERY = 60.0  # seconds between two warnings that Redis does not answer
 PROBE_SECONDS = 2.0  # one probe of a budget at a time across instances: its answer comes well within this
 QUIET_SECONDS = 60.0  # no probing of a budget for this long after Slack refused a probe
+FOLLOW_EVERY = 0.25  # seconds between two exchanges of what the instances want of the budgets and what they hold
 IN_FLIGHT_SECONDS = 2.0  # a call in flight longer than this no longer holds the others back (see pacing)
 BUDGET_MEMORY_MS = 600_000  # a budget no one spent for ten minutes is forgotten (it starts full again)
 
@@ -151,6 +152,47 @@ end
 return 1
 """
 
+# KEYS: budgets. ARGV: who asks, for each budget its pace ("" for none), burst and the calls this instance
+# wants of it. Records what it wants; returns for each budget its tokens ("" without a pace), the seconds its
+# pause has yet to run, and what the other instances want of it (told within the last few seconds).
+_FOLLOW = """
+redis.replicate_commands()
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local answer = {}
+for i, key in ipairs(KEYS) do
+  local rate, burst, wants = tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i]), ARGV[3 * i + 1]
+  redis.call('HSET', key, 'want:' .. ARGV[1], wants .. '@' .. tostring(now))
+  local h = redis.call('HMGET', key, 'tokens', 'updated', 'paused_until')
+  local paused = tonumber(h[3]) or 0
+  local tokens = ''
+  if rate and rate > 0 then
+    local held = tonumber(h[1]) or burst
+    local from = math.max(tonumber(h[2]) or now, paused)
+    if now > from then held = held + (now - from) * rate end
+    tokens = tostring(math.min(held, burst))
+  end
+  local others = 0
+  local fields = redis.call('HGETALL', key)
+  for j = 1, #fields, 2 do
+    local who = string.match(fields[j], '^want:(.*)$')
+    if who and who ~= ARGV[1] then
+      local count, at = string.match(fields[j + 1], '^([^@]*)@(.*)$')
+      if tonumber(at) and now - tonumber(at) < 2 then
+        others = others + (tonumber(count) or 0)
+      elseif tonumber(at) == nil or now - tonumber(at) > 60 then
+        redis.call('HDEL', key, fields[j])
+      end
+    end
+  end
+  redis.call('PEXPIRE', key, 600000)
+  answer[#answer + 1] = tokens
+  answer[#answer + 1] = tostring(math.max(paused - now, 0))
+  answer[#answer + 1] = tostring(others)
+end
+return answer
+"""
+
 # KEYS[1]: the person's leases. ARGV: the lease, the limit, its time to live (ms). 1 if taken, else 0.
 _LEASE = """
 redis.replicate_commands()
@@ -193,6 +235,7 @@ class RedisState(SharedState):
         self._take = self._redis.register_script(_TAKE)
         self._pause = self._redis.register_script(_PAUSE)
         self._answered_in = self._redis.register_script(_ANSWERED)
+        self._follow = self._redis.register_script(_FOLLOW)
         self._lease = self._redis.register_script(_LEASE)
         self._renew = self._redis.register_script(_RENEW)
         self._lock = threading.Lock()
@@ -239,6 +282,28 @@ class RedisState(SharedState):
         for bucket in buckets:
             args += ["" if bucket.per_second is None else repr(bucket.per_second), repr(bucket.burst)]
         self._ask(lambda: self._pause(keys=[self._key("budget", bucket.name) for bucket in buckets], args=args))
+
+    def follow(self, wants: Callable[[], Sequence[Bucket]], learn: Callable[[Mapping[str, Held]], None]) -> None:
+        def run() -> None:
+            while not self._closed.wait(FOLLOW_EVERY):
+                buckets = list(wants())
+                if buckets:
+                    self._tell(buckets, learn)
+
+        threading.Thread(target=run, name="redis-budgets", daemon=True).start()
+
+    def _tell(self, buckets: Sequence[Bucket], learn: Callable[[Mapping[str, Held]], None]) -> None:
+        args: list = [self._me]
+        for bucket in buckets:
+            args += ["" if bucket.per_second is None else repr(bucket.per_second), repr(bucket.burst),
+                     repr(bucket.needs)]
+        answer = self._ask(lambda: self._follow(keys=[self._key("budget", b.name) for b in buckets], args=args))
+        if answer is None:  # on its own: nobody else's wants count
+            learn({bucket.name: Held(None, 0.0, 0.0) for bucket in buckets})
+            return
+        values = [value.decode() for value in answer]
+        learn({bucket.name: Held(float(tokens) if tokens else None, float(paused), float(others))
+               for bucket, (tokens, paused, others) in zip(buckets, zip(values[0::3], values[1::3], values[2::3]))})
 
     def answered(self, names: Sequence[str]) -> None:
         if names:

@@ -43,7 +43,7 @@ from enum import IntEnum
 from typing import Any, Callable, Hashable, Mapping
 
 from bot import metrics
-from bot.shared.base import Bucket, Lesson, SharedState
+from bot.shared.base import Bucket, Held, Lesson, SharedState
 from bot.shared.local import LocalState
 
 _DECREASE = 0.5  # a 429 multiplies the rate and the burst by this
@@ -124,6 +124,7 @@ class Budget:
         self.max_burst = max(self.burst, float(largest_burst if largest_burst is not None else per_minute or 0))
         self.reserve = reserve
         self.spoken_for = 0  # calls the bot will certainly make soon (see `Pacer.speak_for`)
+        self.others_want = 0.0  # calls other instances sharing the budget want of it (see `bot.shared`)
         self.tokens = self.burst
         self.paused_until = -math.inf
         self._updated = now
@@ -246,13 +247,14 @@ class Budget:
         return (needed - self.tokens) / self.rate
 
     def room(self, now: float, within: float = 0.0) -> float:
-        """Tokens there now (or `within` seconds from now) beyond the calls waiting and those spoken for
-        (may be negative)."""
+        """Tokens there now (or `within` seconds from now) beyond the calls waiting and those spoken for, here
+        and in the other instances sharing the budget (may be negative)."""
         self._refill(now)
         if self.ceiling is None:
             return math.inf if now + within >= self.paused_until else 0.0
         coming = max(now + within - max(now, self.paused_until), 0.0) * self.rate
-        return min(self.tokens + coming, self.burst + coming) - len(self._waiting) - self.spoken_for
+        return (min(self.tokens + coming, self.burst + coming) - len(self._waiting) - self.spoken_for
+                - self.others_want)
 
     @property
     def waiting(self) -> int:
@@ -384,6 +386,7 @@ class Pacer:
         self._refusals: dict[str, dict[str, float]] = {}  # method → channel → when it was last answered 429
         self._channel_bursts: dict[str, Budget] = {}  # method → the channel budget that last learned its burst
         self._lock = threading.Lock()
+        self.shared.follow(self._wants, self._learn)
 
     def turn(self, method: str, priority: Priority = Priority.URGENT, channel: str | None = None) -> "Turn":
         """A place in `method`'s queues (the channel's, where Slack limits the method per channel, then the
@@ -414,6 +417,23 @@ class Pacer:
         """A budget of `method` (for reading its state; not thread-safe to change)."""
         with self._lock:
             return self._budget(method, channel if self._limit(method).per_channel else None)
+
+    def _wants(self) -> list[Bucket]:
+        """What this instance wants of each workspace budget with a pace (for the other instances)."""
+        with self._lock:
+            return [Bucket(method, budget.rate, budget.burst, len(budget._waiting) + budget.spoken_for)
+                    for (method, channel), budget in self._budgets.items()
+                    if channel is None and budget.ceiling is not None]
+
+    def _learn(self, held: Mapping[str, Held]) -> None:
+        """What the workspace budgets the instances share hold, and what the others want of them."""
+        with self._lock:
+            now = self.clock()
+            for method, seen in held.items():
+                budget = self._budgets.get((method, None))
+                if budget is not None:
+                    budget.sync(seen.tokens, seen.paused_for, None, now)
+                    budget.others_want = seen.others_want
 
     # -- internals (with the lock held) -------------------------------------------------------------
 
