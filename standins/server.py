@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from http.server import ThreadingHTTPServer
 
 
@@ -11,3 +12,9 @@ class LocalServer(ThreadingHTTPServer):
 
     request_queue_size = 256
     daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that goes away mid-request (a bot process killed, a connection reset) is no error of the
+        stand-in's; anything else is printed as usual."""
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
