@@ -149,6 +149,7 @@ def test_a_killed_instances_answers_stop_counting_once_its_leases_expire(slack, 
 
     doomed.send_signal(signal.SIGKILL)  # no shutdown: its answer stays counted until the lease expires
     doomed.wait(10)
+    slack.wait_until(lambda: slack.connection_count == 0, what="Slack to see its connection drop")
     started(bot_process, 1, **settings)
     bedrock.answer = lambda request: Reply.text("The second answer.", chunk=4)
 
