@@ -78,13 +78,14 @@ class SharedState(ABC):
         """Take a token from each of `buckets` for one Slack call, all or none: `wait` 0.0 if they are taken,
         or the seconds to wait before asking again (a pause for a Retry-After, or a token yet to come).
         `probe`: the call goes beyond this instance's bucket to learn whether Slack's burst is larger; it
-        may, if no other instance is probing that budget or was refused a probe lately."""
+        may, if no other instance is probing that budget and none was answered 429 there lately."""
 
     @abstractmethod
-    def pause(self, buckets: Sequence[Bucket], seconds: float, probe_refused: bool = False) -> None:
+    def pause(self, buckets: Sequence[Bucket], seconds: float) -> None:
         """Slack answered a call of these budgets 429 with a Retry-After of `seconds`: none of them is
         spent by anyone until then, and their pace and burst as the refused instance now knows them are a
-        lesson for every instance. `probe_refused`: the refused call was a probe; nobody probes for a while."""
+        lesson for every instance; and nobody probes them for a larger burst for a while (as one instance
+        does not after a 429)."""
 
     def follow(self, wants: Callable[[], Sequence[Bucket]], learn: Callable[[Mapping[str, Held]], None]) -> None:
         """Keep this instance's view of the shared budgets fresh, a few times a second: what `wants` says it

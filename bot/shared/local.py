@@ -40,7 +40,7 @@ class LocalState(SharedState):
     def take(self, buckets: Sequence[Bucket], probe: bool = False) -> Taken:
         return NOTHING_SHARED
 
-    def pause(self, buckets: Sequence[Bucket], seconds: float, probe_refused: bool = False) -> None:
+    def pause(self, buckets: Sequence[Bucket], seconds: float) -> None:
         pass
 
     def answered(self, names: Sequence[str]) -> None:

@@ -40,7 +40,7 @@ T = TypeVar("T")
 RETRY_EVERY = 1.0  # seconds between two tries of a Redis that did not answer
 WARN_EVERY = 60.0  # seconds between two warnings that Redis does not answer
 PROBE_SECONDS = 2.0  # one probe of a budget at a time across instances: its answer comes well within this
-QUIET_SECONDS = 60.0  # no probing of a budget for this long after Slack refused a probe
+QUIET_SECONDS = 60.0  # no probing of a budget for this long after a 429 (as `pacing` does within one instance)
 FOLLOW_EVERY = 0.25  # seconds between two exchanges of what the instances want of the budgets and what they hold
 IN_FLIGHT_SECONDS = 2.0  # a call in flight longer than this no longer holds the others back (see pacing)
 BUDGET_MEMORY_MS = 600_000  # a budget no one spent for ten minutes is forgotten (it starts full again)
@@ -121,9 +121,9 @@ end
 return answer
 """
 
-# KEYS: one hash per budget. ARGV: Retry-After (seconds), probe refused (1/0), quiet seconds, memory (ms), who
-# was refused, then for each budget the pace ("" for none) and burst it now knows: the next lesson. The
-# refused call is no longer in flight.
+# KEYS: one hash per budget. ARGV: Retry-After (seconds), quiet seconds (no probing), memory (ms), who was
+# refused, then for each budget the pace ("" for none) and burst it now knows: the next lesson. The refused
+# call is no longer in flight.
 _PAUSE = """
 redis.replicate_commands()
 local t = redis.call('TIME')
@@ -131,15 +131,15 @@ local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local until_ = now + tonumber(ARGV[1])
 for i, key in ipairs(KEYS) do
   local h = redis.call('HMGET', key, 'tokens', 'paused_until')
-  if ARGV[4 + 2 * i] ~= '' then
-    redis.call('HSET', key, 'lesson_rate', ARGV[4 + 2 * i], 'lesson_burst', ARGV[5 + 2 * i])
+  if ARGV[3 + 2 * i] ~= '' then
+    redis.call('HSET', key, 'lesson_rate', ARGV[3 + 2 * i], 'lesson_burst', ARGV[4 + 2 * i])
     redis.call('HINCRBY', key, 'lesson', 1)
   end
-  if redis.call('HGET', key, 'flight_by') == ARGV[5] then redis.call('HDEL', key, 'flight_by', 'flight_until') end
+  if redis.call('HGET', key, 'flight_by') == ARGV[4] then redis.call('HDEL', key, 'flight_by', 'flight_until') end
   redis.call('HSET', key, 'paused_until', tostring(math.max(tonumber(h[2]) or 0, until_)),
              'tokens', tostring(math.min(tonumber(h[1]) or 1, 1)), 'updated', tostring(now))
-  if ARGV[2] == '1' then redis.call('HSET', key, 'quiet_until', tostring(now + tonumber(ARGV[3]))) end
-  redis.call('PEXPIRE', key, math.max(tonumber(ARGV[4]), math.ceil(tonumber(ARGV[1]) * 1000) + 60000))
+  redis.call('HSET', key, 'quiet_until', tostring(now + tonumber(ARGV[2])))
+  redis.call('PEXPIRE', key, math.max(tonumber(ARGV[3]), math.ceil(tonumber(ARGV[1]) * 1000) + 60000))
 end
 return 1
 """
@@ -275,10 +275,10 @@ class RedisState(SharedState):
                      tuple(Lesson(int(number), float(rate), float(burst)) if number else None
                            for _, _, number, rate, burst in each))
 
-    def pause(self, buckets: Sequence[Bucket], seconds: float, probe_refused: bool = False) -> None:
+    def pause(self, buckets: Sequence[Bucket], seconds: float) -> None:
         if not buckets:
             return
-        args: list = [repr(seconds), 1 if probe_refused else 0, QUIET_SECONDS, BUDGET_MEMORY_MS, self._me]
+        args: list = [repr(seconds), QUIET_SECONDS, BUDGET_MEMORY_MS, self._me]
         for bucket in buckets:
             args += ["" if bucket.per_second is None else repr(bucket.per_second), repr(bucket.burst)]
         self._ask(lambda: self._pause(keys=[self._key("budget", bucket.name) for bucket in buckets], args=args))

@@ -554,12 +554,11 @@ class Turn:
             self._pacer.shared.answered(self._names())
 
     def rate_limited(self, retry_after: float) -> None:
-        probe = self.granted and any(self in budget._probes for budget in self._budgets)
         explained = self._answer(lambda budget, key, now: budget.rate_limited(key, retry_after, now))
         if explained:  # every instance waits, and learns what this one learned
             with self._pacer._lock:
                 lessons = [budget.shared(name, self.priority) for budget, name in zip(self._budgets, self._names())]
-            self._pacer.shared.pause(lessons, retry_after, probe_refused=probe)
+            self._pacer.shared.pause(lessons, retry_after)
         if not explained or self._channel is None or len(self._budgets) < 2:
             return
         with self._pacer._lock:  # the first budget is the channel's
