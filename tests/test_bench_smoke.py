@@ -36,3 +36,16 @@ def test_the_latency_benchmark_runs_for_this_bot_and_the_revision_before():
     for scenario in ("top-level mention", "DM with history", "first thread follow-up (3 people)",
                      "repeat thread follow-up", "connections opened per Slack call"):
         assert f"| {scenario} |" in done.stdout
+
+
+def test_the_instances_benchmark_runs_one_and_three_instances_with_and_without_redis(tmp_path, redis_server):
+    # `redis_server` only checks that redis-server is installed: the benchmark starts its own
+    done = subprocess.run([sys.executable, "-m", "bench", "--instances", "--replies", "6", "--timeout", "60",
+                           "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = {row["run"]: row for row in json.loads((tmp_path / "instances.json").read_text())["rows"]}
+    assert list(rows) == ["1 instance", "3 instances, each on its own", "3 instances, Redis"]
+    shared = rows["3 instances, Redis"]
+    assert shared["complete"] == 6 and shared["duplicates"] == 0 and shared["early"] == 0
+    assert shared["redelivered"] == 1  # a tenth of the mentions, delivered again to another instance
+    assert "| 3 instances, Redis | 6/6 |" in done.stdout
