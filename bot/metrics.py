@@ -21,8 +21,9 @@ _WAIT = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
 REPLIES = Counter(
     "slackbot_replies", "Questions taken, by how their reply ended: answered, cut_short (the model's length "
-    "limit), filtered (a guardrail or content filter), interrupted (the model's stream broke off), stopped (deadline or shutdown), deleted (its message "
-    "was deleted), failed, refused (not allowed here, too many at once, shutting down)", ["outcome"])
+    "limit), filtered (a guardrail or content filter), interrupted (the model's stream broke off), stopped "
+    "(deadline or shutdown), deleted (its message was deleted), failed, refused (not allowed here, nothing "
+    "asked, too many at once, shutting down)", ["outcome"])
 FIRST_TOKEN = Histogram(
     "slackbot_first_token_seconds", "From taking a question to the model's first text", buckets=_FIRST)
 FIRST_WORDS = Histogram(
