@@ -158,6 +158,14 @@ def test_socket_mode_serves_the_metrics_on_metrics_port(slack, bedrock, bot_proc
                      what="the reply in the metrics of the bot's own process")
 
 
+def test_without_redis_there_is_no_shared_state_gauge_to_alert_on(slack, bedrock, bot_process):
+    port = free_port()
+    bot_process(METRICS_PORT=str(port), HOST="127.0.0.1")  # no REDIS_URL: one instance, nothing shared
+    samples = scrape(f"http://127.0.0.1:{port}/metrics")
+    assert ("slackbot_shared_state_up", ()) not in samples  # a 0 would read as Redis down
+    assert value(samples, "slackbot_shared_state_fallbacks_total") == 0
+
+
 def test_a_metrics_port_in_use_stops_start_up_with_what_to_do(tmp_path, slack, aws_env):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
