@@ -19,10 +19,26 @@ __all__ = ["CONTENT_TYPE_LATEST", "exposition", "serve"]
 _FIRST = (0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 30.0, 60.0)
 _WAIT = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
+
+class _GaugeOnceSet(Gauge):
+    """A gauge served only once something has set it: an unlabelled gauge is otherwise served as 0 from the
+    start, a value nothing measured (for `SHARED_STATE_UP`, Redis down in a bot that has no Redis)."""
+
+    _was_set = False
+
+    def set(self, value: float) -> None:
+        self._was_set = True
+        super().set(value)
+
+    def collect(self):
+        return super().collect() if self._was_set else []
+
+
 REPLIES = Counter(
     "slackbot_replies", "Questions taken, by how their reply ended: answered, cut_short (the model's length "
-    "limit), filtered (a guardrail or content filter), interrupted (the model's stream broke off), stopped (deadline or shutdown), deleted (its message "
-    "was deleted), failed, refused (not allowed here, too many at once, shutting down)", ["outcome"])
+    "limit), filtered (a guardrail or content filter), interrupted (the model's stream broke off), stopped "
+    "(deadline or shutdown), deleted (its message was deleted), failed, refused (not allowed here, nothing "
+    "asked, too many at once, shutting down)", ["outcome"])
 FIRST_TOKEN = Histogram(
     "slackbot_first_token_seconds", "From taking a question to the model's first text", buckets=_FIRST)
 FIRST_WORDS = Histogram(
@@ -41,7 +57,7 @@ FEEDBACK = Counter("slackbot_feedback", "Clicks on the feedback buttons, by vote
 SHARED_STATE_FALLBACKS = Counter(
     "slackbot_shared_state_fallbacks", "Times this instance stopped sharing state because Redis did not answer "
     "(it then keeps its own until Redis answers again)")
-SHARED_STATE_UP = Gauge(
+SHARED_STATE_UP = _GaugeOnceSet(
     "slackbot_shared_state_up", "1 while the state is shared through Redis, 0 while this instance keeps its own "
     "(Redis not answering); absent without REDIS_URL")
 

@@ -90,9 +90,9 @@ class Settings:
     max_message_chars: int = 20_000
     allowed_channels: frozenset[str] = frozenset()  # empty: every channel the bot is in
     allowed_users: frozenset[str] = frozenset()  # empty: everyone
+    metrics_port: int | None = None  # a port of its own for /metrics (Socket Mode's only way to serve them)
     # Several instances: the state they share (events taken, Slack's budgets, answers per person); "" keeps
     # it in this process (one instance). See `bot.shared`.
-    metrics_port: int | None = None  # a port of its own for /metrics (Socket Mode's only way to serve them)
     redis_url: str = ""
     redis_key_prefix: str = "bedrock-slack-bot"
     redis_timeout: float = 0.25  # the longest a reply waits on Redis before using this instance's own state

@@ -18,7 +18,7 @@ from standins.slack import FakeSlack
 
 
 ROOT = Path(__file__).resolve().parent.parent
-SETTING_NAMES = ("SLACK_", "BEDROCK_", "AWS_", "LOG_LEVEL", "CONTEXT_", "DM_", "MAX_CONCURRENT", "REDIS_")
+SETTING_NAMES = ("SLACK_", "BEDROCK_", "AWS_", "LOG_LEVEL", "CONTEXT_", "DM_", "MAX_CONCURRENT", "REDIS_", "METRICS_")
 
 
 def clean_env(**values: str) -> dict[str, str]:

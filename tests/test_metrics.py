@@ -71,6 +71,28 @@ def test_an_answer_moves_the_reply_token_timing_and_slack_call_metrics(slack, be
     assert moved("slackbot_slack_budget_wait_seconds_count", method="chat.postMessage") >= 1
 
 
+def test_a_reply_the_model_fails_counts_as_failed_and_its_note_is_not_first_words(slack, bedrock, start_bot,
+                                                                                  metrics_url):
+    start_bot()
+    before = scrape(metrics_url)
+    bedrock.script(Reply.error(403, "AccessDeniedException", "You don't have access to the model"))
+    event, _ = mention(slack, "<@UBOT> anyone there?")
+    slack.send_event(event)
+    slack.wait_until(lambda: any("Model access" in (m.text or "") for m in slack.bot_messages()),
+                     what="the note saying why")
+    slack.wait_until(lambda: value(scrape(metrics_url), "slackbot_replies_total", outcome="failed")
+                     > value(before, "slackbot_replies_total", outcome="failed"), what="the reply to be counted")
+    after = scrape(metrics_url)
+
+    def moved(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert moved("slackbot_replies_total", outcome="failed") == 1
+    assert moved("slackbot_replies_total", outcome="answered") == 0
+    assert moved("slackbot_first_token_seconds_count") == 0
+    assert moved("slackbot_first_words_seconds_count") == 0  # the note is no answer: it would flatter the p95
+
+
 def test_a_429_and_a_refusal_are_counted_by_method_and_result(slack, bedrock, start_bot, metrics_url):
     start_bot(MAX_REPLIES_PER_USER="1")
     before = scrape(metrics_url)
@@ -134,6 +156,14 @@ def test_socket_mode_serves_the_metrics_on_metrics_port(slack, bedrock, bot_proc
     url = f"http://127.0.0.1:{port}/metrics"
     slack.wait_until(lambda: value(scrape(url), "slackbot_replies_total", outcome="answered") == 1,
                      what="the reply in the metrics of the bot's own process")
+
+
+def test_without_redis_there_is_no_shared_state_gauge_to_alert_on(slack, bedrock, bot_process):
+    port = free_port()
+    bot_process(METRICS_PORT=str(port), HOST="127.0.0.1")  # no REDIS_URL: one instance, nothing shared
+    samples = scrape(f"http://127.0.0.1:{port}/metrics")
+    assert ("slackbot_shared_state_up", ()) not in samples  # a 0 would read as Redis down
+    assert value(samples, "slackbot_shared_state_fallbacks_total") == 0
 
 
 def test_a_metrics_port_in_use_stops_start_up_with_what_to_do(tmp_path, slack, aws_env):

@@ -129,6 +129,8 @@ def test_all_malformed_numbers_are_reported_in_one_error():
         ("CONTEXT_MAX_CHARS", "10"),
         ("MAX_CONCURRENT_REPLIES", "many"),
         ("LOG_LEVEL", "verbose"),
+        ("METRICS_PORT", "0"),
+        ("METRICS_PORT", "9100/metrics"),
     ],
 )
 def test_out_of_range_or_malformed_values_are_errors(name, value):

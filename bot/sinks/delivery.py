@@ -206,8 +206,9 @@ class Delivery:
         self._writer.start()
 
     def _answered(self, writer: Writer) -> None:
-        """Slack answered one of the writer's calls (with the lock held)."""
-        if self.first_words_at is None and writer.sink.shown_anything:
+        """Slack answered one of the writer's calls (with the lock held). Words of the answer, not a note that
+        stands in for one (a failure, an empty answer), are the first words."""
+        if self.first_words_at is None and writer.sink.shown_anything and any(self.layout.bodies):
             self.first_words_at = self._clock()
         self._hold_open(writer)
 
