@@ -228,3 +228,27 @@ def test_what_a_429_taught_one_instance_every_instance_takes(instances):
     with other.turn("chat.update") as turn:
         assert turn.ask() > 0  # paused with the other instance
     assert other.budget("chat.update").burst == 4  # and no longer spends the burst Slack refused
+
+
+def wait_for(predicate, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_instances_plan_with_their_share_of_a_budget_and_count_what_the_others_spoke_for(instances):
+    first, second = (Pacer(shared=state) for state in instances(2))  # chat.update: a burst of 8 to start
+    wait_for(lambda: first.budget("chat.update").others == 1 and second.budget("chat.update").others == 1)
+    assert first.room("chat.update") == pytest.approx(4.0, abs=0.1)  # half each: a burst of questions spread
+    assert second.room("chat.update") == pytest.approx(4.0, abs=0.1)  # over both is not planned for twice
+    first.speak_for("chat.update", 3)  # three final edits it will certainly make
+    wait_for(lambda: second.room("chat.update") < 3)
+    assert second.room("chat.update") == pytest.approx(2.5, abs=0.1)  # (8 - 3) / 2
+
+
+def test_an_instance_alone_plans_with_the_whole_budget(instances):
+    [state] = instances(1)
+    alone = Pacer(shared=state)
+    time.sleep(0.6)  # a few exchanges: nobody else follows the budget
+    assert alone.budget("chat.update").others == 0 and alone.room("chat.update") == pytest.approx(8.0, abs=0.1)

@@ -48,12 +48,13 @@ NOTHING_SHARED = Taken(0.0)  # a store with no budgets of its own: the instance'
 @dataclass(frozen=True)
 class Held:
     """What one shared budget holds now, as `follow` tells it: its tokens (None without a pace of its own),
-    the seconds its pause has yet to run, and the calls the other instances want of it (waiting or spoken
-    for)."""
+    the seconds its pause has yet to run, the calls the other instances want of it (waiting or spoken for),
+    and how many other instances follow it."""
 
     tokens: float | None
     paused_for: float
     others_want: float
+    others: int = 0
 
 
 class Lease(ABC):

@@ -154,7 +154,8 @@ return 1
 
 # KEYS: budgets. ARGV: who asks, for each budget its pace ("" for none), burst and the calls this instance
 # wants of it. Records what it wants; returns for each budget its tokens ("" without a pace), the seconds its
-# pause has yet to run, and what the other instances want of it (told within the last few seconds).
+# pause has yet to run, what the other instances want of it and how many they are (those that told within
+# the last two seconds).
 _FOLLOW = """
 redis.replicate_commands()
 local t = redis.call('TIME')
@@ -172,7 +173,7 @@ for i, key in ipairs(KEYS) do
     if now > from then held = held + (now - from) * rate end
     tokens = tostring(math.min(held, burst))
   end
-  local others = 0
+  local others, peers = 0, 0
   local fields = redis.call('HGETALL', key)
   for j = 1, #fields, 2 do
     local who = string.match(fields[j], '^want:(.*)$')
@@ -180,6 +181,7 @@ for i, key in ipairs(KEYS) do
       local count, at = string.match(fields[j + 1], '^([^@]*)@(.*)$')
       if tonumber(at) and now - tonumber(at) < 2 then
         others = others + (tonumber(count) or 0)
+        peers = peers + 1
       elseif tonumber(at) == nil or now - tonumber(at) > 60 then
         redis.call('HDEL', key, fields[j])
       end
@@ -189,6 +191,7 @@ for i, key in ipairs(KEYS) do
   answer[#answer + 1] = tokens
   answer[#answer + 1] = tostring(math.max(paused - now, 0))
   answer[#answer + 1] = tostring(others)
+  answer[#answer + 1] = tostring(peers)
 end
 return answer
 """
@@ -302,8 +305,8 @@ class RedisState(SharedState):
             learn({bucket.name: Held(None, 0.0, 0.0) for bucket in buckets})
             return
         values = [value.decode() for value in answer]
-        learn({bucket.name: Held(float(tokens) if tokens else None, float(paused), float(others))
-               for bucket, (tokens, paused, others) in zip(buckets, zip(values[0::3], values[1::3], values[2::3]))})
+        learn({bucket.name: Held(float(tokens) if tokens else None, float(paused), float(want), int(others))
+               for bucket, (tokens, paused, want, others) in zip(buckets, zip(*[iter(values)] * 4))})
 
     def answered(self, names: Sequence[str]) -> None:
         if names:

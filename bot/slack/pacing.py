@@ -125,6 +125,7 @@ class Budget:
         self.reserve = reserve
         self.spoken_for = 0  # calls the bot will certainly make soon (see `Pacer.speak_for`)
         self.others_want = 0.0  # calls other instances sharing the budget want of it (see `bot.shared`)
+        self.others = 0  # how many other instances share it
         self.tokens = self.burst
         self.paused_until = -math.inf
         self._updated = now
@@ -247,14 +248,16 @@ class Budget:
         return (needed - self.tokens) / self.rate
 
     def room(self, now: float, within: float = 0.0) -> float:
-        """Tokens there now (or `within` seconds from now) beyond the calls waiting and those spoken for, here
-        and in the other instances sharing the budget (may be negative)."""
+        """Tokens there now (or `within` seconds from now) beyond the calls waiting and those spoken for (may be
+        negative). Where other instances share the budget: beyond what they want of it, and this instance's
+        share only of the rest, since instances deciding at the same moment (a burst of questions spread over
+        them) cannot see each other's decisions in time."""
         self._refill(now)
         if self.ceiling is None:
             return math.inf if now + within >= self.paused_until else 0.0
         coming = max(now + within - max(now, self.paused_until), 0.0) * self.rate
-        return (min(self.tokens + coming, self.burst + coming) - len(self._waiting) - self.spoken_for
-                - self.others_want)
+        free = min(self.tokens + coming, self.burst + coming) - self.others_want
+        return free / (1 + self.others) - len(self._waiting) - self.spoken_for
 
     @property
     def waiting(self) -> int:
@@ -386,6 +389,9 @@ class Pacer:
         self._refusals: dict[str, dict[str, float]] = {}  # method → channel → when it was last answered 429
         self._channel_bursts: dict[str, Budget] = {}  # method → the channel budget that last learned its burst
         self._lock = threading.Lock()
+        for method, limits in self._limits.items():  # followed from the start, before any question comes
+            if limits.workspace.per_minute is not None:
+                self._budget(method, None)
         self.shared.follow(self._wants, self._learn)
 
     def turn(self, method: str, priority: Priority = Priority.URGENT, channel: str | None = None) -> "Turn":
@@ -433,7 +439,7 @@ class Pacer:
                 budget = self._budgets.get((method, None))
                 if budget is not None:
                     budget.sync(seen.tokens, seen.paused_for, None, now)
-                    budget.others_want = seen.others_want
+                    budget.others_want, budget.others = seen.others_want, seen.others
 
     # -- internals (with the lock held) -------------------------------------------------------------
 
