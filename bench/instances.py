@@ -3,20 +3,30 @@
 One Slack stand-in (one workspace, its limits from a profile of `limits`) and one Bedrock stand-in; the real
 bot runs as processes of its own (`python -m bot`, default settings), each with its own Socket Mode
 connection. 100 mentions go out at once, each to one instance in turn (a third each with three), and a tenth
-of them are delivered again a moment later to another instance, as Slack does when it did not hear an ack in
-time (same event id, `retry_attempt` 1). Three runs, side by side:
+of them are delivered again a moment later to another instance (the next one; with one instance, the same),
+as Slack does when it did not hear an ack in time (same event id, `retry_attempt` 1). Three runs, side by
+side, each on stand-ins and a Redis of its own:
 
 - one instance (the baseline: what the workspace's budgets give one bot);
 - three instances, each on its own state (no `REDIS_URL`);
 - three instances sharing their state through a real `redis-server` started for the run.
 
 For each: replies complete, first words and staleness (as `python -m bench` measures them), Slack's 429s,
-calls made inside a Retry-After ("early"), and duplicates (questions the model was asked more than once: a
-second answer in the thread). Target: with Redis, three instances get no more 429s than one, no early call and
-no duplicate.
+calls made inside a Retry-After ("early": by any instance, once a 429 of that method, and of that channel
+where Slack limits by channel, reached one of them; the workspace's limits are the app's, not an
+instance's), and duplicates:
+
+- duplicate replies: threads where more than one reply shows. A reply's first message is the only one that
+  shows the answer's first word (a reply that goes on in another message goes on with later words), so the
+  replies in a thread are the bot's messages there that showed that word at any time (posted or edited);
+- duplicate asks: questions the model was asked more than once (Bedrock's requests), shown or not.
+
+A question with a duplicate reply is not complete (its thread shows the answer twice). Target: with Redis,
+three instances get no more 429s than one, no early call and no duplicate.
 
   python -m bench --instances                       the three runs, small bursts
   python -m bench --instances --profile large --replies 60
+  python -m bench --instances --smoke               a quick check that it works (6 mentions, 2 redelivered)
 """
 
 from __future__ import annotations
@@ -34,14 +44,15 @@ from pathlib import Path
 from bench import limits as slack_limits
 from bench.__main__ import QUIET_SECONDS, RESULTS, bot_env
 from bench.measure import Asked, measure, reply_messages, shows_whole_answer
-from bench.workload import Workload, answer, asked as asked_for, question, reply_for
+from bench.workload import TAG, Answer, Workload, answer, asked as asked_for, question, reply_for
 from standins.bedrock import FakeBedrock
 from standins.events import mention
 from standins.redis_server import RedisServer
-from standins.slack import FakeSlack
+from standins.slack import FakeSlack, Message
 
 RUNS = (("1 instance", 1, False), ("3 instances, each on its own", 3, False), ("3 instances, Redis", 3, True))
 WORDS = 80  # each answer's length, as in the 100-replies workload of `python -m bench`
+SMOKE = {"replies": 6, "words": 30, "redeliver": 1 / 3}
 
 
 def main(argv: list[str]) -> int:
@@ -56,9 +67,19 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--timeout", type=float, default=None, help="seconds a run may take (default 60 + 2 per reply)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a bot setting for every instance of every run; repeatable")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="where to save (default bench/results)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="a quick check that it works: 6 mentions of 30 words, a third redelivered, saved "
+                             "in a temporary directory unless --out says where")
+    parser.add_argument("--out", type=Path, default=None, help="where to save (default bench/results)")
     args = parser.parse_args(argv)
-    workload = Workload(args.replies, WORDS)
+    if args.smoke:
+        args.replies, args.redeliver = SMOKE["replies"], SMOKE["redeliver"]
+    workload = Workload(args.replies, SMOKE["words"] if args.smoke else WORDS)
+    out = args.out or (Path(tempfile.mkdtemp(prefix="bench-instances-smoke-")) if args.smoke else RESULTS)
+    try:
+        RedisServer()  # before any run: say at once if the binary is missing
+    except FileNotFoundError as missing:
+        raise SystemExit(str(missing))
     rows = []
     for name, instances, shared in RUNS:
         print(f"… {name}", file=sys.stderr, flush=True)
@@ -66,10 +87,11 @@ def main(argv: list[str]) -> int:
                                         redeliver=args.redeliver, after=args.redeliver_after,
                                         overrides=dict(item.split("=", 1) for item in args.set),
                                         timeout=args.timeout or 60 + 2 * workload.replies,
-                                        logs=args.out / "logs" / f"instances-{name.split(',')[-1].strip()}")})
+                                        logs=out / "logs" / f"instances-{name.split(',')[-1].strip()}")})
     table = render(rows)
     print(table)
-    save(args.out, rows, table, " ".join(["python -m bench --instances", *argv]), args.profile)
+    save(out, rows, table, " ".join(["python -m bench --instances", *argv]), args.profile)
+    print(f"\nsaved in {out}", file=sys.stderr)
     return 0 if all(row["complete"] == row["replies"] for row in rows if row["run"].endswith("Redis")) else 1
 
 
@@ -120,15 +142,28 @@ def run(instances: int, shared: bool, workload: Workload, limits: tuple, *, rede
             redis.stop()
     ended = time.monotonic()
     figures = measure(asked, slack, bedrock, ended)
-    duplicates = sum(count - 1 for count in asked_counts(bedrock).values() if count > 1)
+    shown = {one.index: replies_shown(reply_messages(slack, one), one.answer) for one in asked}
+    asks = asked_counts(bedrock)
     slack.stop()
     bedrock.stop()
-    return {**figures.summary(), "duplicates": duplicates, "redelivered": len(again), "instances": instances}
+    return {**figures.summary(), "instances": instances, "redelivered": len(again),
+            "duplicates": sum(1 for count in shown.values() if count > 1),
+            "duplicate_asks": sum(1 for count in asks.values() if count > 1),
+            "without_reply": sum(1 for count in shown.values() if count == 0)}
 
 
 def asked_counts(bedrock: FakeBedrock) -> Counter:
     """How many times the model was asked each question (by its number)."""
     return Counter(asked_for(request)[0] for request in list(bedrock.requests))
+
+
+def replies_shown(messages: list[Message], answer: Answer) -> int:
+    """How many replies a thread shows: its bot messages that showed the answer's first (numbered) word at any
+    time (posted or edited). Only a reply's first message carries it; the messages a reply goes on in carry
+    later words."""
+    first_word = answer.tags[0]
+    return sum(1 for m in messages
+               if any(first_word in TAG.findall(text) for text in (m.posted_text, m.text, *(t for _, t in m.edits))))
 
 
 def wait_until_done(slack: FakeSlack, bedrock: FakeBedrock, asked: list[Asked], deadline: float) -> None:
@@ -137,8 +172,9 @@ def wait_until_done(slack: FakeSlack, bedrock: FakeBedrock, asked: list[Asked], 
     waiting = list(asked)
     while waiting and time.monotonic() < deadline:
         twice = {number for number, count in asked_counts(bedrock).items() if count > 1}
-        waiting = [one for one in waiting
-                   if one.index not in twice and not shows_whole_answer(reply_messages(slack, one), one.answer)]
+        waiting = [one for one in waiting if one.index not in twice
+                   and replies_shown(messages := reply_messages(slack, one), one.answer) < 2
+                   and not shows_whole_answer(messages, one.answer)]
         time.sleep(0.1)
     while time.monotonic() < deadline:
         with slack.lock:
@@ -149,7 +185,7 @@ def wait_until_done(slack: FakeSlack, bedrock: FakeBedrock, asked: list[Asked], 
 
 
 COLUMNS = ("run", "complete", "first words p50/p95 ms", "staleness p50/p95 s", "429s", "early calls",
-           "duplicates", "Slack calls per reply")
+           "duplicate replies / asks", "Slack calls per reply")
 
 
 def render(rows: list[dict]) -> str:
@@ -161,7 +197,7 @@ def render(rows: list[dict]) -> str:
             f"{row['staleness_s_p50']:.1f} / {row['staleness_s_p95']:.1f}",
             f"{row['rate_limited']}" + (f" ({', '.join(f'{m} {n}' for m, n in row['rate_limited_by_method'].items())})"
                                         if row["rate_limited"] else ""),
-            str(row["early"]), f"{row['duplicates']} of {row['redelivered']} redelivered",
+            str(row["early"]), f"{row['duplicates']} / {row['duplicate_asks']} of {row['redelivered']} redelivered",
             f"{row['calls_per_reply']:.1f}",
         ]).replace("nan", "–") + " |")
     return "\n".join(lines)
@@ -174,4 +210,10 @@ def save(out: Path, rows: list[dict], table: str, command: str, profile: str) ->
                                                     "rows": rows}, indent=2, default=str))
     limits = "; ".join(map(str, slack_limits.PROFILES[profile]))
     (out / "instances.md").write_text(f"# Several instances: {when}\n\nCommand: `{command}`.\n\n{table}\n\n"
-                                      f"Slack stand-in's limits ({profile}): {limits}\n")
+                                      f"{LEGEND}\n\nSlack stand-in's limits ({profile}): {limits}\n")
+
+
+LEGEND = ("Early calls: calls of a method (in a channel, where Slack limits by channel) made by any instance "
+          "after a 429 of it reached one of them and before its Retry-After ended. Duplicate replies: threads "
+          "where the bot's messages showed the answer's first word more than once (two replies); duplicate "
+          "asks: questions the model was asked more than once. A thread with two replies is not complete.")

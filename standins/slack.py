@@ -312,8 +312,9 @@ class FakeSlack:
     def send_event(self, event: dict, event_id: str | None = None, retry_attempt: int = 0,
                    connection: int | None = None) -> str:
         """Deliver an Events API event over Socket Mode; returns the event id. With several connections open
-        (several instances of the bot), Slack sends each envelope to one of them: `connection` is which, by
-        the order they opened (default: the newest)."""
+        (several instances of the bot), Slack sends each envelope to one of them, and a redelivery
+        (`retry_attempt` > 0, same `event_id`) may go to another: `connection` is which, as an index into the
+        connections open now in the order they opened (0: the oldest still open; default: the newest)."""
         event_id = event_id or f"Ev{uuid.uuid4().hex[:10].upper()}"
         self._send_envelope("events_api", {
             "token": "legacy",
@@ -336,6 +337,8 @@ class FakeSlack:
             sockets = list(self._sockets)
         if not sockets:
             raise RuntimeError("no Socket Mode connection is open")
+        if connection is not None and not -len(sockets) <= connection < len(sockets):
+            raise IndexError(f"no Socket Mode connection {connection}: {len(sockets)} open")
         sockets[-1 if connection is None else connection].send(json.dumps(envelope))
         return envelope["envelope_id"]
 

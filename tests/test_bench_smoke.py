@@ -40,12 +40,34 @@ def test_the_latency_benchmark_runs_for_this_bot_and_the_revision_before():
 
 def test_the_instances_benchmark_runs_one_and_three_instances_with_and_without_redis(tmp_path, redis_server):
     # `redis_server` only checks that redis-server is installed: the benchmark starts its own
-    done = subprocess.run([sys.executable, "-m", "bench", "--instances", "--replies", "6", "--timeout", "60",
-                           "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-m", "bench", "--instances", "--smoke", "--out", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "| run | complete | first words p50/p95 ms | staleness p50/p95 s | 429s | early calls |" in done.stdout
     rows = {row["run"]: row for row in json.loads((tmp_path / "instances.json").read_text())["rows"]}
     assert list(rows) == ["1 instance", "3 instances, each on its own", "3 instances, Redis"]
+    assert [row["instances"] for row in rows.values()] == [1, 3, 3]
+    for row in rows.values():
+        assert row["replies"] == 6 and row["redelivered"] == 2 and row["without_reply"] == 0
+        assert row["first_words_ms_p95"] >= 0 and row["staleness_s_p95"] >= 0
     shared = rows["3 instances, Redis"]
-    assert shared["complete"] == 6 and shared["duplicates"] == 0 and shared["early"] == 0
-    assert shared["redelivered"] == 1  # a tenth of the mentions, delivered again to another instance
+    assert shared["complete"] == 6 and shared["early"] == 0 and shared["duplicates"] == shared["duplicate_asks"] == 0
     assert "| 3 instances, Redis | 6/6 |" in done.stdout
+    assert (tmp_path / "instances.md").read_text().startswith("# Several instances")
+
+
+def test_a_thread_shows_as_many_replies_as_messages_that_showed_the_answers_first_word():
+    from bench.instances import replies_shown
+    from bench.workload import Answer
+    from standins.slack import Message
+
+    def message(posted: str, *edits: str) -> Message:
+        m = Message("C1", "2.0", edits[-1] if edits else posted, bot_id="BBOT", thread_ts="1.0", posted_text=posted)
+        m.edits = [(0.0, text) for text in edits]
+        return m
+
+    answer = Answer("w0 w1 w2 w3 w4", ())
+    assert replies_shown([message("…", "w0 w1 w2"), message("w3 w4")], answer) == 1  # one reply in two messages
+    assert replies_shown([message("w0 w1"), message("…", "**w0** w1")], answer) == 2  # a second reply
+    assert replies_shown([message("w0 w1 w2"), message("…")], answer) == 1  # a placeholder that never showed a word
+    assert replies_shown([message("w10 w0x")], answer) == 0  # whole numbered words only
