@@ -3,10 +3,12 @@
 - Events taken: one key per event id and per message, set only if absent, with a time to live (an hour),
   so one instance answers each event, whichever instance Slack's redeliveries reach.
 - Slack's budgets: one hash per budget (a method, or a method in a channel) holding its tokens, when it was
-  last spent and any Retry-After pause. A server-side script refills and spends atomically on Redis's clock,
-  so two instances never both spend the last token, and a 429 one instance hears pauses them all. Each
-  instance still keeps its own queues, priorities and lessons (see `bot.slack.pacing`); Redis holds the
-  tokens they all spend.
+  last spent, any Retry-After pause, the last lesson a 429 taught, the call in flight and what each instance
+  wants of it. Server-side scripts refill and spend atomically on Redis's clock, so two instances never both
+  spend the last token; one call of a budget is in flight at a time across instances, as within one; a 429
+  one instance hears pauses them all and teaches them all; and four times a second each instance tells what
+  it wants of each workspace budget and learns what it holds (`follow`). Each instance keeps its own queues
+  and priorities (see `bot.slack.pacing`); Redis holds what they all spend.
 - Answers in flight per person: a sorted set of leases per person, each expiring a short while after its
   instance last renewed it (every third of that while), so an instance that dies frees its count.
 

@@ -29,7 +29,9 @@ token takes to come, and a call sent while another is being refused would reach 
 Retry-After (which prolongs the penalty).
 
 `Budget` is pure (the caller passes the time); `Pacer` adds a lock and a clock for the threads of the bot.
-One process serves one workspace (one bot token), so the process's budgets are the workspace's.
+One process serves one workspace (one bot token); where several instances serve it, their budgets also
+spend from, and learn from, the budgets they share (`bot.shared`): a turn takes a token there too, a 429
+pauses and teaches every instance, and each instance's room counts what the others want.
 """
 
 from __future__ import annotations
