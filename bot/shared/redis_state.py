@@ -266,10 +266,8 @@ class RedisState(SharedState):
     def take(self, buckets: Sequence[Bucket], probe: bool = False) -> Taken:
         if not buckets:
             return NOTHING_SHARED
-        args: list = [1 if probe else 0, PROBE_SECONDS, BUDGET_MEMORY_MS, self._me, IN_FLIGHT_SECONDS]
-        for bucket in buckets:
-            args += ["" if bucket.per_second is None else repr(bucket.per_second), repr(bucket.burst),
-                     repr(bucket.needs)]
+        args = [1 if probe else 0, PROBE_SECONDS, BUDGET_MEMORY_MS, self._me, IN_FLIGHT_SECONDS,
+                *_each(buckets, needs=True)]
         answer = self._ask(lambda: self._take(keys=[self._key("budget", b.name) for b in buckets], args=args))
         if answer is None:
             return NOTHING_SHARED
@@ -283,9 +281,7 @@ class RedisState(SharedState):
     def pause(self, buckets: Sequence[Bucket], seconds: float) -> None:
         if not buckets:
             return
-        args: list = [repr(seconds), QUIET_SECONDS, BUDGET_MEMORY_MS, self._me]
-        for bucket in buckets:
-            args += ["" if bucket.per_second is None else repr(bucket.per_second), repr(bucket.burst)]
+        args = [repr(seconds), QUIET_SECONDS, BUDGET_MEMORY_MS, self._me, *_each(buckets, needs=False)]
         self._ask(lambda: self._pause(keys=[self._key("budget", bucket.name) for bucket in buckets], args=args))
 
     def follow(self, wants: Callable[[], Sequence[Bucket]], learn: Callable[[Mapping[str, Held]], None]) -> None:
@@ -298,10 +294,7 @@ class RedisState(SharedState):
         threading.Thread(target=run, name="redis-budgets", daemon=True).start()
 
     def _tell(self, buckets: Sequence[Bucket], learn: Callable[[Mapping[str, Held]], None]) -> None:
-        args: list = [self._me]
-        for bucket in buckets:
-            args += ["" if bucket.per_second is None else repr(bucket.per_second), repr(bucket.burst),
-                     repr(bucket.needs)]
+        args = [self._me, *_each(buckets, needs=True)]
         answer = self._ask(lambda: self._follow(keys=[self._key("budget", b.name) for b in buckets], args=args))
         if answer is None:  # on its own: nobody else's wants count
             learn({bucket.name: Held(None, 0.0, 0.0) for bucket in buckets})
@@ -402,6 +395,16 @@ class RedisState(SharedState):
         with self._lock:
             self._leases.discard(lease)
         self._ask(lambda: self._redis.zrem(lease.key, lease.member))  # if Redis is down, the lease expires
+
+
+def _each(buckets: Sequence[Bucket], *, needs: bool) -> list[str]:
+    """The scripts' arguments for each bucket: its pace ("" for none), its burst, and the tokens it needs."""
+    args = []
+    for bucket in buckets:
+        args += ["" if bucket.per_second is None else repr(bucket.per_second), repr(bucket.burst)]
+        if needs:
+            args.append(repr(bucket.needs))
+    return args
 
 
 class _RedisLease(Lease):
