@@ -121,3 +121,23 @@ def test_doctor_for_http_mode_needs_the_signing_secret_instead_of_the_app_token(
 def check_mode(env, mode: str) -> tuple[int, str]:
     out = io.StringIO()
     return doctor.run(env, out, mode=mode), out.getvalue()
+
+
+def test_the_redis_instances_share_is_checked_when_redis_url_is_set(env, bedrock, redis_server):
+    status, report = check({**env, "REDIS_URL": redis_server.url})
+    assert status == 0, report
+    assert f"✓ Redis: instances share their state at 127.0.0.1:{redis_server.port}/0 (Redis " in report
+
+
+def test_a_redis_that_does_not_answer_is_named_with_what_to_do(env, bedrock, redis_server):
+    redis_server.stop()
+    status, report = check({**env, "REDIS_URL": redis_server.url})
+    assert status == 1
+    assert f"✗ Redis: cannot reach 127.0.0.1:{redis_server.port}/0 (ConnectionError" in report
+    assert "Start Redis or fix REDIS_URL" in report
+
+
+def test_a_redis_url_that_is_not_one_is_named_without_its_password(env):
+    status, report = check({**env, "REDIS_URL": "http://user:secret@redis.internal:6379"})
+    assert status == 1 and "REDIS_URL must be a Redis URL such as redis://localhost:6379/0" in report
+    assert "secret" not in report

@@ -4,6 +4,7 @@ real bot and the stand-ins. Metrics are process-wide, so each test reads what ch
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -178,3 +179,23 @@ def test_a_metrics_port_in_use_stops_start_up_with_what_to_do(tmp_path, slack, a
     assert result.returncode == 2
     assert f"METRICS_PORT {port} cannot be listened on" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_healthz_says_when_an_instance_keeps_its_own_state_because_redis_does_not_answer(slack, bedrock, aws_env,
+                                                                                        redis_server):
+    settings = Settings.from_env({**os.environ, "SLACK_BOT_TOKEN": "xoxb-local", "SLACK_SIGNING_SECRET": "s",
+                                  "SLACK_API_URL": slack.api_url, "HOST": "127.0.0.1", "REDIS_URL": redis_server.url},
+                                 mode="http")
+    server = http_server(create_bot(settings), settings, port=0)
+    threading.Thread(target=server.run, daemon=True).start()
+    health = f"http://127.0.0.1:{server.effective_port}/healthz"
+    try:
+        with urllib.request.urlopen(health, timeout=5) as response:
+            assert json.loads(response.read()) == {"ok": True, "shared_state": "redis"}
+        redis_server.stop()
+        slack.wait_until(lambda: "local: Redis at" in urllib.request.urlopen(health, timeout=5).read().decode(),
+                         what="/healthz to say the instance keeps its own state")  # the budgets' exchange saw it
+        with urllib.request.urlopen(health, timeout=5) as response:
+            assert response.status == 200  # still answering: the load balancer keeps it
+    finally:
+        server.close()
