@@ -47,6 +47,23 @@ FOLLOW_EVERY = 0.25  # seconds between two exchanges of what the instances want 
 IN_FLIGHT_SECONDS = 2.0  # a call in flight longer than this no longer holds the others back (see pacing)
 BUDGET_MEMORY_MS = 600_000  # a budget no one spent for ten minutes is forgotten (it starts full again)
 
+# Every script that reads the time begins with this: Redis's clock (the same for every instance), in seconds
+# and in milliseconds, and a budget's tokens now.
+_CLOCK = """
+redis.replicate_commands()
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- what a budget held when last spent (`held`, at `updated`), refilled at `rate` since (not while paused)
+local function refilled(held, updated, paused, rate, burst)
+  local tokens = tonumber(held)
+  if tokens == nil then return burst end
+  local from = math.max(tonumber(updated) or now, paused)
+  if now > from then tokens = tokens + (now - from) * rate end
+  return math.min(tokens, burst)
+end
+"""
+
 # KEYS: the event's keys. ARGV: time to live (ms), who claims. 1 if none existed (all are set), else 0.
 _CLAIM = """
 for _, key in ipairs(KEYS) do
@@ -64,10 +81,7 @@ return 1
 # token was spent in every budget that has a pace), then for each budget its tokens ("" without a pace) and
 # the seconds its pause has yet to run, and its last lesson (number, pace, burst; "" for none); all as text
 # (Lua numbers would be truncated).
-_TAKE = """
-redis.replicate_commands()
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+_TAKE = _CLOCK + """
 local probe = ARGV[1] == '1'
 local wait = 0
 local spend = {}
@@ -83,14 +97,7 @@ for i, key in ipairs(KEYS) do
     if h[9] and h[9] ~= ARGV[4] and (tonumber(h[10]) or 0) > now then
       wait = math.max(wait, 0.02)  -- another instance's call of this budget is in flight: one at a time
     end
-    local tokens = tonumber(h[1])
-    if tokens == nil then
-      tokens = burst
-    else
-      local from = math.max(tonumber(h[2]) or now, paused)
-      if now > from then tokens = tokens + (now - from) * rate end
-      tokens = math.min(tokens, burst)
-    end
+    local tokens = refilled(h[1], h[2], paused, rate, burst)
     local probing = false
     if tokens < needs then
       if probe and (tonumber(h[4]) or 0) <= now and (tonumber(h[5]) or 0) <= now then
@@ -126,10 +133,7 @@ return answer
 # KEYS: one hash per budget. ARGV: Retry-After (seconds), quiet seconds (no probing), memory (ms), who was
 # refused, then for each budget the pace ("" for none) and burst it now knows: the next lesson. The refused
 # call is no longer in flight.
-_PAUSE = """
-redis.replicate_commands()
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+_PAUSE = _CLOCK + """
 local until_ = now + tonumber(ARGV[1])
 for i, key in ipairs(KEYS) do
   local h = redis.call('HMGET', key, 'tokens', 'paused_until')
@@ -158,10 +162,7 @@ return 1
 # wants of it. Records what it wants; returns for each budget its tokens ("" without a pace), the seconds its
 # pause has yet to run, what the other instances want of it and how many they are (those that told within
 # the last two seconds).
-_FOLLOW = """
-redis.replicate_commands()
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+_FOLLOW = _CLOCK + """
 local answer = {}
 for i, key in ipairs(KEYS) do
   local rate, burst, wants = tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i]), ARGV[3 * i + 1]
@@ -170,10 +171,7 @@ for i, key in ipairs(KEYS) do
   local paused = tonumber(h[3]) or 0
   local tokens = ''
   if rate and rate > 0 then
-    local held = tonumber(h[1]) or burst
-    local from = math.max(tonumber(h[2]) or now, paused)
-    if now > from then held = held + (now - from) * rate end
-    tokens = tostring(math.min(held, burst))
+    tokens = tostring(refilled(h[1], h[2], paused, rate, burst))
   end
   local others, peers = 0, 0
   local fields = redis.call('HGETALL', key)
@@ -199,24 +197,18 @@ return answer
 """
 
 # KEYS[1]: the person's leases. ARGV: the lease, the limit, its time to live (ms). 1 if taken, else 0.
-_LEASE = """
-redis.replicate_commands()
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+_LEASE = _CLOCK + """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms)
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('ZADD', KEYS[1], now_ms + tonumber(ARGV[3]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 """
 
 # KEYS: leases' sets; ARGV: time to live (ms), then each lease. Pushes back the expiry of those still held.
-_RENEW = """
-redis.replicate_commands()
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+_RENEW = _CLOCK + """
 for i, key in ipairs(KEYS) do
-  redis.call('ZADD', key, 'XX', now + tonumber(ARGV[1]), ARGV[i + 1])
+  redis.call('ZADD', key, 'XX', now_ms + tonumber(ARGV[1]), ARGV[i + 1])
   redis.call('PEXPIRE', key, ARGV[1])
 end
 return 1
