@@ -29,6 +29,7 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from bench import limits as slack_limits
 from bench.measure import Asked, Figures, measure, reply_messages, shows_whole_answer
@@ -168,11 +169,15 @@ def bot_env(slack: FakeSlack, bedrock: FakeBedrock, scratch: str, replies: int) 
     }
 
 
-def wait_until_done(slack: FakeSlack, asked: list[Asked], deadline: float) -> None:
-    """Until every reply shows its whole answer and Slack has heard nothing more for a moment, or the deadline."""
+def wait_until_done(slack: FakeSlack, asked: list[Asked], deadline: float,
+                    ended: Callable[[list[Asked]], set[int]] = lambda waiting: set()) -> None:
+    """Until every reply shows its whole answer (or `ended` names it, by number, among those still waiting)
+    and Slack has heard nothing more for a moment, or the deadline."""
     waiting = list(asked)
     while waiting and time.monotonic() < deadline:
-        waiting = [one for one in waiting if not shows_whole_answer(reply_messages(slack, one), one.answer)]
+        over = ended(waiting)
+        waiting = [one for one in waiting if one.index not in over
+                   and not shows_whole_answer(reply_messages(slack, one), one.answer)]
         time.sleep(0.1)
     while time.monotonic() < deadline:
         with slack.lock:

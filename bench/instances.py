@@ -42,8 +42,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench import limits as slack_limits
-from bench.__main__ import QUIET_SECONDS, RESULTS, bot_env
-from bench.measure import Asked, measure, reply_messages, shows_whole_answer
+from bench.__main__ import RESULTS, bot_env, wait_until_done
+from bench.measure import Asked, measure, reply_messages
 from bench.workload import TAG, Answer, Workload, answer, asked as asked_for, question, reply_for
 from standins.bedrock import FakeBedrock
 from standins.events import mention
@@ -133,7 +133,8 @@ def run(instances: int, shared: bool, workload: Workload, limits: tuple, *, rede
             time.sleep(max(started + after - time.monotonic(), 0.0))
             for event, event_id, connection in again:  # Slack did not hear the ack in time: to another instance
                 slack.send_event(event, event_id=event_id, retry_attempt=1, connection=connection)
-            wait_until_done(slack, bedrock, asked, started + timeout)
+            wait_until_done(slack, asked, started + timeout,
+                            ended=lambda waiting: answered_twice(slack, bedrock, waiting))
     finally:
         for bot in bots:
             bot.kill()
@@ -166,22 +167,11 @@ def replies_shown(messages: list[Message], answer: Answer) -> int:
                if any(first_word in TAG.findall(text) for text in (m.posted_text, m.text, *(t for _, t in m.edits))))
 
 
-def wait_until_done(slack: FakeSlack, bedrock: FakeBedrock, asked: list[Asked], deadline: float) -> None:
-    """Until every reply shows its whole answer (or was answered twice, which it never will) and Slack has
-    heard nothing more for a moment, or the deadline."""
-    waiting = list(asked)
-    while waiting and time.monotonic() < deadline:
-        twice = {number for number, count in asked_counts(bedrock).items() if count > 1}
-        waiting = [one for one in waiting if one.index not in twice
-                   and replies_shown(messages := reply_messages(slack, one), one.answer) < 2
-                   and not shows_whole_answer(messages, one.answer)]
-        time.sleep(0.1)
-    while time.monotonic() < deadline:
-        with slack.lock:
-            last = slack.calls[-1].at if slack.calls else 0.0
-        if time.monotonic() - last >= QUIET_SECONDS:
-            return
-        time.sleep(0.1)
+def answered_twice(slack: FakeSlack, bedrock: FakeBedrock, waiting: list[Asked]) -> set[int]:
+    """The questions among `waiting` that were answered twice (the model asked twice, or two replies in the
+    thread): they will never show one whole answer, so nobody waits for them."""
+    twice = {number for number, count in asked_counts(bedrock).items() if count > 1}
+    return twice | {one.index for one in waiting if replies_shown(reply_messages(slack, one), one.answer) >= 2}
 
 
 COLUMNS = ("run", "complete", "first words p50/p95 ms", "staleness p50/p95 s", "429s", "early calls",

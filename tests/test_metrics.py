@@ -36,6 +36,18 @@ def value(samples: dict, name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
+def moved(before: dict, after: dict, name: str, **labels: str) -> float:
+    """How much a sample changed between two scrapes."""
+    return value(after, name, **labels) - value(before, name, **labels)
+
+
+def wait_for_reply_counted(slack, url: str, before: dict, outcome: str, timeout: float = 10.0) -> dict:
+    """Scrape until one more reply of `outcome` is counted than `before`; that scrape."""
+    slack.wait_until(lambda: moved(before, scrape(url), "slackbot_replies_total", outcome=outcome) > 0,
+                     timeout=timeout, what="the reply to be counted")
+    return scrape(url)
+
+
 @pytest.fixture
 def metrics_url(slack, bedrock, aws_env):
     """/metrics as HTTP mode serves it (the metrics are the process's: the Socket Mode bot a test starts
@@ -56,20 +68,15 @@ def test_an_answer_moves_the_reply_token_timing_and_slack_call_metrics(slack, be
     slack.send_event(event)
     slack.wait_until(lambda: any(m.text == "An answer of a few words." for m in slack.bot_messages()),
                      what="the answer")
-    slack.wait_until(lambda: value(scrape(metrics_url), "slackbot_replies_total", outcome="answered")
-                     > value(before, "slackbot_replies_total", outcome="answered"), what="the reply to be counted")
-    after = scrape(metrics_url)
+    after = wait_for_reply_counted(slack, metrics_url, before, "answered")
 
-    def moved(name: str, **labels: str) -> float:
-        return value(after, name, **labels) - value(before, name, **labels)
-
-    assert moved("slackbot_replies_total", outcome="answered") == 1
-    assert moved("slackbot_first_token_seconds_count") == 1
-    assert moved("slackbot_first_words_seconds_count") == 1
-    assert moved("slackbot_model_tokens_total", kind="input") == 11  # what the Bedrock stand-in reported
-    assert moved("slackbot_model_tokens_total", kind="output") == len("An answer of a few words.") // 4
-    assert moved("slackbot_slack_calls_total", method="chat.postMessage", result="ok") >= 1
-    assert moved("slackbot_slack_budget_wait_seconds_count", method="chat.postMessage") >= 1
+    assert moved(before, after, "slackbot_replies_total", outcome="answered") == 1
+    assert moved(before, after, "slackbot_first_token_seconds_count") == 1
+    assert moved(before, after, "slackbot_first_words_seconds_count") == 1
+    assert moved(before, after, "slackbot_model_tokens_total", kind="input") == 11  # what the Bedrock stand-in reported
+    assert moved(before, after, "slackbot_model_tokens_total", kind="output") == len("An answer of a few words.") // 4
+    assert moved(before, after, "slackbot_slack_calls_total", method="chat.postMessage", result="ok") >= 1
+    assert moved(before, after, "slackbot_slack_budget_wait_seconds_count", method="chat.postMessage") >= 1
 
 
 def test_a_reply_the_model_fails_counts_as_failed_and_its_note_is_not_first_words(slack, bedrock, start_bot,
@@ -81,17 +88,13 @@ def test_a_reply_the_model_fails_counts_as_failed_and_its_note_is_not_first_word
     slack.send_event(event)
     slack.wait_until(lambda: any("Model access" in (m.text or "") for m in slack.bot_messages()),
                      what="the note saying why")
-    slack.wait_until(lambda: value(scrape(metrics_url), "slackbot_replies_total", outcome="failed")
-                     > value(before, "slackbot_replies_total", outcome="failed"), what="the reply to be counted")
-    after = scrape(metrics_url)
+    after = wait_for_reply_counted(slack, metrics_url, before, "failed")
 
-    def moved(name: str, **labels: str) -> float:
-        return value(after, name, **labels) - value(before, name, **labels)
-
-    assert moved("slackbot_replies_total", outcome="failed") == 1
-    assert moved("slackbot_replies_total", outcome="answered") == 0
-    assert moved("slackbot_first_token_seconds_count") == 0
-    assert moved("slackbot_first_words_seconds_count") == 0  # the note is no answer: it would flatter the p95
+    assert moved(before, after, "slackbot_replies_total", outcome="failed") == 1
+    assert moved(before, after, "slackbot_replies_total", outcome="answered") == 0
+    assert moved(before, after, "slackbot_first_token_seconds_count") == 0
+    # the note is no answer: counted as first words, it would flatter the p95
+    assert moved(before, after, "slackbot_first_words_seconds_count") == 0
 
 
 def test_a_429_and_a_refusal_are_counted_by_method_and_result(slack, bedrock, start_bot, metrics_url):
@@ -105,13 +108,9 @@ def test_a_429_and_a_refusal_are_counted_by_method_and_result(slack, bedrock, st
     event, refused = mention(slack, "<@UBOT> second, at once")  # same person: one at a time
     slack.send_event(event)
     slack.wait_until(lambda: any(m.thread_ts == refused.ts for m in slack.bot_messages()), what="the refusal")
-    slack.wait_until(lambda: value(scrape(metrics_url), "slackbot_replies_total", outcome="answered")
-                     > value(before, "slackbot_replies_total", outcome="answered"), timeout=20, what="the answer")
-    after = scrape(metrics_url)
-    assert value(after, "slackbot_slack_calls_total", method="chat.update", result="rate_limited") \
-        - value(before, "slackbot_slack_calls_total", method="chat.update", result="rate_limited") == 1
-    assert value(after, "slackbot_replies_total", outcome="refused") \
-        - value(before, "slackbot_replies_total", outcome="refused") == 1
+    after = wait_for_reply_counted(slack, metrics_url, before, "answered", timeout=20)
+    assert moved(before, after, "slackbot_slack_calls_total", method="chat.update", result="rate_limited") == 1
+    assert moved(before, after, "slackbot_replies_total", outcome="refused") == 1
 
 
 def test_a_feedback_click_is_counted_by_vote(slack, bedrock, start_bot, metrics_url):
@@ -123,8 +122,8 @@ def test_a_feedback_click_is_counted_by_vote(slack, bedrock, start_bot, metrics_
     buttons = message.blocks[0]["elements"][0]
     before = scrape(metrics_url)
     slack.click(message, "U7", {"action_id": buttons["action_id"], "value": buttons["positive_button"]["value"]})
-    slack.wait_until(lambda: value(scrape(metrics_url), "slackbot_feedback_total", vote="good")
-                     == value(before, "slackbot_feedback_total", vote="good") + 1, what="the click to be counted")
+    slack.wait_until(lambda: moved(before, scrape(metrics_url), "slackbot_feedback_total", vote="good") == 1,
+                     what="the click to be counted")
 
 
 def test_a_redis_outage_shows_in_the_metrics(slack, bedrock, start_bot, metrics_url, redis_server):
@@ -138,7 +137,7 @@ def test_a_redis_outage_shows_in_the_metrics(slack, bedrock, start_bot, metrics_
     slack.wait_until(lambda: any(m.text == "Still answering." for m in slack.bot_messages()), what="the answer")
     after = scrape(metrics_url)
     assert value(after, "slackbot_shared_state_up") == 0
-    assert value(after, "slackbot_shared_state_fallbacks_total") - value(before, "slackbot_shared_state_fallbacks_total") == 1
+    assert moved(before, after, "slackbot_shared_state_fallbacks_total") == 1
 
 
 def free_port() -> int:
