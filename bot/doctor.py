@@ -4,8 +4,8 @@ Settings; the bot token (`auth.test`) and its scopes (the `x-oauth-scopes` heade
 (`apps.connections.open`); whether Slack lets this app stream natively (a `chat.startStream` into a
 conversation that does not exist, so nothing is posted); AWS credentials and region; and a minimal
 streaming call to the configured model, which catches missing model access and a model id that needs an
-inference profile; with `REDIS_URL`, that Redis answers and runs the bot's scripts. Exit status 0 only when every check passes; native streaming is optional (replies are
-then edited messages), so it can only warn.
+inference profile; with `REDIS_URL`, that Redis answers and runs the bot's scripts. Exit status 0 only when
+every check passes; native streaming is optional (replies are then edited messages), so it can only warn.
 """
 
 from __future__ import annotations

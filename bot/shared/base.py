@@ -108,10 +108,5 @@ class SharedState(ABC):
     def status(self) -> str:
         """How the state is kept now, for /healthz and the log: "local", "redis", or "local: <why>"."""
 
-    @property
-    def shared(self) -> bool:
-        """True while the state is shared with other instances."""
-        return self.status == "redis"
-
     def close(self) -> None:
         """Stop any background work (renewing leases)."""

@@ -214,7 +214,7 @@ class Budget:
             self.burst = max(min(self.burst, lesson.burst), 1.0)
             self.tokens = min(self.tokens, self.burst)
 
-    def shared(self, name: str, priority: Priority) -> Bucket:
+    def bucket(self, name: str, priority: Priority) -> Bucket:
         """This budget as the budget several instances share (see `bot.shared`): its pace and burst as this
         instance knows them now, and the tokens a call at `priority` needs there."""
         needs = 1 + (self._reserve() if priority is Priority.ROUTINE and self.ceiling is not None else 0)
@@ -517,7 +517,7 @@ class Turn:
                     return wait
             for budget in self._budgets:
                 budget.hold(self, now)
-            buckets = [budget.shared(name, self.priority) for budget, name in zip(self._budgets, self._names())]
+            buckets = self._buckets()
             probe = any(budget.probing for budget in self._budgets)
         taken = self._pacer.shared.take(buckets, probe)  # other instances' spending (no lock held: it may be I/O)
         with self._pacer._lock:
@@ -536,6 +536,10 @@ class Turn:
                 return taken.wait
         metrics.BUDGET_WAIT.labels(method=self.method).observe(max(now - self._asked_at, 0.0))
         return 0.0
+
+    def _buckets(self) -> list[Bucket]:
+        """The turn's budgets as the instances share them, as this instance knows them now (with the lock held)."""
+        return [budget.bucket(name, self.priority) for budget, name in zip(self._budgets, self._names())]
 
     def _names(self) -> list[str]:
         """The names of the turn's budgets where instances share them: the channel's, then the workspace's."""
@@ -565,7 +569,7 @@ class Turn:
         explained = self._answer(lambda budget, key, now: budget.rate_limited(key, retry_after, now))
         if explained:  # every instance waits, and learns what this one learned
             with self._pacer._lock:
-                lessons = [budget.shared(name, self.priority) for budget, name in zip(self._budgets, self._names())]
+                lessons = self._buckets()
             self._pacer.shared.pause(lessons, retry_after)
         if not explained or self._channel is None or len(self._budgets) < 2:
             return
