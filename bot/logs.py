@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import re
 
+from bot import notes
+
 REDACTED = "[redacted token]"
 _SLACK_TOKEN = re.compile(r"\b(?:xox[a-z]|xapp)-[A-Za-z0-9-]+")
 # AWS secrets have no shape of their own, so they are found by their names, in the forms botocore logs at DEBUG:
@@ -38,6 +40,29 @@ class RedactSecrets(logging.Filter):
             record.msg = redacted
             record.args = None
         return True
+
+
+class SlackFixes(logging.Filter):
+    """A line about a Slack failure (logged with `extra={"slack_code": code}`) ends with what an admin should
+    do about that code, where `notes` knows it: the Slack edge reports kinds and codes, the words are here.
+    `explain_slack_failures` puts it on the logger of the Slack call policy."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        fix = notes.slack_fix(getattr(record, "slack_code", None) or "")
+        if fix:
+            record.msg, record.args = f"{record.getMessage()} ({fix})", None
+        return True
+
+
+SLACK_CALLS_LOGGER = "bot.slack.calls"
+
+
+def explain_slack_failures() -> None:
+    """Every line the Slack call policy logs about a failure says what an admin should do about its code
+    (once, whatever handlers the log goes to)."""
+    logger = logging.getLogger(SLACK_CALLS_LOGGER)
+    if not any(isinstance(existing, SlackFixes) for existing in logger.filters):
+        logger.addFilter(SlackFixes())
 
 
 def setup_logging(level: str) -> None:

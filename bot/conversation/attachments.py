@@ -18,7 +18,7 @@ from typing import Callable
 from bot.conversation.files import (Choice, LeftOut, Limits, Reading, Reason, SlackFile, check_download, choose,
                                     document_name, download_failed, to_blocks)
 from bot.slack.calls import SlackCalls
-from bot.slack.http import DOWNLOAD
+from bot.slack.methods import DOWNLOAD
 from bot.slack.kinds import Gone, NotAllowed, RateLimited, SlackError, TooLong, Unavailable
 
 log = logging.getLogger(__name__)

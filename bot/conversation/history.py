@@ -23,6 +23,7 @@ from cachetools import TTLCache
 from bot.conversation.reading import ThreadRead, read_thread
 from bot.slack.calls import SlackCalls
 from bot.slack.kinds import Gone, NotAllowed, Refused, SlackError
+from bot.slack import methods
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class SlackHistory:
 
         def fetch(oldest: str | None, latest: str | None, cursor: str | None) -> tuple[list[dict], str | None]:
             window = {"oldest": oldest, "latest": latest, "inclusive": True} if oldest or latest else {}
-            response = self._calls.call("conversations.replies", deadline=deadline, channel=channel, ts=thread_ts,
+            response = self._calls.call(methods.REPLIES, deadline=deadline, channel=channel, ts=thread_ts,
                                         limit=_PAGE_SIZE, cursor=cursor, **window)
             return response.get("messages", []), (response.get("response_metadata") or {}).get("next_cursor")
 
@@ -65,7 +66,7 @@ class SlackHistory:
         budget; a `SlackError` if they cannot be read."""
         oldest = max(float(before_ts) - self._dm_hours * 3600, 0)
         response = self._calls.call(
-            "conversations.history", deadline=self._calls.clock() + self._read_seconds,
+            methods.HISTORY, deadline=self._calls.clock() + self._read_seconds,
             channel=channel, latest=before_ts, oldest=f"{oldest:.6f}", limit=self._dm_messages, inclusive=False
         )
         return list(reversed(response.get("messages", [])))
@@ -107,7 +108,7 @@ class SlackHistory:
     def _look_up(self, user_id: str, deadline: float) -> str | None:
         """Look one name up and keep it (on a lookup thread); the Slack error code if it failed."""
         try:
-            user = self._calls.call("users.info", deadline=deadline, user=user_id)["user"]
+            user = self._calls.call(methods.USER, deadline=deadline, user=user_id)["user"]
         except SlackError as error:
             with self._names_lock:
                 del self._looking_up[user_id]

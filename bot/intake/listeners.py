@@ -14,6 +14,7 @@ from bot.reply.replier import Replier
 from bot import feedback, metrics
 from bot.slack.calls import SlackCalls
 from bot.slack.kinds import SlackError
+from bot.slack import methods
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def register_listeners(app: App, replier: Replier, seen: SeenEvents, calls: Slac
         log.info("feedback event=%s channel=%s model=%s value=%s user=%s",
                  click.vote.event, click.channel, click.vote.model, click.vote.vote, click.user)
         try:  # to that person alone
-            calls.call("chat.postEphemeral", channel=click.channel, user=click.user, thread_ts=click.thread_ts,
+            calls.call(methods.EPHEMERAL, channel=click.channel, user=click.user, thread_ts=click.thread_ts,
                        text=notes.FEEDBACK_THANKS[click.vote.vote])
         except SlackError as error:
             log.info("could not thank %s for their feedback: %s", click.user, error.code)

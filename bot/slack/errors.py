@@ -9,22 +9,7 @@ import socket
 
 from slack_sdk.errors import SlackApiError
 
-from bot.slack.kinds import (Gone, NotAllowed, NotStreaming, RateLimited, Refused, SlackError, StillStreaming,
-                             TooLong, Unavailable)
-
-
-_KINDS: dict[str, type[SlackError]] = {
-    **dict.fromkeys(("internal_error", "fatal_error", "service_unavailable", "request_timeout"), Unavailable),
-    **dict.fromkeys(("message_not_found", "channel_not_found", "is_archived", "cant_update_message",
-                     "edit_window_closed", "not_in_channel", "thread_not_found", "msg_not_found"), Gone),
-    **dict.fromkeys(("invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive",
-                     "missing_scope", "not_allowed_token_type", "no_permission", "access_denied",
-                     "feature_not_enabled", "not_allowed", "restricted_action", "team_access_not_granted",
-                     "ekm_access_denied"), NotAllowed),
-    **dict.fromkeys(("msg_too_long", "message_limit_exceeded", "msg_blocks_too_long"), TooLong),
-    **dict.fromkeys(("message_not_in_streaming_state", "stopped_by_user"), NotStreaming),
-    "streaming_state_conflict": StillStreaming,
-}
+from bot.slack.kinds import CODES, RateLimited, Refused, SlackError, Unavailable
 
 
 def from_exception(method: str, error: BaseException) -> SlackError:
@@ -39,7 +24,9 @@ def from_exception(method: str, error: BaseException) -> SlackError:
             return RateLimited(method, "ratelimited", status=status, retry_after=retry_after(error))
         if not code or " " in code:  # no JSON (an HTML error page: slack_sdk puts a sentence here)
             code = f"http_{status}"
-        return _KINDS.get(code, Unavailable if status >= 500 else Refused)(method, code, status=status)
+        known = CODES.get(code)
+        kind = known.kind if known is not None else Unavailable if status >= 500 else Refused
+        return kind(method, code, status=status)
     return Unavailable(method, type(error).__name__, sent=not _never_sent(error))
 
 

@@ -40,6 +40,7 @@ from slack_sdk.web import SlackResponse
 from urllib3.exceptions import ConnectTimeoutError, ProxyError, SSLError
 
 from bot.slack.kinds import Gone, NotAllowed, Refused, TooLong, Unavailable
+from bot.slack.methods import DOWNLOAD
 
 # Connections kept beyond one per reply in flight: Bolt's own calls, Socket Mode's `apps.connections.open`,
 # and the sign of life of questions waiting for a slot
@@ -47,7 +48,7 @@ HEADROOM = 8
 DOWNLOADS_AT_ONCE = 4  # file downloads in flight at once, for all replies
 _CHUNK = 64 * 1024
 _MAX_REDIRECTS = 2
-DOWNLOAD = "files.download"  # the name a download goes by in the Slack call policy and its pacer
+
 
 
 class PooledWebClient(WebClient):

@@ -19,16 +19,9 @@ one conversation (it will repeat there), or just this call.
 
 from __future__ import annotations
 
-# Refusals that will repeat for every call of the app, until an admin acts.
-APP_REFUSALS = frozenset({
-    "invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive", "missing_scope",
-    "not_allowed_token_type", "no_permission", "access_denied", "feature_not_enabled", "not_allowed",
-    "team_access_not_granted", "ekm_access_denied", "unknown_method",
-})
-# Refusals that will repeat in this conversation (its type, its settings).
-CONVERSATION_REFUSALS = frozenset({
-    "channel_type_not_supported", "invalid_channel_type", "not_supported", "restricted_action",
-})
+from dataclasses import dataclass
+
+APP, CONVERSATION, CALL = "app", "conversation", "call"  # how far a refusal reaches
 
 
 class SlackError(Exception):
@@ -42,10 +35,8 @@ class SlackError(Exception):
 
     @property
     def applies_to(self) -> str:
-        """"app", "conversation" or "call": how far the refusal reaches."""
-        if self.code in APP_REFUSALS:
-            return "app"
-        return "conversation" if self.code in CONVERSATION_REFUSALS else "call"
+        """APP, CONVERSATION or CALL: how far the refusal reaches."""
+        return CODES[self.code].reach if self.code in CODES else CALL
 
 
 class RateLimited(SlackError):
@@ -85,3 +76,33 @@ class StillStreaming(SlackError):
 
 class Refused(SlackError):
     pass
+
+
+@dataclass(frozen=True)
+class Code:
+    """What one of Slack's error codes means: its kind, and how far a refusal with it reaches."""
+
+    kind: type[SlackError]
+    reach: str = CALL
+
+
+# Slack's error codes the bot knows, in one table (`errors` maps a failed call's code with it; a code missing
+# here is `Unavailable` for a 5xx, else `Refused`, and reaches just the call).
+CODES: dict[str, Code] = {
+    **dict.fromkeys(("internal_error", "fatal_error", "service_unavailable", "request_timeout"), Code(Unavailable)),
+    **dict.fromkeys(("message_not_found", "channel_not_found", "is_archived", "cant_update_message",
+                     "edit_window_closed", "not_in_channel", "thread_not_found", "msg_not_found"), Code(Gone)),
+    # refusals that will repeat for every call of the app, until an admin acts
+    **dict.fromkeys(("invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive",
+                     "missing_scope", "not_allowed_token_type", "no_permission", "access_denied",
+                     "feature_not_enabled", "not_allowed", "team_access_not_granted", "ekm_access_denied"),
+                    Code(NotAllowed, APP)),
+    "unknown_method": Code(Refused, APP),
+    # refusals that will repeat in this conversation (its type, its settings)
+    "restricted_action": Code(NotAllowed, CONVERSATION),
+    **dict.fromkeys(("channel_type_not_supported", "invalid_channel_type", "not_supported"),
+                    Code(Refused, CONVERSATION)),
+    **dict.fromkeys(("msg_too_long", "message_limit_exceeded", "msg_blocks_too_long"), Code(TooLong)),
+    **dict.fromkeys(("message_not_in_streaming_state", "stopped_by_user"), Code(NotStreaming)),
+    "streaming_state_conflict": Code(StillStreaming),
+}

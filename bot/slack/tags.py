@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterator, Mapping
 
+from bot.slack import methods
+
 EVENT_TYPE = "bedrock_reply"
 _PAGES = 5  # a look-up reads at most this many pages of the thread after the question
 
@@ -37,7 +39,7 @@ class Tag:
 
     def landed(self, method: str, params: Mapping) -> Callable[[Mapping], bool]:
         """Whether a message in the thread is the one a call of `method` with `params` posted."""
-        if method == "chat.startStream":
+        if method == methods.START:
             first_words = (params.get("markdown_text") or "").strip()
             return lambda message: (bool(message.get("bot_id")) and Tag.of(message) is None
                                     and (message.get("text") or "").strip() == first_words)
@@ -50,13 +52,13 @@ def messages_after(call: Callable[..., Mapping], channel: str, thread_ts: str | 
     """The messages newer than `after` in the thread (or, with no thread, in the conversation), with their
     metadata. `call(method, **params)` makes one Slack call and returns its answer (a mapping)."""
     if thread_ts is None:
-        data = call("conversations.history", channel=channel, oldest=after or "0", limit=100,
+        data = call(methods.HISTORY, channel=channel, oldest=after or "0", limit=100,
                     include_all_metadata=True)
         yield from data.get("messages") or []
         return
     cursor = None
     for _ in range(_PAGES):
-        data = call("conversations.replies", channel=channel, ts=thread_ts, oldest=after or "0", limit=200,
+        data = call(methods.REPLIES, channel=channel, ts=thread_ts, oldest=after or "0", limit=200,
                     include_all_metadata=True, **({"cursor": cursor} if cursor else {}))
         yield from (message for message in data.get("messages") or [] if message.get("ts") != thread_ts)
         cursor = (data.get("response_metadata") or {}).get("next_cursor")
