@@ -45,7 +45,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if mode == "chat":
         return _chat(" ".join(args[1:]), settings)
+    return serve(settings, mode)
 
+
+def serve(settings: Settings, mode: str = "socket", **parts) -> int:
+    """Run the bot until SIGTERM or SIGINT: over Socket Mode (`mode` "socket") or the Events API ("http").
+    `parts`: any of `create_bot`'s own (the cadence of updates, a Bedrock client). Returns the exit status."""
     from bot.app import connect, create_bot, socket_mode_handler
     from bot.logs import setup_logging
 
@@ -55,22 +60,22 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"):
         os.environ.pop(name, None)
     try:
-        bot = create_bot(settings)
+        bot = create_bot(settings, **parts)
     except NoRegionError:
         print(notes.cannot_start(notes.NO_REGION), file=sys.stderr)
         return 2
     except SlackError as error:
         return _cannot_start(error, "SLACK_BOT_TOKEN", settings)
-    if settings.metrics_port is not None:
+    if settings.http.metrics_port is not None:
         from bot import metrics
 
         try:
-            port = metrics.serve(settings.metrics_port, settings.http_host)
+            port = metrics.serve(settings.http.metrics_port, settings.http.host)
         except OSError as error:
-            print(notes.cannot_start(notes.PORT_TAKEN.format(setting="METRICS_PORT", port=settings.metrics_port,
+            print(notes.cannot_start(notes.PORT_TAKEN.format(setting="METRICS_PORT", port=settings.http.metrics_port,
                                                              why=error.strerror or error)), file=sys.stderr)
             return 2
-        log.info("serving metrics at http://%s:%s/metrics", settings.http_host, port)
+        log.info("serving metrics at http://%s:%s/metrics", settings.http.host, port)
     stop = threading.Event()
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signal_number, lambda *_: stop.set())
@@ -79,12 +84,12 @@ def main(argv: list[str] | None = None) -> int:
 
         server = http_server(bot, settings)
         threading.Thread(target=server.run, name="http", daemon=True).start()
-        log.info("serving the Events API at http://%s:%s%s (health: %s); model %s", settings.http_host,
-                 server.effective_port, EVENTS_PATH, HEALTH_PATH, settings.model_id)
+        log.info("serving the Events API at http://%s:%s%s (health: %s); model %s", settings.http.host,
+                 server.effective_port, EVENTS_PATH, HEALTH_PATH, settings.model.model_id)
         close = server.close
     else:
         handler = socket_mode_handler(bot.app, settings)
-        log.info("connecting to Slack over Socket Mode; model %s", settings.model_id)
+        log.info("connecting to Slack over Socket Mode; model %s", settings.model.model_id)
         try:
             connect(handler)
         except SlackError as error:
@@ -92,10 +97,10 @@ def main(argv: list[str] | None = None) -> int:
         close = handler.close
     while not stop.wait(1.0):
         pass
-    log.info("shutting down: taking no new questions, finishing replies in flight (up to %gs)",
-             settings.shutdown_grace)
+    grace = settings.replies.shutdown_grace_seconds
+    log.info("shutting down: taking no new questions, finishing replies in flight (up to %gs)", grace)
     threading.Thread(target=close, daemon=True).start()  # Slack sends new events elsewhere
-    stopped = bot.replier.shutdown(settings.shutdown_grace)
+    stopped = bot.replier.shutdown(grace)
     log.info("stopped; %d unfinished replies were marked as interrupted", stopped)
     logging.shutdown()
     sys.stdout.flush()
@@ -105,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _cannot_start(error: SlackError, setting: str, settings: Settings) -> int:
     """Say why Slack would not let the bot start; 1 if trying again later may do, 2 if the set-up needs a fix."""
-    print(notes.cannot_start(notes.slack_unusable(error, setting=setting, api_url=settings.slack_api_url)),
+    print(notes.cannot_start(notes.slack_unusable(error, setting=setting, api_url=settings.slack.api_url)),
           file=sys.stderr)
     return 1 if isinstance(error, (RateLimited, Unavailable)) else 2
 

@@ -19,12 +19,12 @@ def chat(question: str, settings: Settings, out: TextIO = sys.stdout, model: Bed
     """Stream the answer to `question` to `out`; 0 if it completed, 1 if not."""
     messages = build_conversation(
         [], {"ts": "1", "user": "UTERMINAL", "text": question}, bot=_YOU,
-        budget_chars=settings.context_max_chars, max_message_chars=settings.max_message_chars,
+        budget_chars=settings.context.max_chars, max_message_chars=settings.context.max_message_chars,
     )
     if not messages:
         out.write("Ask a question, for example: python -m bot chat \"how do I rotate an IAM key?\"\n")
         return 2
-    model = model or BedrockModel.from_settings(settings)
+    model = model or BedrockModel.from_settings(settings.model)
     got_text, stop_reason = False, None
     try:
         for event in model.stream(messages):

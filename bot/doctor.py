@@ -21,9 +21,9 @@ from bot import notes
 from bot.model.bedrock import BedrockModel, RetryPolicy, create_bedrock_client
 from bot.model.errors import ModelError
 from bot.settings import Settings, SettingsError
-from bot.slack import errors
+from bot.slack import errors, methods
 from bot.slack.calls import SlackCalls
-from bot.slack.kinds import SlackError
+from bot.slack.kinds import APP, SlackError
 
 # Every scope the bot uses (manifest.yml grants exactly these; a test keeps the two in step).
 REQUIRED_SCOPES = frozenset({
@@ -61,8 +61,8 @@ def _checks(env: Mapping[str, str], bedrock_client, mode: str):
     except SettingsError as error:
         yield Check("Settings", False, "\n    " + "\n    ".join(error.problems))
         return
-    yield Check("Settings", True, f"read; model {settings.model_id}")
-    client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=10,
+    yield Check("Settings", True, f"read; model {settings.model.model_id}")
+    client = WebClient(token=settings.slack.bot_token, base_url=settings.slack.api_url, timeout=10,
                        retry_handlers=[])
     yield from _slack(client, settings)
     yield _streaming(client, settings)
@@ -70,7 +70,7 @@ def _checks(env: Mapping[str, str], bedrock_client, mode: str):
         yield _app_token(client, settings)
     else:  # Slack signs each request; a wrong secret can only show as 401s once events arrive
         yield Check("Slack signing secret", True, "set; requests Slack signs with another secret get 401")
-    if settings.redis_url:
+    if settings.redis.url:
         yield _redis(settings)
     aws = _aws(settings)
     yield aws
@@ -79,10 +79,10 @@ def _checks(env: Mapping[str, str], bedrock_client, mode: str):
 
 
 def _slack(client: WebClient, settings: Settings):
-    response = _attempt("auth.test", lambda: client.auth_test())
+    response = _attempt(methods.AUTH, lambda: client.auth_test())
     if isinstance(response, SlackError):
         yield Check("Slack bot token", False,
-                    notes.slack_unusable(response, setting="SLACK_BOT_TOKEN", api_url=settings.slack_api_url))
+                    notes.slack_unusable(response, setting="SLACK_BOT_TOKEN", api_url=settings.slack.api_url))
         return
     yield Check("Slack bot token", True, f"works for @{response.get('user')} in {response.get('team')}")
     header = {key.lower(): value for key, value in (response.headers or {}).items()}.get("x-oauth-scopes", "")
@@ -98,17 +98,17 @@ def _slack(client: WebClient, settings: Settings):
 def _streaming(client: WebClient, settings: Settings) -> Check:
     """A start into a conversation that does not exist: Slack says no such conversation if it would stream."""
     try:
-        SlackCalls(client, attempts=1).call("chat.startStream", channel=_NOWHERE, thread_ts="1.000001",
+        SlackCalls(client, attempts=1).call(methods.START, channel=_NOWHERE, thread_ts="1.000001",
                                             recipient_user_id="U0000000000", recipient_team_id="T0000000000",
                                             markdown_text="doctor")
         heard = "ok"
     except SlackError as error:
         if error.code in _NO_SUCH_CONVERSATION:
             return Check("Native streaming", True, "Slack offers chat.startStream to this app")
-        if error.applies_to == "app":
+        if error.applies_to == APP:
             return Check("Native streaming", False, f"Slack refused chat.startStream ({error.code}): replies will be "
                          f"posted and edited instead; {notes.streaming_fix(error.code)}.", optional=True)
-        trouble = notes.slack_trouble(error, settings.slack_api_url)
+        trouble = notes.slack_trouble(error, settings.slack.api_url)
         if trouble is not None:
             return Check("Native streaming", False, f"could not be checked. {trouble}", optional=True)
         heard = error.code
@@ -116,11 +116,11 @@ def _streaming(client: WebClient, settings: Settings) -> Check:
 
 
 def _app_token(client: WebClient, settings: Settings) -> Check:
-    response = _attempt("apps.connections.open",
-                        lambda: client.apps_connections_open(app_token=settings.slack_app_token))
+    response = _attempt(methods.CONNECT,
+                        lambda: client.apps_connections_open(app_token=settings.slack.app_token))
     if isinstance(response, SlackError):
         return Check("Slack app token", False,
-                     notes.slack_unusable(response, setting="SLACK_APP_TOKEN", api_url=settings.slack_api_url))
+                     notes.slack_unusable(response, setting="SLACK_APP_TOKEN", api_url=settings.slack.api_url))
     return Check("Slack app token", True, "opens a Socket Mode connection")
 
 
@@ -130,11 +130,11 @@ def _redis(settings: Settings) -> Check:
 
     from bot.shared.redis_state import RedisState
 
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    client = redis.Redis.from_url(settings.redis.url, socket_timeout=5, socket_connect_timeout=5)
     where = RedisState.where(client)
     try:
         version = client.info("server").get("redis_version", "?")
-        key = f"{settings.redis_key_prefix}:doctor"
+        key = f"{settings.redis.key_prefix}:doctor"
         if client.eval("redis.call('SET', KEYS[1], ARGV[1], 'PX', 10000) return redis.call('TIME')[1]",
                        1, key, "ok") is None or client.get(key) != b"ok":
             raise redis.ResponseError("a key written by a script could not be read back")
@@ -151,11 +151,11 @@ def _redis(settings: Settings) -> Check:
     finally:
         client.close()
     return Check("Redis", True, f"instances share their state at {where} (Redis {version}), "
-                                f"keys {settings.redis_key_prefix}:*")
+                                f"keys {settings.redis.key_prefix}:*")
 
 
 def _aws(settings: Settings) -> Check:
-    session = boto3.Session(region_name=settings.aws_region)
+    session = boto3.Session(region_name=settings.model.aws_region)
     if session.region_name is None:
         return Check("AWS", False, "no region. Set AWS_REGION (for example us-east-1).")
     try:
@@ -170,17 +170,17 @@ def _aws(settings: Settings) -> Check:
 
 def _model(settings: Settings, bedrock_client) -> Check:
     model = BedrockModel(
-        bedrock_client if bedrock_client is not None else create_bedrock_client(settings),
-        model_id=settings.model_id, system_prompt="Reply with one word.", max_tokens=5, temperature=0.0,
+        bedrock_client if bedrock_client is not None else create_bedrock_client(settings.model),
+        model_id=settings.model.model_id, system_prompt="Reply with one word.", max_tokens=5, temperature=0.0,
         retry=RetryPolicy(attempts=1, max_seconds=0, base_seconds=0),
     )
     try:
         for _ in model.stream([{"role": "user", "content": [{"text": "ping"}]}]):
             pass
     except ModelError as error:
-        return Check(f"Bedrock model {settings.model_id}", False,
+        return Check(f"Bedrock model {settings.model.model_id}", False,
                      f"{notes.plain(notes.model_failure_note(error.kind))} ({error.code})")
-    return Check(f"Bedrock model {settings.model_id}", True, "answers a streaming call")
+    return Check(f"Bedrock model {settings.model.model_id}", True, "answers a streaming call")
 
 
 def _attempt(method: str, call: Callable):

@@ -110,7 +110,7 @@ def _answer(start_response: Callable, status: str, body: bytes | None = None,
 
 def http_server(bot: Bot, settings: Settings, port: int | None = None):
     """A waitress server; `run()` serves until `close()`. `effective_port` is the port it listens on."""
-    return create_server(wsgi_app(bot, settings.slack_signing_secret), host=settings.http_host,
-                         port=settings.http_port if port is None else port,
+    return create_server(wsgi_app(bot, settings.slack.signing_secret), host=settings.http.host,
+                         port=settings.http.port if port is None else port,
                          threads=8, ident="bedrock-slack-bot",
                          max_request_body_size=MAX_BODY_BYTES + 1)  # waitress refuses at this size and beyond

@@ -1,8 +1,11 @@
 """Settings, read once at start from the environment (a `.env` file fills in what the environment lacks).
 
 Every problem is collected before anything is reported, so one run names every missing or malformed
-variable and where to get it. AWS credentials and region are not settings of ours: boto3 finds them
-through its standard chain (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_BEDROCK_RUNTIME, ...).
+variable and where to get it. The settings are small value objects, one per part of the bot, each handed
+only to the part that needs it and defined beside it; their fields are named after their variables without
+the part's prefix (`SLACK_POST_HOLD_SECONDS` is `settings.delivery.post_hold_seconds`). AWS credentials and
+region are not settings of ours: boto3 finds them through its standard chain (AWS_REGION, AWS_PROFILE,
+AWS_ENDPOINT_URL_BEDROCK_RUNTIME, ...).
 """
 
 from __future__ import annotations
@@ -11,19 +14,19 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, TypeVar
 from urllib.parse import urlparse
 
-from bot import notes
-from bot.conversation import files
+from bot.conversation.assemble import ContextSettings
+from bot.conversation.files import FILE_KINDS as _FILE_KINDS, FilesSettings
+from bot.model.bedrock import ModelSettings
 from bot.model.caching import PROMPT_CACHE_CHOICES
-from bot.slack.pacing import DEFAULT_LIMITS, Limit, MethodLimits
+from bot.reply.replier import ReplySettings
+from bot.shared.base import RedisSettings
+from bot.sinks.delivery import DeliverySettings
+from bot.sinks.surfaces import PREFERENCES
+from bot.slack.calls import SlackSettings
+from bot.slack.methods import DEFAULT_LIMITS, Limit, MethodLimits
 
-DEFAULT_MODEL_ID = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
-DEFAULT_SYSTEM_PROMPT = (
-    "You are a helpful assistant answering in a Slack workspace. Answer clearly and concisely. "
-    "Use Markdown sparingly: short paragraphs, lists and code blocks where they help."
-)
 SLACK_APPS_PAGE = "https://api.slack.com/apps"
-SURFACES = ("auto", "stream", "edit")
-FILE_KINDS = frozenset(files.FILE_KINDS)  # what FILES_READ may name
+FILE_KINDS = frozenset(_FILE_KINDS)  # what FILES_READ may name
 RETIRED = {  # settings that are no longer read → what replaces them
     "SLACK_EDITS_PER_MINUTE": "SLACK_RATE_LIMITS (for example chat.update=50/20)",
     "SLACK_EDIT_BURST": "SLACK_RATE_LIMITS (for example chat.update=50/20)",
@@ -46,139 +49,126 @@ class SettingsError(Exception):
 
 
 @dataclass(frozen=True)
-class Settings:
-    slack_bot_token: str
-    slack_app_token: str
-    slack_api_url: str = "https://slack.com/api/"
-    slack_signing_secret: str = ""  # HTTP mode only
-    http_host: str = "0.0.0.0"
-    http_port: int = 3000
-    model_id: str = DEFAULT_MODEL_ID
-    system_prompt: str = DEFAULT_SYSTEM_PROMPT
-    max_tokens: int = 2048
-    temperature: float = 0.5
-    prompt_cache: str = "auto"  # auto: on for the model families known to take cache points | on | off
-    reply_surface: str = "auto"  # auto: native streams where possible | stream | edit
-    update_interval: float = 0.3  # least time between two updates (edits or appends) of one message
-    post_hold: float = 1.5  # while every edit is spoken for: how long each post may hold to carry more
-    status: bool = True  # show "is thinking…" under the thread (else a placeholder message)
-    status_text: str = notes.STATUS
-    loading_messages: tuple[str, ...] = notes.LOADING_MESSAGES
-    feedback_buttons: bool = True
-    slack_limits: Mapping[str, MethodLimits] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
-    context_max_chars: int = 60_000
-    context_read_seconds: float = 10.0  # reading a thread or a DM's history, all its calls and retries together
-    name_lookup_seconds: float = 3.0  # looking up people's names for one reply, all of them together
-    files_read: frozenset[str] = FILE_KINDS  # what kinds of shared file are read: images, documents, text
-    file_max_mb: float = 4.5  # one file (images at most Bedrock's 3.75)
-    files_max_mb: float = 10.0  # all the files of one reply together (held in memory while the model answers)
-    files_read_seconds: float = 20.0  # downloading one reply's files, all of them together
-    dm_history_messages: int = 20
-    dm_history_hours: float = 24.0
-    max_concurrent_replies: int = 32
-    max_waiting_replies: int = 200  # questions beyond those, showing their sign of life while they wait
-    log_level: str = "INFO"
-    bedrock_read_timeout: float = 60.0
-    bedrock_retry_attempts: int = 4
-    bedrock_retry_seconds: float = 30.0
-    bedrock_retry_base_seconds: float = 0.5
-    slack_retry_attempts: int = 5
-    slack_retry_seconds: float = 120.0
-    reply_deadline: float = 300.0
-    shutdown_grace: float = 20.0
-    max_replies_per_user: int = 3
-    max_message_chars: int = 20_000
-    allowed_channels: frozenset[str] = frozenset()  # empty: every channel the bot is in
-    allowed_users: frozenset[str] = frozenset()  # empty: everyone
+class HttpSettings:
+    """Where the bot listens: the Events API in HTTP mode (HOST, PORT) and the metrics (METRICS_PORT)."""
+
+    host: str = "0.0.0.0"
+    port: int = 3000  # 0: any free port
     metrics_port: int | None = None  # a port of its own for /metrics (Socket Mode's only way to serve them)
-    # Several instances: the state they share (events taken, Slack's budgets, answers per person); "" keeps
-    # it in this process (one instance). See `bot.shared`.
-    redis_url: str = ""
-    redis_key_prefix: str = "bedrock-slack-bot"
-    redis_timeout: float = 0.25  # the longest a reply waits on Redis before using this instance's own state
-    redis_lease_seconds: float = 30.0  # an answer in flight counts for its person this long after its instance stops
-    aws_region: str | None = None  # AWS_REGION; when unset boto3's own chain decides (AWS_DEFAULT_REGION, profile)
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack: SlackSettings = field(default_factory=SlackSettings)
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    context: ContextSettings = field(default_factory=ContextSettings)
+    files: FilesSettings = field(default_factory=FilesSettings)
+    replies: ReplySettings = field(default_factory=ReplySettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
+    log_level: str = "INFO"
 
     def __repr__(self) -> str:  # never print a token, even by accident
-        return f"Settings(model_id={self.model_id!r}, slack_api_url={self.slack_api_url!r}, ...)"
+        return f"Settings(model_id={self.model.model_id!r}, slack_api_url={self.slack.api_url!r}, ...)"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, mode: str = "socket") -> "Settings":
         """`mode`: "socket" (Socket Mode: needs the app token), "http" (Events API: needs the signing secret)
         or "chat" (the terminal: needs no Slack setting)."""
-        reader = _Reader(env)
-        values = dict(
-            slack_bot_token=reader.token(
-                "SLACK_BOT_TOKEN",
-                "xoxb-",
-                f'the Bot User OAuth Token (xoxb-...) on your app\'s "OAuth & Permissions" page, {SLACK_APPS_PAGE}',
-                used=mode != "chat",
+        read = _Reader(env)
+        slack, delivery, model = SlackSettings(), DeliverySettings(), ModelSettings()
+        context, files, replies, redis, http = (ContextSettings(), FilesSettings(), ReplySettings(),
+                                                RedisSettings(), HttpSettings())
+        settings = cls(
+            slack=SlackSettings(
+                bot_token=read.token(
+                    "SLACK_BOT_TOKEN", "xoxb-",
+                    f'the Bot User OAuth Token (xoxb-...) on your app\'s "OAuth & Permissions" page, {SLACK_APPS_PAGE}',
+                    used=mode != "chat"),
+                app_token=read.token(
+                    "SLACK_APP_TOKEN", "xapp-",
+                    'an app-level token (xapp-...) with the connections:write scope, made under "Basic Information" '
+                    f'→ "App-Level Tokens", {SLACK_APPS_PAGE}',
+                    used=mode == "socket"),
+                api_url=read.url("SLACK_API_URL", slack.api_url),
+                signing_secret=read.secret(
+                    "SLACK_SIGNING_SECRET", required=mode == "http",
+                    where=f'the Signing Secret on your app\'s "Basic Information" page, {SLACK_APPS_PAGE}'),
+                rate_limits=read.limits("SLACK_RATE_LIMITS", DEFAULT_LIMITS),
+                retry_attempts=read.number("SLACK_RETRY_ATTEMPTS", int, slack.retry_attempts, 1, 20),
+                retry_max_seconds=read.number("SLACK_RETRY_MAX_SECONDS", float, slack.retry_max_seconds, 0, 3600),
             ),
-            slack_app_token=reader.token(
-                "SLACK_APP_TOKEN",
-                "xapp-",
-                'an app-level token (xapp-...) with the connections:write scope, made under "Basic Information" '
-                f'→ "App-Level Tokens", {SLACK_APPS_PAGE}',
-                used=mode == "socket",
+            delivery=DeliverySettings(
+                reply_surface=read.choice("SLACK_REPLY_SURFACE", delivery.reply_surface, tuple(PREFERENCES),
+                                          upper=False),
+                update_interval_seconds=read.number("SLACK_UPDATE_INTERVAL_SECONDS", float,
+                                                    delivery.update_interval_seconds, 0.1, 60.0),
+                post_hold_seconds=read.number("SLACK_POST_HOLD_SECONDS", float, delivery.post_hold_seconds, 0, 60.0),
+                status=read.switch("SLACK_STATUS", delivery.status),
+                status_text=read.text("SLACK_STATUS_TEXT", delivery.status_text),
+                loading_messages=read.texts("SLACK_LOADING_MESSAGES", delivery.loading_messages, most=10),
+                feedback_buttons=read.switch("SLACK_FEEDBACK_BUTTONS", delivery.feedback_buttons),
             ),
-            slack_api_url=reader.url("SLACK_API_URL", cls.slack_api_url),
-            slack_signing_secret=reader.secret(
-                "SLACK_SIGNING_SECRET", required=mode == "http",
-                where=f'the Signing Secret on your app\'s "Basic Information" page, {SLACK_APPS_PAGE}'),
-            http_host=reader.text("HOST", cls.http_host),
-            http_port=reader.number("PORT", int, cls.http_port, 0, 65_535),  # 0: any free port
-            model_id=reader.text("BEDROCK_MODEL_ID", cls.model_id),
-            system_prompt=reader.text("BEDROCK_SYSTEM_PROMPT", cls.system_prompt),
-            max_tokens=reader.number("BEDROCK_MAX_TOKENS", int, cls.max_tokens, 1, 200_000),
-            temperature=reader.number("BEDROCK_TEMPERATURE", float, cls.temperature, 0.0, 1.0),
-            prompt_cache=reader.choice(
-                "BEDROCK_PROMPT_CACHE", cls.prompt_cache, PROMPT_CACHE_CHOICES, upper=False,
-                why="auto (on for the models known to take prompt caching), on (always send cache points) "
-                    "or off (never)"),
-            reply_surface=reader.choice("SLACK_REPLY_SURFACE", cls.reply_surface, SURFACES, upper=False),
-            update_interval=reader.number("SLACK_UPDATE_INTERVAL_SECONDS", float, cls.update_interval, 0.1, 60.0),
-            post_hold=reader.number("SLACK_POST_HOLD_SECONDS", float, cls.post_hold, 0, 60.0),
-            status=reader.switch("SLACK_STATUS", cls.status),
-            status_text=reader.text("SLACK_STATUS_TEXT", cls.status_text),
-            loading_messages=reader.texts("SLACK_LOADING_MESSAGES", cls.loading_messages, most=10),
-            feedback_buttons=reader.switch("SLACK_FEEDBACK_BUTTONS", cls.feedback_buttons),
-            slack_limits=reader.limits("SLACK_RATE_LIMITS", DEFAULT_LIMITS),
-            context_max_chars=reader.number("CONTEXT_MAX_CHARS", int, cls.context_max_chars, 1_000, 2_000_000),
-            context_read_seconds=reader.number("CONTEXT_READ_SECONDS", float, cls.context_read_seconds, 0.5, 600),
-            name_lookup_seconds=reader.number("NAME_LOOKUP_SECONDS", float, cls.name_lookup_seconds, 0, 600),
-            files_read=reader.subset("FILES_READ", FILE_KINDS),
-            file_max_mb=reader.number("FILE_MAX_MB", float, cls.file_max_mb, 0.01, 4.5),
-            files_max_mb=reader.number("FILES_MAX_MB_PER_REPLY", float, cls.files_max_mb, 0.01, 100.0),
-            files_read_seconds=reader.number("FILES_READ_SECONDS", float, cls.files_read_seconds, 1, 600),
-            dm_history_messages=reader.number("DM_HISTORY_MESSAGES", int, cls.dm_history_messages, 1, 1_000),
-            dm_history_hours=reader.number("DM_HISTORY_HOURS", float, cls.dm_history_hours, 0.01, 24 * 365),
-            max_concurrent_replies=reader.number("MAX_CONCURRENT_REPLIES", int, cls.max_concurrent_replies, 1, 1_000),
-            max_waiting_replies=reader.number("MAX_WAITING_REPLIES", int, cls.max_waiting_replies, 0, 10_000),
-            log_level=reader.choice("LOG_LEVEL", cls.log_level, ("DEBUG", "INFO", "WARNING", "ERROR")),
-            bedrock_read_timeout=reader.number("BEDROCK_READ_TIMEOUT_SECONDS", float, cls.bedrock_read_timeout, 1, 3600),
-            bedrock_retry_attempts=reader.number("BEDROCK_RETRY_ATTEMPTS", int, cls.bedrock_retry_attempts, 1, 20),
-            bedrock_retry_seconds=reader.number("BEDROCK_RETRY_MAX_SECONDS", float, cls.bedrock_retry_seconds, 0, 600),
-            bedrock_retry_base_seconds=reader.number(
-                "BEDROCK_RETRY_BASE_SECONDS", float, cls.bedrock_retry_base_seconds, 0, 60),
-            slack_retry_attempts=reader.number("SLACK_RETRY_ATTEMPTS", int, cls.slack_retry_attempts, 1, 20),
-            slack_retry_seconds=reader.number("SLACK_RETRY_MAX_SECONDS", float, cls.slack_retry_seconds, 0, 3600),
-            reply_deadline=reader.number("REPLY_DEADLINE_SECONDS", float, cls.reply_deadline, 1, 3600),
-            shutdown_grace=reader.number("SHUTDOWN_GRACE_SECONDS", float, cls.shutdown_grace, 0, 3600),
-            max_replies_per_user=reader.number("MAX_REPLIES_PER_USER", int, cls.max_replies_per_user, 1, 1_000),
-            max_message_chars=reader.number("MAX_MESSAGE_CHARS", int, cls.max_message_chars, 100, 1_000_000),
-            allowed_channels=reader.ids("ALLOWED_CHANNEL_IDS", "C"),
-            allowed_users=reader.ids("ALLOWED_USER_IDS", "U"),
-            metrics_port=reader.number("METRICS_PORT", int, None, 1, 65_535),
-            redis_url=reader.redis_url("REDIS_URL"),
-            redis_key_prefix=reader.text("REDIS_KEY_PREFIX", cls.redis_key_prefix),
-            redis_timeout=reader.number("REDIS_TIMEOUT_SECONDS", float, cls.redis_timeout, 0.01, 5.0),
-            redis_lease_seconds=reader.number("REDIS_LEASE_SECONDS", float, cls.redis_lease_seconds, 1.0, 3600.0),
-            aws_region=reader.text("AWS_REGION", "") or None,  # botocore itself reads only AWS_DEFAULT_REGION
+            model=ModelSettings(
+                model_id=read.text("BEDROCK_MODEL_ID", model.model_id),
+                system_prompt=read.text("BEDROCK_SYSTEM_PROMPT", model.system_prompt),
+                max_tokens=read.number("BEDROCK_MAX_TOKENS", int, model.max_tokens, 1, 200_000),
+                temperature=read.number("BEDROCK_TEMPERATURE", float, model.temperature, 0.0, 1.0),
+                prompt_cache=read.choice(
+                    "BEDROCK_PROMPT_CACHE", model.prompt_cache, PROMPT_CACHE_CHOICES, upper=False,
+                    why="auto (on for the models known to take prompt caching), on (always send cache points) "
+                        "or off (never)"),
+                read_timeout_seconds=read.number("BEDROCK_READ_TIMEOUT_SECONDS", float, model.read_timeout_seconds,
+                                                 1, 3600),
+                retry_attempts=read.number("BEDROCK_RETRY_ATTEMPTS", int, model.retry_attempts, 1, 20),
+                retry_max_seconds=read.number("BEDROCK_RETRY_MAX_SECONDS", float, model.retry_max_seconds, 0, 600),
+                retry_base_seconds=read.number("BEDROCK_RETRY_BASE_SECONDS", float, model.retry_base_seconds, 0, 60),
+                aws_region=read.text("AWS_REGION", "") or None,  # botocore itself reads only AWS_DEFAULT_REGION
+            ),
+            context=ContextSettings(
+                max_chars=read.number("CONTEXT_MAX_CHARS", int, context.max_chars, 1_000, 2_000_000),
+                read_seconds=read.number("CONTEXT_READ_SECONDS", float, context.read_seconds, 0.5, 600),
+                name_lookup_seconds=read.number("NAME_LOOKUP_SECONDS", float, context.name_lookup_seconds, 0, 600),
+                dm_history_messages=read.number("DM_HISTORY_MESSAGES", int, context.dm_history_messages, 1, 1_000),
+                dm_history_hours=read.number("DM_HISTORY_HOURS", float, context.dm_history_hours, 0.01, 24 * 365),
+                max_message_chars=read.number("MAX_MESSAGE_CHARS", int, context.max_message_chars, 100, 1_000_000),
+            ),
+            files=FilesSettings(
+                read=read.subset("FILES_READ", FILE_KINDS),
+                file_max_mb=read.number("FILE_MAX_MB", float, files.file_max_mb, 0.01, 4.5),
+                max_mb_per_reply=read.number("FILES_MAX_MB_PER_REPLY", float, files.max_mb_per_reply, 0.01, 100.0),
+                read_seconds=read.number("FILES_READ_SECONDS", float, files.read_seconds, 1, 600),
+            ),
+            replies=ReplySettings(
+                max_concurrent_replies=read.number("MAX_CONCURRENT_REPLIES", int, replies.max_concurrent_replies,
+                                                   1, 1_000),
+                max_waiting_replies=read.number("MAX_WAITING_REPLIES", int, replies.max_waiting_replies, 0, 10_000),
+                reply_deadline_seconds=read.number("REPLY_DEADLINE_SECONDS", float, replies.reply_deadline_seconds,
+                                                   1, 3600),
+                shutdown_grace_seconds=read.number("SHUTDOWN_GRACE_SECONDS", float, replies.shutdown_grace_seconds,
+                                                   0, 3600),
+                max_replies_per_user=read.number("MAX_REPLIES_PER_USER", int, replies.max_replies_per_user, 1, 1_000),
+                allowed_channel_ids=read.ids("ALLOWED_CHANNEL_IDS", "C"),
+                allowed_user_ids=read.ids("ALLOWED_USER_IDS", "U"),
+            ),
+            redis=RedisSettings(
+                url=read.redis_url("REDIS_URL"),
+                key_prefix=read.text("REDIS_KEY_PREFIX", redis.key_prefix),
+                timeout_seconds=read.number("REDIS_TIMEOUT_SECONDS", float, redis.timeout_seconds, 0.01, 5.0),
+                lease_seconds=read.number("REDIS_LEASE_SECONDS", float, redis.lease_seconds, 1.0, 3600.0),
+            ),
+            http=HttpSettings(
+                host=read.text("HOST", http.host),
+                port=read.number("PORT", int, http.port, 0, 65_535),  # 0: any free port
+                metrics_port=read.number("METRICS_PORT", int, None, 1, 65_535),
+            ),
+            log_level=read.choice("LOG_LEVEL", cls.log_level, ("DEBUG", "INFO", "WARNING", "ERROR")),
         )
-        reader.retired(RETIRED)
-        if reader.problems:
-            raise SettingsError(reader.problems)
-        return cls(**values)
+        read.retired(RETIRED)
+        if read.problems:
+            raise SettingsError(read.problems)
+        return settings
 
 
 class _Reader:

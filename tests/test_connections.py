@@ -23,7 +23,7 @@ REPLIES = 4
 
 def test_replies_reuse_a_few_connections_for_all_their_calls(slack, bedrock, start_bot):
     settings = start_bot(SLACK_RATE_LIMITS="chat.update=1200/20")  # edits as often as each reply makes them
-    assert start_bot.bot.app.client.pool_size == settings.max_concurrent_replies + HEADROOM
+    assert start_bot.bot.app.client.pool_size == settings.replies.max_concurrent_replies + HEADROOM
     bedrock.answer = lambda request: Reply.text(" ".join(f"word{i}" for i in range(60)), chunk=4, delay=0.04)
     for n in range(REPLIES):  # at once, in as many channels
         event, _ = mention(slack, f"<@UBOT> q{n}", channel=f"C{n}", user=f"U{n}")

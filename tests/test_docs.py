@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def settings_read() -> set[str]:
     source = (ROOT / "bot" / "settings.py").read_text()
-    return set(re.findall(r'reader\.\w+\(\s*"([A-Z_]+)"', source))
+    return set(re.findall(r'\bread\.\w+\(\s*"([A-Z_]+)"', source))
 
 
 def test_every_setting_is_in_env_example_and_the_readme():

@@ -11,7 +11,8 @@ from __future__ import annotations
 import pytest
 
 from bot.conversation.build import Identity
-from bot.intake.requests import Request, SeenEvents, request_from_event
+from bot.intake.requests import SeenEvents, request_from_event
+from bot.request import Request
 from bot.shared.local import LocalState
 
 BOT = Identity(user_id="UBOT", bot_id="BBOT")

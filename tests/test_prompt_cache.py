@@ -18,7 +18,8 @@ from bot.conversation.build import Identity, build_conversation
 from bot.model.caching import CACHE_POINT, MAX_CACHE_POINTS, prompt_cache_wanted, supports_prompt_cache
 from bot.model.caching import with_cache_points
 from bot.model.errors import may_refuse_cache_points
-from bot.settings import DEFAULT_SYSTEM_PROMPT, Settings, SettingsError
+from bot.model.bedrock import DEFAULT_SYSTEM_PROMPT
+from bot.settings import Settings, SettingsError
 from standins.bedrock import CACHE_REFUSAL, Reply, exception
 from standins.events import mention
 
@@ -148,8 +149,8 @@ def test_auto_follows_the_model_and_on_and_off_do_not():
 
 
 def test_the_setting_defaults_to_auto_and_reads_any_case():
-    assert Settings.from_env(MINIMAL).prompt_cache == "auto"
-    assert Settings.from_env({**MINIMAL, "BEDROCK_PROMPT_CACHE": " Off "}).prompt_cache == "off"
+    assert Settings.from_env(MINIMAL).model.prompt_cache == "auto"
+    assert Settings.from_env({**MINIMAL, "BEDROCK_PROMPT_CACHE": " Off "}).model.prompt_cache == "off"
 
 
 def test_a_bad_setting_says_what_the_choices_mean():

@@ -27,12 +27,12 @@ def error_for(env) -> str:
 
 def test_minimal_environment_gives_working_defaults():
     settings = Settings.from_env(MINIMAL)
-    assert settings.slack_bot_token == "xoxb-1"
-    assert settings.slack_app_token == "xapp-1"
-    assert settings.model_id.startswith("global.anthropic.claude-haiku")
-    assert settings.update_interval == 0.3
-    assert (settings.reply_surface, settings.status, settings.feedback_buttons) == ("auto", True, True)
-    assert settings.slack_api_url == "https://slack.com/api/"
+    assert settings.slack.bot_token == "xoxb-1"
+    assert settings.slack.app_token == "xapp-1"
+    assert settings.model.model_id.startswith("global.anthropic.claude-haiku")
+    assert settings.delivery.update_interval_seconds == 0.3
+    assert (settings.delivery.reply_surface, settings.delivery.status, settings.delivery.feedback_buttons) == ("auto", True, True)
+    assert settings.slack.api_url == "https://slack.com/api/"
     assert settings.log_level == "INFO"
 
 
@@ -46,30 +46,30 @@ def test_values_from_the_environment_override_defaults():
         "LOG_LEVEL": "debug",
     }
     settings = Settings.from_env(env)
-    assert (settings.model_id, settings.max_tokens, settings.temperature) == ("my-model", 512, 0.0)
-    assert settings.update_interval == 2.5
+    assert (settings.model.model_id, settings.model.max_tokens, settings.model.temperature) == ("my-model", 512, 0.0)
+    assert settings.delivery.update_interval_seconds == 2.5
     assert settings.log_level == "DEBUG"
 
 
 def test_blank_values_count_as_unset():
     settings = Settings.from_env({**MINIMAL, "BEDROCK_MODEL_ID": "  ", "BEDROCK_MAX_TOKENS": ""})
-    assert settings.model_id.startswith("global.anthropic.claude-haiku")
-    assert settings.max_tokens == 2048
+    assert settings.model.model_id.startswith("global.anthropic.claude-haiku")
+    assert settings.model.max_tokens == 2048
 
 
 def test_tokens_are_trimmed():
     settings = Settings.from_env({"SLACK_BOT_TOKEN": " xoxb-1\n", "SLACK_APP_TOKEN": "xapp-1 "})
-    assert (settings.slack_bot_token, settings.slack_app_token) == ("xoxb-1", "xapp-1")
+    assert (settings.slack.bot_token, settings.slack.app_token) == ("xoxb-1", "xapp-1")
 
 
 def test_api_url_without_a_trailing_slash_gets_one():
     settings = Settings.from_env({**MINIMAL, "SLACK_API_URL": "http://localhost:8080/api"})
-    assert settings.slack_api_url == "http://localhost:8080/api/"
+    assert settings.slack.api_url == "http://localhost:8080/api/"
 
 
 def test_api_url_with_a_trailing_slash_is_kept_as_is():
     settings = Settings.from_env({**MINIMAL, "SLACK_API_URL": "https://slack.example/api/"})
-    assert settings.slack_api_url == "https://slack.example/api/"
+    assert settings.slack.api_url == "https://slack.example/api/"
 
 
 # --- errors ------------------------------------------------------------------------------------------
@@ -165,9 +165,9 @@ def test_an_error_about_a_malformed_token_does_not_show_the_token():
 
 def test_the_budgets_for_reading_the_conversation_and_names_are_settable_and_bounded():
     defaults = Settings.from_env(MINIMAL)
-    assert (defaults.context_read_seconds, defaults.name_lookup_seconds) == (10.0, 3.0)
+    assert (defaults.context.read_seconds, defaults.context.name_lookup_seconds) == (10.0, 3.0)
     settings = Settings.from_env({**MINIMAL, "CONTEXT_READ_SECONDS": "2.5", "NAME_LOOKUP_SECONDS": "0"})
-    assert (settings.context_read_seconds, settings.name_lookup_seconds) == (2.5, 0.0)
+    assert (settings.context.read_seconds, settings.context.name_lookup_seconds) == (2.5, 0.0)
     message = error_for({**MINIMAL, "CONTEXT_READ_SECONDS": "0", "NAME_LOOKUP_SECONDS": "soon"})
     assert "CONTEXT_READ_SECONDS must be a number from 0.5 to 600" in message
     assert "NAME_LOOKUP_SECONDS must be a number from 0 to 600" in message

@@ -328,6 +328,22 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class FilesSettings:
+    """Which files people share are read, and how much of them (FILES_READ, FILE_MAX_MB,
+    FILES_MAX_MB_PER_REPLY, FILES_READ_SECONDS)."""
+
+    read: frozenset[str] = frozenset(FILE_KINDS)  # images, documents, text
+    file_max_mb: float = 4.5  # one file (images at most Bedrock's 3.75)
+    max_mb_per_reply: float = 10.0  # all the files of one reply together (held in memory while the model answers)
+    read_seconds: float = 20.0  # downloading one reply's files, all of them together
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(kinds=self.read, max_file_bytes=int(self.file_max_mb * 1e6),
+                      reply_bytes=int(self.max_mb_per_reply * 1e6))
+
+
+@dataclass(frozen=True)
 class LeftOut:
     """A file that does not reach the model, and why. `limit`: the number the reason is about (bytes for
     TOO_LARGE and NO_ROOM, pixels for TOO_WIDE, a count for TOO_MANY), else None."""

@@ -13,40 +13,13 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from bot.conversation.build import Identity
+from bot.request import Request
 from bot import feedback
 from bot.shared.base import SharedState
 
 # Subtypes that are still a person's new message; every other subtype (message_changed,
 # message_deleted, bot_message, channel_join, ...) is not a question.
 _PERSON_SUBTYPES = (None, "file_share", "thread_broadcast")
-
-
-@dataclass(frozen=True)
-class Request:
-    event_id: str
-    channel: str
-    user: str
-    text: str  # as Slack sent it, with its markup
-    ts: str  # the message that asked
-    thread_ts: str | None  # the thread it was written in, if any
-    is_dm: bool
-    team: str | None = None
-    has_files: bool = False
-    files: tuple[Mapping, ...] = ()  # Slack's file objects shared with the question
-    redelivered: bool = False  # Slack sent it again (it did not hear the first ack in time)
-
-    @property
-    def reply_thread_ts(self) -> str | None:
-        """Where the answer goes: the question's thread; a channel mention starts one; a DM answers in line."""
-        if self.thread_ts:
-            return self.thread_ts
-        return None if self.is_dm else self.ts
-
-    @property
-    def message(self) -> dict:
-        """The question as a Slack message."""
-        shared = {"files": list(self.files)} if self.files else {}
-        return {"ts": self.ts, "user": self.user, "text": self.text, **shared}
 
 
 def request_from_event(event: Mapping, event_id: str | None, bot: Identity, *, attempt: int = 0) -> Request | None:

@@ -34,7 +34,6 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_de
 from bot.model.caching import prompt_cache_wanted, with_cache_points
 from bot.model.errors import (ModelError, StreamEndedEarly, code_of, is_transient, may_refuse_cache_points,
                               may_refuse_files)
-from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +59,29 @@ class Usage:
 ModelEvent = Union[TextDelta, Finished, Usage]
 
 
+DEFAULT_MODEL_ID = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful assistant answering in a Slack workspace. Answer clearly and concisely. "
+    "Use Markdown sparingly: short paragraphs, lists and code blocks where they help."
+)
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """The model and how it is called (BEDROCK_*, and AWS_REGION; credentials come from boto3's own chain)."""
+
+    model_id: str = DEFAULT_MODEL_ID
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    max_tokens: int = 2048
+    temperature: float = 0.5
+    prompt_cache: str = "auto"  # auto: on for the model families known to take cache points | on | off
+    read_timeout_seconds: float = 60.0  # the longest silence between two chunks of the stream
+    retry_attempts: int = 4
+    retry_max_seconds: float = 30.0
+    retry_base_seconds: float = 0.5
+    aws_region: str | None = None  # None: boto3's own chain decides (AWS_DEFAULT_REGION, the profile)
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 4
@@ -67,13 +89,14 @@ class RetryPolicy:
     base_seconds: float = 0.5
 
 
-def create_bedrock_client(settings: Settings):
-    """A `bedrock-runtime` client from boto3's standard chain (region, credentials, endpoint)."""
+def create_bedrock_client(settings: ModelSettings, streams_at_once: int = 10):
+    """A `bedrock-runtime` client from boto3's standard chain (region, credentials, endpoint), with a
+    connection for each of `streams_at_once` model streams."""
     config = Config(
         connect_timeout=10,
-        read_timeout=settings.bedrock_read_timeout,
+        read_timeout=settings.read_timeout_seconds,
         retries={"total_max_attempts": 1, "mode": "standard"},  # our policy is the only one
-        max_pool_connections=max(10, settings.max_concurrent_replies),
+        max_pool_connections=max(10, streams_at_once),
         user_agent_extra="bedrock-slack-bot",
     )
     return boto3.client("bedrock-runtime", region_name=settings.aws_region, config=config)
@@ -94,15 +117,14 @@ class BedrockModel:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings, client=None) -> "BedrockModel":
+    def from_settings(cls, settings: ModelSettings, client=None, streams_at_once: int = 10) -> "BedrockModel":
         return cls(
-            client if client is not None else create_bedrock_client(settings),
+            client if client is not None else create_bedrock_client(settings, streams_at_once),
             model_id=settings.model_id,
             system_prompt=settings.system_prompt,
             max_tokens=settings.max_tokens,
             temperature=settings.temperature,
-            retry=RetryPolicy(settings.bedrock_retry_attempts, settings.bedrock_retry_seconds,
-                              settings.bedrock_retry_base_seconds),
+            retry=RetryPolicy(settings.retry_attempts, settings.retry_max_seconds, settings.retry_base_seconds),
             prompt_cache=prompt_cache_wanted(settings.prompt_cache, settings.model_id),
         )
 

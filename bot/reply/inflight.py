@@ -16,7 +16,7 @@ import time
 from typing import Callable, Iterator
 
 from bot import notes
-from bot.intake.requests import Request
+from bot.request import Request
 from bot.model.bedrock import ModelStream
 from bot.shared.base import Lease, SharedState
 from bot.shared.local import LocalState

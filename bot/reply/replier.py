@@ -1,9 +1,9 @@
 """One reply, end to end: sign of life → conversation → model stream → the delivery's messages → a log line.
 
 Nothing stands between the event and the model but what the prompt needs: the sign of life goes up on a
-thread of its own while the conversation is read (and the names in it looked up, all at once), so a
-top-level mention asks the model before any Slack call returns, and a follow-up after one round trip for
-the thread (two when names are new).
+thread of its own while the conversation is read (`conversation.assemble`), so a top-level mention asks the
+model before any Slack call returns, and a follow-up after one round trip for the thread (two when names
+are new).
 
 Whatever happens, the reply ends showing either the answer or a short note saying why not; the placeholder
 or the status is never left behind. A reply stops early, with a note, when it passes its deadline or the
@@ -14,35 +14,42 @@ once, so no more tokens are paid for.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
-from typing import Callable, NamedTuple
+from dataclasses import dataclass
+from typing import Callable
 
-from bot import notes
-from bot.conversation.build import Identity, build_conversation, question_text
-from bot.conversation.attachments import Attachments, SlackFiles
-from bot.conversation.files import SlackFile
-from bot.conversation.history import SlackHistory
-from bot.intake.requests import Request
+from bot import feedback, metrics, notes
+from bot.conversation.assemble import Conversation, Conversations
+from bot.conversation.build import Identity, question_text
 from bot.model.bedrock import BedrockModel, Finished, ModelStream, TextDelta, Usage
 from bot.model.errors import ModelError
 from bot.reply.inflight import GONE, InFlight, Reply
+from bot.request import Request
 from bot.shared.base import SharedState
-from bot.settings import Settings
-from bot import feedback, metrics
 from bot.sinks.base import Place
-from bot.sinks.delivery import Delivery
-from bot.sinks.router import Router
+from bot.sinks.delivery import Deliveries, Delivery
+from bot.slack import methods, tags
 from bot.slack.calls import SlackCalls
 from bot.slack.kinds import SlackError
-from bot.slack import tags
 from bot.slack.tags import Tag
 
 log = logging.getLogger(__name__)
 
-_MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
-FILES_QUESTION = "(No words: only the files shared with this message. Say what they are and what stands out.)"
+
+@dataclass(frozen=True)
+class ReplySettings:
+    """Who gets answers, how many at once, and for how long (MAX_CONCURRENT_REPLIES, MAX_WAITING_REPLIES,
+    REPLY_DEADLINE_SECONDS, SHUTDOWN_GRACE_SECONDS, MAX_REPLIES_PER_USER, ALLOWED_CHANNEL_IDS,
+    ALLOWED_USER_IDS)."""
+
+    max_concurrent_replies: int = 32  # asking the model at once
+    max_waiting_replies: int = 200  # questions beyond those, showing their sign of life while they wait
+    reply_deadline_seconds: float = 300.0
+    shutdown_grace_seconds: float = 20.0
+    max_replies_per_user: int = 3
+    allowed_channel_ids: frozenset[str] = frozenset()  # empty: every channel the bot is in
+    allowed_user_ids: frozenset[str] = frozenset()  # empty: everyone
 
 
 class Stopped(Exception):
@@ -54,23 +61,24 @@ class Replier:
         self,
         *,
         calls: SlackCalls,
-        router: Router,
-        history: SlackHistory,
-        files: SlackFiles,
+        deliveries: Deliveries,
+        conversations: Conversations,
         model: BedrockModel,
-        settings: Settings,
+        settings: ReplySettings,
+        feedback_buttons: bool = True,
         clock: Callable[[], float] = time.monotonic,
         state: SharedState | None = None,
     ) -> None:
         """`state`: where each person's answers in flight are counted (default: in this process)."""
         self._calls = calls
-        self._router = router
-        self._history = history
-        self._files = files
+        self._deliveries = deliveries
+        self._conversations = conversations
         self._model = model
         self._settings = settings
+        self._feedback_buttons = feedback_buttons
         self._clock = clock
-        self._in_flight = InFlight(max_per_person=settings.max_replies_per_user, deadline=settings.reply_deadline,
+        self._in_flight = InFlight(max_per_person=settings.max_replies_per_user,
+                                   deadline=settings.reply_deadline_seconds,
                                    slots=settings.max_concurrent_replies, clock=clock, state=state)
 
     def answer(self, request: Request, bot: Identity) -> None:
@@ -96,36 +104,32 @@ class Replier:
     # -- one reply ---------------------------------------------------------------------------------
 
     def _answer(self, reply: Reply, bot: Identity) -> None:
-        request, settings = reply.request, self._settings
+        request = reply.request
         started = self._clock()
-        deadline = self._calls.clock() + settings.reply_deadline  # the reply's, on the Slack calls' clock
-        delivery = reply.delivery = Delivery(
-            self._calls, self._router, Place(request.channel, request.reply_thread_ts, request.user, request.team,
-                                             event=request.event_id, asked=request.ts),
-            interval=settings.update_interval, status=settings.status_text, loading_messages=settings.loading_messages,
-            feedback=feedback.block(request.event_id, self._model.model_id) if settings.feedback_buttons else None,
-            hold=settings.post_hold, on_gone=lambda: reply.stop(GONE), clock=self._clock,
-        )
+        deadline = self._calls.clock() + self._settings.reply_deadline_seconds  # on the Slack calls' clock
+        delivery = reply.delivery = self._deliveries.open(
+            Place(request.channel, request.reply_thread_ts, request.user, request.team, event=request.event_id,
+                  asked=request.ts),
+            feedback=feedback.block(request.event_id, self._model.model_id) if self._feedback_buttons else None,
+            on_gone=lambda: reply.stop(GONE))
         threading.Thread(target=delivery.begin, name="reply-sign-of-life", daemon=True).start()
-        outcome, note, usage, stream, context = "failed", notes.FAILED, None, None, _Context([])
+        outcome, note, usage, stream, conversation = "failed", notes.FAILED, None, None, Conversation([])
         with self._in_flight.deadline(reply), self._in_flight.slot(reply) as slot:
             try:
                 if not slot:  # stopped (deadline, shutdown) while it waited for a slot
                     raise Stopped()
-                context = self._conversation(request, bot, delivery, until=deadline)
+                conversation = self._conversations.assemble(request, bot, on_reading=delivery.reading,
+                                                            until=deadline)
                 if reply.stop_note is not None:  # nowhere to answer, or stopped, while it read
                     raise Stopped()
                 asked_at = self._clock()
-                stream = reply.attach(self._model.stream(context.messages))
+                stream = reply.attach(self._model.stream(conversation.messages))
                 outcome, note, usage = self._read(stream, reply, delivery, asked_at)
                 if stream.dropped_files:
-                    context = context._replace(read_note=notes.lines(context.read_note, notes.MODEL_TAKES_NO_FILES))
+                    conversation = conversation.with_note(notes.MODEL_TAKES_NO_FILES)
             except Exception as error:
                 outcome, note = ("failed", None) if delivery.nowhere else self._failure(reply, error)
-        if context.question_cut:
-            note = notes.lines(note, notes.QUESTION_CUT.format(limit=settings.max_message_chars))
-        if context.read_note and reply.got_text:  # it qualifies an answer; a failure's note stands alone
-            note = notes.lines(note, context.read_note)
+        note = conversation.closing_note(note, got_text=reply.got_text)
         if not delivery.finish(note, timeout=self._final_edit_timeout()):
             log.error("the reply to %s did not finish its Slack calls in time", request.event_id)
             outcome = "failed"
@@ -147,7 +151,7 @@ class Replier:
 
     def _final_edit_timeout(self) -> float:
         """How long the last calls of a reply may take: a few rounds of the Slack retry policy."""
-        return 3 * self._settings.slack_retry_seconds + 30
+        return 3 * self._calls.max_seconds + 30
 
     def _read(self, stream: ModelStream, reply: Reply, delivery: Delivery,
               asked_at: float) -> tuple[str, str | None, Usage | None]:
@@ -188,11 +192,11 @@ class Replier:
 
     def _refusal(self, request: Request, bot: Identity) -> str | None:
         settings = self._settings
-        if settings.allowed_channels and request.channel not in settings.allowed_channels and not request.is_dm:
+        if settings.allowed_channel_ids and request.channel not in settings.allowed_channel_ids and not request.is_dm:
             return notes.NOT_ALLOWED_HERE
-        if settings.allowed_users and request.user not in settings.allowed_users:
+        if settings.allowed_user_ids and request.user not in settings.allowed_user_ids:
             return notes.NOT_ALLOWED_FOR_YOU
-        if not question_text(request.text, bot) and not (request.files and self._files.limits.kinds):
+        if not question_text(request.text, bot) and not (request.files and self._conversations.reads_files):
             return notes.FILES_ONLY if request.has_files else notes.empty_question(in_dm=request.is_dm)
         return None
 
@@ -209,85 +213,10 @@ class Replier:
     def _say(self, request: Request, text: str) -> None:
         """A one-message answer that is not the model's (a refusal, a prompt to ask something)."""
         try:
-            self._calls.call("chat.postMessage", tag=Tag(request.event_id, 0, request.ts), channel=request.channel,
+            self._calls.call(methods.POST, tag=Tag(request.event_id, 0, request.ts), channel=request.channel,
                              thread_ts=request.reply_thread_ts, text=text, unfurl_links=False, unfurl_media=False)
         except SlackError as error:
             log.error("cannot answer in %s: %s", request.channel, error.code)
-
-    def _conversation(self, request: Request, bot: Identity, delivery: Delivery, until: float) -> "_Context":
-        """The model messages for `request`, whether the question itself had to be cut, and the note that
-        says what of the conversation could not be read."""
-        asked_about = set(_MENTION.findall(request.text or "")) - {bot.user_id}
-        if asked_about:
-            self._history.look_up(asked_about)  # known from the question: looked up while the history is read
-        history, read_note = self._history_of(request)
-        everyone = [*history, request.message]
-        people = {m["user"] for m in everyone if m.get("user") and m.get("user") != bot.user_id and not m.get("bot_id")}
-        mentioned = {user for m in everyone for user in _MENTION.findall(m.get("text") or "")} - {bot.user_id}
-        wants_names = len(people) > 1 or bool(mentioned)
-        if wants_names:
-            self._history.look_up(people | mentioned)  # while the files download
-        attachments, files_note = self._attachments(request, history, delivery, until)
-        names = self._history.names(people | mentioned) if wants_names else {}
-        question = request.message
-        if not question_text(request.text, bot) and request.files:
-            question = {**question, "text": FILES_QUESTION}
-        messages = build_conversation(
-            history,
-            question,
-            bot=bot,
-            names=names,
-            budget_chars=self._settings.context_max_chars,
-            max_message_chars=self._settings.max_message_chars,
-            skip_texts=(notes.PLACEHOLDER,),
-            keep_first=bool(request.thread_ts),
-        )
-        if attachments.blocks and messages and messages[-1]["role"] == "user":
-            messages[-1] = {**messages[-1], "content": [*attachments.blocks, *messages[-1]["content"]]}
-        return _Context(messages, len(question_text(request.text, bot, names)) > self._settings.max_message_chars,
-                        notes.lines(read_note, files_note))
-
-    def _attachments(self, request: Request, history: list[dict], delivery: Delivery,
-                     until: float) -> tuple[Attachments, str | None]:
-        """The files shared with the question and before it in the thread (newest first), as model content,
-        and the note naming those the model will not see; their downloads end by the reply's deadline (`until`,
-        on the Slack calls' clock) at the latest."""
-        shared = [SlackFile.from_slack(file, message["ts"])
-                  for message in sorted([*history, request.message], key=lambda m: float(m.get("ts", 0)), reverse=True)
-                  if float(message.get("ts", 0)) <= float(request.ts)
-                  for file in reversed(message.get("files") or [])]
-        if not shared or not self._files.limits.kinds:
-            return Attachments(), None
-        if not self._model.takes_files:
-            return Attachments(), notes.MODEL_TAKES_NO_FILES
-        attachments = self._files.read(shared, on_reading=delivery.reading, deadline=until)
-        return attachments, notes.files_note(item.for_note() for item in attachments.left_out)
-
-    def _history_of(self, request: Request) -> tuple[list[dict], str | None]:
-        """What was said before `request`, and a note if some of it that mattered could not be read."""
-        if request.thread_ts:
-            read = self._history.thread(request.channel, request.thread_ts, before=request.ts,
-                                        enough_chars=self._settings.context_max_chars)
-            if read.complete:
-                return read.messages, None
-            log.warning("could not read the thread %s in %s (%s): answering with %s", request.thread_ts,
-                        request.channel, read.unread,
-                        "what it read" if read.messages else "the question alone")
-            return read.messages, notes.THREAD_PART_READ if read.messages else notes.THREAD_UNREAD
-        if not request.is_dm:
-            return [], None
-        try:
-            return self._history.direct_messages(request.channel, request.ts), None
-        except SlackError as error:
-            log.warning("could not read the history of %s (%s): answering the question alone", request.channel,
-                        error.code)
-            return [], notes.DM_HISTORY_UNREAD
-
-
-class _Context(NamedTuple):
-    messages: list[dict]
-    question_cut: bool = False
-    read_note: str | None = None  # what of the conversation could not be read
 
 
 def _measure(outcome: str, usage: Usage | None, reply: Reply, delivery: Delivery, started: float) -> None:

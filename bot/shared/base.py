@@ -6,6 +6,21 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
+# The rules a budget follows whether one instance keeps it (`bot.slack.pacing`) or several share it (`redis_state`):
+SLOW_CALL_SECONDS = 2.0  # a call in flight this long no longer holds the next one back (nor a probe the next probe)
+PROBE_QUIET_SECONDS = 60.0  # no probing of a budget for a larger burst this long after a 429
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    """Where several instances keep what they share (REDIS_URL, REDIS_KEY_PREFIX, REDIS_TIMEOUT_SECONDS,
+    REDIS_LEASE_SECONDS). No URL: one instance, state in the process."""
+
+    url: str = ""
+    key_prefix: str = "bedrock-slack-bot"
+    timeout_seconds: float = 0.25  # the longest a reply waits on Redis before using this instance's own state
+    lease_seconds: float = 30.0  # an answer in flight counts for its person this long after its instance stops
+
 
 @dataclass(frozen=True)
 class Bucket:
