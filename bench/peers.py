@@ -1,30 +1,31 @@
 """Other Slack LLM bots' pacing rules, run inside this bot: `python -m bench.peers RULE`.
 
-Only the rule that decides when to edit changes: the bench replaces the edit sink (and, for a rule that
-counts the model's chunks, the layout that gathers them) with the subclasses below, in its own process,
-then runs `python -m bot` as usual, with the edit surface, a placeholder, and no shared budget of the
+Only the rule that decides when a growing message is edited changes: each is a cadence (`bot.sinks.cadence`)
+the bench hands to the bot it starts, with the edit surface, a placeholder, and no shared budget of the
 bot's own (each reply paces itself, as these bots do). Everything else stays this bot's (the stream read
 apart from Slack, one call in flight per reply, the newest text in every edit, Slack's Retry-After honoured
 for the whole process, posts and final edits retried). The peers as shipped have none of that, so they
-would do worse than they do here: the comparison is kind to them.
+would do worse than they do here: the comparison is kind to them. (KyMidd's bot also reads the model only
+between its edits; here the model is read while an edit waits, which is kinder still.)
 """
 
 from __future__ import annotations
 
-import math
+import os
 import sys
 
-import bot.sinks.delivery as delivery
-from bot.__main__ import main
-from bot.layout.layout import Layout
-from bot.sinks.edit import EditSink
+from dotenv import load_dotenv
 
-# rule → (where it comes from, counts chunks or characters, how many, the model waits for each edit)
-RULES = {
-    "every 20 chunks": ("seratch/ChatGPT-in-Slack", "deltas", 20, False),
-    "every 20 chars": ("iwamot/collmbo", "chars", 20, False),
-    "every 10 deltas inline": ("KyMidd/SlackAIBotServerless: the stream waits for each edit", "deltas", 10, True),
-    "fixed 1 s": ("each reply on its own: first words at once, then one edit a second", None, 0, False),
+from bot.__main__ import serve
+from bot.settings import Settings, SettingsError
+from bot.sinks.cadence import Cadence, Every, EveryChars, EveryChunks
+
+# rule → (where it comes from, its cadence)
+RULES: dict[str, tuple[str, Cadence]] = {
+    "every 20 chunks": ("seratch/ChatGPT-in-Slack", EveryChunks(20)),
+    "every 20 chars": ("iwamot/collmbo", EveryChars(20)),
+    "every 10 deltas": ("KyMidd/SlackAIBotServerless", EveryChunks(10)),
+    "fixed 1 s": ("each reply on its own: first words at once, then one edit a second", Every(1.0)),
 }
 ENV = {  # the settings every peer runs with
     "SLACK_REPLY_SURFACE": "edit",
@@ -35,47 +36,15 @@ ENV = {  # the settings every peer runs with
 }
 
 
-def peer(rule: str) -> None:
-    _, counts, count, inline = RULES[rule]
-    if counts is None:
-        return  # the edit sink's own interval, with no shared budget
-
-    class CountingLayout(Layout):
-        """Counts what the model sent since the text was last taken into a message."""
-
-        since = 0
-
-        def feed(self, text: str) -> bool:
-            first = super().feed(text)
-            if text and not self.finished:
-                self.since += 1 if counts == "deltas" else len(text)
-                return first or self.since >= count  # wake the writer when the rule is met
-            return first
-
-        def absorb(self) -> bool:
-            self.since = 0
-            return super().absorb()
-
-    class PeerEditSink(EditSink):
-        def _wanted_at(self, message_index: int) -> float | None:
-            return -math.inf if self._layout.since >= count else None
-
-    delivery.Layout = CountingLayout
-    delivery.EditSink = PeerEditSink
-    if inline:
-        feed = delivery.Delivery.feed
-
-        def feed_and_wait(self, text: str) -> None:  # the model is read only when no edit is due
-            feed(self, text)
-            with self._changed:
-                writer = self._writer
-                while writer is not None and not writer.join(0) and (
-                        writer.sink._in_flight is not None or writer.sink.due(writer._clock()) is not None):
-                    self._changed.wait(0.05)
-
-        delivery.Delivery.feed = feed_and_wait
+def main(rule: str) -> int:
+    load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
+    try:
+        settings = Settings.from_env(os.environ)
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return 2
+    return serve(settings, cadence=RULES[rule][1])
 
 
 if __name__ == "__main__":
-    peer(sys.argv[1])
-    sys.exit(main([]))
+    sys.exit(main(sys.argv[1]))

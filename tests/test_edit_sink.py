@@ -11,6 +11,7 @@ from hypothesis import example, given, settings, strategies as st
 from bot import notes
 from bot.layout.layout import Layout
 from bot.sinks.base import Call, Due, Place, Unlimited
+from bot.sinks.cadence import Every
 from bot.sinks.edit import NOTE_ROOM, SLACK_TEXT_LIMIT, EditSink
 from bot.slack.kinds import TooLong, Unavailable
 from bot.slack.pacing import Budget, Priority
@@ -31,7 +32,7 @@ class Renderer:
 
     def __init__(self, interval: float = 1.0, **kwargs) -> None:
         self.layout = Layout()
-        self.sink = EditSink(self.layout, Place("C1", "1.0", "U1"), interval=interval,
+        self.sink = EditSink(self.layout, Place("C1", "1.0", "U1"), cadence=Every(interval),
                              placeholder=("0.1", PLACEHOLDER), **kwargs)
         self._calls: dict[Edit, Call] = {}
         self._posted = 0
@@ -479,7 +480,7 @@ class EditRoom(Unlimited):
 
 def held(hold: float = 1.5) -> tuple[Layout, EditSink]:
     layout = Layout()  # no placeholder: the reply showed the thinking status
-    return layout, EditSink(layout, Place("C1", "1.0", "U1"), interval=0.3, hold=hold, text_since=0.0)
+    return layout, EditSink(layout, Place("C1", "1.0", "U1"), cadence=Every(0.3), hold=hold, text_since=0.0)
 
 
 def test_first_words_are_posted_at_once_while_the_edit_budget_has_room():
@@ -524,7 +525,7 @@ def test_a_reply_that_began_with_a_placeholder_never_holds():
 
 def spent(hold: float = 1.5, feedback: dict | None = None) -> tuple[Layout, EditSink]:
     layout = Layout()
-    return layout, EditSink(layout, Place("C1", "1.0", "U1"), interval=0.3, hold=hold, text_since=0.0,
+    return layout, EditSink(layout, Place("C1", "1.0", "U1"), cadence=Every(0.3), hold=hold, text_since=0.0,
                             feedback=feedback)
 
 
@@ -542,7 +543,7 @@ def test_while_every_edit_is_spoken_for_posts_carry_the_whole_lines_of_each_hold
     assert sink.due(1.4, EditRoom(0)) is None  # it holds, to carry more
     call = post(sink, 1.5)
     assert call.final and call.params["text"] == "The first line ends here."  # whole lines only, and final
-    assert sink.holds() == (0, 0)  # no edit will ever be needed for it
+    assert sink.holding() == 0  # no edit will ever be needed for it
     layout.feed(" paragraph.\n- an item\n- and another")
     assert sink.due(2.9, EditRoom(0)) is None  # the next post holds too, from the last one
     call = post(sink, 3.0, ts="2.2")
@@ -588,4 +589,4 @@ def test_with_room_in_the_edit_budget_or_no_hold_posts_are_edited_as_before():
         layout, sink = spent(hold=hold)
         layout.feed("Half a li")
         call = post(sink, 0.0, budgets)
-        assert not call.final and sink.holds() == (0, 1)  # it will be edited as the answer grows
+        assert not call.final and sink.holding() == 1  # it will be edited as the answer grows

@@ -33,10 +33,20 @@ class Part:
         return self.prefix + self.body
 
 
+@dataclass(frozen=True)
+class Pending:
+    """What the model sent since the answer's text was last taken into a message (`Layout.absorb`): how many
+    chunks, and how many characters."""
+
+    chunks: int = 0
+    chars: int = 0
+
+
 class Layout:
     def __init__(self) -> None:
         self.parts = [Part()]
         self._pending: list[str] = []
+        self._pending_chars = 0
         self.finished = False
         self.note: str | None = None
         self.abandoned = False  # no more of the answer can be shown
@@ -50,6 +60,7 @@ class Layout:
         if not text or self.finished:
             return False
         self._pending.append(text)
+        self._pending_chars += len(text)
         return len(self._pending) == 1
 
     def finish(self, note: str | None = None) -> None:
@@ -63,6 +74,7 @@ class Layout:
         self.abandoned = True
         self.finished = True
         self._pending.clear()
+        self._pending_chars = 0
 
     def drop_from(self, index: int) -> None:
         """Messages from `index` on can never be posted: the one before ends the reply (and says the rest is
@@ -77,6 +89,11 @@ class Layout:
     @property
     def pending(self) -> bool:
         return bool(self._pending)
+
+    @property
+    def waiting(self) -> Pending:
+        """What is waiting to be taken into a message."""
+        return Pending(len(self._pending), self._pending_chars)
 
     def fresh(self, index: int, after: int) -> str:
         """Message `index`'s source after its first `after` characters, with the text still waiting if it is
@@ -105,6 +122,7 @@ class Layout:
         part.body += "".join(self._pending)
         part.version += 1
         self._pending.clear()
+        self._pending_chars = 0
         return True
 
     def fit(self, index: int, fits: Callable[[str], bool], floor: int = 0) -> bool:

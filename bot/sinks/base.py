@@ -84,7 +84,6 @@ class Unlimited:
 class Sink(Protocol):
     """One surface's calls for the messages of a reply."""
 
-    name: str  # "stream" or "edit", for the log
     gone: bool  # the reply is out of reach (deleted, archived, stopped by a person): the model may stop
     handover: int | None  # the first message another surface must write (a stream Slack would not start)
     refusal: SlackError | None  # what Slack said when it refused this surface, if it did
@@ -104,8 +103,9 @@ class Sink(Protocol):
     def answered(self, call: Call, now: float, response: Mapping[str, Any] | None, error: SlackError | None) -> None:
         """What Slack answered to `call` (after the call policy's retries)."""
 
-    def holds(self) -> tuple[int, int]:
-        """(streams, edited messages) the reply holds open now: each speaks for calls the bot will make soon."""
+    def holding(self) -> int:
+        """Messages the sink holds open now: each speaks for the calls its surface's record names (`holds`),
+        which the bot will make soon."""
 
     @property
     def done(self) -> bool:

@@ -1,19 +1,20 @@
-"""One reply's messages in Slack, on whichever surface carries them.
+"""One reply's messages in Slack, on whichever surfaces carry them (see `surfaces` for the records).
 
-`begin` shows a sign of life at once: the thread's "is thinking…" status (tried once: if Slack will not set
-it, a placeholder goes at once instead), or a placeholder message. It may run on a thread of its own while
-the conversation is read and the model asked: text that comes before the sign of life is up waits for it,
-and `finish` waits for it too. If Slack will not take even the sign of life, there is nowhere to answer:
-`nowhere` is set, `on_gone` is called (the model may stop) and `finish` shows nothing. The first words
-choose the answer's sink (a native stream, or messages posted and edited; see `router`), which a `Writer`
-then drives; everything
-after is fed to the same layout. A stream that cannot or may not start hands the reply over to the edit
-sink from that message on, and a refusal is passed to the router to learn from. A reply that ends before any
-text (a failure, an empty answer) posts its note, or edits the placeholder into it. Whatever happens, the
-reply ends showing the answer or a note, and a status that nothing replaced is cleared.
+`begin` shows a sign of life at once, the one the router ranks first (the thread's "is thinking…" status,
+tried once: if Slack will not set it, the record it falls back to, a placeholder message, goes at once
+instead). It may run on a thread of its own while the conversation is read and the model asked: text that
+comes before the sign of life is up waits for it, and `finish` waits for it too. If Slack will not take even
+the sign of life, there is nowhere to answer: `nowhere` is set, `on_gone` is called (the model may stop) and
+`finish` shows nothing. The first words choose the answer's surface (`Router.answer_surface`), whose sink a
+`Writer` then drives; everything after is fed to the same layout. A sink that cannot or may not go on hands
+the rest of the reply over to the surface its record falls back to, from that message on, and a refusal is
+passed to the router to learn from. A reply that ends before any text (a failure, an empty answer) shows its
+note on the last resort (it posts the note, or edits the placeholder into it). Whatever happens, the reply
+ends showing the answer or a note, and a sign of life that nothing replaced is cleared.
 
-While its sink runs, the reply tells the router what it holds open (a stream, or posted messages awaiting
-their final edit), so that the calls they will need are spoken for; it releases them when the sink ends.
+While a sink runs, the reply tells the router what it holds open (the calls its record says each open
+message will need: a stream's stop, a posted message's final edit), so that they are spoken for; it
+releases them when the sink ends.
 """
 
 from __future__ import annotations
@@ -21,21 +22,44 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import Callable
 
 from bot import notes
 from bot.layout.layout import Layout
-from bot.sinks.base import Place, Sink
-from bot.sinks.edit import EditSink
-from bot.sinks.router import Router, SignOfLife, Surface
-from bot.sinks.stream import StreamSink
+from bot.sinks.base import Place
+from bot.sinks.cadence import Cadence, Every
+from bot.sinks.router import Router
+from bot.sinks.surfaces import LAST_RESORT, SIGNS_OF_LIFE, Opening, SignOfLife, Surface, fallback
 from bot.sinks.writer import Writer
+from bot.slack import methods
 from bot.slack.calls import SlackCalls
 from bot.slack.kinds import SlackError
 
 log = logging.getLogger(__name__)
 
-STATUS = "assistant.threads.setStatus"
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """How replies show in Slack (SLACK_REPLY_SURFACE, SLACK_UPDATE_INTERVAL_SECONDS, SLACK_POST_HOLD_SECONDS,
+    SLACK_STATUS, SLACK_STATUS_TEXT, SLACK_LOADING_MESSAGES, SLACK_FEEDBACK_BUTTONS)."""
+
+    reply_surface: str = "auto"  # auto: native streams where possible | stream | edit (see `surfaces.PREFERENCES`)
+    update_interval_seconds: float = 0.3  # least time between two updates (edits or appends) of one message
+    post_hold_seconds: float = 1.5  # while every edit is spoken for: how long each post may hold to carry more
+    status: bool = True  # show "is thinking…" under the thread (else a placeholder message)
+    status_text: str = notes.STATUS
+    loading_messages: tuple[str, ...] = notes.LOADING_MESSAGES
+    feedback_buttons: bool = True
+
+
+@dataclass
+class _Run:
+    """One surface's sink at work for the reply, and what it holds open in the router's count."""
+
+    surface: Surface
+    writer: Writer
+    held: dict[str, int] = field(default_factory=dict)
 
 
 class Delivery:
@@ -45,7 +69,7 @@ class Delivery:
         router: Router,
         place: Place,
         *,
-        interval: float,
+        cadence: Cadence = Every(1.0),
         status: str = notes.STATUS,
         loading_messages: tuple[str, ...] = notes.LOADING_MESSAGES,
         feedback: dict | None = None,
@@ -56,7 +80,7 @@ class Delivery:
         self._calls = calls
         self._router = router
         self._place = place
-        self._interval = interval
+        self._cadence = cadence
         self._status = status
         self._loading_messages = loading_messages
         self._feedback = feedback
@@ -67,9 +91,8 @@ class Delivery:
         self.layout = Layout()
         self.sign_of_life: SignOfLife | None = None
         self._placeholder: tuple[str, str] | None = None
-        self._writer: Writer | None = None
-        self._writers: list[Writer] = []
-        self._held = (0, 0)  # (streams, edited messages) this reply holds open in the router's count
+        self._run: _Run | None = None  # the sink writing now
+        self._runs: list[_Run] = []
         self._begun = False  # the sign of life was shown (or could not be)
         self.nowhere = False  # Slack would not take even the sign of life
         self._reading: str | None = None  # a file whose reading began before the sign of life was up
@@ -82,8 +105,8 @@ class Delivery:
         shown = self._show_sign_of_life()
         with self._changed:
             self._begun, self.nowhere = True, not shown
-            if shown and self._writer is None and self.layout.pending:
-                self._start(self._first_sink())  # the first words came while the sign of life went up
+            if shown and self._run is None and self.layout.pending:
+                self._start(self._router.answer_surface(self._place, self.sign_of_life))  # words came meanwhile
             self._changed.notify_all()
         if not shown:
             self._on_gone()
@@ -92,28 +115,24 @@ class Delivery:
         return shown
 
     def _show_sign_of_life(self) -> bool:
-        if self._router.sign_of_life(self._place.channel, self._place.thread_ts) is SignOfLife.STATUS:
-            try:  # once: a status that must wait for a retry is no sign of life
-                self._set_status(self._status, loading_messages=list(self._loading_messages) or None)
-                self.sign_of_life = SignOfLife.STATUS
+        sign, refusal = self._router.sign_of_life(self._place), "no sign of life is usable"
+        while sign is not None:
+            try:
+                self._placeholder = sign.show(self._calls, self._place, self._status, self._loading_messages,
+                                              sign.retried)
+                self.sign_of_life = sign
                 return True
             except SlackError as error:
-                self._router.status_refused(error, self._place.channel)
-        try:
-            response = self._calls.call("chat.postMessage", tag=self._place.tag(0), channel=self._place.channel,
-                                        thread_ts=self._place.thread_ts, text=notes.PLACEHOLDER,
-                                        unfurl_links=False, unfurl_media=False)
-        except SlackError as error:
-            log.error("cannot answer in %s: %s", self._place.channel, error.code)
-            return False
-        self.sign_of_life = SignOfLife.PLACEHOLDER
-        self._placeholder = (response["ts"], notes.PLACEHOLDER)
-        return True
+                if sign.refused is not None:
+                    self._router.refused(sign.name, sign.refused, error, self._place.channel)
+                sign, refusal = SIGNS_OF_LIFE.get(sign.falls_back_to or ""), error.code
+        log.error("cannot answer in %s: %s", self._place.channel, refusal)
+        return False
 
     def reading(self, name: str) -> None:
-        """Say in the thread's status which file is being read, where the status is the sign of life and no
-        answer has begun: at once, on a thread of its own (or right after the sign of life, if it is still on
-        its way). A status that cannot be set is not worth a retry."""
+        """Say in the sign of life which file is being read, where it can say so and no answer has begun: at
+        once, on a thread of its own (or right after the sign of life, if it is still on its way). A sign that
+        cannot be changed is not worth a retry."""
         with self._changed:
             if not self._begun:
                 self._reading = name
@@ -122,10 +141,11 @@ class Delivery:
 
     def _show_reading(self, name: str) -> None:
         with self._changed:
-            if self.sign_of_life is not SignOfLife.STATUS or self._writer is not None:
+            sign = self.sign_of_life
+            if sign is None or not sign.says_what_it_does or self._run is not None:
                 return
         try:
-            self._set_status(notes.reading(name))
+            sign.show(self._calls, self._place, notes.reading(name), (), False)
         except SlackError as error:
             log.info("could not show what is being read in %s: %s", self._place.channel, error.code)
 
@@ -134,9 +154,9 @@ class Delivery:
             wake = self.layout.feed(text)
             if not self._begun or self.nowhere:
                 return  # it waits for the sign of life (`begin` starts the sink)
-            if self._writer is None and not self.layout.finished:
-                self._start(self._first_sink())
-            elif wake:
+            if self._run is None and not self.layout.finished:
+                self._start(self._router.answer_surface(self._place, self.sign_of_life))
+            elif wake or self._cadence.wakes(self.layout.waiting):
                 self._changed.notify_all()
 
     def finish(self, note: str | None = None, timeout: float | None = None) -> bool:
@@ -151,27 +171,27 @@ class Delivery:
             if self.nowhere:
                 return True  # nowhere to show anything
             self.layout.finish(note)
-            if self._writer is None:
-                self._start(self._edit_sink())  # no text came: the note is all there is to show
+            if self._run is None:
+                self._start(LAST_RESORT)  # no text came: the note is all there is to show
             self._changed.notify_all()
         while True:
             with self._changed:
-                writer = self._writer
+                run = self._run
             remaining = None if deadline is None else max(deadline - self._clock(), 0.0)
-            if not writer.join(remaining):
+            if not run.writer.join(remaining):
                 return False
             with self._changed:
-                if self._writer is writer:  # no handover meanwhile
+                if self._run is run:  # no handover meanwhile
                     break
-        self._clear_status_if_unused()
-        return not any(writer.crashed for writer in self._writers)
+        self._clear_sign_of_life_if_unused()
+        return not any(run.writer.crashed for run in self._runs)
 
     # -- what happened -----------------------------------------------------------------------------
 
     @property
     def calls(self) -> int:
         """Slack calls made for the answer after the sign of life."""
-        return sum(writer.calls for writer in self._writers)
+        return sum(run.writer.calls for run in self._runs)
 
     @property
     def failures(self) -> int:
@@ -181,56 +201,52 @@ class Delivery:
     @property
     def surface(self) -> str:
         """How the answer went: "stream", "edit", or "stream+edit" when a stream handed over."""
-        return "+".join(dict.fromkeys(writer.sink.name for writer in self._writers)) or "-"
+        return "+".join(dict.fromkeys(run.surface.name for run in self._runs)) or "-"
 
     # -- internals ---------------------------------------------------------------------------------
 
-    def _first_sink(self) -> Sink:
-        if self._placeholder is None and self._router.answer_surface(
-                self._place.channel, self._place.thread_ts) is Surface.STREAM:
-            return StreamSink(self.layout, self._place, interval=self._interval, feedback=self._feedback,
-                              wait_for_starts=self._router.surface is Surface.STREAM)
-        return self._edit_sink()
+    def _start(self, surface: Surface, first: int = 0) -> None:
+        """Run `surface`'s sink from message `first` of the layout (with the lock held)."""
+        sink = surface.make(Opening(
+            self.layout, self._place, self._cadence, feedback=self._feedback, first=first,
+            placeholder=self._placeholder if first == 0 else None, hold=self._hold, text_since=self._clock(),
+            waits=self._router.preference.waits))
+        writer = Writer(sink, self._calls, self._changed, channel=self._place.channel, clock=self._clock,
+                        on_answer=self._answered, on_end=self._ended)
+        self._run = _Run(surface, writer)
+        self._runs.append(self._run)
+        self._hold_open(self._run)
+        writer.start()
 
-    def _edit_sink(self, first: int = 0) -> EditSink:
-        return EditSink(self.layout, self._place, interval=self._interval, first=first,
-                        placeholder=self._placeholder if first == 0 else None, feedback=self._feedback,
-                        hold=self._hold, text_since=self._clock())
-
-    def _start(self, sink: Sink) -> None:
-        """Run `sink` (with the lock held)."""
-        self._writer = Writer(sink, self._calls, self._changed, channel=self._place.channel, clock=self._clock,
-                              on_answer=self._answered, on_end=self._ended)
-        self._writers.append(self._writer)
-        self._hold_open(self._writer)
-        self._writer.start()
+    def _run_of(self, writer: Writer) -> _Run:
+        return next(run for run in self._runs if run.writer is writer)
 
     def _answered(self, writer: Writer) -> None:
         """Slack answered one of the writer's calls (with the lock held). Words of the answer, not a note that
         stands in for one (a failure, an empty answer), are the first words."""
         if self.first_words_at is None and writer.sink.shown_anything and any(self.layout.bodies):
             self.first_words_at = self._clock()
-        self._hold_open(writer)
+        self._hold_open(self._run_of(writer))
 
-    def _hold_open(self, writer: Writer, held: tuple[int, int] | None = None) -> None:
-        """Tell the router what this reply holds open now (with the lock held)."""
-        held = writer.sink.holds() if held is None else held
-        streams, edits = held[0] - self._held[0], held[1] - self._held[1]
-        self._held = held
-        if streams:
-            self._router.streams_open(streams)
-        if edits:
-            self._router.edits_open(edits)
+    def _hold_open(self, run: _Run, holding: int | None = None) -> None:
+        """Tell the router what `run` holds open now (with the lock held)."""
+        messages = run.writer.sink.holding() if holding is None else holding
+        held = {method: calls * messages for method, calls in run.surface.holds.items()}
+        for method, calls in held.items():
+            if calls != run.held.get(method, 0):
+                self._router.hold(method, calls - run.held.get(method, 0))
+        run.held = held
 
     def _ended(self, writer: Writer) -> None:
         """A writer's sink is done, or its writer failed (on the writer's own thread)."""
         sink = writer.sink
         with self._changed:
-            self._hold_open(writer, (0, 0))  # whatever happened, it holds nothing open any more
+            run = self._run_of(writer)
+            self._hold_open(run, 0)  # whatever happened, it holds nothing open any more
             if sink.handover is not None and not writer.crashed:
                 if sink.refusal is not None:
-                    self._router.stream_refused(sink.refusal, self._place.channel)
-                self._start(self._edit_sink(first=sink.handover))
+                    self._router.refused(run.surface.name, run.surface.refused, sink.refusal, self._place.channel)
+                self._start(fallback(run.surface), first=sink.handover)
             self._changed.notify_all()
         if writer.crashed and not sink.shown_anything:
             self._say_it_failed()
@@ -241,23 +257,41 @@ class Delivery:
         """A writer failed before showing anything: never leave a placeholder (or the status) behind."""
         try:
             if self._placeholder is not None:
-                self._calls.call("chat.update", channel=self._place.channel, ts=self._placeholder[0], text=notes.FAILED)
+                self._calls.call(methods.UPDATE, channel=self._place.channel, ts=self._placeholder[0],
+                                 text=notes.FAILED)
             else:
-                self._calls.call("chat.postMessage", tag=self._place.tag(0), channel=self._place.channel,
+                self._calls.call(methods.POST, tag=self._place.tag(0), channel=self._place.channel,
                                  thread_ts=self._place.thread_ts, text=notes.FAILED)
         except SlackError:
             log.exception("could not say in %s that the reply failed", self._place.channel)
 
-    def _set_status(self, status: str, *, retry: bool = False, **extra) -> None:
-        """The thread's status; by default tried once (a status that must wait for a retry is out of date)."""
-        self._calls.call(STATUS, retry=retry, channel_id=self._place.channel, thread_ts=self._place.thread_ts,
-                         status=status, **extra)
-
-    def _clear_status_if_unused(self) -> None:
-        """Slack clears the status when the app posts in the thread; a reply that posted nothing clears it."""
-        if self.sign_of_life is not SignOfLife.STATUS or any(writer.sink.posted for writer in self._writers):
+    def _clear_sign_of_life_if_unused(self) -> None:
+        """A sign of life that stays until the app posts in the thread is cleared by a reply that posted
+        nothing."""
+        sign = self.sign_of_life
+        if sign is None or not sign.clears or any(run.writer.sink.posted for run in self._runs):
             return
         try:
-            self._set_status("", retry=True)
+            sign.show(self._calls, self._place, "", (), True)
         except SlackError as error:
-            log.info("could not clear the status in %s: %s", self._place.channel, error.code)
+            log.info("could not clear the %s in %s: %s", sign.name, self._place.channel, error.code)
+
+
+class Deliveries:
+    """Opens each reply's `Delivery`, with what every reply shares: the Slack calls, the router, the settings
+    and the cadence of updates (by default one update per SLACK_UPDATE_INTERVAL_SECONDS)."""
+
+    def __init__(self, calls: SlackCalls, router: Router, settings: DeliverySettings, *,
+                 cadence: Cadence | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self._calls = calls
+        self.router = router
+        self.settings = settings
+        self._cadence = cadence or Every(settings.update_interval_seconds)
+        self._clock = clock
+
+    def open(self, place: Place, *, feedback: dict | None = None,
+             on_gone: Callable[[], None] = lambda: None) -> Delivery:
+        settings = self.settings
+        return Delivery(self._calls, self.router, place, cadence=self._cadence, status=settings.status_text,
+                        loading_messages=settings.loading_messages, feedback=feedback,
+                        hold=settings.post_hold_seconds, on_gone=on_gone, clock=self._clock)

@@ -2,8 +2,8 @@
 `chat.update`), in Slack's mrkdwn. It works wherever the bot may post, so it is the path of last resort.
 
 Its edit schedule: a new message goes up as soon as it has text; the first words replace the placeholder at
-once; after that a message is edited at most once per `interval`, by the clock, never by the number of
-chunks, and the newest text wins.
+once; after that a message is edited when its `cadence` says (the bot's: at most once per
+SLACK_UPDATE_INTERVAL_SECONDS, by the clock), and the newest text wins.
 
 When the edit budget has no room for this reply's edits (every token is spoken for by other replies' final
 edits), the answer goes up as posts that are never edited: each post holds for up to `hold` seconds (from
@@ -29,7 +29,9 @@ from bot.layout.layout import Layout
 from bot.layout.mrkdwn import to_mrkdwn
 from bot.layout.splitting import last_break, open_fence, split_point
 from bot.sinks.base import Budgets, Call, Due, Place, Unlimited
+from bot.sinks.cadence import Cadence, Every
 from bot.slack.kinds import Gone, NotAllowed, SlackError, TooLong
+from bot.slack.methods import POST, UPDATE
 from bot.slack.pacing import Priority
 
 SLACK_TEXT_LIMIT = 4000  # chat.update rejects longer `text` with msg_too_long
@@ -39,7 +41,6 @@ _SHRINK = 0.9  # after msg_too_long, the limit becomes this share of the refused
 _MIN_LIMIT = 500
 _AFTER_FAILURE = 1.0  # seconds before a message whose edit failed is tried again
 _RECHECK = 0.25  # how often a held post looks again for room in the edit budget
-POST, UPDATE = "chat.postMessage", "chat.update"
 
 
 @dataclass
@@ -56,7 +57,6 @@ class _Message:
 
 
 class EditSink:
-    name = "edit"
     handover = None  # the path of last resort: it never hands over
     refusal = None
 
@@ -65,7 +65,7 @@ class EditSink:
         layout: Layout,
         place: Place,
         *,
-        interval: float = 1.0,
+        cadence: Cadence = Every(1.0),
         placeholder: tuple[str, str] | None = None,
         first: int = 0,
         feedback: dict | None = None,
@@ -79,7 +79,7 @@ class EditSink:
         from `text_since` (when the first words were ready)."""
         self._layout = layout
         self._place = place
-        self.interval = interval
+        self._cadence = cadence
         self._limit = limit
         self._format_cache: tuple[str, str] = ("", to_mrkdwn(""))
         self._feedback = feedback
@@ -109,10 +109,10 @@ class EditSink:
     def shown_anything(self) -> bool:
         return any(message.answered for message in self._messages)
 
-    def holds(self) -> tuple[int, int]:
-        """(streams, edited messages) this reply holds open: every message posted whose final text has yet to
-        go out will need an edit."""
-        return 0, sum(1 for index, message in enumerate(self._messages) if message.ts and not self._final_sent(index))
+    def holding(self) -> int:
+        """Messages this reply holds open: every message posted whose final text has yet to go out will need an
+        edit."""
+        return sum(1 for index, message in enumerate(self._messages) if message.ts and not self._final_sent(index))
 
     @property
     def posted(self) -> list[str]:
@@ -148,9 +148,11 @@ class EditSink:
 
     def _wanted_at(self, message_index: int) -> float | None:
         """When a message that shows text would like its next edit (None: not until more text comes): the
-        first words at once, then one edit per interval."""
+        first words at once, then as the cadence says."""
         message = self._messages[message_index]
-        return -math.inf if not message.answered else message.last_call_at + self.interval
+        if not message.answered:
+            return -math.inf
+        return self._cadence.next_update_at(message.last_call_at, self._layout.waiting)
 
     def make(self, due: Due, now: float) -> Call | None:
         index, layout = due.index, self._layout

@@ -1,18 +1,17 @@
-"""Which surface carries each reply: the sign of life (the thread's status, or a placeholder message) and
-the answer (a native stream, or messages posted and edited).
+"""Which surface carries each reply: ranks the records of `surfaces` by what Slack allows now.
 
-The choices take plain values (how long each budget would make a call wait, what Slack refused before) and
-are unit-tested as such; `Router` reads those values from the pacer and remembers refusals:
+The choices take plain values from the pacer (how long a call would wait, the room a budget has beyond what
+is spoken for) and what Slack refused before:
 
-- Sign of life: the status when the reply has a thread to show it in and Slack has not refused it, unless
-  its budget would keep it waiting while a placeholder could go sooner.
-- The answer: a native stream when the start budget has a token now and the stop budget will have room for
-  this stream within `STOP_HORIZON` seconds beyond those spoken for (every open stream speaks for its stop,
-  so every stream is stopped and gets its buttons soon; its last words go out by an append meanwhile);
-  otherwise the first words are posted and then edited (the edit sink decides when; while every edit is
-  spoken for, it posts the answer in a few messages that are never edited). `stream` always streams where Slack allows it (waiting for
-  the start budget), `edit` never does. A reply that began with a placeholder is edited, so that the
-  placeholder is never left behind.
+- Sign of life: the first usable record (the status needs a thread and a setting that allows it) whose call
+  would wait least; ties go to the first (the status).
+- The answer: the first usable surface of the preference that is ready now (its opening call could go
+  within `SOON`, and each budget it must have room in, `room_for`, has room for one more within
+  `HORIZON` seconds beyond the calls spoken for: every open stream speaks for its stop, so every stream is
+  stopped and gets its buttons soon), else the last resort at the end of its fallbacks (posts and edits).
+  A preference that waits (SLACK_REPLY_SURFACE=stream) takes its first usable surface and waits for its
+  turn. A sign of life that must be carried on by one surface (a placeholder, which is edited into the
+  answer) decides it.
 - A refusal that will repeat is learned once, as far as it reaches (see `kinds.SlackError.applies_to`): a
   refusal of the app (a scope, a feature, a method Slack does not offer it) for the whole process, for an
   hour; a refusal of one conversation (`channel_type_not_supported`, …) for that conversation.
@@ -24,45 +23,43 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from enum import Enum
-from typing import Callable
+from typing import Callable, Container, Sequence
 
-from bot import notes
-from bot.sinks.base import SOON
-from bot.slack.kinds import SlackError
+from bot.sinks.base import SOON, Place
+from bot.sinks.surfaces import PREFERENCES, SURFACES, Preference, SignOfLife, Surface
+from bot.slack.kinds import APP, CONVERSATION, SlackError
 from bot.slack.pacing import Pacer, Priority
 
 log = logging.getLogger(__name__)
 
 RELEARN_AFTER = 3600.0  # seconds before a refusal of the whole app is tried again (an admin may have fixed it)
-STOP_HORIZON = 10.0  # seconds within which a stream's stop should find a token
+HORIZON = 10.0  # seconds within which a held call (a stream's stop) should find a token
 _REMEMBERED_CONVERSATIONS = 10_000
 
 
-class Surface(str, Enum):
-    AUTO = "auto"
-    STREAM = "stream"
-    EDIT = "edit"
+def choose_sign_of_life(signs: Sequence[SignOfLife], waits: Sequence[float]) -> SignOfLife | None:
+    """Of the usable `signs` (best first), the one whose call would wait least (`waits`, in the same order);
+    ties go to the first."""
+    if not signs:
+        return None
+    return signs[list(waits).index(min(waits))]
 
 
-class SignOfLife(str, Enum):
-    STATUS = "status"
-    PLACEHOLDER = "placeholder"
+def choose_surface(preference: Preference, *, usable: Container[str], ready: Container[str]) -> Surface:
+    """Of the preference's surfaces, the first Slack allows here (`usable`, by name) that is `ready` now, or
+    that the preference waits for, or that is the last resort; when none is usable, the last resort of the
+    preference's last surface."""
+    for surface in preference.surfaces:
+        if surface.name in usable and (preference.waits or surface.falls_back_to is None or surface.name in ready):
+            return surface
+    return last_resort(preference.surfaces[-1])
 
 
-def choose_sign_of_life(*, status_usable: bool, status_wait: float, placeholder_wait: float) -> SignOfLife:
-    if status_usable and status_wait <= placeholder_wait:
-        return SignOfLife.STATUS
-    return SignOfLife.PLACEHOLDER
-
-
-def choose_answer_surface(*, surface: Surface, stream_usable: bool, start_wait: float, stop_room: float) -> Surface:
-    """STREAM or EDIT for a reply whose first words are ready."""
-    if surface is Surface.EDIT or not stream_usable:
-        return Surface.EDIT
-    if surface is Surface.STREAM:
-        return Surface.STREAM
-    return Surface.STREAM if start_wait <= SOON and stop_room >= 1 else Surface.EDIT
+def last_resort(surface: Surface) -> Surface:
+    """The end of `surface`'s fallbacks."""
+    while surface.falls_back_to is not None:
+        surface = SURFACES[surface.falls_back_to]
+    return surface
 
 
 class _Refusals:
@@ -78,11 +75,11 @@ class _Refusals:
 
     def learn(self, error: SlackError, channel: str) -> bool:
         """Remember `error`; True the first time (the caller logs it then)."""
-        if error.applies_to == "app":
+        if error.applies_to == APP:
             first = self._clock() >= self._app_until
             self._app_until = self._clock() + RELEARN_AFTER
             return first
-        if error.applies_to == "conversation":
+        if error.applies_to == CONVERSATION:
             first = channel not in self._conversations
             self._conversations[channel] = error.code
             while len(self._conversations) > _REMEMBERED_CONVERSATIONS:
@@ -92,51 +89,58 @@ class _Refusals:
 
 
 class Router:
-    def __init__(self, pacer: Pacer, *, surface: Surface = Surface.AUTO, status: bool = True,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, pacer: Pacer, *, preference: Preference = PREFERENCES["auto"],
+                 signs_of_life: Sequence[SignOfLife] = (), clock: Callable[[], float] = time.monotonic) -> None:
+        """`signs_of_life`: the records a reply may show at once, in order of preference."""
         self._pacer = pacer
-        self.surface = surface
-        self._status = status
+        self.preference = preference
+        self._signs = tuple(signs_of_life)
+        self._clock = clock
         self._lock = threading.Lock()
-        self._stream_refusals = _Refusals(clock)
-        self._status_refusals = _Refusals(clock)
+        self._refusals: dict[str, _Refusals] = {}
 
-    def sign_of_life(self, channel: str, thread_ts: str | None) -> SignOfLife:
+    def sign_of_life(self, place: Place) -> SignOfLife | None:
+        """The sign of life to show now (None: none is usable)."""
+        usable = [sign for sign in self._signs if self._usable(sign.name, sign.needs_thread, place)]
+        return choose_sign_of_life(usable, [self._pacer.estimate(sign.method, Priority.URGENT, place.channel)
+                                            for sign in usable])
+
+    def answer_surface(self, place: Place, began_with: SignOfLife | None = None) -> Surface:
+        """The surface for a reply whose first words are ready (`began_with`: the sign of life it showed)."""
+        if began_with is not None and began_with.answered_by is not None:
+            return SURFACES[began_with.answered_by]
+        surfaces = self.preference.surfaces
+        usable = {surface.name for surface in surfaces if self._usable(surface.name, surface.needs_thread, place)}
+        ready = {surface.name for surface in surfaces if surface.name in usable and surface.falls_back_to is not None
+                 and not self.preference.waits and self._ready(surface, place)}
+        return choose_surface(self.preference, usable=usable, ready=ready)
+
+    def hold(self, method: str, calls: int) -> None:
+        """`calls` more (or fewer) calls of `method` are held by open messages: each will certainly be made."""
+        self._pacer.speak_for(method, calls)
+
+    def refused(self, name: str, refused: Callable[[str, bool], str] | None, error: SlackError, channel: str) -> None:
+        """Slack refused the surface or sign of life `name` in `channel`: remember it as far as it reaches, and
+        say so once in the log (`refused` words it)."""
         with self._lock:
-            usable = self._status and thread_ts is not None and self._status_refusals.allows(channel)
-        return choose_sign_of_life(
-            status_usable=usable,
-            status_wait=self._pacer.estimate("assistant.threads.setStatus", Priority.URGENT, channel) if usable else 0,
-            placeholder_wait=self._pacer.estimate("chat.postMessage", Priority.URGENT, channel),
-        )
+            first = self._refusals_of(name).learn(error, channel)
+        if first and refused is not None:
+            log.warning(refused(error.code, error.applies_to == APP))
 
-    def answer_surface(self, channel: str, thread_ts: str | None) -> Surface:
-        """The surface for a reply that showed the status and now has its first words."""
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _usable(self, name: str, needs_thread: bool, place: Place) -> bool:
+        if needs_thread and place.thread_ts is None:
+            return False
         with self._lock:
-            usable = thread_ts is not None and self._stream_refusals.allows(channel)
-        if not usable or self.surface is Surface.EDIT:
-            return Surface.EDIT
-        return choose_answer_surface(surface=self.surface, stream_usable=usable,
-                                     start_wait=self._pacer.estimate("chat.startStream"),
-                                     stop_room=self._pacer.room("chat.stopStream", within=STOP_HORIZON))
+            return self._refusals_of(name).allows(place.channel)
 
-    def streams_open(self, change: int) -> None:
-        """`change` more (or fewer) streams are open: each speaks for a stop, and a final append."""
-        self._pacer.speak_for("chat.stopStream", change)
-        self._pacer.speak_for("chat.appendStream", change)
+    def _ready(self, surface: Surface, place: Place) -> bool:
+        return (self._pacer.estimate(surface.opens_with, Priority.URGENT, place.channel) <= SOON
+                and all(self._pacer.room(method, within=HORIZON) >= 1 for method in surface.room_for))
 
-    def edits_open(self, change: int) -> None:
-        """`change` more (or fewer) posted messages await their final edit: each speaks for one."""
-        self._pacer.speak_for("chat.update", change)
-
-    def stream_refused(self, error: SlackError, channel: str) -> None:
-        with self._lock:
-            first = self._stream_refusals.learn(error, channel)
-        if first:
-            log.warning(notes.streaming_refused(error.code, everywhere=error.applies_to == "app"))
-
-    def status_refused(self, error: SlackError, channel: str) -> None:
-        with self._lock:
-            first = self._status_refusals.learn(error, channel)
-        if first:
-            log.warning(notes.status_refused(error.code))
+    def _refusals_of(self, name: str) -> _Refusals:
+        refusals = self._refusals.get(name)
+        if refusals is None:
+            refusals = self._refusals[name] = _Refusals(self._clock)
+        return refusals

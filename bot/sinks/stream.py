@@ -2,7 +2,7 @@
 `chat.stopStream`). Slack renders the Markdown itself, shows no "(edited)" mark, and each call sends only the
 new text, so a message can hold about three times what an edited one can.
 
-A message starts with its first words, grows by appends (at most one per `interval`, newest text gathered,
+A message starts with its first words, grows by appends (when its `cadence` says, newest text gathered,
 one call at a time per reply) and, once final, gets its last words (with a fence closed and the closing
 note) by a final append, then its stop; the last message's stop carries the feedback buttons. The last
 words thus go on the generous Tier 4 budget and never wait for a Tier 2 stop. What a stream took can never
@@ -34,10 +34,11 @@ from typing import Any, Mapping
 from bot.layout.layout import Layout
 from bot.layout.markdown import for_stream
 from bot.sinks.base import SOON, Budgets, Call, Due, Place, Unlimited
+from bot.sinks.cadence import Cadence, Every
 from bot.slack.kinds import Gone, NotAllowed, NotStreaming, RateLimited, SlackError, TooLong, Unavailable
+from bot.slack.methods import APPEND, START, STOP, UPDATE
 from bot.slack.pacing import Priority
 
-START, APPEND, STOP, UPDATE = "chat.startStream", "chat.appendStream", "chat.stopStream", "chat.update"
 CALL_LIMIT = 12_000  # markdown_text per call (Slack's documented limit)
 MESSAGE_LIMIT = CALL_LIMIT - 500  # a message's Markdown, leaving room for a fence's closing line and the note
 _MIN_LIMIT = 500
@@ -58,13 +59,12 @@ class _Message:
 
 
 class StreamSink:
-    name = "stream"
 
-    def __init__(self, layout: Layout, place: Place, *, interval: float = 1.0, feedback: dict | None = None,
+    def __init__(self, layout: Layout, place: Place, *, cadence: Cadence = Every(1.0), feedback: dict | None = None,
                  limit: int = MESSAGE_LIMIT, wait_for_starts: bool = False) -> None:
         self._layout = layout
         self._place = place
-        self.interval = interval
+        self._cadence = cadence
         self._feedback = feedback
         self._limit = limit
         self._wait_for_starts = wait_for_starts
@@ -92,12 +92,12 @@ class StreamSink:
     def posted(self) -> list[str]:
         return [message.ts for message in self._messages if message.ts]
 
-    def holds(self) -> tuple[int, int]:
-        """(streams, edited messages) this reply holds open: from the moment a stream is chosen until it
-        stops, each will need a stop (and a final append)."""
+    def holding(self) -> int:
+        """Streams this reply holds open: from the moment a stream is chosen until it stops, each will need a
+        stop (and a final append)."""
         if self.handover is not None or self.gone or self.done:
-            return 0, 0
-        return max(sum(1 for message in self._messages if message.ts and not message.stopped), 1), 0
+            return 0
+        return max(sum(1 for message in self._messages if message.ts and not message.stopped), 1)
 
     # -- the schedule ------------------------------------------------------------------------------
 
@@ -290,7 +290,8 @@ class StreamSink:
                 if fresh or not message.tail_sent:
                     return Due(APPEND, index, Priority.URGENT), message.not_before
                 return Due(STOP, index, Priority.URGENT), message.not_before
-            if fresh.strip():  # white space waits for the words after it
-                return Due(APPEND, index, Priority.ROUTINE), max(message.last_call_at + self.interval, message.not_before)
+            wanted = self._cadence.next_update_at(message.last_call_at, layout.waiting)
+            if fresh.strip() and wanted is not None:  # white space waits for the words after it
+                return Due(APPEND, index, Priority.ROUTINE), max(wanted, message.not_before)
             return None, math.inf
         return None, math.inf

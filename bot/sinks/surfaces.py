@@ -1,0 +1,130 @@
+"""The surfaces a reply can use in Slack, as records: what each opens its messages with, what each open message
+will certainly need later (the calls it speaks for), where it falls back to, and how to make its sink.
+
+The router ranks these records; `Delivery` starts the one chosen and, when a sink hands the rest of an answer
+over, starts the record it falls back to. A new surface is one more record here.
+
+Two kinds of record:
+- `SignOfLife`: what shows at once that the bot is working (the thread's status, a placeholder message).
+- `Surface`: what carries the answer (a native stream, or messages posted and edited).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+from bot import notes
+from bot.layout.layout import Layout
+from bot.sinks.base import Place, Sink
+from bot.sinks.cadence import Cadence
+from bot.sinks.edit import EditSink
+from bot.sinks.stream import StreamSink
+from bot.slack import methods
+from bot.slack.calls import SlackCalls
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What a surface's sink is made with, for one reply."""
+
+    layout: Layout
+    place: Place
+    cadence: Cadence
+    feedback: dict | None = None  # the block the answer's last message ends with
+    first: int = 0  # the first message of the layout the sink writes (those before went another way)
+    placeholder: tuple[str, str] | None = None  # (ts, text) of a message posted already, which the answer replaces
+    hold: float = 0.0  # how long a post may hold for room to be edited (see `edit`)
+    text_since: float = 0.0  # when the first words were ready (on the sink's clock)
+    waits: bool = False  # wait for the opening call's turn rather than hand the answer over
+
+
+@dataclass(frozen=True)
+class Surface:
+    name: str
+    opens_with: str  # the method that opens one of its messages
+    make: Callable[[Opening], Sink]
+    # The calls each message it holds open will certainly need (method → calls): spoken for while it is open,
+    # so that other replies' routine calls leave room for them.
+    holds: Mapping[str, int] = field(default_factory=dict)
+    room_for: tuple[str, ...] = ()  # held calls whose budget must have room soon before the surface is chosen
+    falls_back_to: str | None = None  # the surface that writes what this one will not (None: the last resort)
+    needs_thread: bool = False  # it can only answer in a thread
+    refused: Callable[[str, bool], str] | None = None  # for the log, once: Slack will not let the app use it
+
+
+@dataclass(frozen=True)
+class SignOfLife:
+    name: str
+    method: str  # the call that shows it
+    # Show it with `text` (and the loading messages Slack rotates, where it takes them); the message it posted,
+    # as (ts, text), if it is a message. `retry`: with the Slack call policy's retries.
+    show: Callable[[SlackCalls, Place, str, Sequence[str], bool], tuple[str, str] | None]
+    retried: bool = False  # worth retrying when it first goes up (False: one that must wait for a retry is none)
+    holds: Mapping[str, int] = field(default_factory=dict)  # the calls it will certainly need later
+    answered_by: str | None = None  # the surface that must carry an answer it began (None: any)
+    falls_back_to: str | None = None  # the sign of life to show when Slack will not take this one
+    needs_thread: bool = False
+    says_what_it_does: bool = False  # it can be changed to say what the bot is doing (reading a file)
+    clears: bool = False  # it stays until the app posts in the thread: a reply that posted nothing clears it
+    refused: Callable[[str, bool], str] | None = None  # for the log, once (None: a refusal is not learned)
+
+
+STREAM = Surface(
+    "stream", methods.START,
+    make=lambda opening: StreamSink(opening.layout, opening.place, cadence=opening.cadence,
+                                    feedback=opening.feedback, wait_for_starts=opening.waits),
+    holds={methods.STOP: 1, methods.APPEND: 1}, room_for=(methods.STOP,), falls_back_to="edit", needs_thread=True,
+    refused=lambda code, everywhere: notes.streaming_refused(code, everywhere=everywhere),
+)
+EDIT = Surface(
+    "edit", methods.POST,
+    make=lambda opening: EditSink(opening.layout, opening.place, cadence=opening.cadence, first=opening.first,
+                                  placeholder=opening.placeholder, feedback=opening.feedback, hold=opening.hold,
+                                  text_since=opening.text_since),
+    holds={methods.UPDATE: 1},
+)
+SURFACES: dict[str, Surface] = {surface.name: surface for surface in (STREAM, EDIT)}
+
+
+
+def _set_status(calls: SlackCalls, place: Place, text: str, loading: Sequence[str], retry: bool) -> None:
+    calls.call(methods.STATUS, retry=retry, channel_id=place.channel, thread_ts=place.thread_ts, status=text,
+               loading_messages=list(loading) or None)
+
+
+def _post_placeholder(calls: SlackCalls, place: Place, text: str, loading: Sequence[str],
+                      retry: bool) -> tuple[str, str]:
+    response = calls.call(methods.POST, retry=retry, tag=place.tag(0), channel=place.channel,
+                          thread_ts=place.thread_ts, text=notes.PLACEHOLDER, unfurl_links=False, unfurl_media=False)
+    return response["ts"], notes.PLACEHOLDER
+
+
+STATUS = SignOfLife("status", methods.STATUS, _set_status, falls_back_to="placeholder", needs_thread=True,
+                    says_what_it_does=True, clears=True, refused=lambda code, everywhere: notes.status_refused(code))
+PLACEHOLDER = SignOfLife("placeholder", methods.POST, _post_placeholder, retried=True, answered_by="edit")
+SIGNS_OF_LIFE: dict[str, SignOfLife] = {sign.name: sign for sign in (STATUS, PLACEHOLDER)}
+
+
+@dataclass(frozen=True)
+class Preference:
+    """Which surfaces may carry answers, best first, and whether to wait for the best one's opening call
+    rather than take the next (SLACK_REPLY_SURFACE)."""
+
+    surfaces: tuple[Surface, ...]
+    waits: bool = False
+
+
+PREFERENCES: dict[str, Preference] = {
+    "auto": Preference((STREAM, EDIT)),  # a native stream where Slack's budgets allow it now, else posts and edits
+    "stream": Preference((STREAM,), waits=True),  # a native stream wherever Slack allows one
+    "edit": Preference((EDIT,)),  # posts and edits only
+}
+
+
+LAST_RESORT = EDIT  # works wherever the bot may post: what shows a note when no text came
+
+
+def fallback(surface: Surface) -> Surface:
+    """The surface that takes over what `surface` hands over (the last resort takes over from itself)."""
+    return SURFACES[surface.falls_back_to] if surface.falls_back_to else surface
