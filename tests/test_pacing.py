@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.slack.pacing import Budget, Limit, MethodLimits, Pacer, Priority
+from bot.slack.methods import Limit, MethodLimits
+from bot.slack.pacing import Budget, Pacer, Priority
 
 URGENT, ROUTINE = Priority.URGENT, Priority.ROUTINE
 
@@ -375,7 +376,7 @@ def test_a_refused_probe_keeps_the_burst_and_stops_probing_for_a_while():
     go(budget, "b", URGENT, 0.0)
     assert take(budget, "probe", URGENT, 0.0) == 0.0
     budget.rate_limited("probe", 1.0, 0.0)  # Slack's burst is what the bucket held
-    assert budget.max_burst == budget.burst < 3 and budget.rate == pytest.approx(1.0)
+    assert budget.learning.max_burst == budget.burst < 3 and budget.rate == pytest.approx(1.0)
     assert go(budget, "c", URGENT, 1.0) == 0.0  # the one call after the pause
     assert take(budget, "d", URGENT, 1.0) > 0  # no probing now
     budget.withdraw("d")

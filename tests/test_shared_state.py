@@ -12,7 +12,8 @@ import pytest
 from bot.shared.base import Bucket
 from bot.shared.local import LocalState
 from bot.shared.redis_state import RedisState
-from bot.slack.pacing import Limit, MethodLimits, Pacer, Priority
+from bot.slack.methods import Limit, MethodLimits
+from bot.slack.pacing import Pacer, Priority
 
 
 class Clock:

@@ -32,7 +32,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from bot import metrics
-from bot.shared.base import NOTHING_SHARED, Bucket, Held, Lease, Lesson, SharedState, Taken
+from bot.shared.base import (NOTHING_SHARED, PROBE_QUIET_SECONDS, SLOW_CALL_SECONDS, Bucket, Held, Lease, Lesson,
+                             SharedState, Taken)
 from bot.shared.local import EVENT_MEMORY, LocalState
 
 log = logging.getLogger(__name__)
@@ -41,10 +42,7 @@ T = TypeVar("T")
 
 RETRY_EVERY = 1.0  # seconds between two tries of a Redis that did not answer
 WARN_EVERY = 60.0  # seconds between two warnings that Redis does not answer
-PROBE_SECONDS = 2.0  # one probe of a budget at a time across instances: its answer comes well within this
-QUIET_SECONDS = 60.0  # no probing of a budget for this long after a 429 (as `pacing` does within one instance)
 FOLLOW_EVERY = 0.25  # seconds between two exchanges of what the instances want of the budgets and what they hold
-IN_FLIGHT_SECONDS = 2.0  # a call in flight longer than this no longer holds the others back (see pacing)
 BUDGET_MEMORY_MS = 600_000  # a budget no one spent for ten minutes is forgotten (it starts full again)
 
 # Every script that reads the time begins with this: Redis's clock (the same for every instance), in seconds
@@ -258,7 +256,7 @@ class RedisState(SharedState):
     def take(self, buckets: Sequence[Bucket], probe: bool = False) -> Taken:
         if not buckets:
             return NOTHING_SHARED
-        args = [1 if probe else 0, PROBE_SECONDS, BUDGET_MEMORY_MS, self._me, IN_FLIGHT_SECONDS,
+        args = [1 if probe else 0, SLOW_CALL_SECONDS, BUDGET_MEMORY_MS, self._me, SLOW_CALL_SECONDS,
                 *_each(buckets, needs=True)]
         answer = self._ask(lambda: self._take(keys=[self._key("budget", b.name) for b in buckets], args=args))
         if answer is None:
@@ -273,7 +271,7 @@ class RedisState(SharedState):
     def pause(self, buckets: Sequence[Bucket], seconds: float) -> None:
         if not buckets:
             return
-        args = [repr(seconds), QUIET_SECONDS, BUDGET_MEMORY_MS, self._me, *_each(buckets, needs=False)]
+        args = [repr(seconds), PROBE_QUIET_SECONDS, BUDGET_MEMORY_MS, self._me, *_each(buckets, needs=False)]
         self._ask(lambda: self._pause(keys=[self._key("budget", bucket.name) for bucket in buckets], args=args))
 
     def follow(self, wants: Callable[[], Sequence[Bucket]], learn: Callable[[Mapping[str, Held]], None]) -> None:

@@ -22,15 +22,16 @@ import functools
 import logging
 import random
 import time
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
 
 from slack_sdk import WebClient
 from slack_sdk.web import SlackResponse
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_after_delay
 
 from bot import metrics
-from bot.notes import slack_fix
-from bot.slack import errors
+from bot.slack import errors, methods
+from bot.slack.methods import MethodLimits
 from bot.slack.kinds import RateLimited, SlackError, Unavailable
 from bot.slack.pacing import Pacer, Priority, Turn
 from bot.slack.tags import Tag, messages_after
@@ -39,20 +40,32 @@ log = logging.getLogger(__name__)
 
 _JITTER = 0.25  # seconds at most added to a Retry-After, so that waiting callers do not all return at once
 
-# Repeating these once Slack may have taken them could show something twice (a message, a piece of text):
-# they are retried only when the request never left.
-NOT_IDEMPOTENT = frozenset({"chat.postMessage", "chat.startStream", "chat.appendStream", "chat.postEphemeral"})
-# ... unless they carry a tag, which finds the message they made (see `tags`)
-FINDABLE = frozenset({"chat.postMessage", "chat.startStream"})
-# Calls whose text Slack would parse for links and broadcasts unless told not to
-TEXT_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
+
+@dataclass(frozen=True)
+class SlackSettings:
+    """How the bot reaches Slack (SLACK_BOT_TOKEN, SLACK_APP_TOKEN, SLACK_API_URL, SLACK_SIGNING_SECRET) and
+    how its calls are paced and retried (SLACK_RATE_LIMITS, SLACK_RETRY_ATTEMPTS, SLACK_RETRY_MAX_SECONDS)."""
+
+    bot_token: str = ""
+    app_token: str = ""  # Socket Mode only
+    api_url: str = "https://slack.com/api/"
+    signing_secret: str = ""  # HTTP mode only
+    rate_limits: Mapping[str, MethodLimits] = field(default_factory=lambda: dict(methods.DEFAULT_LIMITS))
+    retry_attempts: int = 5
+    retry_max_seconds: float = 120.0
+
+    def __repr__(self) -> str:  # never print a token, even by accident
+        return f"SlackSettings(api_url={self.api_url!r}, ...)"
 
 
 def retryable(method: str, error: BaseException, tagged: bool = False) -> bool:
+    """A 429 always; a 5xx or a network failure if repeating the call cannot show anything twice (see
+    `methods.Method.idempotent` and `findable`)."""
     if isinstance(error, RateLimited):
         return True
     if isinstance(error, Unavailable):
-        return method not in NOT_IDEMPOTENT or not error.sent or (tagged and method in FINDABLE)
+        facts = methods.method(method)
+        return facts.idempotent or not error.sent or (tagged and facts.findable)
     return False
 
 
@@ -73,6 +86,11 @@ class SlackCalls:
         self._sleep = sleep
 
     @property
+    def max_seconds(self) -> float:
+        """How long one call may take, its waits for a turn and its retries together."""
+        return self._max_seconds
+
+    @property
     def clock(self) -> Callable[[], float]:
         """The clock deadlines are read on (the pacer's)."""
         return self.pacer.clock
@@ -85,17 +103,18 @@ class SlackCalls:
         `deadline` (on `clock`): no waiting for a turn, and no sleep before a retry, that would end after it;
         the call fails instead, with what Slack last answered (`RateLimited` when the turn would come too late)."""
         channel = params.get("channel") or params.get("channel_id")
-        if method in TEXT_METHODS:
+        facts = methods.method(method)
+        if facts.parses_text:
             params = {**params, "parse": "none"}
             params.pop("link_names", None)
-        if tag is not None and method != "chat.startStream":  # a stream takes metadata only when it stops
+        if tag is not None and method != methods.START:  # a stream takes metadata only when it stops
             params = {**params, "metadata": tag.metadata()}
         given = [turn] if turn is not None else []
         unknown: list[SlackError] = []  # an attempt Slack may have taken without our hearing
 
         def landed_after_all() -> SlackResponse | None:
             """The message an earlier attempt Slack may have taken did post, if it is found."""
-            if not (unknown and tag is not None and method in FINDABLE):
+            if not (unknown and tag is not None and facts.findable):
                 return None
             found = self._find(method, params, tag)
             if found is not None:
@@ -151,8 +170,7 @@ class SlackCalls:
                 turn.rate_limited(error.retry_after)
             else:
                 turn.failed()
-                fix = slack_fix(error.code)
-                log.warning("Slack %s failed: %s%s", method, error.code, f" ({fix})" if fix else "")
+                log.warning("Slack %s failed: %s", method, error.code, extra={"slack_code": error.code})
             raise error from raw
         turn.landed()
         metrics.SLACK_CALLS.labels(method=method, result="ok").inc()

@@ -1,0 +1,233 @@
+"""One of Slack's budgets for one method, in the workspace or in one channel: who goes next, and when. Pure:
+the caller passes the time.
+
+Its parts: the bucket (tokens, rate, burst, a Retry-After's pause), what Slack's answers taught of its
+numbers (`learning`), the calls waiting in order (`queue`) and the calls in flight (`flight`). Turns go in
+order of priority, then of arrival. URGENT turns may use the last tokens; a ROUTINE one leaves a reserve for
+them: two tokens, or as many as are spoken for (calls the bot will certainly make soon), whichever is more,
+but never the whole burst. A budget with a rate lets one call be in flight at a time: Slack answers in a
+fraction of the time a token takes to come, and a call sent while another is being refused would reach
+Slack inside the Retry-After (which prolongs the penalty). A budget without a rate has no queue: only
+Slack's Retry-After holds its calls back.
+
+Where several instances share the budget (`bot.shared`), what they share shows here as what the shared
+budget holds (`sync`), what the others want of it (`others_want`) and how many they are (`others`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Hashable
+
+from bot.shared.base import Bucket, Lesson
+from bot.slack.pacing.bucket import TokenBucket
+from bot.slack.pacing.flight import InFlight
+from bot.slack.pacing.learning import Learning
+from bot.slack.pacing.queue import Priority, Queue
+
+RECHECK = 1.0  # a waiter asks again at least this often (waiters ahead of it may have left)
+MIN_WAIT = 0.001
+NEXT_IN_LINE = 0.01  # how often a waiter whose token is there checks whether the call in flight is done
+
+
+class Budget:
+    def __init__(self, per_minute: float | None = None, *, burst: float = 10, reserve: int = 2,
+                 now: float = 0.0, largest_burst: float | None = None) -> None:
+        """`per_minute` None: no budget of its own, only Slack's Retry-After pauses, and no limit on calls in
+        flight. `burst`: the burst to start from; `largest_burst`: how far probing may grow it (default: a
+        minute's worth of calls)."""
+        self.bucket = TokenBucket(None if per_minute is None else per_minute / 60.0, burst, now)
+        self.learning = Learning(self.bucket, per_minute, largest_burst)
+        self.reserve = reserve
+        self.spoken_for = 0  # calls the bot will certainly make soon (see `Pacer.speak_for`)
+        self.others_want = 0.0  # calls other instances sharing the budget want of it (see `bot.shared`)
+        self.others = 0  # how many other instances share it
+        self._queue = Queue()
+        self._flight = InFlight()
+
+    # -- what the bucket holds, for reading -------------------------------------------------------------
+
+    @property
+    def rate(self) -> float | None:
+        return self.bucket.rate
+
+    @property
+    def burst(self) -> float:
+        return self.bucket.burst
+
+    @property
+    def tokens(self) -> float:
+        return self.bucket.tokens
+
+    @property
+    def paused_until(self) -> float:
+        return self.bucket.paused_until
+
+    @property
+    def ceiling(self) -> float | None:
+        return self.learning.ceiling
+
+    @property
+    def waiting(self) -> int:
+        return len(self._queue)
+
+    @property
+    def idle(self) -> bool:
+        return not self._queue and not self._flight and self.bucket.full
+
+    # -- turns -------------------------------------------------------------------------------------
+
+    def request(self, key: Hashable, priority: Priority, now: float) -> float:
+        """Ask for a call now. 0.0: `key` may go (call `grant`); otherwise the seconds to wait before asking
+        again. `key` keeps its place in the queue between asks; a higher priority moves it up."""
+        bucket = self.bucket
+        bucket.refill(now)
+        if bucket.paused(now):
+            wait = bucket.paused_until - now
+            if bucket.rate is not None:
+                self._queue.join(key, priority, now, now + wait)
+            return wait
+        if bucket.rate is None:
+            return 0.0
+        self._queue.drop_gone(now)
+        self._queue.join(key, priority, now, now)
+        ahead = self._queue.ahead_of(key)
+        needed = ahead + 1 + (self._reserve() if priority is Priority.ROUTINE else 0)
+        self._flight.forget_slow(now)
+        if bucket.tokens >= needed or self.learning.may_probe(priority is Priority.URGENT, ahead == 0,
+                                                              bool(self._flight), now):
+            if not self._flight and ahead == 0:  # the one call slot goes strictly in order of rank
+                return 0.0
+            wait = NEXT_IN_LINE * (ahead + 1)
+        else:
+            wait = min(max(bucket.seconds_for(needed), MIN_WAIT), RECHECK)
+        self._queue.ask_again_at(key, now + wait)
+        return wait
+
+    def grant(self, key: Hashable, now: float) -> None:
+        """`key`, which `request` just let go, makes its call: a token is spent."""
+        self._queue.leave(key)
+        bucket = self.bucket
+        if bucket.rate is not None:
+            if bucket.tokens < 1:
+                self._flight.probe(key, now)  # beyond the bucket: Slack's answer says whether its burst is larger
+            else:
+                self._flight.spend(key, now, self.learning.from_burst(now))
+                bucket.tokens -= 1
+        self.learning.granted(now)
+
+    def hold(self, key: Hashable, now: float) -> None:
+        """`key`, which `request` just let go, asks the budget other instances share (see `Turn.ask`): its
+        place is held as a call in flight, so that nobody else here goes first meanwhile."""
+        self._flight.hold(key, now)
+
+    def unhold(self, key: Hashable, wait: float, now: float) -> None:
+        """The shared budget said `key` must wait `wait` seconds: it keeps its place in the queue."""
+        self._flight.release(key)
+        self._queue.ask_again_at(key, now + wait)
+
+    def sync(self, tokens: float | None, paused_for: float, lesson: Lesson | None, now: float) -> None:
+        """What the budget the instances share holds now (after this call's token, if it went): this budget
+        holds no more, and is paused as long, so that its estimates and room count the others' spending; and
+        a lesson another instance's 429 taught, taken once: its pace and burst are no larger."""
+        bucket = self.bucket
+        bucket.refill(now)
+        if tokens is not None and bucket.rate is not None:
+            bucket.cap(tokens)
+        bucket.pause(now + paused_for)
+        if lesson is not None:
+            self.learning.take_lesson(lesson)
+
+    def shared(self, name: str, priority: Priority) -> Bucket:
+        """This budget as the budget several instances share (see `bot.shared`): its pace and burst as this
+        instance knows them now, and the tokens a call at `priority` needs there."""
+        needs = 1 + (self._reserve() if priority is Priority.ROUTINE and self.bucket.rate is not None else 0)
+        return Bucket(name, self.bucket.rate, self.bucket.burst, needs)
+
+    def wants(self, name: str) -> Bucket:
+        """What this instance wants of the budget: its calls waiting and spoken for."""
+        return Bucket(name, self.bucket.rate, self.bucket.burst, len(self._queue) + self.spoken_for)
+
+    @property
+    def probing(self) -> bool:
+        """A call granted now would go beyond the bucket (see `Learning.may_probe`)."""
+        return self.bucket.rate is not None and self.bucket.tokens < 1
+
+    def withdraw(self, key: Hashable) -> None:
+        """`key` no longer wants a call."""
+        self._queue.leave(key)
+
+    def upgrade(self, key: Hashable, priority: Priority) -> None:
+        """`key`, waiting, is now wanted at `priority`."""
+        self._queue.upgrade(key, priority)
+
+    def estimate(self, priority: Priority, now: float) -> float:
+        """How long a new caller at `priority` would wait, without queuing it (for choosing between
+        budgets)."""
+        bucket = self.bucket
+        bucket.refill(now)
+        if bucket.paused(now):
+            return bucket.paused_until - now
+        if bucket.rate is None:
+            return 0.0
+        ahead = self._queue.at_or_above(priority)
+        needed = ahead + 1 + (self._reserve() if priority is Priority.ROUTINE else 0)
+        if bucket.tokens >= needed or self.learning.may_probe(priority is Priority.URGENT, ahead == 0,
+                                                              bool(self._flight), now):
+            return 0.0 if not self._flight and ahead == 0 else NEXT_IN_LINE * (ahead + 1)
+        return bucket.seconds_for(needed)
+
+    def room(self, now: float, within: float = 0.0) -> float:
+        """Tokens there now (or `within` seconds from now) beyond the calls waiting and those spoken for (may be
+        negative). Where other instances share the budget: beyond what they want of it, and this instance's
+        share only of the rest, since instances deciding at the same moment (a burst of questions spread over
+        them) cannot see each other's decisions in time."""
+        bucket = self.bucket
+        bucket.refill(now)
+        if bucket.rate is None:
+            return math.inf if now + within >= bucket.paused_until else 0.0
+        coming = max(now + within - max(now, bucket.paused_until), 0.0) * bucket.rate
+        free = min(bucket.tokens + coming, bucket.burst + coming) - self.others_want
+        return free / (1 + self.others) - len(self._queue) - self.spoken_for
+
+    # -- what Slack answered -----------------------------------------------------------------------
+
+    def landed(self, key: Hashable, now: float) -> None:
+        """The call of `key` landed (a probe that landed shows that Slack's burst is one larger)."""
+        probe = self._flight.was_probe(key)
+        self._flight.answered(key)
+        self.bucket.refill(now)
+        self.learning.landed(probe)
+
+    def rate_limited(self, key: Hashable, retry_after: float, now: float) -> bool:
+        """Slack answered 429 (see `Learning.rate_limited`). True if this budget's own spending explains it."""
+        probe, from_burst = self._flight.was_probe(key), self._flight.was_from_burst(key)
+        self._flight.answered(key)
+        self.bucket.refill(now)
+        return self.learning.rate_limited(probe, from_burst, retry_after, now)
+
+    def failed(self, key: Hashable, now: float) -> None:
+        """The call of `key` failed otherwise (an error, no answer): it says nothing about the pace."""
+        self._flight.answered(key)
+
+    def unused(self, key: Hashable, now: float) -> None:
+        """The turn granted to `key` was not used after all: its token goes back."""
+        self.bucket.refill(now)
+        if key in self._flight and not self._flight.was_probe(key) and self.bucket.rate is not None:
+            self.bucket.tokens = min(self.bucket.tokens + 1, self.bucket.burst)
+        self._flight.answered(key)
+
+    def take_burst(self, other: "Budget") -> None:
+        """Another budget of the same limit (another channel's) learned its burst: this one is no larger."""
+        self.learning.take_burst(other.learning)
+
+    def learn_ceiling(self, now: float) -> None:
+        """Slack showed a ceiling this budget did not know (see `Learning.learn_ceiling`)."""
+        self.learning.learn_ceiling(now)
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _reserve(self) -> float:
+        """Tokens a ROUTINE call leaves for URGENT ones: the reserve, or what is spoken for (never the whole
+        burst, so that ROUTINE calls still go when the bucket is full)."""
+        return min(max(self.reserve, self.spoken_for), max(math.floor(self.bucket.burst) - 1, 0))

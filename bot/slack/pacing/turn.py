@@ -1,0 +1,83 @@
+"""A `Turn`: one call's place in its method's budgets, from asking until Slack's answer.
+
+    with pacer.turn("chat.update", Priority.ROUTINE) as turn:
+        turn.wait()              # or: turn.ask() → seconds to wait, to wait on something else meanwhile
+        ...make the call...
+        turn.landed()            # or turn.rate_limited(seconds); leaving without an outcome counts as failed
+
+Use it once, as a context manager: leaving it withdraws a turn that was never granted, and counts a granted
+one that reported no outcome as failed. The pacer keeps the budgets; the turn only says where it stands.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Callable
+
+from bot.slack.pacing.queue import Priority
+
+if TYPE_CHECKING:
+    from bot.slack.pacing.budget import Budget
+    from bot.slack.pacing.pacer import Pacer
+
+LANDED, RATE_LIMITED, FAILED, UNUSED = "landed", "rate_limited", "failed", "unused"
+
+
+class Turn:
+    def __init__(self, pacer: "Pacer", method: str, priority: Priority, budgets: "list[Budget]",
+                 channel: str | None = None) -> None:
+        self.method = method
+        self.priority = priority
+        self.channel = channel
+        self.budgets = budgets  # the channel's first (where Slack limits the method per channel), then the workspace's
+        self._pacer = pacer
+        self.granted = False
+        self.answered = False
+        self.asked_at: float | None = None  # when it first asked for its turn
+
+    @property
+    def names(self) -> list[str]:
+        """The names of the turn's budgets where instances share them: the channel's, then the workspace's."""
+        return [f"{self.method}@{self.channel}", self.method] if len(self.budgets) > 1 else [self.method]
+
+    def ask(self) -> float:
+        """0.0: the call may go now (the turn is granted); otherwise the seconds to wait before asking again."""
+        return self._pacer.ask(self)
+
+    def wait(self, sleep: Callable[[float], None] = time.sleep, deadline: float | None = None) -> float:
+        """Block until the call may go; 0. With a `deadline` (on the pacer's clock), a wait that would end after
+        it is not begun: the seconds it would have taken are returned instead."""
+        while (seconds := self.ask()) > 0:
+            if deadline is not None and self._pacer.clock() + seconds > deadline:
+                return seconds
+            sleep(seconds)
+        return 0.0
+
+    def upgrade(self, priority: Priority) -> None:
+        """Someone now waits on this call (its text became first words, or final)."""
+        self._pacer.upgrade(self, priority)
+
+    def landed(self) -> None:
+        self._pacer.answered(self, LANDED)
+
+    def rate_limited(self, retry_after: float) -> None:
+        self._pacer.answered(self, RATE_LIMITED, retry_after)
+
+    def failed(self) -> None:
+        self._pacer.answered(self, FAILED)
+
+    def unused(self) -> None:
+        """The turn was granted but no call was made: its tokens go back (here; the shared budget keeps them)."""
+        self._pacer.answered(self, UNUSED)
+
+    def close(self) -> None:
+        if not self.granted:
+            self._pacer.withdraw(self)
+        elif not self.answered:
+            self.failed()
+
+    def __enter__(self) -> "Turn":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
