@@ -233,7 +233,7 @@ def test_due_says_which_edits_are_urgent_before_any_text_is_made():
     r = renderer(interval=1.0, limit=60)
     assert r.due(0.0) is None
     r.feed("first words")
-    assert r.due(0.0) == Due(UPDATE, 0, Priority.URGENT)  # the first words replace the placeholder
+    assert r.due(0.0) == Due(UPDATE, 0, Priority.FIRST)  # the first words replace the placeholder, before all else
     send(r, 0.0)
     r.feed(" and more")
     assert r.due(0.5) is None  # inside the interval
@@ -246,6 +246,16 @@ def test_due_says_which_edits_are_urgent_before_any_text_is_made():
     r.finish()
     assert r.due(2.0) is None or r.due(2.0).priority is Priority.URGENT
 
+
+def test_a_replys_first_words_go_before_the_rest_of_other_replies():
+    layout = Layout()
+    sink = EditSink(layout, Place("C1", "1.0", "U1"), cadence=Every(0.3))
+    layout.feed("first words")
+    assert sink.due(0.0) == Due(POST, 0, Priority.FIRST)  # nothing shows yet: first in every queue
+    call = sink.make(sink.due(0.0), 0.0)
+    sink.answered(call, 0.0, {"ts": "2.1"}, None)
+    layout.feed(" and more")
+    assert sink.due(1.0) == Due(UPDATE, 0, Priority.ROUTINE)
 
 def test_a_feed_asks_for_a_look_only_when_it_may_make_an_edit_due_sooner():
     r = renderer(interval=1.0)

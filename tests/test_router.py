@@ -15,11 +15,11 @@ from bot.slack.methods import Limit, MethodLimits
 from bot.slack.pacing import Pacer
 
 
-def test_the_status_is_the_sign_of_life_unless_a_placeholder_would_go_sooner():
-    assert choose_sign_of_life([STATUS, PLACEHOLDER], [0, 0]) is STATUS
-    assert choose_sign_of_life([STATUS, PLACEHOLDER], [2.0, 0]) is PLACEHOLDER
-    assert choose_sign_of_life([PLACEHOLDER], [5.0]) is PLACEHOLDER  # the status is not usable
-    assert choose_sign_of_life([], []) is None
+def test_the_status_waits_for_its_turn_and_a_placeholder_goes_only_when_its_edit_can_follow():
+    assert choose_sign_of_life([STATUS, PLACEHOLDER], ready=set()) is STATUS  # queues, holding nothing back
+    assert choose_sign_of_life([PLACEHOLDER], ready={"placeholder"}) is PLACEHOLDER  # the status is not usable
+    assert choose_sign_of_life([PLACEHOLDER], ready=set()) is None  # the first words will be the first sign
+    assert choose_sign_of_life([], ready=set()) is None
 
 
 @pytest.mark.parametrize("preference, usable, ready, chosen", [
@@ -36,7 +36,8 @@ def test_the_answer_streams_when_the_start_budget_has_room_and_a_stop_is_kept_fo
 
 def router(**kwargs) -> tuple[Router, list[float]]:
     now = [0.0]
-    limits = {"chat.startStream": MethodLimits(Limit(20, 2)), "chat.stopStream": MethodLimits(Limit(20, 2))}
+    limits = {"chat.startStream": MethodLimits(Limit(20, 2)), "chat.stopStream": MethodLimits(Limit(20, 2)),
+              "chat.update": MethodLimits(Limit(50, 2))}
     kwargs.setdefault("signs_of_life", (STATUS, PLACEHOLDER))
     return Router(Pacer(limits, clock=lambda: now[0]), clock=lambda: now[0], **kwargs), now
 
@@ -101,3 +102,19 @@ def test_a_refused_status_falls_back_to_placeholders_and_is_remembered():
 def test_the_status_can_be_turned_off():
     r, now = router(signs_of_life=(PLACEHOLDER,))
     assert r.sign_of_life(place("C1", "1.0")) is PLACEHOLDER
+
+
+def test_a_placeholder_speaks_for_the_edit_that_will_replace_it():
+    r, now = router(signs_of_life=(PLACEHOLDER,))  # edits: 2 in the bucket, and 8.3 more in the next 10 s
+    r.hold("chat.update", 10)  # every one of them is spoken for (by placeholders, or messages still growing)
+    assert r.sign_of_life(place("C1", "1.0")) is None  # the first words will be the first sign
+    assert r.sign_of_life(place("D1", None)) is None
+    r.hold("chat.update", -1)
+    assert r.sign_of_life(place("C1", "1.0")) is PLACEHOLDER
+
+
+def test_a_status_slack_refused_gives_way_to_the_next_sign_that_can_go():
+    r, now = router()
+    assert r.sign_of_life(place("C1", "1.0"), instead_of=STATUS) is PLACEHOLDER
+    r.hold("chat.update", 20)
+    assert r.sign_of_life(place("C1", "1.0"), instead_of=STATUS) is None

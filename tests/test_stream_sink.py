@@ -97,7 +97,7 @@ def test_the_first_words_start_a_stream_at_once_addressed_to_the_person_who_aske
     assert sink.due(0.0) is None
     layout.feed("Hello")
     due = sink.due(0.0)
-    assert (due.method, due.priority) == (START, Priority.URGENT)
+    assert (due.method, due.priority) == (START, Priority.FIRST)
     call = sink.make(due, 0.0)
     assert call.params == {"channel": "C1", "thread_ts": "100.1", "recipient_user_id": "U1",
                            "recipient_team_id": "T1", "markdown_text": "Hello"}

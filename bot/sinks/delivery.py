@@ -1,20 +1,24 @@
 """One reply's messages in Slack, on whichever surfaces carry them (see `surfaces` for the records).
 
-`begin` shows a sign of life at once, the one the router ranks first (the thread's "is thinking…" status,
-tried once: if Slack will not set it, the record it falls back to, a placeholder message, goes at once
-instead). It may run on a thread of its own while the conversation is read and the model asked: text that
-comes before the sign of life is up waits for it, and `finish` waits for it too. If Slack will not take even
-the sign of life, there is nowhere to answer: `nowhere` is set, `on_gone` is called (the model may stop) and
-`finish` shows nothing. The first words choose the answer's surface (`Router.answer_surface`), whose sink a
-`Writer` then drives; everything after is fed to the same layout. A sink that cannot or may not go on hands
-the rest of the reply over to the surface its record falls back to, from that message on, and a refusal is
-passed to the router to learn from. A reply that ends before any text (a failure, an empty answer) shows its
-note on the last resort (it posts the note, or edits the placeholder into it). Whatever happens, the reply
-ends showing the answer or a note, and a sign of life that nothing replaced is cleared.
+`begin` shows that the bot is working, as soon as Slack's budgets allow and never after the first words: the
+sign of life the router ranks first. The thread's "is thinking…" status waits for its turn on a budget of
+its own while the first words may go (they make it unneeded if they go first; while its call is in flight
+they wait for it, so that Slack shows them after it); a placeholder message goes at once, and only where
+the edit that will replace it has room; where neither can, the first words, which usually come within a
+second, are the first sign. `begin` runs on a thread of its own while the conversation is read and the
+model asked; `finish` waits for a sign of life on its way. If Slack will not take even a message, there is
+nowhere to answer: `nowhere` is set, `on_gone` is called (the model may stop) and `finish` shows nothing.
 
-While a sink runs, the reply tells the router what it holds open (the calls its record says each open
-message will need: a stream's stop, a posted message's final edit), so that they are spoken for; it
-releases them when the sink ends.
+The first words choose the answer's surface (`Router.answer_surface`), whose sink a `Writer` then drives;
+everything after is fed to the same layout. A sink that cannot or may not go on hands the rest of the reply
+over to the surface its record falls back to, from that message on, and a refusal is passed to the router to
+learn from. A reply that ends before any text (a failure, an empty answer) shows its note on the last resort
+(it posts the note, or edits the placeholder into it). Whatever happens, the reply ends showing the answer
+or a note, and a sign of life that nothing replaced is cleared.
+
+While a sink runs (or a sign of life stands), the reply tells the router what it holds open (the calls its
+record says each open message will need: a stream's stop, a posted message's final edit, the edit that
+replaces a placeholder), so that they are spoken for; it releases them when the sink ends.
 """
 
 from __future__ import annotations
@@ -30,11 +34,12 @@ from bot.layout.layout import Layout
 from bot.sinks.base import Place
 from bot.sinks.cadence import Cadence, Every
 from bot.sinks.router import Router
-from bot.sinks.surfaces import LAST_RESORT, SIGNS_OF_LIFE, Opening, SignOfLife, Surface, fallback
+from bot.sinks.surfaces import LAST_RESORT, Opening, SignOfLife, Surface, fallback
 from bot.sinks.writer import Writer
 from bot.slack import methods
 from bot.slack.calls import SlackCalls
 from bot.slack.kinds import SlackError
+from bot.slack.pacing import Priority, Turn
 
 log = logging.getLogger(__name__)
 
@@ -93,49 +98,101 @@ class Delivery:
         self._placeholder: tuple[str, str] | None = None
         self._run: _Run | None = None  # the sink writing now
         self._runs: list[_Run] = []
-        self._begun = False  # the sign of life was shown (or could not be)
+        self._begun = False  # the words may go: the sign of life is up, or need not be waited for
+        self._sign_in_flight = False  # a sign of life's call is in flight: the answer's first call waits for it
         self.nowhere = False  # Slack would not take even the sign of life
-        self._reading: str | None = None  # a file whose reading began before the sign of life was up
+        self._reading: str | None = None  # the file being read, to say so once the sign of life is up
+        self._sign_held: dict[str, int] = {}  # the calls the sign of life holds until the answer's sink does
         self.first_words_at: float | None = None  # when Slack first showed words of the answer (on `clock`)
 
     # -- what the reply does -----------------------------------------------------------------------
 
     def begin(self) -> bool:
-        """Show at once that the bot is working. False if Slack would not take even that (nowhere to answer)."""
-        shown = self._show_sign_of_life()
-        with self._changed:
-            self._begun, self.nowhere = True, not shown
-            if shown and self._run is None and self.layout.pending:
-                self._start(self._router.answer_surface(self._place, self.sign_of_life))  # words came meanwhile
-            self._changed.notify_all()
-        if not shown:
-            self._on_gone()
-        elif self._reading is not None:
-            self._show_reading(self._reading)
-        return shown
-
-    def _show_sign_of_life(self) -> bool:
-        sign, refusal = self._router.sign_of_life(self._place), "no sign of life is usable"
+        """Show that the bot is working, as soon as Slack's budgets allow it and never after the first words
+        (see `Router.sign_of_life`): a sign that queues for its turn lets the words go meanwhile, and is not
+        shown once they have gone. False if Slack would not take even that (nowhere to answer)."""
+        sign, failed = self._router.sign_of_life(self._place), None
+        shown = False
         while sign is not None:
             try:
-                self._placeholder = sign.show(self._calls, self._place, self._status, self._loading_messages,
-                                              sign.retried)
-                self.sign_of_life = sign
-                return True
+                shown, failed = self._show(sign), None
+                break
             except SlackError as error:
                 if sign.refused is not None:
                     self._router.refused(sign.name, sign.refused, error, self._place.channel)
-                sign, refusal = SIGNS_OF_LIFE.get(sign.falls_back_to or ""), error.code
-        log.error("cannot answer in %s: %s", self._place.channel, refusal)
-        return False
+                sign, failed = self._router.sign_of_life(self._place, instead_of=sign), (sign, error)
+        # a message Slack will not take: the answer's messages will not be taken either
+        nowhere = failed is not None and methods.method(failed[0].method).opens_message
+        with self._changed:
+            self._begun, self.nowhere = True, nowhere
+            if not nowhere and self._run is None and self.layout.pending:
+                self._start(self._router.answer_surface(self._place, self.sign_of_life))  # words came meanwhile
+            self._changed.notify_all()
+        if nowhere:
+            log.error("cannot answer in %s: %s", self._place.channel, failed[1].code)
+            self._on_gone()
+        elif shown and self._reading is not None:
+            self._show_reading(self._reading)
+        return not nowhere
+
+    def _show(self, sign: SignOfLife) -> bool:
+        """Show `sign` (a `SlackError` if Slack would not); False if the first words went first, so that a sign
+        that queues for its turn was not needed."""
+        turn = None
+        if sign.queues:
+            turn = self._turn_before_words(sign)
+            if turn is None:
+                return False
+        try:
+            self._placeholder = sign.show(self._calls, self._place, self._status, self._loading_messages,
+                                          sign.retried, turn=turn)
+        finally:
+            if turn is not None:
+                turn.close()
+                with self._changed:
+                    self._sign_in_flight = False
+                    self._changed.notify_all()
+        with self._changed:
+            self.sign_of_life = sign
+            self._sign_held = dict(sign.holds)
+            for method, calls in sign.holds.items():  # until the answer's sink holds them
+                self._router.hold(method, calls)
+        return True
+
+    def _turn_before_words(self, sign: SignOfLife) -> Turn | None:
+        """Wait for `sign`'s turn while the first words may go (they need not wait for it); the turn, granted,
+        with the answer's first call held back until its call is answered (so that Slack shows the words after
+        it), or None if the words went first."""
+        with self._changed:
+            self._begun = True
+            if self._run is None and self.layout.pending:
+                self._start(self._router.answer_surface(self._place))
+        turn = self._calls.pacer.turn(sign.method, Priority.FIRST, self._place.channel, sign.newest_first)
+        while (wait := turn.ask()) > 0:
+            with self._changed:
+                if self._words_went():
+                    turn.close()
+                    return None
+                self._changed.wait(wait)
+        with self._changed:
+            if self._words_went():
+                turn.unused()
+                turn.close()
+                return None
+            self._sign_in_flight = True
+        return turn
+
+    def _words_went(self) -> bool:
+        """The answer's first call was made (with the lock held): a sign of life after it would be late."""
+        return any(run.writer.calls for run in self._runs)
 
     def reading(self, name: str) -> None:
         """Say in the sign of life which file is being read, where it can say so and no answer has begun: at
         once, on a thread of its own (or right after the sign of life, if it is still on its way). A sign that
         cannot be changed is not worth a retry."""
         with self._changed:
-            if not self._begun:
-                self._reading = name
+            self._reading = name
+            if not self._begun or self.sign_of_life is None:
                 return
         threading.Thread(target=self._show_reading, args=(name,), name="reply-status", daemon=True).start()
 
@@ -207,12 +264,15 @@ class Delivery:
 
     def _start(self, surface: Surface, first: int = 0) -> None:
         """Run `surface`'s sink from message `first` of the layout (with the lock held)."""
+        for method, calls in self._sign_held.items():  # the sink holds what it needs from now on
+            self._router.hold(method, -calls)
+        self._sign_held = {}
         sink = surface.make(Opening(
             self.layout, self._place, self._cadence, feedback=self._feedback, first=first,
             placeholder=self._placeholder if first == 0 else None, hold=self._hold, text_since=self._clock(),
             waits=self._router.preference.waits))
         writer = Writer(sink, self._calls, self._changed, channel=self._place.channel, clock=self._clock,
-                        on_answer=self._answered, on_end=self._ended)
+                        on_answer=self._answered, on_end=self._ended, may_call=lambda: not self._sign_in_flight)
         self._run = _Run(surface, writer)
         self._runs.append(self._run)
         self._hold_open(self._run)

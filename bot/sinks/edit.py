@@ -130,10 +130,14 @@ class EditSink:
             at = self._due_at(index, budgets)
             if at is not None and at <= now:
                 final = self._layout.is_final(index)
-                urgent = message.ts is None or not message.answered or final
+                if index == 0 and not message.answered:  # the reply's first words (or the note instead)
+                    priority = Priority.FIRST
+                elif message.ts is None or not message.answered or final:
+                    priority = Priority.URGENT
+                else:
+                    priority = Priority.ROUTINE
                 closes = message.ts is None and not final and self._hold > 0 and budgets.room(UPDATE) < 1
-                return Due(POST if message.ts is None else UPDATE, index,
-                           Priority.URGENT if urgent else Priority.ROUTINE, closes=closes)
+                return Due(POST if message.ts is None else UPDATE, index, priority, closes=closes)
         return None
 
     def wake_at(self) -> float | None:

@@ -3,8 +3,11 @@
 The choices take plain values from the pacer (how long a call would wait, the room a budget has beyond what
 is spoken for) and what Slack refused before:
 
-- Sign of life: the first usable record (the status needs a thread and a setting that allows it) whose call
-  would wait least; ties go to the first (the status).
+- Sign of life: the first usable record (the status needs a thread and a setting that allows it) that waits
+  for its turn holding nothing back (the status, on a budget of its own: the first words, if they come
+  first, make it unneeded), or that can go now with room for what it holds (a placeholder speaks for the
+  edit that will replace it, as an open stream speaks for its stop); else none until the first words, which
+  usually come within a second, rather than a placeholder the reply could not afford to edit.
 - The answer: the first usable surface of the preference that is ready now (its opening call could go
   within `SOON`, and each budget it must have room in, `room_for`, has room for one more within
   `HORIZON` seconds beyond the calls spoken for: every open stream speaks for its stop, so every stream is
@@ -37,12 +40,11 @@ HORIZON = 10.0  # seconds within which a held call (a stream's stop) should find
 _REMEMBERED_CONVERSATIONS = 10_000
 
 
-def choose_sign_of_life(signs: Sequence[SignOfLife], waits: Sequence[float]) -> SignOfLife | None:
-    """Of the usable `signs` (best first), the one whose call would wait least (`waits`, in the same order);
-    ties go to the first."""
-    if not signs:
-        return None
-    return signs[list(waits).index(min(waits))]
+def choose_sign_of_life(signs: Sequence[SignOfLife], *, ready: Container[str]) -> SignOfLife | None:
+    """Of the usable `signs` (best first), the first that waits for its turn without holding anything back, or
+    that is `ready` (by name: it can go now, and what it holds has room); None: nothing now, the first words
+    will be the first sign."""
+    return next((sign for sign in signs if sign.queues or sign.name in ready), None)
 
 
 def choose_surface(preference: Preference, *, usable: Container[str], ready: Container[str]) -> Surface:
@@ -99,11 +101,13 @@ class Router:
         self._lock = threading.Lock()
         self._refusals: dict[str, _Refusals] = {}
 
-    def sign_of_life(self, place: Place) -> SignOfLife | None:
-        """The sign of life to show now (None: none is usable)."""
-        usable = [sign for sign in self._signs if self._usable(sign.name, sign.needs_thread, place)]
-        return choose_sign_of_life(usable, [self._pacer.estimate(sign.method, Priority.URGENT, place.channel)
-                                            for sign in usable])
+    def sign_of_life(self, place: Place, instead_of: SignOfLife | None = None) -> SignOfLife | None:
+        """The sign of life to show (None: none now). `instead_of`: one Slack would not take; the next after it."""
+        signs = self._signs[self._signs.index(instead_of) + 1:] if instead_of in self._signs else self._signs
+        usable = [sign for sign in signs if self._usable(sign.name, sign.needs_thread, place)]
+        ready = {sign.name for sign in usable
+                 if not sign.queues and self._ready(sign.method, tuple(sign.holds), place)}
+        return choose_sign_of_life(usable, ready=ready)
 
     def answer_surface(self, place: Place, began_with: SignOfLife | None = None) -> Surface:
         """The surface for a reply whose first words are ready (`began_with`: the sign of life it showed)."""
@@ -112,7 +116,7 @@ class Router:
         surfaces = self.preference.surfaces
         usable = {surface.name for surface in surfaces if self._usable(surface.name, surface.needs_thread, place)}
         ready = {surface.name for surface in surfaces if surface.name in usable and surface.falls_back_to is not None
-                 and not self.preference.waits and self._ready(surface, place)}
+                 and not self.preference.waits and self._ready(surface.opens_with, surface.room_for, place)}
         return choose_surface(self.preference, usable=usable, ready=ready)
 
     def hold(self, method: str, calls: int) -> None:
@@ -135,9 +139,10 @@ class Router:
         with self._lock:
             return self._refusals_of(name).allows(place.channel)
 
-    def _ready(self, surface: Surface, place: Place) -> bool:
-        return (self._pacer.estimate(surface.opens_with, Priority.URGENT, place.channel) <= SOON
-                and all(self._pacer.room(method, within=HORIZON) >= 1 for method in surface.room_for))
+    def _ready(self, opens_with: str, room_for: Sequence[str], place: Place) -> bool:
+        """A call of `opens_with` could go now, and each of `room_for` has room for one more call soon."""
+        return (self._pacer.estimate(opens_with, Priority.FIRST, place.channel) <= SOON
+                and all(self._pacer.room(method, within=HORIZON) >= 1 for method in room_for))
 
     def _refusals_of(self, name: str) -> _Refusals:
         refusals = self._refusals.get(name)

@@ -200,8 +200,8 @@ class StreamSink:
     def _call(self, due: Due, params: dict, now: float, *, end: int, tail: bool = False) -> Call:
         # The call policy retries only what must land and cannot show anything twice: a final append (on a
         # 429) and a stop. A start that must wait is better posted; an intermediate append is superseded.
-        retry = due.method in (STOP, UPDATE) or (due.method == APPEND and due.priority is Priority.URGENT)
-        call = Call(due.method, due.index, params, retry=retry, final=due.priority is Priority.URGENT,
+        retry = due.method in (STOP, UPDATE) or (due.method == APPEND and due.priority.urgent)
+        call = Call(due.method, due.index, params, retry=retry, final=due.priority.urgent,
                     version=self._layout.parts[due.index].version, end=end, extra={"tail": tail},
                     tag=self._place.tag(due.index) if due.method != APPEND else None)
         self._in_flight = call
@@ -284,7 +284,7 @@ class StreamSink:
                 fresh = for_stream(layout.fresh(index, 0), message.committed, final=False)[0]
             if message.ts is None:
                 if fresh.strip() or final:
-                    return Due(START, index, Priority.URGENT), message.not_before
+                    return Due(START, index, Priority.FIRST if index == 0 else Priority.URGENT), message.not_before
                 return None, math.inf
             if final:
                 if fresh or not message.tail_sent:

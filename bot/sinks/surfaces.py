@@ -22,6 +22,7 @@ from bot.sinks.edit import EditSink
 from bot.sinks.stream import StreamSink
 from bot.slack import methods
 from bot.slack.calls import SlackCalls
+from bot.slack.pacing import Turn
 
 
 @dataclass(frozen=True)
@@ -57,10 +58,17 @@ class Surface:
 class SignOfLife:
     name: str
     method: str  # the call that shows it
-    # Show it with `text` (and the loading messages Slack rotates, where it takes them); the message it posted,
-    # as (ts, text), if it is a message. `retry`: with the Slack call policy's retries.
-    show: Callable[[SlackCalls, Place, str, Sequence[str], bool], tuple[str, str] | None]
+    # Show it with `text` (and the loading messages Slack rotates, where it takes them), in `turn` if one is
+    # given (granted, or to wait for); the message it posted, as (ts, text), if it is a message. `retry`: with
+    # the Slack call policy's retries.
+    show: Callable[..., tuple[str, str] | None]
     retried: bool = False  # worth retrying when it first goes up (False: one that must wait for a retry is none)
+    # It waits for its turn in its budget, holding nothing back: the first words, if they come sooner, make it
+    # unneeded. False: it goes only if it can go now (it holds calls that must follow it).
+    queues: bool = False
+    # Its turn goes to the newest question first: it stands in for first words, which go in order of arrival,
+    # so the newest wait longest for them.
+    newest_first: bool = False
     holds: Mapping[str, int] = field(default_factory=dict)  # the calls it will certainly need later
     answered_by: str | None = None  # the surface that must carry an answer it began (None: any)
     falls_back_to: str | None = None  # the sign of life to show when Slack will not take this one
@@ -88,21 +96,26 @@ SURFACES: dict[str, Surface] = {surface.name: surface for surface in (STREAM, ED
 
 
 
-def _set_status(calls: SlackCalls, place: Place, text: str, loading: Sequence[str], retry: bool) -> None:
-    calls.call(methods.STATUS, retry=retry, channel_id=place.channel, thread_ts=place.thread_ts, status=text,
-               loading_messages=list(loading) or None)
+def _set_status(calls: SlackCalls, place: Place, text: str, loading: Sequence[str], retry: bool,
+                turn: Turn | None = None) -> None:
+    calls.call(methods.STATUS, turn=turn, retry=retry, channel_id=place.channel, thread_ts=place.thread_ts,
+               status=text, loading_messages=list(loading) or None)
 
 
-def _post_placeholder(calls: SlackCalls, place: Place, text: str, loading: Sequence[str],
-                      retry: bool) -> tuple[str, str]:
-    response = calls.call(methods.POST, retry=retry, tag=place.tag(0), channel=place.channel,
+def _post_placeholder(calls: SlackCalls, place: Place, text: str, loading: Sequence[str], retry: bool,
+                      turn: Turn | None = None) -> tuple[str, str]:
+    response = calls.call(methods.POST, turn=turn, retry=retry, tag=place.tag(0), channel=place.channel,
                           thread_ts=place.thread_ts, text=notes.PLACEHOLDER, unfurl_links=False, unfurl_media=False)
     return response["ts"], notes.PLACEHOLDER
 
 
-STATUS = SignOfLife("status", methods.STATUS, _set_status, falls_back_to="placeholder", needs_thread=True,
-                    says_what_it_does=True, clears=True, refused=lambda code, everywhere: notes.status_refused(code))
-PLACEHOLDER = SignOfLife("placeholder", methods.POST, _post_placeholder, retried=True, answered_by="edit")
+# The status: its own budget, nothing to follow it (Slack clears it when the answer is posted).
+STATUS = SignOfLife("status", methods.STATUS, _set_status, queues=True, newest_first=True, falls_back_to="placeholder",
+                    needs_thread=True, says_what_it_does=True, clears=True,
+                    refused=lambda code, everywhere: notes.status_refused(code))
+# A placeholder message: the edit that will replace it is spoken for, so it goes only if that edit has room.
+PLACEHOLDER = SignOfLife("placeholder", methods.POST, _post_placeholder, retried=True, holds={methods.UPDATE: 1},
+                         answered_by="edit")
 SIGNS_OF_LIFE: dict[str, SignOfLife] = {sign.name: sign for sign in (STATUS, PLACEHOLDER)}
 
 

@@ -40,9 +40,11 @@ class Writer:
     def __init__(self, sink: Sink, calls: SlackCalls, changed: threading.Condition, *, channel: str,
                  clock: Callable[[], float] = time.monotonic,
                  on_answer: Callable[["Writer"], None] = lambda writer: None,
-                 on_end: Callable[["Writer"], None] = lambda writer: None) -> None:
+                 on_end: Callable[["Writer"], None] = lambda writer: None,
+                 may_call: Callable[[], bool] = lambda: True) -> None:
         """`on_answer` runs after each of Slack's answers is reported to the sink (with the lock held);
-        `on_end` when the sink is done (without it)."""
+        `on_end` when the sink is done (without it); `may_call` says (with the lock held) whether a call may
+        be made now (else the writer waits for the next change)."""
         self.sink = sink
         self._calls = calls
         self._pacer = calls.pacer
@@ -52,6 +54,7 @@ class Writer:
         self._budgets = _PacerBudgets(self._pacer, channel)
         self._on_answer = on_answer
         self._on_end = on_end
+        self._may_call = may_call
         self._thread = threading.Thread(target=self._run, name="reply-writer", daemon=True)
         self.calls = 0
         self.crashed = False
@@ -105,6 +108,12 @@ class Writer:
                             continue
                         self._changed.wait(wait)  # new text or the end of the stream may change what is due
                         continue
+                    if not self._may_call():  # something else must reach Slack first: wait until it has
+                        turn.unused()
+                        turn.close()
+                        turn = None
+                        self._changed.wait()
+                        continue
                     call = self.sink.make(due, self._clock())  # made now: all the text that came while it waited
                     if call is None:  # nothing to send after all
                         turn.unused()
@@ -112,13 +121,13 @@ class Writer:
                         turn = None
                         continue
                     granted, turn = turn, None
+                    self.calls += 1  # counted at once, with the lock held: the reply sees a call on its way
                     return call, granted
         finally:
             if turn is not None:
                 turn.close()
 
     def _make(self, call: Call, turn: Turn) -> None:
-        self.calls += 1
         response, error = None, None
         try:
             response = self._calls.call(call.method, turn=turn, retry=call.retry, tag=call.tag, **call.params).data

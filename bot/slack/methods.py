@@ -64,20 +64,22 @@ class Method:
 
 
 # Slack's documented rates (https://docs.slack.dev/apis/web-api/rate-limits), each starting from a burst of
-# ten seconds' worth that probing grows and 429s shrink. chat.postMessage and assistant.threads.setStatus are
-# in Slack's "special" tier: about one a second per channel, and a workspace ceiling Slack does not publish
-# (none assumed until a 429 says so). A reply posts its messages one a second in its channel, Slack's
-# documented pace (a little under it, so that network jitter does not bring two posts closer than a second),
-# without probing for a burst: the many channels of a busy workspace would each pay a 429 to learn it.
+# ten seconds' worth that probing grows and the first 429 cuts to what Slack took. chat.postMessage and
+# assistant.threads.setStatus are in Slack's "special" tier: about one a second per channel, and a workspace
+# ceiling Slack does not publish, assumed to be 600 a minute (bursts of ten seconds' worth) until Slack's
+# answers say otherwise (see `pacing.learning`). A reply posts its messages one a second in its channel,
+# Slack's documented pace (a little under it, so that network jitter does not bring two posts closer than a
+# second), without probing for a burst: the many channels of a busy workspace would each pay a 429 to learn it.
+SPECIAL_PER_MINUTE = 600  # the workspace ceiling assumed for the special tier's methods
 METHODS: dict[str, Method] = {method.name: method for method in (
-    Method(POST, "special", MethodLimits(per_channel=Limit(55, 1, largest_burst=1)),
+    Method(POST, "special", MethodLimits(Limit(SPECIAL_PER_MINUTE, 100), per_channel=Limit(55, 1, largest_burst=1)),
            idempotent=False, findable=True, parses_text=True, opens_message=True),
     Method(UPDATE, "Tier 3", MethodLimits(Limit(50, 8)), parses_text=True),
     Method(START, "Tier 2", MethodLimits(Limit(20, 3)), idempotent=False, findable=True, opens_message=True),
     Method(APPEND, "Tier 4", MethodLimits(Limit(100, 16)), idempotent=False),
     Method(STOP, "Tier 2", MethodLimits(Limit(20, 3))),
     Method(EPHEMERAL, "Tier 4", MethodLimits(Limit(100, 16)), idempotent=False, parses_text=True),
-    Method(STATUS, "special", MethodLimits(per_channel=Limit(60, 3))),
+    Method(STATUS, "special", MethodLimits(Limit(SPECIAL_PER_MINUTE, 100), per_channel=Limit(60, 3))),
     Method(REPLIES, "Tier 3"),
     Method(HISTORY, "Tier 3"),
     Method(USER, "Tier 4"),

@@ -3,8 +3,8 @@ the caller passes the time.
 
 Its parts: the bucket (tokens, rate, burst, a Retry-After's pause), what Slack's answers taught of its
 numbers (`learning`), the calls waiting in order (`queue`) and the calls in flight (`flight`). Turns go in
-order of priority, then of arrival. URGENT turns may use the last tokens; a ROUTINE one leaves a reserve for
-them: two tokens, or as many as are spoken for (calls the bot will certainly make soon), whichever is more,
+order of priority (a reply's first words before the rest), then of arrival. Urgent turns (FIRST, URGENT) may
+use the last tokens; a ROUTINE one leaves a reserve for them: two tokens, or as many as are spoken for (calls the bot will certainly make soon), whichever is more,
 but never the whole burst. A budget with a rate lets one call be in flight at a time: Slack answers in a
 fraction of the time a token takes to come, and a call sent while another is being refused would reach
 Slack inside the Retry-After (which prolongs the penalty). A budget without a rate has no queue: only
@@ -37,7 +37,7 @@ class Budget:
         flight. `burst`: the burst to start from; `largest_burst`: how far probing may grow it (default: a
         minute's worth of calls)."""
         self.bucket = TokenBucket(None if per_minute is None else per_minute / 60.0, burst, now)
-        self.learning = Learning(self.bucket, per_minute, largest_burst)
+        self.learning = Learning(self.bucket, per_minute, largest_burst, now)
         self.reserve = reserve
         self.spoken_for = 0  # calls the bot will certainly make soon (see `Pacer.speak_for`)
         self.others_want = 0.0  # calls other instances sharing the budget want of it (see `bot.shared`)
@@ -77,24 +77,26 @@ class Budget:
 
     # -- turns -------------------------------------------------------------------------------------
 
-    def request(self, key: Hashable, priority: Priority, now: float) -> float:
+    def request(self, key: Hashable, priority: Priority, now: float, newest_first: bool = False) -> float:
         """Ask for a call now. 0.0: `key` may go (call `grant`); otherwise the seconds to wait before asking
-        again. `key` keeps its place in the queue between asks; a higher priority moves it up."""
+        again. `key` keeps its place in the queue between asks; a higher priority moves it up. `newest_first`:
+        among waiters of its priority, the newest goes first (see `queue`)."""
         bucket = self.bucket
         bucket.refill(now)
         if bucket.paused(now):
             wait = bucket.paused_until - now
             if bucket.rate is not None:
-                self._queue.join(key, priority, now, now + wait)
+                self._queue.join(key, priority, now, now + wait, newest_first)
             return wait
         if bucket.rate is None:
             return 0.0
+        self._notice_idle(now)
         self._queue.drop_gone(now)
-        self._queue.join(key, priority, now, now)
+        self._queue.join(key, priority, now, now, newest_first)
         ahead = self._queue.ahead_of(key)
         needed = ahead + 1 + (self._reserve() if priority is Priority.ROUTINE else 0)
         self._flight.forget_slow(now)
-        if bucket.tokens >= needed or self.learning.may_probe(priority is Priority.URGENT, ahead == 0,
+        if bucket.tokens >= needed or self.learning.may_probe(priority.urgent, ahead == 0,
                                                               bool(self._flight), now):
             if not self._flight and ahead == 0:  # the one call slot goes strictly in order of rank
                 return 0.0
@@ -172,7 +174,7 @@ class Budget:
             return 0.0
         ahead = self._queue.at_or_above(priority)
         needed = ahead + 1 + (self._reserve() if priority is Priority.ROUTINE else 0)
-        if bucket.tokens >= needed or self.learning.may_probe(priority is Priority.URGENT, ahead == 0,
+        if bucket.tokens >= needed or self.learning.may_probe(priority.urgent, ahead == 0,
                                                               bool(self._flight), now):
             return 0.0 if not self._flight and ahead == 0 else NEXT_IN_LINE * (ahead + 1)
         return bucket.seconds_for(needed)
@@ -197,14 +199,25 @@ class Budget:
         probe = self._flight.was_probe(key)
         self._flight.answered(key)
         self.bucket.refill(now)
-        self.learning.landed(probe)
+        self.learning.landed(probe, now)
 
-    def rate_limited(self, key: Hashable, retry_after: float, now: float) -> bool:
-        """Slack answered 429 (see `Learning.rate_limited`). True if this budget's own spending explains it."""
-        probe, from_burst = self._flight.was_probe(key), self._flight.was_from_burst(key)
+    def explains(self, key: Hashable) -> bool:
+        """The call of `key`, in flight, went beyond what this budget has shown Slack takes: beyond the bucket,
+        or spending burst after Slack took a call from it (a budget's first call from a full bucket cannot be
+        what its own limit refused)."""
+        return self._flight.was_probe(key) or (self._flight.was_from_burst(key) and self.learning.taken_since_full > 0)
+
+    def rate_limited(self, key: Hashable, retry_after: float, now: float, learn: bool = True) -> None:
+        """Slack answered 429: the budget pauses for `retry_after`, and (where `learn`: it is the budget Slack's
+        refusal is about) learns from it (see `Learning.rate_limited`)."""
+        spent_burst = self._flight.was_probe(key) or self._flight.was_from_burst(key)
         self._flight.answered(key)
         self.bucket.refill(now)
-        return self.learning.rate_limited(probe, from_burst, retry_after, now)
+        if learn:
+            self.learning.rate_limited(spent_burst, retry_after, now)
+        else:
+            self.bucket.tokens = min(self.bucket.tokens, 1.0)
+            self.bucket.pause(now + retry_after)
 
     def failed(self, key: Hashable, now: float) -> None:
         """The call of `key` failed otherwise (an error, no answer): it says nothing about the pace."""
@@ -221,11 +234,12 @@ class Budget:
         """Another budget of the same limit (another channel's) learned its burst: this one is no larger."""
         self.learning.take_burst(other.learning)
 
-    def learn_ceiling(self, now: float) -> None:
-        """Slack showed a ceiling this budget did not know (see `Learning.learn_ceiling`)."""
-        self.learning.learn_ceiling(now)
-
     # -- internals ---------------------------------------------------------------------------------
+
+    def _notice_idle(self, now: float) -> None:
+        """A full bucket with nothing in flight starts what Slack will take from a full burst."""
+        if self.bucket.full and not self._flight:
+            self.learning.idle(now)
 
     def _reserve(self) -> float:
         """Tokens a ROUTINE call leaves for URGENT ones: the reserve, or what is spoken for (never the whole

@@ -1,15 +1,20 @@
 """What the bot learns of one of Slack's budgets from Slack's answers, and how each answer changes its bucket.
 Pure: the caller passes the time.
 
-A budget starts from the documented rate (its ceiling) and a modest burst, and learns:
-- upward, by probing: when its bucket is empty and an URGENT call waits with nothing in flight, one more
-  call goes; if Slack takes it, the burst grows by one; if Slack refuses it, the burst stays where it is
-  and probing stops for a while (`PROBE_QUIET_SECONDS`);
-- downward, by a 429 that was not a probe: the budget pauses for the Retry-After and halves what was too
-  much (the burst, if the refused call was spending burst; the rate, if it came at the pace of the rate);
-  every call that lands then adds a step back (additive increase, multiplicative decrease).
-A budget without a rate (a workspace ceiling Slack does not publish) only honours Retry-After, until Slack
-shows the ceiling was met (`learn_ceiling`): it then takes what it was doing as the ceiling, halved.
+A budget starts from the rate `methods` assumes (Slack's documented tier, or a guess where Slack publishes
+none) and a burst, and learns:
+- its burst, from its first 429: a refused call that was spending burst (or going beyond the bucket) shows
+  Slack's burst is about what Slack took since the bucket was last full, less what it refilled meanwhile
+  (never less than half of what it took; half the bucket if it took nothing, which says only that someone
+  else spent it); the bucket takes that as its burst, and probing stops there;
+- its pace, from two 429s: a call refused at the pace of the bucket's rate, within a minute of another 429,
+  shows Slack's rate is at most what it took between the two, and one more (a tenth less is taken, for the
+  jitter of the network); the bucket paces at that, and climbs back no higher, for `RELEARN_SECONDS` (one
+  refused with no 429 before it halves the rate);
+- upward, by probing: when its bucket is empty and an urgent call waits with nothing in flight, one more
+  call goes; if Slack takes it, the burst grows by one (up to `largest_burst`);
+and every call that lands adds a step back toward the ceiling it learned (additive increase).
+A budget without a rate only honours Slack's Retry-After.
 """
 
 from __future__ import annotations
@@ -19,26 +24,39 @@ import math
 from bot.shared.base import PROBE_QUIET_SECONDS, Lesson
 from bot.slack.pacing.bucket import TokenBucket
 
-DECREASE = 0.5  # a 429 multiplies the rate and the burst by this
+DECREASE = 0.5  # a 429 with nothing better to learn from multiplies the rate by this
 INCREASE = 0.05  # a call that lands adds this share of the ceiling back to the rate
 BURST_INCREASE = 0.02  # ... and this share of the largest burst back to the burst
-FLOOR = 0.1  # the rate never drops below this share of the ceiling
-CEILING_EVIDENCE = 10.0  # seconds: the calls of this last while show how large a workspace ceiling's burst is
+FLOOR = 0.1  # the rate never drops below this share of the ceiling it started from
+RATE_MARGIN = 0.9  # a pace learned between two 429s is taken this much lower (calls bunch up on the network)
+REFUSALS_COMPARED = 60.0  # seconds: a 429 this soon after another measures Slack's pace between them
+RELEARN_SECONDS = 600.0  # a pace learned from 429s is the most the rate climbs back to for this long
 
 
 class Learning:
-    def __init__(self, bucket: TokenBucket, per_minute: float | None, largest_burst: float | None) -> None:
+    def __init__(self, bucket: TokenBucket, per_minute: float | None, largest_burst: float | None,
+                 now: float = 0.0) -> None:
         """`largest_burst`: how far probing may grow the burst (default: a minute's worth of calls)."""
         self._bucket = bucket
         self.ceiling = None if per_minute is None else per_minute / 60.0  # calls per second
+        self._assumed = self.ceiling  # what it started from
+        self._floor = 0.0 if self.ceiling is None else self.ceiling * FLOOR
+        self._learned_until = -math.inf  # the ceiling is a pace learned from 429s until then
         self.max_burst = max(bucket.burst, float(largest_burst if largest_burst is not None else per_minute or 0))
         self.probe_after = -math.inf
         self.lesson = 0  # the last lesson taken from the budget other instances share
         self.last_grant = -math.inf
-        self._recent: list[float] = []  # without a rate: when the calls of the last minute were granted
+        self._full_at = now  # when the bucket was last full with nothing in flight: Slack's was full too
+        self.taken_since_full = 0  # calls Slack took since then
+        self._refused_at = -math.inf  # the last 429
+        self._taken_since_refused = 0  # calls Slack took since then
+
+    def idle(self, now: float) -> None:
+        """The bucket is full and nothing is in flight: what Slack takes from now on comes out of a full burst."""
+        self._full_at, self.taken_since_full = now, 0
 
     def may_probe(self, urgent: bool, first_in_line: bool, in_flight: bool, now: float) -> bool:
-        """An URGENT call first in line may go beyond the bucket, to learn whether Slack's burst is larger."""
+        """An urgent call first in line may go beyond the bucket, to learn whether Slack's burst is larger."""
         return (urgent and first_in_line and not in_flight and now >= self.probe_after
                 and self._bucket.burst < self.max_burst)
 
@@ -49,36 +67,59 @@ class Learning:
         return bucket.tokens >= 2 or now - self.last_grant < 1 / bucket.rate
 
     def granted(self, now: float) -> None:
-        if self.ceiling is None:
-            self._recent = [at for at in self._recent if at > now - 60.0] + [now]
         self.last_grant = now
 
-    def landed(self, probe: bool) -> None:
+    def landed(self, probe: bool, now: float) -> None:
         """A call landed: the rate and the burst climb back a step toward their ceilings (a probe that landed
         shows that Slack's burst is one larger than thought)."""
+        self.taken_since_full += 1
+        self._taken_since_refused += 1
         if self.ceiling is None:
             return
+        if now >= self._learned_until:
+            self.ceiling = self._assumed  # a pace learned long ago may no longer hold: climb back to the start
         bucket = self._bucket
         bucket.rate = min(bucket.rate + self.ceiling * INCREASE, self.ceiling)
         bucket.burst = min(bucket.burst + (1 if probe else self.max_burst * BURST_INCREASE), self.max_burst)
 
-    def rate_limited(self, probe: bool, from_burst: bool, retry_after: float, now: float) -> bool:
-        """Slack answered 429: nothing before `retry_after` has passed, then the one call Slack said it would
-        take, and a slower pace and smaller bursts after (halved once per pause: calls already in flight when
-        it began say nothing new). True if this budget's own spending explains the refusal (the call spent
-        burst, or went beyond the bucket), rather than its steady rate."""
+    def rate_limited(self, spent_burst: bool, retry_after: float, now: float) -> None:
+        """Slack answered 429 to a call that was spending burst or going beyond the bucket (`spent_burst`), or
+        that came at the pace of the rate: learn Slack's burst, or its pace; then nothing before `retry_after`
+        has passed (calls already in flight when the pause began say nothing new)."""
         bucket = self._bucket
         self.probe_after = now + PROBE_QUIET_SECONDS  # Slack said no: no probing for a while
-        if probe:  # Slack's burst is about what the bucket holds
-            self.max_burst = max(bucket.burst, 1.0)
-        elif self.ceiling is not None and not bucket.paused(now):
-            if from_burst:
-                bucket.burst = max(bucket.burst * DECREASE, 1.0)
+        if self.ceiling is not None and not bucket.paused(now):
+            if spent_burst:
+                self._learn_burst(now)
             else:
-                bucket.rate = max(bucket.rate * DECREASE, self.ceiling * FLOOR)
+                self._learn_rate(now)
+            self._refused_at, self._taken_since_refused = now, 0
         bucket.tokens = min(1.0, bucket.burst)  # nothing accrues during the pause
         bucket.pause(now + retry_after)
-        return from_burst or probe
+
+    def _learn_burst(self, now: float) -> None:
+        """Slack took `taken_since_full` calls from a full burst before this one, and refilled at about the
+        bucket's rate meanwhile."""
+        bucket = self._bucket
+        taken = self.taken_since_full
+        if taken:
+            burst = max(taken - bucket.rate * (now - self._full_at), taken * DECREASE, 1.0)
+        else:
+            burst = bucket.burst * DECREASE
+        bucket.resize(min(bucket.burst, burst))
+        self.max_burst = bucket.burst
+
+    def _learn_rate(self, now: float) -> None:
+        """Slack ran out again at the bucket's pace: its own is about what it took since the last 429."""
+        bucket = self._bucket
+        since = now - self._refused_at
+        if since < REFUSALS_COMPARED:
+            rate = RATE_MARGIN * (self._taken_since_refused + 1) / since
+            self.ceiling = max(min(self.ceiling, rate), self._floor)  # the steps back climb to it, not past it
+            self._learned_until = now + RELEARN_SECONDS
+        else:
+            rate = bucket.rate * DECREASE
+        bucket.rate = max(min(bucket.rate, rate), self._floor)
 
     def take_lesson(self, lesson: Lesson) -> None:
         """Another instance's 429 taught a pace and a burst: this budget's are no larger (taken once)."""
@@ -86,8 +127,12 @@ class Learning:
             return
         bucket = self._bucket
         self.lesson = lesson.number
-        bucket.rate = max(min(bucket.rate, lesson.per_second), self.ceiling * FLOOR)
+        bucket.rate = max(min(bucket.rate, lesson.per_second), self._floor)
+        if lesson.per_second < self.ceiling:
+            self.ceiling = max(lesson.per_second, self._floor)
+            self._learned_until = max(self._learned_until, self.last_grant + RELEARN_SECONDS)
         bucket.resize(min(bucket.burst, lesson.burst))
+        self.max_burst = min(self.max_burst, max(lesson.burst, 1.0))
 
     def take_burst(self, other: "Learning") -> None:
         """Another budget of the same limit (another channel's) learned its burst: this one is no larger, and
@@ -95,18 +140,3 @@ class Learning:
         self._bucket.resize(min(self._bucket.burst, other._bucket.burst))
         self.max_burst = min(self.max_burst, other.max_burst)
         self.probe_after = max(self.probe_after, other.probe_after)
-
-    def learn_ceiling(self, now: float) -> None:
-        """Slack showed a ceiling this budget did not know: take what it was doing as the ceiling, halved."""
-        if self.ceiling is not None:
-            return
-        bucket = self._bucket
-        bucket.refill(now)  # without a rate: nothing accrues, the clock moves on
-        last_minute = [at for at in self._recent if at > now - 60.0]
-        last_seconds = sum(1 for at in last_minute if at > now - CEILING_EVIDENCE)
-        self.ceiling = max(len(last_minute), 1) / 60.0
-        bucket.rate = self.ceiling * DECREASE
-        self.max_burst = max(float(last_seconds), 1.0)
-        bucket.burst = max(self.max_burst * DECREASE, 1.0)
-        bucket.tokens = min(bucket.tokens, 1.0)
-        self._recent.clear()

@@ -3,9 +3,9 @@ limits the method per channel), one lock and one clock for the threads of the bo
 other instances serving the workspace (`bot.shared`): a turn takes a token there too, a 429 pauses and
 teaches every instance, and each instance's room counts what the others want.
 
-Across channels it learns what one channel's budget cannot see: a channel that learned Slack's burst for a
-method teaches every channel's budget of it; 429s of calls made at a channel's steady pace in two channels
-within a few seconds show a workspace ceiling the workspace's budget did not know.
+A 429 is about one budget (Slack does not say which): the channel's where the call went beyond what that
+channel had shown Slack takes, else the workspace's; that budget learns from it, and every budget of the call
+pauses. A channel that learned Slack's burst for a method teaches every channel's budget of it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from bot.shared.base import Bucket, Held, SharedState
 from bot.shared.local import LocalState
 from bot.slack.methods import DEFAULT_LIMITS, MethodLimits
 from bot.slack.pacing.budget import Budget
-from bot.slack.pacing.learning import CEILING_EVIDENCE
 from bot.slack.pacing.queue import Priority
 from bot.slack.pacing.turn import FAILED, LANDED, RATE_LIMITED, UNUSED, Turn
 
@@ -36,7 +35,6 @@ class Pacer:
         self.shared = shared or LocalState(clock)
         self._limits = dict(DEFAULT_LIMITS if limits is None else limits)
         self._budgets: dict[tuple[str, str | None], Budget] = {}
-        self._refusals: dict[str, dict[str, float]] = {}  # method → channel → when it was last answered 429
         self._channel_bursts: dict[str, Budget] = {}  # method → the channel budget that last learned its burst
         self._lock = threading.Lock()
         for method, limits in self._limits.items():  # followed from the start, before any question comes
@@ -44,11 +42,12 @@ class Pacer:
                 self._budget(method, None)
         self.shared.follow(self._wants, self._learn)
 
-    def turn(self, method: str, priority: Priority = Priority.URGENT, channel: str | None = None) -> Turn:
+    def turn(self, method: str, priority: Priority = Priority.URGENT, channel: str | None = None,
+             newest_first: bool = False) -> Turn:
         """A place in `method`'s queues (the channel's, where Slack limits the method per channel, then the
-        workspace's)."""
+        workspace's). `newest_first`: among waiters of its priority, the newest goes first (see `queue`)."""
         with self._lock:
-            return Turn(self, method, priority, self._budgets_for(method, channel), channel)
+            return Turn(self, method, priority, self._budgets_for(method, channel), channel, newest_first)
 
     def estimate(self, method: str, priority: Priority = Priority.URGENT, channel: str | None = None) -> float:
         """How long a call of `method` asked for now would wait (0: it could go at once)."""
@@ -85,7 +84,7 @@ class Pacer:
             if turn.asked_at is None:
                 turn.asked_at = now
             for budget in turn.budgets:  # the channel's first: no place in the workspace's queue until it is ready
-                wait = budget.request(turn, turn.priority, now)
+                wait = budget.request(turn, turn.priority, now, turn.newest_first)
                 if wait > 0:
                     return wait
             for budget in turn.budgets:
@@ -131,7 +130,9 @@ class Pacer:
             turn.answered = True
             now = self.clock()
             if outcome == RATE_LIMITED:
-                explained = [budget.rate_limited(turn, retry_after, now) for budget in turn.budgets]
+                about = self._refused_by(turn)
+                for budget in turn.budgets:
+                    budget.rate_limited(turn, retry_after, now, learn=budget is about)
                 lessons = self._shared_buckets(turn)
             else:
                 report = {LANDED: Budget.landed, FAILED: Budget.failed, UNUSED: Budget.unused}[outcome]
@@ -141,13 +142,9 @@ class Pacer:
             self.shared.answered(turn.names)
             return
         self.shared.pause(lessons, retry_after)  # every instance waits, and learns what this one learned
-        if turn.channel is None or len(turn.budgets) < 2:
-            return
-        with self._lock:  # the first budget is the channel's
-            if explained[0]:
-                self._channel_burst_learned(turn.method, turn.budgets[0])
-            else:
-                self._refused_in(turn.method, turn.channel, self.clock())
+        if len(turn.budgets) > 1 and about is turn.budgets[0]:
+            with self._lock:
+                self._channel_burst_learned(turn.method, about)
 
     # -- what the instances share ------------------------------------------------------------------
 
@@ -176,18 +173,11 @@ class Pacer:
     def _limit(self, method: str) -> MethodLimits:
         return self._limits.get(method, MethodLimits())
 
-    def _refused_in(self, method: str, channel: str | None, now: float) -> None:
-        """A call of `method` in `channel`, made at its channel's steady pace, was answered 429: such 429s from
-        two channels in a few seconds show a workspace ceiling that the workspace's budget did not know. (A
-        call that spent its channel's burst says only that the burst was too large.)"""
-        if channel is None or self._limit(method).per_channel is None:
-            return
-        recent = self._refusals.setdefault(method, {})
-        recent[channel] = now
-        for other in [other for other, at in recent.items() if at < now - CEILING_EVIDENCE]:
-            del recent[other]
-        if len(recent) >= 2:
-            self._budget(method, None).learn_ceiling(now)
+    @staticmethod
+    def _refused_by(turn: Turn) -> Budget:
+        """The budget a 429 to `turn`'s call is about (Slack does not say): the channel's, where the call went
+        beyond what that channel has shown Slack takes; else the workspace's (with the lock held)."""
+        return next((budget for budget in turn.budgets[:-1] if budget.explains(turn)), turn.budgets[-1])
 
     def _channel_burst_learned(self, method: str, taught: Budget) -> None:
         """One channel's budget learned Slack's burst in a channel: it is the same in every channel."""

@@ -1,4 +1,6 @@
-"""The calls waiting for one budget, in order: by priority, then by when they began to wait. Pure.
+"""The calls waiting for one budget, in order: by priority, then by when they began to wait (the oldest first,
+or the newest first for a call that stands in for another that comes in order of arrival: a status shown
+while the first words wait for their turn goes first to the newest question, whose words come last). Pure.
 
 A waiter keeps its place between asks; one told to ask again that has not done so for a while has gone
 (its reply ended), and is dropped so that it holds no one back.
@@ -15,20 +17,28 @@ GONE_AFTER = 5.0  # a waiter that has not asked again this long after it was tol
 
 
 class Priority(IntEnum):
-    URGENT = 0  # a new message, a reply's first words, the end of an answer, a retry: someone waits on it
-    ROUTINE = 1  # an intermediate edit or append: a later one carries the same text and more
+    FIRST = 0  # a reply's sign of life or first words: someone waits on it and sees nothing yet
+    URGENT = 1  # a new message, the end of an answer, a retry: someone waits on it
+    ROUTINE = 2  # an intermediate edit or append: a later one carries the same text and more
+
+    @property
+    def urgent(self) -> bool:
+        """Someone waits on the call: it may use a budget's last tokens, and probe beyond them."""
+        return self < Priority.ROUTINE
 
 
 @dataclass
 class _Waiter:
     priority: Priority
-    since: float  # when it started waiting: earlier goes first, within a priority
+    since: float  # when it started waiting: earlier goes first, within a priority ...
     order: int  # ties
     ask_again_at: float  # when it was told to ask again
+    newest_first: bool = False  # ... unless it stands in for a call that comes in order of arrival
 
     @property
     def rank(self) -> tuple[int, float, int]:
-        return self.priority, self.since, self.order
+        return (self.priority, -self.since, -self.order) if self.newest_first else (self.priority, self.since,
+                                                                                   self.order)
 
 
 class Queue:
@@ -39,11 +49,12 @@ class Queue:
     def __len__(self) -> int:
         return len(self._waiting)
 
-    def join(self, key: Hashable, priority: Priority, now: float, ask_again_at: float) -> None:
+    def join(self, key: Hashable, priority: Priority, now: float, ask_again_at: float,
+             newest_first: bool = False) -> None:
         """`key` waits (or, waiting, asks again): it keeps its place; a higher priority moves it up."""
         waiter = self._waiting.get(key)
         if waiter is None:
-            self._waiting[key] = _Waiter(priority, now, next(self._order), ask_again_at)
+            self._waiting[key] = _Waiter(priority, now, next(self._order), ask_again_at, newest_first)
         else:
             waiter.priority = min(waiter.priority, priority)
             waiter.ask_again_at = ask_again_at

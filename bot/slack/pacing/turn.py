@@ -25,9 +25,10 @@ LANDED, RATE_LIMITED, FAILED, UNUSED = "landed", "rate_limited", "failed", "unus
 
 class Turn:
     def __init__(self, pacer: "Pacer", method: str, priority: Priority, budgets: "list[Budget]",
-                 channel: str | None = None) -> None:
+                 channel: str | None = None, newest_first: bool = False) -> None:
         self.method = method
         self.priority = priority
+        self.newest_first = newest_first  # among waiters of its priority, the newest goes first (see `queue`)
         self.channel = channel
         self.budgets = budgets  # the channel's first (where Slack limits the method per channel), then the workspace's
         self._pacer = pacer
