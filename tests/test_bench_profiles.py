@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from bench import limits
+from bench.floor import capacities, last_answer_floor, slack_floor
 from bench.limits import Limit
+from bench.workload import Workload
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = range(300)
@@ -74,3 +76,82 @@ def test_a_drawn_profile_is_described_in_full_for_the_saved_results():
     assert text.count(";") == len(limits.draw(3)) - 1 and "chat.postMessage per channel: 60/min" in text
     assert limits.as_json(limits.draw(3))[0] == {"method": "chat.update", "per_minute": 50,
                                                  "burst": limits.draw(3)[0].burst, "per_channel": False}
+
+
+# -- Slack's floor ------------------------------------------------------------------------------------------
+
+
+def profile(post=(60, 1), status=(60, 1), start=(60, 1), update=(60, 1), append=(60, 1), channel_post=None):
+    """A profile of (per minute, burst) workspace limits, and optionally a per-channel post limit."""
+    made = [Limit("chat.postMessage", *post), Limit("assistant.threads.setStatus", *status),
+            Limit("chat.startStream", *start), Limit("chat.update", *update), Limit("chat.appendStream", *append)]
+    if channel_post:
+        made.append(Limit("chat.postMessage", *channel_post, per_channel=True))
+    return tuple(made)
+
+
+def test_the_sign_of_life_floor_adds_up_the_status_post_and_stream_budgets():
+    floor = slack_floor(profile(), Workload(5, 80))
+    # one call of each at once (bursts of 1), then one of each a second later
+    assert floor.sign_of_life_s == pytest.approx((0, 0, 0, 1, 1), abs=1e-5)
+    assert floor.sign_of_life_s_p95 == pytest.approx(1.0, abs=1e-5)  # interpolated as the measured p95 is
+
+
+def test_the_first_words_floor_counts_messages_created_after_the_words_and_placeholders_changed_after():
+    floor = slack_floor(profile(), Workload(5, 80))
+    # by F (0.4 s) each bucket has made one message; a second post or start only at 1 s (0.6 s after F),
+    # a third at 2 s: two replies at F, four at 1 s, the fifth at 2 s
+    assert floor.first_words_s == pytest.approx((0, 0, 0.6, 0.6, 1.6), abs=1e-5)
+    assert floor.first_words_s_p95 == pytest.approx(1.4, abs=1e-5)
+
+
+def test_placeholders_posted_before_the_words_and_then_edited_can_beat_posting_the_words():
+    # posts: a burst of one, ten a second; no streams. By F = 0.4 s five posts can be made, but only one of
+    # them after the words exist: with chat.update to spare, all five show their words at F
+    edits = profile(post=(600, 1), start=(0, 0), append=(0, 0), update=(50, 10))
+    assert slack_floor(edits, Workload(5, 80)).first_words_s == pytest.approx((0,) * 5, abs=1e-5)
+    no_edits = profile(post=(600, 1), start=(0, 0), append=(0, 0), update=(0, 0))
+    assert slack_floor(no_edits, Workload(5, 80)).first_words_s == pytest.approx((0, .1, .2, .3, .4), abs=1e-5)
+    # and a stream started empty, then appended to, likewise
+    streams = profile(post=(0, 0), start=(600, 1), append=(100, 10), update=(0, 0))
+    assert slack_floor(streams, Workload(5, 80)).first_words_s == pytest.approx((0,) * 5, abs=1e-5)
+
+
+def test_a_per_channel_burst_of_one_or_more_lets_each_replys_first_call_go_at_once():
+    assert capacities(profile(channel_post=(60, 1)))["chat.postMessage"].first_after == 0
+    late = capacities(profile(channel_post=(60, 0.5)))["chat.postMessage"]
+    assert late.first_after == pytest.approx(0.5) and late.by(0.4) == 0 and late.by(0.5) == 1
+
+
+def test_the_sign_of_life_floor_matches_the_calls_each_bucket_allows_one_by_one():
+    for seed in range(20):
+        drawn = limits.draw(seed)
+        caps = capacities(drawn)
+        calls = sorted(max(0.0, (n - cap.burst) / cap.per_second) if n > cap.burst else 0.0
+                       for cap in (caps[m] for m in ("chat.postMessage", "assistant.threads.setStatus",
+                                                      "chat.startStream"))
+                       for n in range(1, 101))
+        assert slack_floor(drawn, Workload(100, 80)).sign_of_life_s == pytest.approx(calls[:100], abs=1e-5)
+
+
+def test_the_fixed_profiles_floors():
+    assert slack_floor(limits.PROFILES["small"], Workload(100, 80)).first_words_s_p95 == 0  # bursts of 100
+    strict = slack_floor(limits.PROFILES["strict"], Workload(100, 80))
+    # 20 posts + 20 statuses + 2 starts at once, then 10 + 10 + 1/3 a second
+    assert strict.sign_of_life_s_p95 == pytest.approx(2.7, abs=0.05)
+    # words: 20 + 10·(t − F) posts (+ 4 placeholders edited), 4 starts by then: 95 shown at about 7.1 s
+    assert strict.first_words_s_p95 == pytest.approx(6.7, abs=0.05)
+    assert slack_floor(limits.PROFILES["strict"], Workload(1, 200)).first_words_s == (0,)
+
+
+def test_the_last_answer_floor_is_the_message_budget_or_the_model_whichever_is_later():
+    posts_only = profile(post=(600, 1), start=(0, 0))
+    at_once = last_answer_floor(posts_only, [0.0] * 100, 80)
+    assert at_once.messages_s == pytest.approx(9.9, abs=1e-4)  # 99 more posts at ten a second
+    assert at_once.seconds == at_once.messages_s
+    slow = last_answer_floor(posts_only, [float(i) for i in range(10)], 80)
+    assert slow.messages_s == pytest.approx(9.0, abs=1e-4)  # the budget keeps up: the last question's time
+    assert slow.seconds == slow.model_s > 9.4  # then the model writes its answer
+    small = last_answer_floor(limits.PROFILES["small"], [60 * i / 1000 for i in range(1000)], 80)
+    # 100 + 2 at once, then 10 + 1/3 a second: the 1000th message at about 87 s
+    assert small.seconds == pytest.approx(87.0, abs=0.1)
