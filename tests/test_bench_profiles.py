@@ -3,12 +3,16 @@ without sockets; then a quick run of each new path (`--profiles random:…`, `--
 
 from __future__ import annotations
 
+import json
+import math
 import statistics
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from bench import limits
+from bench import limits, targets
 from bench.floor import capacities, last_answer_floor, slack_floor
 from bench.limits import Limit
 from bench.workload import Workload
@@ -155,3 +159,64 @@ def test_the_last_answer_floor_is_the_message_budget_or_the_model_whichever_is_l
     small = last_answer_floor(limits.PROFILES["small"], [60 * i / 1000 for i in range(1000)], 80)
     # 100 + 2 at once, then 10 + 1/3 a second: the 1000th message at about 87 s
     assert small.seconds == pytest.approx(87.0, abs=0.1)
+
+
+# -- targets ------------------------------------------------------------------------------------------------
+
+
+def row(replies=100, **figures) -> dict:
+    base = {"profile": "random:1", "workload": f"{replies} × 80 words", "strategy": "this bot", "replies": replies,
+            "complete": replies, "early": 0, "rate_limited": 0, "sign_of_life_ms_p95": 500.0,
+            "first_words_ms_p95": 1000.0, "staleness_s_p95": 2.0, "floor_sign_of_life_ms_p95": 0.0,
+            "floor_first_words_ms_p95": 0.0}
+    return {**base, **figures}
+
+
+def test_the_targets_of_100_replies_and_the_floor_plus_a_second_where_the_floor_is_above_them():
+    assert targets.failures(row()) == 0 and len(targets.check(row())) == 6
+    assert targets.failures(row(rate_limited=11, early=1, complete=99)) == 3
+    assert targets.failures(row(first_words_ms_p95=6500.0)) == 1  # 5 s
+    held = {one.name: one for one in targets.check(row(first_words_ms_p95=6500.0, floor_first_words_ms_p95=6000.0))}
+    assert held["first words p95"].holds and "floor 6.00 s + 1 s applies" in held["first words p95"].text
+    assert not targets.check(row(first_words_ms_p95=7500.0, floor_first_words_ms_p95=6000.0))[4].holds
+    assert targets.failures(row(sign_of_life_ms_p95=1500.0, floor_sign_of_life_ms_p95=800.0)) == 1
+    assert targets.failures(row(sign_of_life_ms_p95=1500.0, floor_sign_of_life_ms_p95=1200.0)) == 0
+    assert targets.failures(row(first_words_ms_p95=math.nan)) == 1  # no words shown: not held
+
+
+def test_the_targets_of_20_and_1_reply():
+    assert [one.name for one in targets.check(row(20))] == ["complete", "early calls", "first words p95",
+                                                             "staleness p95"]
+    assert targets.failures(row(20, first_words_ms_p95=2100.0, staleness_s_p95=8.5)) == 2
+    assert targets.failures(row(1, first_words_ms_p95=90.0, staleness_s_p95=0.29)) == 0
+    assert targets.failures(row(1, first_words_ms_p95=110.0, staleness_s_p95=0.31)) == 2
+
+
+def test_the_worst_seed_fails_the_most_targets_then_has_the_slowest_first_words():
+    rows = [row(profile="random:1", first_words_ms_p95=4000.0), row(profile="random:2", first_words_ms_p95=900.0,
+                                                                     early=2),
+            row(profile="random:3", first_words_ms_p95=4500.0), row(profile="strict", early=5, complete=0)]
+    [worst] = targets.worst_seeds(rows)
+    assert worst["seed"] == "random:2" and worst["profile"] == "worst seed: random:2" and worst["worst_of"] == 3
+    [worst] = targets.worst_seeds([row(profile="random:1", first_words_ms_p95=4000.0),
+                                   row(profile="random:3", first_words_ms_p95=4500.0)])
+    assert worst["seed"] == "random:3"
+    assert targets.worst_seeds([row(profile="random:1"), row(profile="small")]) == []  # one seed: no summary
+
+
+# -- the new paths, run (about 10 s each) -------------------------------------------------------------------
+
+
+def test_the_benchmark_runs_on_random_profiles_and_prints_the_floor_the_targets_and_the_worst_seed(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "bench", "--replies", "1", "--profiles", "random:1-2",
+                           "--strategies", "this bot", "--out", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "| floor sol/fw p95 ms |" in done.stdout and "| random:2 | 1 × 200 words | this bot | 1/1 |" in done.stdout
+    assert "| worst seed: random:" in done.stdout and "Targets (this bot):" in done.stdout
+    saved = json.loads((tmp_path / "latest.json").read_text())
+    assert [row["profile"] for row in saved["rows"]] == ["random:1", "random:2"]
+    assert saved["rows"][0]["floor_first_words_ms_p95"] == 0
+    assert saved["profiles"]["random:2"] == limits.as_json(limits.draw(2))
+    assert saved["worst_seeds"][0]["worst_of"] == 2 and len(saved["targets"]) == 3
+    assert limits.describe(limits.draw(1)) in (tmp_path / "latest.md").read_text()
