@@ -220,3 +220,17 @@ def test_the_benchmark_runs_on_random_profiles_and_prints_the_floor_the_targets_
     assert saved["profiles"]["random:2"] == limits.as_json(limits.draw(2))
     assert saved["worst_seeds"][0]["worst_of"] == 2 and len(saved["targets"]) == 3
     assert limits.describe(limits.draw(1)) in (tmp_path / "latest.md").read_text()
+
+
+def test_the_instances_benchmark_runs_at_scale(tmp_path, redis_server):
+    done = subprocess.run([sys.executable, "-m", "bench", "--instances", "--questions", "24", "--over", "2",
+                           "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    [saved] = json.loads((tmp_path / "instances-24.json").read_text())["rows"]
+    assert saved["replies"] == 24 and saved["instances"] == 3 and saved["redelivered"] == 3
+    assert saved["complete"] == 24 and saved["without_reply"] == saved["duplicates"] == saved["duplicate_asks"] == 0
+    assert saved["early"] == 0 and saved["last_whole_s"] >= saved["floor_last_whole_s"] > 2
+    assert len(saved["instance_peak_mb"]) == len(saved["instance_cpu_s"]) == 3
+    assert all(mb > 10 for mb in saved["instance_peak_mb"]) and all(cpu >= 0 for cpu in saved["instance_cpu_s"])
+    assert "✓ answered exactly once: 24/24 whole" in done.stdout and "Slack's floor for the last answer" in done.stdout
+    assert (tmp_path / "instances-24.md").read_text().startswith("# Several instances at scale")
