@@ -187,6 +187,7 @@ def run(instances: int, shared: bool, workload: Workload, limits: tuple, *, arri
             redis.stop()
     ended = time.monotonic()
     figures = measure(asked, slack, bedrock, ended)
+    figures.cpu_s, figures.peak_mb, figures.seconds = sum(cpu), max(peaks), ended - started  # all instances'
     threads = replies_by_thread(slack)
     shown = {one.index: replies_shown(threads.get((one.channel, one.thread_ts), []), one.answer) for one in asked}
     asks = asked_counts(bedrock)
@@ -345,7 +346,8 @@ def render_scale(rows: list[dict]) -> str:
             f"{row['complete']}/{row['replies']}",
             f"{row['without_reply']} / {row['duplicates']}, {row['duplicate_asks']}",
             f"{row['rate_limited']}" + (f" ({limited})" if limited else ""), str(row["early"]),
-            f"{row['last_whole_s']:.1f} ({row['floor_last_whole_s']:.1f})",
+            (f"{row['last_whole_s']:.1f} ({row['floor_last_whole_s']:.1f})" if not math.isnan(row["last_whole_s"])
+             else f"not all by {row['seconds']:.0f} ({row['floor_last_whole_s']:.1f})"),
             f"{row['first_words_ms_p50']:.0f} / {row['first_words_ms_p95']:.0f}",
             f"{row['staleness_s_p50']:.1f} / {row['staleness_s_p95']:.1f}",
             " · ".join(f"{name} {count:.2f}" for name, count in row["calls_by_method"].items()),
@@ -375,9 +377,9 @@ def save_scale(out: Path, rows: list[dict], table: str, verdicts: str, command: 
 SCALE_LEGEND = ("Each question in a channel of its own, question i sent at i·S/N seconds to instance i mod n, a "
                 "tenth of them delivered again a second later to the next instance; the instances share a real "
                 "redis-server. Last answer whole: seconds from the first question until every word of every "
-                "answer had shown (– if some never did); in brackets Slack's floor for it (bench/floor.py, "
-                "last_answer_floor): every answer needs a message of its own, and chat.postMessage and "
-                "chat.startStream allow only so many. Missing: questions whose thread never showed a reply; "
+                "answer had shown (\"not all by\" the run's end if some never did); in brackets Slack's floor for "
+                "it (bench/floor.py, last_answer_floor): every answer needs a message of its own, and "
+                "chat.postMessage and chat.startStream allow only so many. Missing: questions whose thread never showed a reply; "
                 "twice: threads that showed two replies, and questions the model was asked twice. Peak MB: "
                 "each instance's VmHWM; CPU s: each instance's user + system time from the first question to "
                 "the end of the run.")
