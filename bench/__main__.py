@@ -8,6 +8,8 @@ and saves it, with the raw figures, under bench/results/.
 
   python -m bench                                   every profile, workload and strategy (an hour or so)
   python -m bench --replies 1,20 --profiles small   fewer runs
+  python -m bench --profiles strict,random:1-5      Slack profiles: fixed ones, and workspaces drawn from seeds
+  python -m bench --replies 100 --check             exit 1 unless every target holds (they are always printed)
   python -m bench --strategies "this bot,edit only"
   python -m bench --set SLACK_UPDATE_INTERVAL_SECONDS=0.5   another setting of the bot, for every run
   python -m bench --smoke                           a quick check that the benchmark works
@@ -32,7 +34,9 @@ from pathlib import Path
 from typing import Callable
 
 from bench import limits as slack_limits
-from bench.measure import Asked, Figures, measure, reply_messages, shows_whole_answer
+from bench import targets
+from bench.floor import slack_floor
+from bench.measure import Asked, Figures, measure, replies_by_thread, shows_whole_answer
 from bench.peers import ENV as PEER_ENV
 from bench.peers import RULES
 from bench.workload import SMOKE, WORKLOADS, Workload, answer, question, reply_for
@@ -43,6 +47,7 @@ from standins.slack import FakeSlack
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 QUIET_SECONDS = 1.5  # after the last reply is complete: no more calls for this long ends the run
+MAX_CONCURRENT = 1000  # the most MAX_CONCURRENT_REPLIES the bot takes
 
 # name → (what it is, the command that runs the bot, its settings)
 STRATEGIES: dict[str, tuple[str, list[str], dict[str, str]]] = {
@@ -70,20 +75,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--replies", default="1,20,100", help="workloads by replies at once (default 1,20,100)")
-    parser.add_argument("--profiles", default="small,large", help="Slack profiles, from: " + ", ".join(slack_limits.PROFILES))
+    parser.add_argument("--profiles", default=None,
+                        help="Slack profiles (default small,large; --smoke: small), comma-separated, from: "
+                             + ", ".join(slack_limits.PROFILES) + ", random:SEED (a workspace drawn from SEED, see "
+                             "bench/limits.py) and random:A-B (seeds A to B)")
     parser.add_argument("--strategies", default=None, help="comma-separated, from: " + ", ".join(STRATEGIES)
                         + " (default: all for 1 and 20 replies; the first three for 100)")
     parser.add_argument("--timeout", type=float, default=None, help="seconds a run may take (default 60 + 2 per reply)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a bot setting for every run (for example SLACK_UPDATE_INTERVAL_SECONDS=0.5); repeatable")
     parser.add_argument("--smoke", action="store_true", help="a quick check that the benchmark works")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 unless every target of this bot's rows holds (see bench/targets.py)")
     parser.add_argument("--out", type=Path, default=None, help="where to save (default bench/results)")
     args = parser.parse_args(argv)
     workloads = SMOKE if args.smoke else {n: WORKLOADS[n] for n in map(int, args.replies.split(","))}
-    profiles = ["small"] if args.smoke else [p.strip() for p in args.profiles.split(",")]
+    try:
+        profiles = slack_limits.expand(args.profiles or ("small" if args.smoke else "small,large"))
+    except ValueError as error:
+        parser.error(str(error))
     chosen = ["this bot", "edit only"] if args.smoke else (
         None if args.strategies is None else [s.strip() for s in args.strategies.split(",")])
-    unknown = [s for s in chosen or [] if s not in STRATEGIES] + [p for p in profiles if p not in slack_limits.PROFILES]
+    unknown = [s for s in chosen or [] if s not in STRATEGIES]
     if unknown:
         parser.error(f"unknown: {', '.join(unknown)}")
     overrides = dict(item.split("=", 1) for item in args.set)
@@ -91,19 +104,28 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = []
     for profile in profiles:
+        limits = slack_limits.resolve(profile)
         for count, workload in workloads.items():
+            floor = slack_floor(limits, workload)
             for strategy in chosen or DEFAULT_STRATEGIES.get(count, list(STRATEGIES)):
                 timeout = args.timeout or 60 + 2 * workload.replies
                 print(f"… {profile} bursts, {workload.name}, {strategy}", file=sys.stderr, flush=True)
-                log = out / "logs" / f"{profile}-{count}-{strategy.replace(' ', '-')}.log"
-                figures = run(strategy, workload, slack_limits.PROFILES[profile], timeout=timeout,
-                              overrides=overrides, log_path=log)
-                rows.append({"profile": profile, "workload": workload.name, "strategy": strategy, **figures.summary()})
-    table = render(rows)
+                log = out / "logs" / f"{profile.replace(':', '-')}-{count}-{strategy.replace(' ', '-')}.log"
+                figures = run(strategy, workload, limits, timeout=timeout, overrides=overrides, log_path=log)
+                rows.append({"profile": profile, "workload": workload.name, "strategy": strategy,
+                             **figures.summary(), **floor.summary()})
+    worst = targets.worst_seeds(rows)
+    table = render(rows + worst)
+    ours = [row for row in rows + worst if row["strategy"] == "this bot"]
+    verdicts = targets.render(ours) if ours else ""
     print(table)
-    save(out, rows, table, profiles,
+    if verdicts:
+        print(f"\nTargets (this bot):\n\n{verdicts}")
+    save(out, rows, worst, table, verdicts, profiles,
          command=" ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]))
     print(f"\nsaved in {out}", file=sys.stderr)
+    if args.check and any(targets.failures(row) for row in ours):
+        return 1
     return 0 if all(row["complete"] == row["replies"] for row in rows if row["strategy"] == "this bot") else 1
 
 
@@ -157,7 +179,7 @@ def bot_env(slack: FakeSlack, bedrock: FakeBedrock, scratch: str, replies: int) 
         "SLACK_BOT_TOKEN": "xoxb-benchmark",
         "SLACK_APP_TOKEN": "xapp-benchmark",
         "SLACK_API_URL": slack.api_url,
-        "MAX_CONCURRENT_REPLIES": str(max(32, replies + 8)),  # every reply of the workload streams at once
+        "MAX_CONCURRENT_REPLIES": str(min(MAX_CONCURRENT, max(32, replies + 8))),  # every reply streams at once
         "LOG_LEVEL": "WARNING",
         "AWS_ACCESS_KEY_ID": "AKIDBENCHMARK",
         "AWS_SECRET_ACCESS_KEY": "benchmark",
@@ -176,8 +198,9 @@ def wait_until_done(slack: FakeSlack, asked: list[Asked], deadline: float,
     waiting = list(asked)
     while waiting and time.monotonic() < deadline:
         over = ended(waiting)
+        threads = replies_by_thread(slack)
         waiting = [one for one in waiting if one.index not in over
-                   and not shows_whole_answer(reply_messages(slack, one), one.answer)]
+                   and not shows_whole_answer(threads.get((one.channel, one.thread_ts), []), one.answer)]
         time.sleep(0.1)
     while time.monotonic() < deadline:
         with slack.lock:
@@ -214,6 +237,7 @@ COLUMNS = [
     ("complete", "complete", "{}"),
     ("sign_of_life_ms_p50", "sign of life p50/p95 ms", "{:.0f} / {:.0f}"),
     ("first_words_ms_p50", "first words p50/p95 ms", "{:.0f} / {:.0f}"),
+    ("floor_sign_of_life_ms_p95", "floor sol/fw p95 ms", "{:.0f} / {:.0f}"),
     ("staleness_s_p50", "staleness p50/p95 s", "{:.1f} / {:.1f}"),
     ("calls_by_method", "Slack calls per reply", "{}"),
     ("rate_limited", "429s", "{}"),
@@ -230,6 +254,8 @@ def render(rows: list[dict]) -> str:
         for key, _, pattern in COLUMNS:
             if key.endswith("_p50"):
                 cells.append(pattern.format(row[key], row[key.replace("_p50", "_p95")]))
+            elif key == "floor_sign_of_life_ms_p95":
+                cells.append(pattern.format(row[key], row["floor_first_words_ms_p95"]))
             elif key == "complete":
                 cells.append(f"{row['complete']}/{row['replies']}")
             elif key == "calls_by_method":
@@ -240,18 +266,31 @@ def render(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def save(out: Path, rows: list[dict], table: str, profiles: list[str], *, command: str) -> None:
+def save(out: Path, rows: list[dict], worst: list[dict], table: str, verdicts: str, profiles: list[str], *,
+         command: str) -> None:
+    """latest.json (every figure, each profile's limits, the targets' verdicts) and latest.md (the tables, and
+    each profile's limits, drawn ones included, so that a reader sees what each run was up against)."""
     out.mkdir(parents=True, exist_ok=True)
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     machine = f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
     strategies = "\n".join(f"- **{name}**: {what}" for name, (what, _, _) in STRATEGIES.items())
-    limits = "\n".join(f"- **{name}**: " + "; ".join(map(str, slack_limits.PROFILES[name])) for name in profiles)
-    (out / "latest.json").write_text(json.dumps({"when": when, "machine": machine, "command": command,
-                                                 "rows": rows}, indent=2, default=str))
+    limits = "\n".join(f"- **{name}**: " + slack_limits.describe(slack_limits.resolve(name)) for name in profiles)
+    ours = [row for row in rows + worst if row["strategy"] == "this bot"]
+    (out / "latest.json").write_text(json.dumps({
+        "when": when, "machine": machine, "command": command, "rows": rows, "worst_seeds": worst,
+        "targets": [targets.as_json(row) for row in ours],
+        "profiles": {name: slack_limits.as_json(slack_limits.resolve(name)) for name in profiles},
+    }, indent=2, default=str))
     (out / "latest.md").write_text(
-        f"# Benchmark: {when}\n\n{machine}. Command: `{command}`.\n\n{table}\n\n"
-        f"Strategies:\n{strategies}\n\nSlack stand-in's limits:\n{limits}\n"
+        f"# Benchmark: {when}\n\n{machine}. Command: `{command}`.\n\n{table}\n\n{LEGEND}\n\n"
+        + (f"Targets (this bot; see bench/targets.py):\n\n{verdicts}\n\n" if verdicts else "")
+        + f"Strategies:\n{strategies}\n\nSlack stand-in's limits:\n{limits}\n"
     )
+
+
+LEGEND = ("Floor sol/fw p95: Slack's floor (bench/floor.py), the sign of life p95 and the first words p95 that no "
+          "bot could beat on that profile's limits. A \"worst seed\" row repeats the row of the random seed that "
+          "failed the most targets (then: the slowest first words p95).")
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ class Figures:
     cpu_s: float = math.nan
     peak_mb: float = math.nan
     seconds: float = 0.0
+    whole_at: dict[int, float] = field(default_factory=dict)  # question → when its every word had shown (monotonic)
 
     def summary(self) -> dict:
         n = self.replies or 1
@@ -88,6 +89,20 @@ def reply_messages(slack: FakeSlack, one: Asked) -> list[Message]:
     return sorted(mine, key=lambda m: float(m.ts))
 
 
+def replies_by_thread(slack: FakeSlack) -> dict[tuple[str, str | None], list[Message]]:
+    """The bot's messages, by (channel, thread ts), each thread's oldest first: what `reply_messages` gives
+    for one question, for all of them in one pass over Slack's messages (a thousand questions would
+    otherwise read every message a thousand times, holding the stand-in's lock)."""
+    threads: dict[tuple[str, str | None], list[Message]] = {}
+    with slack.lock:
+        for m in slack.messages:
+            if m.bot_id == slack.bot_id:
+                threads.setdefault((m.channel, m.thread_ts), []).append(m)
+    for messages in threads.values():
+        messages.sort(key=lambda m: float(m.ts))
+    return threads
+
+
 def shows_whole_answer(messages: list[Message], answer: Answer) -> bool:
     """The reply's messages, read one after the other, show exactly the model's numbered words."""
     return tuple(tag for m in messages for tag in TAG.findall(m.text)) == answer.tags
@@ -106,12 +121,15 @@ def measure(asked: list[Asked], slack: FakeSlack, bedrock: FakeBedrock, ended_at
     for call in calls:
         if (call.params.get("channel") or call.params.get("channel_id")) in channels:
             figures.calls[call.method] += 1
+    threads = replies_by_thread(slack)
+    statuses_by_thread: dict[tuple[str, str], list[float]] = {}
+    for status in statuses:
+        statuses_by_thread.setdefault((status.channel, status.thread_ts), []).append(status.at)
     for one in asked:
-        messages = reply_messages(slack, one)
+        messages = threads.get((one.channel, one.thread_ts), [])
         request = requests.get(one.index)
         figures.deltas += len(one.answer.deltas)
-        signs = [m.posted_at for m in messages] + [s.at for s in statuses
-                                                   if s.channel == one.channel and s.thread_ts == one.thread_ts]
+        signs = [m.posted_at for m in messages] + statuses_by_thread.get((one.channel, one.thread_ts), [])
         if signs:
             figures.sign_of_life_ms.append(1000 * (min(signs) - one.at))
         if shows_whole_answer(messages, one.answer):
@@ -130,5 +148,7 @@ def measure(asked: list[Asked], slack: FakeSlack, bedrock: FakeBedrock, ended_at
                 shown.setdefault(tag, at)
         if shown:
             figures.first_words_ms.append(1000 * (min(shown.values()) - request.sent_at[1]))
+        if shown and all(tag in shown for tag in written):
+            figures.whole_at[one.index] = max(shown.values())
         figures.staleness_s.extend(shown.get(tag, ended_at) - at for tag, at in written.items())
     return figures
