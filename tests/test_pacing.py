@@ -114,7 +114,7 @@ def test_a_429_at_the_pace_of_the_rate_pauses_the_method_and_halves_the_rate():
     assert take(budget, "a", URGENT, 3.999) > 0
     assert budget.rate == pytest.approx(0.5) and budget.burst == pytest.approx(10)
     assert go(budget, "a", URGENT, 4.0) == 0.0  # the one call Slack said it would take
-    assert take(budget, "b", URGENT, 4.0) > 0  # nothing accrued during the pause
+    assert take(budget, "b", URGENT, 4.0) > 0  # Slack had refilled just the one call it said it would take
     assert take(budget, "b", URGENT, 6.0) == 0.0  # one token per 2 s now
 
 

@@ -22,16 +22,18 @@ def test_the_status_waits_for_its_turn_and_a_placeholder_goes_only_when_its_edit
     assert choose_sign_of_life([], ready=set()) is None
 
 
-@pytest.mark.parametrize("preference, usable, ready, chosen", [
-    ("auto", {"stream", "edit"}, {"stream"}, STREAM),  # a start now, and room to stop it
-    ("auto", {"stream", "edit"}, set(), EDIT),  # the start would wait, or every stop is spoken for: post instead
-    ("stream", {"stream", "edit"}, set(), STREAM),  # streams whatever the wait
-    ("stream", {"edit"}, set(), EDIT),  # ... where Slack allows them
-    ("edit", {"stream", "edit"}, {"stream"}, EDIT),
+@pytest.mark.parametrize("preference, usable, waits, chosen", [
+    ("auto", {"stream", "edit"}, {"stream": 0.0, "edit": 0.0}, STREAM),  # both open now: a stream
+    ("auto", {"stream", "edit"}, {"stream": 0.04, "edit": 0.0}, STREAM),  # a wait under SOON is none
+    ("auto", {"stream", "edit"}, {"stream": 2.0, "edit": 0.0}, EDIT),  # the start would wait: post instead
+    ("auto", {"stream", "edit"}, {"stream": 2.0, "edit": 5.0}, STREAM),  # ... unless posts would wait longer
+    ("auto", {"stream", "edit"}, {"edit": 9.0}, EDIT),  # every stop is spoken for: no stream
+    ("stream", {"stream", "edit"}, {}, STREAM),  # streams whatever the wait
+    ("stream", {"edit"}, {}, EDIT),  # ... where Slack allows them
+    ("edit", {"stream", "edit"}, {"edit": 0.0}, EDIT),
 ])
-def test_the_answer_streams_when_the_start_budget_has_room_and_a_stop_is_kept_for_it(preference, usable, ready,
-                                                                                 chosen):
-    assert choose_surface(PREFERENCES[preference], usable=usable, ready=ready) is chosen
+def test_the_answer_opens_where_it_opens_soonest_with_room_for_what_it_holds(preference, usable, waits, chosen):
+    assert choose_surface(PREFERENCES[preference], usable=usable, waits=waits) is chosen
 
 
 def router(**kwargs) -> tuple[Router, list[float]]:
@@ -49,8 +51,8 @@ def place(channel: str, thread_ts: str | None) -> Place:
 def test_open_streams_keep_their_stops():
     r, now = router()  # stops: 2 in the bucket, and one every 3 s
     assert r.answer_surface(place("C1", "1.0")) is STREAM
-    r.hold("chat.stopStream", 5)
-    assert r.answer_surface(place("C2", "2.0")) is EDIT  # the stops of the next 10 s are all spoken for
+    r.hold("chat.stopStream", 82)
+    assert r.answer_surface(place("C2", "2.0")) is EDIT  # the stops of the next four minutes are all spoken for
     r.hold("chat.stopStream", -1)
     assert r.answer_surface(place("C2", "2.0")) is STREAM
 

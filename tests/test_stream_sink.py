@@ -331,8 +331,20 @@ def test_a_start_that_cannot_go_soon_is_posted_instead_unless_told_to_wait():
     layout.feed("Hello")
     due = sink.due(0.0)
     assert sink.wait(due, 0.01)  # the one call slot is busy for a moment: worth waiting
+    assert sink.wait(due, 0.6)  # the starts ahead of it go first: still worth waiting
     assert not sink.wait(due, 2.5)  # the start budget is spent: post instead
     assert sink.handover == 0 and sink.refusal is None and sink.done  # handed over, and nothing learned
+
+    layout = Layout()
+    rivalled = StreamSink(layout, PLACE, rival="chat.postMessage")
+    layout.feed("Hello")
+
+    class PostsWaitLonger(Unlimited):
+        def estimate(self, method: str) -> float:
+            return 9.0
+
+    assert rivalled.wait(rivalled.due(0.0), 2.5, PostsWaitLonger())  # posting would be later still: wait
+    assert not rivalled.wait(rivalled.due(0.0), 2.5, Unlimited()) and rivalled.handover == 0
 
     layout = Layout()
     waiting = StreamSink(layout, PLACE, wait_for_starts=True)  # SLACK_REPLY_SURFACE=stream

@@ -26,12 +26,14 @@ class RedisSettings:
 class Bucket:
     """One of Slack's budgets, as a call asks it for a token: `name` (a method, or a method in a channel),
     the pace it refills at now (`per_second`; None: no budget of its own, only Retry-After pauses), the burst
-    it holds, and the tokens the call needs there (1, or more for a routine call that leaves a reserve)."""
+    it holds, the tokens the call needs there (1, or more for a routine call that leaves a reserve), and the
+    tokens this instance's bucket holds (after a 429: what Slack's holds, as `pacing.learning` reckons it)."""
 
     name: str
     per_second: float | None
     burst: float
     needs: float = 1.0
+    tokens: float = 1.0
 
 
 @dataclass(frozen=True)

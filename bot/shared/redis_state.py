@@ -52,11 +52,12 @@ redis.replicate_commands()
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
--- what a budget held when last spent (`held`, at `updated`), refilled at `rate` since (not while paused)
+-- what a budget held when last spent (`held`, at `updated`), refilled at `rate` since (a pause stops the
+-- spending, not Slack's refill: see bot.slack.pacing.bucket)
 local function refilled(held, updated, paused, rate, burst)
   local tokens = tonumber(held)
   if tokens == nil then return burst end
-  local from = math.max(tonumber(updated) or now, paused)
+  local from = tonumber(updated) or now
   if now > from then tokens = tokens + (now - from) * rate end
   return math.min(tokens, burst)
 end
@@ -129,19 +130,21 @@ return answer
 """
 
 # KEYS: one hash per budget. ARGV: Retry-After (seconds), quiet seconds (no probing), memory (ms), who was
-# refused, then for each budget the pace ("" for none) and burst it now knows: the next lesson. The refused
-# call is no longer in flight.
+# refused, then for each budget the pace ("" for none) and burst it now knows (the next lesson), and the
+# tokens it holds now (what the refused instance reckons Slack's bucket holds: `pacing.learning`). The
+# refused call is no longer in flight.
 _PAUSE = _CLOCK + """
 local until_ = now + tonumber(ARGV[1])
 for i, key in ipairs(KEYS) do
   local h = redis.call('HMGET', key, 'tokens', 'paused_until')
-  if ARGV[3 + 2 * i] ~= '' then
-    redis.call('HSET', key, 'lesson_rate', ARGV[3 + 2 * i], 'lesson_burst', ARGV[4 + 2 * i])
+  local rate, burst, left = ARGV[2 + 3 * i], ARGV[3 + 3 * i], tonumber(ARGV[4 + 3 * i])
+  if rate ~= '' then
+    redis.call('HSET', key, 'lesson_rate', rate, 'lesson_burst', burst)
     redis.call('HINCRBY', key, 'lesson', 1)
   end
   if redis.call('HGET', key, 'flight_by') == ARGV[4] then redis.call('HDEL', key, 'flight_by', 'flight_until') end
   redis.call('HSET', key, 'paused_until', tostring(math.max(tonumber(h[2]) or 0, until_)),
-             'tokens', tostring(math.min(tonumber(h[1]) or 1, 1)), 'updated', tostring(now))
+             'tokens', tostring(math.min(tonumber(h[1]) or left, left)), 'updated', tostring(now))
   redis.call('HSET', key, 'quiet_until', tostring(now + tonumber(ARGV[2])))
   redis.call('PEXPIRE', key, math.max(tonumber(ARGV[3]), math.ceil(tonumber(ARGV[1]) * 1000) + 60000))
 end
@@ -257,7 +260,7 @@ class RedisState(SharedState):
         if not buckets:
             return NOTHING_SHARED
         args = [1 if probe else 0, SLOW_CALL_SECONDS, BUDGET_MEMORY_MS, self._me, SLOW_CALL_SECONDS,
-                *_each(buckets, needs=True)]
+                *_each(buckets, also="needs")]
         answer = self._ask(lambda: self._take(keys=[self._key("budget", b.name) for b in buckets], args=args))
         if answer is None:
             return NOTHING_SHARED
@@ -271,7 +274,7 @@ class RedisState(SharedState):
     def pause(self, buckets: Sequence[Bucket], seconds: float) -> None:
         if not buckets:
             return
-        args = [repr(seconds), PROBE_QUIET_SECONDS, BUDGET_MEMORY_MS, self._me, *_each(buckets, needs=False)]
+        args = [repr(seconds), PROBE_QUIET_SECONDS, BUDGET_MEMORY_MS, self._me, *_each(buckets, also="tokens")]
         self._ask(lambda: self._pause(keys=[self._key("budget", bucket.name) for bucket in buckets], args=args))
 
     def follow(self, wants: Callable[[], Sequence[Bucket]], learn: Callable[[Mapping[str, Held]], None]) -> None:
@@ -284,7 +287,7 @@ class RedisState(SharedState):
         threading.Thread(target=run, name="redis-budgets", daemon=True).start()
 
     def _tell(self, buckets: Sequence[Bucket], learn: Callable[[Mapping[str, Held]], None]) -> None:
-        args = [self._me, *_each(buckets, needs=True)]
+        args = [self._me, *_each(buckets, also="needs")]
         answer = self._ask(lambda: self._follow(keys=[self._key("budget", b.name) for b in buckets], args=args))
         if answer is None:  # on its own: nobody else's wants count
             learn({bucket.name: Held(None, 0.0, 0.0) for bucket in buckets})
@@ -387,13 +390,14 @@ class RedisState(SharedState):
         self._ask(lambda: self._redis.zrem(lease.key, lease.member))  # if Redis is down, the lease expires
 
 
-def _each(buckets: Sequence[Bucket], *, needs: bool) -> list[str]:
-    """The scripts' arguments for each bucket: its pace ("" for none), its burst, and the tokens it needs."""
+def _each(buckets: Sequence[Bucket], *, also: str | None = None) -> list[str]:
+    """The scripts' arguments for each bucket: its pace ("" for none), its burst, and what else the script
+    reads of it (`also`: "needs", the tokens the call needs; "tokens", the tokens it holds)."""
     args = []
     for bucket in buckets:
         args += ["" if bucket.per_second is None else repr(bucket.per_second), repr(bucket.burst)]
-        if needs:
-            args.append(repr(bucket.needs))
+        if also:
+            args.append(repr(getattr(bucket, also)))
     return args
 
 

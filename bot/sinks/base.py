@@ -70,6 +70,9 @@ class Budgets(Protocol):
     def room(self, method: str) -> float:
         """Calls of `method` the budget could take now beyond those waiting and spoken for."""
 
+    def estimate(self, method: str) -> float:
+        """How long a reply's first call of `method` asked for now would wait."""
+
 
 class Unlimited:
     """Budgets that never hold anything back (a sink driven by hand, in a test)."""
@@ -79,6 +82,9 @@ class Unlimited:
 
     def room(self, method: str) -> float:
         return float("inf")
+
+    def estimate(self, method: str) -> float:
+        return 0.0
 
 
 class Sink(Protocol):
@@ -94,7 +100,7 @@ class Sink(Protocol):
     def wake_at(self) -> float | None:
         """When `due` may next want a call; None: not before new text or an answer from Slack."""
 
-    def wait(self, due: Due, seconds: float) -> bool:
+    def wait(self, due: Due, seconds: float, budgets: Budgets) -> bool:
         """The call for `due` would wait `seconds` for its turn; False: the sink gives it up."""
 
     def make(self, due: Due, now: float) -> Call | None:

@@ -269,8 +269,9 @@ class Delivery:
         self._sign_held = {}
         sink = surface.make(Opening(
             self.layout, self._place, self._cadence, feedback=self._feedback, first=first,
-            placeholder=self._placeholder if first == 0 else None, hold=self._hold, text_since=self._clock(),
-            waits=self._router.preference.waits))
+            placeholder=self._placeholder if first == 0 else None, text_since=self._clock(), hold=self._hold,
+            hold_first=self.sign_of_life is not None,  # with nothing up yet, the first words go at once
+            waits=self._router.preference.waits, rival=fallback(surface).opens_with if surface.falls_back_to else None))
         writer = Writer(sink, self._calls, self._changed, channel=self._place.channel, clock=self._clock,
                         on_answer=self._answered, on_end=self._ended, may_call=lambda: not self._sign_in_flight)
         self._run = _Run(surface, writer)

@@ -70,6 +70,7 @@ class EditSink:
         first: int = 0,
         feedback: dict | None = None,
         hold: float = 0.0,
+        hold_first: bool = True,
         text_since: float = 0.0,
         limit: int = SLACK_TEXT_LIMIT - NOTE_ROOM,
     ) -> None:
@@ -92,7 +93,7 @@ class EditSink:
         self._in_flight: Call | None = None
         self._first = first
         self._hold = hold
-        self._hold_until = text_since + hold if placeholder is None else -math.inf
+        self._hold_until = text_since + hold if placeholder is None and hold_first else -math.inf
         self._recheck_at = math.inf
         self._posted_at = text_since  # when this sink last posted a message
         self.gone = False  # the reply's messages are out of reach: the model may stop
@@ -147,7 +148,7 @@ class EditSink:
         times = [at for index in range(len(self._messages)) if (at := self._due_at(index, None)) is not None]
         return min(times, default=None)
 
-    def wait(self, due: Due, seconds: float) -> bool:
+    def wait(self, due: Due, seconds: float, budgets: Budgets = Unlimited()) -> bool:
         return True  # posts and edits wait for their turn
 
     def _wanted_at(self, message_index: int) -> float | None:

@@ -8,13 +8,14 @@ is spoken for) and what Slack refused before:
   first, make it unneeded), or that can go now with room for what it holds (a placeholder speaks for the
   edit that will replace it, as an open stream speaks for its stop); else none until the first words, which
   usually come within a second, rather than a placeholder the reply could not afford to edit.
-- The answer: the first usable surface of the preference that is ready now (its opening call could go
-  within `SOON`, and each budget it must have room in, `room_for`, has room for one more within
-  `HORIZON` seconds beyond the calls spoken for: every open stream speaks for its stop, so every stream is
-  stopped and gets its buttons soon), else the last resort at the end of its fallbacks (posts and edits).
-  A preference that waits (SLACK_REPLY_SURFACE=stream) takes its first usable surface and waits for its
-  turn. A sign of life that must be carried on by one surface (a placeholder, which is edited into the
-  answer) decides it.
+- The answer: of the preference's usable surfaces whose held calls have room (each budget in `room_for` has
+  room for one more within the record's `room_within` beyond the calls spoken for: every open stream speaks
+  for its stop, so every stream is stopped well before Slack ends it), the one whose opening call would go
+  soonest, waits under `SOON` counting as none (the preference's order breaks ties: a stream before posts);
+  else the last resort at the end of the fallbacks (posts and edits). With both congested, replies spread
+  over both budgets, and each reply's first words take the shorter queue. A preference that waits
+  (SLACK_REPLY_SURFACE=stream) takes its first usable surface and waits for its turn. A sign of life that
+  must be carried on by one surface (a placeholder, which is edited into the answer) decides it.
 - A refusal that will repeat is learned once, as far as it reaches (see `kinds.SlackError.applies_to`): a
   refusal of the app (a scope, a feature, a method Slack does not offer it) for the whole process, for an
   hour; a refusal of one conversation (`channel_type_not_supported`, …) for that conversation.
@@ -26,7 +27,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from typing import Callable, Container, Sequence
+from typing import Callable, Container, Mapping, Sequence
 
 from bot.sinks.base import SOON, Place
 from bot.sinks.surfaces import PREFERENCES, SURFACES, Preference, SignOfLife, Surface
@@ -36,7 +37,7 @@ from bot.slack.pacing import Pacer, Priority
 log = logging.getLogger(__name__)
 
 RELEARN_AFTER = 3600.0  # seconds before a refusal of the whole app is tried again (an admin may have fixed it)
-HORIZON = 10.0  # seconds within which a held call (a stream's stop) should find a token
+SIGN_HORIZON = 10.0  # seconds within which the call a sign of life holds (a placeholder's edit) should find a token
 _REMEMBERED_CONVERSATIONS = 10_000
 
 
@@ -47,13 +48,17 @@ def choose_sign_of_life(signs: Sequence[SignOfLife], *, ready: Container[str]) -
     return next((sign for sign in signs if sign.queues or sign.name in ready), None)
 
 
-def choose_surface(preference: Preference, *, usable: Container[str], ready: Container[str]) -> Surface:
-    """Of the preference's surfaces, the first Slack allows here (`usable`, by name) that is `ready` now, or
-    that the preference waits for, or that is the last resort; when none is usable, the last resort of the
-    preference's last surface."""
-    for surface in preference.surfaces:
-        if surface.name in usable and (preference.waits or surface.falls_back_to is None or surface.name in ready):
-            return surface
+def choose_surface(preference: Preference, *, usable: Container[str], waits: Mapping[str, float]) -> Surface:
+    """Of the preference's surfaces Slack allows here (`usable`, by name), the first if the preference waits
+    for it; else, of those with room for what they hold (`waits`: by name, how long each one's opening call
+    would wait), the one that opens soonest (waits under `SOON` count as none; ties go in the preference's
+    order); else (or when none is usable) the last resort."""
+    allowed = [surface for surface in preference.surfaces if surface.name in usable]
+    if allowed and preference.waits:
+        return allowed[0]
+    open_now = [surface for surface in allowed if surface.name in waits]
+    if open_now:
+        return min(open_now, key=lambda surface: max(waits[surface.name], SOON))  # min keeps the first of equals
     return last_resort(preference.surfaces[-1])
 
 
@@ -105,8 +110,9 @@ class Router:
         """The sign of life to show (None: none now). `instead_of`: one Slack would not take; the next after it."""
         signs = self._signs[self._signs.index(instead_of) + 1:] if instead_of in self._signs else self._signs
         usable = [sign for sign in signs if self._usable(sign.name, sign.needs_thread, place)]
-        ready = {sign.name for sign in usable
-                 if not sign.queues and self._ready(sign.method, tuple(sign.holds), place)}
+        ready = {sign.name for sign in usable if not sign.queues
+                 and self._pacer.estimate(sign.method, Priority.FIRST, place.channel) <= SOON
+                 and self._room(tuple(sign.holds), SIGN_HORIZON)}
         return choose_sign_of_life(usable, ready=ready)
 
     def answer_surface(self, place: Place, began_with: SignOfLife | None = None) -> Surface:
@@ -115,9 +121,10 @@ class Router:
             return SURFACES[began_with.answered_by]
         surfaces = self.preference.surfaces
         usable = {surface.name for surface in surfaces if self._usable(surface.name, surface.needs_thread, place)}
-        ready = {surface.name for surface in surfaces if surface.name in usable and surface.falls_back_to is not None
-                 and not self.preference.waits and self._ready(surface.opens_with, surface.room_for, place)}
-        return choose_surface(self.preference, usable=usable, ready=ready)
+        waits = {surface.name: self._pacer.estimate(surface.opens_with, Priority.FIRST, place.channel)
+                 for surface in surfaces if surface.name in usable and not self.preference.waits
+                 and self._room(surface.room_for, surface.room_within)}
+        return choose_surface(self.preference, usable=usable, waits=waits)
 
     def hold(self, method: str, calls: int) -> None:
         """`calls` more (or fewer) calls of `method` are held by open messages: each will certainly be made."""
@@ -139,10 +146,9 @@ class Router:
         with self._lock:
             return self._refusals_of(name).allows(place.channel)
 
-    def _ready(self, opens_with: str, room_for: Sequence[str], place: Place) -> bool:
-        """A call of `opens_with` could go now, and each of `room_for` has room for one more call soon."""
-        return (self._pacer.estimate(opens_with, Priority.FIRST, place.channel) <= SOON
-                and all(self._pacer.room(method, within=HORIZON) >= 1 for method in room_for))
+    def _room(self, methods: Sequence[str], within: float) -> bool:
+        """Each of `methods` has room for one more call within `within` seconds, beyond those spoken for."""
+        return all(self._pacer.room(method, within=within) >= 1 for method in methods)
 
     def _refusals_of(self, name: str) -> _Refusals:
         refusals = self._refusals.get(name)

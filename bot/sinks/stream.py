@@ -11,9 +11,15 @@ must end closes its code fence itself, and a link or code span still open waits 
 (`markdown.for_stream`, which also shows a misleading link's target). The messages of a reply stream one
 after the other.
 
-A start that cannot go at once (its budget is spent) or that Slack refuses hands the reply over to the edit
-sink from that message on (`handover`; the refusal is kept for the router to learn from): posting the words
-beats waiting for a Tier 2 token. Unless told to wait for starts (`SLACK_REPLY_SURFACE=stream`).
+While every append the workspace can make is spoken for (by other streams' last words), the first start
+holds for up to `hold` seconds from the first words, or until the answer is complete, so that it carries
+the whole answer (a short one needs no append, only its stop), as a held post does on the edit path.
+
+A start that must wait for a token (more than `HANDOVER_AFTER`: the start budget is spent, not merely busy
+with the starts ahead of it) while the surface it falls back to could open a message sooner (`rival`, the
+method that opens one), or that Slack refuses, hands the reply over to that surface from that message on
+(`handover`; the refusal is kept for the router to learn from): posting the words beats waiting for a Tier 2
+token. Unless told to wait for starts (`SLACK_REPLY_SURFACE=stream`).
 
 What Slack answers, after the call policy's retries:
 - a stream Slack ended (`message_not_in_streaming_state`, about five minutes), a message it finds too long,
@@ -33,7 +39,7 @@ from typing import Any, Mapping
 
 from bot.layout.layout import Layout
 from bot.layout.markdown import for_stream
-from bot.sinks.base import SOON, Budgets, Call, Due, Place, Unlimited
+from bot.sinks.base import Budgets, Call, Due, Place, Unlimited
 from bot.sinks.cadence import Cadence, Every
 from bot.slack.kinds import Gone, NotAllowed, NotStreaming, RateLimited, SlackError, TooLong, Unavailable
 from bot.slack.methods import APPEND, START, STOP, UPDATE
@@ -44,6 +50,8 @@ MESSAGE_LIMIT = CALL_LIMIT - 500  # a message's Markdown, leaving room for a fen
 _MIN_LIMIT = 500
 _SHRINK = 0.9  # after a message too long to start, the limit becomes this share of the refused text
 _AFTER_FAILURE = 1.0  # seconds before an intermediate append that failed is superseded by the next
+_RECHECK = 0.25  # how often a held start looks again for room among the appends
+HANDOVER_AFTER = 1.0  # seconds: a start that would wait longer than this for its turn may be posted instead
 
 
 @dataclass
@@ -61,13 +69,17 @@ class _Message:
 class StreamSink:
 
     def __init__(self, layout: Layout, place: Place, *, cadence: Cadence = Every(1.0), feedback: dict | None = None,
-                 limit: int = MESSAGE_LIMIT, wait_for_starts: bool = False) -> None:
+                 limit: int = MESSAGE_LIMIT, wait_for_starts: bool = False, rival: str | None = None,
+                 hold: float = 0.0, text_since: float = 0.0) -> None:
         self._layout = layout
         self._place = place
         self._cadence = cadence
         self._feedback = feedback
         self._limit = limit
         self._wait_for_starts = wait_for_starts
+        self._rival = rival  # the method the surface this one falls back to opens a message with
+        self._hold_until = text_since + hold if hold > 0 else -math.inf  # the first start holds until then ...
+        self._recheck_at = math.inf  # ... looking again this often for room among the appends
         self._messages: list[_Message] = []
         self._in_flight: Call | None = None
         self.gone = False  # nothing more can be shown (deleted, or a person stopped the stream): the model may stop
@@ -102,16 +114,19 @@ class StreamSink:
     # -- the schedule ------------------------------------------------------------------------------
 
     def due(self, now: float, budgets: Budgets = Unlimited()) -> Due | None:
-        due, at = self._next()
+        self._recheck_at = now + _RECHECK
+        due, at = self._next(budgets)
         return due if due is not None and at <= now else None
 
     def wake_at(self) -> float | None:
-        due, at = self._next()
+        due, at = self._next(None)
         return at if due is not None else None
 
-    def wait(self, due: Due, seconds: float) -> bool:
-        """A start that cannot go soon is posted instead (unless told to wait for starts)."""
-        if due.method == START and seconds > SOON and not self._wait_for_starts:
+    def wait(self, due: Due, seconds: float, budgets: Budgets = Unlimited()) -> bool:
+        """A start that cannot go soon is posted instead where a post could go sooner (unless told to wait for
+        starts)."""
+        if (due.method == START and seconds > HANDOVER_AFTER and not self._wait_for_starts
+                and (self._rival is None or budgets.estimate(self._rival) < seconds)):
             self.handover = due.index
             return False
         return True
@@ -267,8 +282,9 @@ class StreamSink:
         message.stopped = message.stopped or stopped
         message.done = message.stopped and message.repair is None
 
-    def _next(self) -> tuple[Due | None, float]:
-        """The call the first unfinished message wants, and from when."""
+    def _next(self, budgets: Budgets | None) -> tuple[Due | None, float]:
+        """The call the first unfinished message wants, and from when (`budgets` None: not known now; a held
+        start looks again soon)."""
         if self._in_flight is not None or self.handover is not None or self.gone:
             return None, math.inf
         self._sync()
@@ -284,7 +300,13 @@ class StreamSink:
                 fresh = for_stream(layout.fresh(index, 0), message.committed, final=False)[0]
             if message.ts is None:
                 if fresh.strip() or final:
-                    return Due(START, index, Priority.FIRST if index == 0 else Priority.URGENT), message.not_before
+                    at = message.not_before
+                    if index == 0 and not final and self._hold_until > at:  # may it wait to carry the whole answer?
+                        if budgets is None:
+                            at = min(self._hold_until, self._recheck_at)
+                        elif budgets.room(APPEND) < 1:
+                            at = self._hold_until
+                    return Due(START, index, Priority.FIRST if index == 0 else Priority.URGENT), at
                 return None, math.inf
             if final:
                 if fresh or not message.tail_sent:

@@ -35,9 +35,11 @@ class Opening:
     feedback: dict | None = None  # the block the answer's last message ends with
     first: int = 0  # the first message of the layout the sink writes (those before went another way)
     placeholder: tuple[str, str] | None = None  # (ts, text) of a message posted already, which the answer replaces
-    hold: float = 0.0  # how long a post may hold for room to be edited (see `edit`)
+    hold: float = 0.0  # how long a message may hold to carry more while its updates have no room ...
+    hold_first: bool = True  # ... the first one too (not while nothing shows that the bot is working)
     text_since: float = 0.0  # when the first words were ready (on the sink's clock)
     waits: bool = False  # wait for the opening call's turn rather than hand the answer over
+    rival: str | None = None  # the method the surface it falls back to opens a message with
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,8 @@ class Surface:
     # The calls each message it holds open will certainly need (method → calls): spoken for while it is open,
     # so that other replies' routine calls leave room for them.
     holds: Mapping[str, int] = field(default_factory=dict)
-    room_for: tuple[str, ...] = ()  # held calls whose budget must have room soon before the surface is chosen
+    room_for: tuple[str, ...] = ()  # held calls whose budget must have room before the surface is chosen ...
+    room_within: float = 10.0  # ... within this many seconds
     falls_back_to: str | None = None  # the surface that writes what this one will not (None: the last resort)
     needs_thread: bool = False  # it can only answer in a thread
     refused: Callable[[str, bool], str] | None = None  # for the log, once: Slack will not let the app use it
@@ -81,14 +84,19 @@ class SignOfLife:
 STREAM = Surface(
     "stream", methods.START,
     make=lambda opening: StreamSink(opening.layout, opening.place, cadence=opening.cadence,
-                                    feedback=opening.feedback, wait_for_starts=opening.waits),
-    holds={methods.STOP: 1, methods.APPEND: 1}, room_for=(methods.STOP,), falls_back_to="edit", needs_thread=True,
+                                    feedback=opening.feedback, wait_for_starts=opening.waits, rival=opening.rival,
+                                    hold=opening.hold if opening.hold_first else 0.0, text_since=opening.text_since),
+    # Its last words go by an append; its stop (the buttons, the end of "streaming") may come later under a
+    # burst of questions, but within the five minutes after which Slack ends a stream itself.
+    holds={methods.STOP: 1, methods.APPEND: 1}, room_for=(methods.STOP,), room_within=240.0, falls_back_to="edit",
+    needs_thread=True,
     refused=lambda code, everywhere: notes.streaming_refused(code, everywhere=everywhere),
 )
 EDIT = Surface(
     "edit", methods.POST,
     make=lambda opening: EditSink(opening.layout, opening.place, cadence=opening.cadence, first=opening.first,
                                   placeholder=opening.placeholder, feedback=opening.feedback, hold=opening.hold,
+                                  hold_first=opening.hold_first,
                                   text_since=opening.text_since),
     holds={methods.UPDATE: 1},
 )

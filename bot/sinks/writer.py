@@ -17,7 +17,7 @@ from typing import Callable
 from bot.sinks.base import Call, Sink
 from bot.slack.calls import SlackCalls
 from bot.slack.kinds import SlackError
-from bot.slack.pacing import Pacer, Turn
+from bot.slack.pacing import Pacer, Priority, Turn
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,9 @@ class _PacerBudgets:
 
     def room(self, method: str) -> float:
         return self._pacer.room(method)
+
+    def estimate(self, method: str) -> float:
+        return self._pacer.estimate(method, Priority.FIRST, self._channel)
 
 
 class Writer:
@@ -102,7 +105,7 @@ class Writer:
                     turn.upgrade(due.priority)
                     wait = turn.ask()
                     if wait > 0:
-                        if not self.sink.wait(due, wait):  # the sink would rather do something else
+                        if not self.sink.wait(due, wait, self._budgets):  # the sink would rather do something else
                             turn.close()
                             turn = None
                             continue

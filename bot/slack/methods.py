@@ -31,11 +31,13 @@ DOWNLOAD = "files.download"  # a file's bytes from Slack's file host, paced and 
 class Limit:
     """What the bot assumes of one Slack budget until Slack says otherwise: `per_minute` calls a minute
     (None: no budget of its own, only Slack's Retry-After), bursts of `burst` calls to start with, which
-    probing may grow up to `largest_burst` (default: a minute's worth)."""
+    probing may grow up to `largest_burst` (default: a minute's worth). `published`: the rate is Slack's
+    documented one (a tier's); else it is a guess that Slack's answers may show to be too low, or too high."""
 
     per_minute: float | None
     burst: float = 1.0
     largest_burst: float | None = None
+    published: bool = True
 
 
 @dataclass(frozen=True)
@@ -72,14 +74,16 @@ class Method:
 # second), without probing for a burst: the many channels of a busy workspace would each pay a 429 to learn it.
 SPECIAL_PER_MINUTE = 600  # the workspace ceiling assumed for the special tier's methods
 METHODS: dict[str, Method] = {method.name: method for method in (
-    Method(POST, "special", MethodLimits(Limit(SPECIAL_PER_MINUTE, 100), per_channel=Limit(55, 1, largest_burst=1)),
+    Method(POST, "special", MethodLimits(Limit(SPECIAL_PER_MINUTE, 100, published=False),
+                                         per_channel=Limit(55, 1, largest_burst=1)),
            idempotent=False, findable=True, parses_text=True, opens_message=True),
     Method(UPDATE, "Tier 3", MethodLimits(Limit(50, 8)), parses_text=True),
     Method(START, "Tier 2", MethodLimits(Limit(20, 3)), idempotent=False, findable=True, opens_message=True),
     Method(APPEND, "Tier 4", MethodLimits(Limit(100, 16)), idempotent=False),
     Method(STOP, "Tier 2", MethodLimits(Limit(20, 3))),
     Method(EPHEMERAL, "Tier 4", MethodLimits(Limit(100, 16)), idempotent=False, parses_text=True),
-    Method(STATUS, "special", MethodLimits(Limit(SPECIAL_PER_MINUTE, 100), per_channel=Limit(60, 3))),
+    Method(STATUS, "special", MethodLimits(Limit(SPECIAL_PER_MINUTE, 100, published=False),
+                                           per_channel=Limit(60, 3))),
     Method(REPLIES, "Tier 3"),
     Method(HISTORY, "Tier 3"),
     Method(USER, "Tier 4"),

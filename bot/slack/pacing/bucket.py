@@ -1,8 +1,8 @@
 """A token bucket: the bot's picture of one of Slack's budgets at a moment. Pure: the caller passes the time.
 
-It holds up to `burst` tokens and refills at `rate` tokens a second, except while paused (a Retry-After):
-nothing accrues then. A budget without a rate (`rate` None) holds no tokens of its own; only its pause
-counts.
+It holds up to `burst` tokens and refills at `rate` tokens a second; while it is paused (Slack's Retry-After)
+nothing may be spent, but Slack's own bucket goes on refilling, and so does this one. A budget without a rate
+(`rate` None) holds no tokens of its own; only its pause counts.
 """
 
 from __future__ import annotations
@@ -21,9 +21,7 @@ class TokenBucket:
     def refill(self, now: float) -> None:
         """Bring the tokens up to `now`."""
         if self.rate is not None and now > self._updated:
-            start = max(self._updated, self.paused_until)  # nothing accrues during a pause
-            if now > start:
-                self.tokens = min(self.tokens + (now - start) * self.rate, self.burst)
+            self.tokens = min(self.tokens + (now - self._updated) * self.rate, self.burst)
         self._updated = max(self._updated, now)
 
     def paused(self, now: float) -> bool:

@@ -32,12 +32,12 @@ NEXT_IN_LINE = 0.01  # how often a waiter whose token is there checks whether th
 
 class Budget:
     def __init__(self, per_minute: float | None = None, *, burst: float = 10, reserve: int = 2,
-                 now: float = 0.0, largest_burst: float | None = None) -> None:
+                 now: float = 0.0, largest_burst: float | None = None, published: bool = True) -> None:
         """`per_minute` None: no budget of its own, only Slack's Retry-After pauses, and no limit on calls in
         flight. `burst`: the burst to start from; `largest_burst`: how far probing may grow it (default: a
-        minute's worth of calls)."""
+        minute's worth of calls). `published`: the rate is Slack's (else a guess, probed upward too)."""
         self.bucket = TokenBucket(None if per_minute is None else per_minute / 60.0, burst, now)
-        self.learning = Learning(self.bucket, per_minute, largest_burst, now)
+        self.learning = Learning(self.bucket, per_minute, largest_burst, now, published)
         self.reserve = reserve
         self.spoken_for = 0  # calls the bot will certainly make soon (see `Pacer.speak_for`)
         self.others_want = 0.0  # calls other instances sharing the budget want of it (see `bot.shared`)
@@ -101,6 +101,8 @@ class Budget:
             if not self._flight and ahead == 0:  # the one call slot goes strictly in order of rank
                 return 0.0
             wait = NEXT_IN_LINE * (ahead + 1)
+        elif self._exploring(priority, now):  # the probes ahead of it go one by one, as fast as Slack answers
+            wait = min(NEXT_IN_LINE * (ahead + 1), RECHECK)
         else:
             wait = min(max(bucket.seconds_for(needed), MIN_WAIT), RECHECK)
         self._queue.ask_again_at(key, now + wait)
@@ -111,8 +113,8 @@ class Budget:
         self._queue.leave(key)
         bucket = self.bucket
         if bucket.rate is not None:
-            if bucket.tokens < 1:
-                self._flight.probe(key, now)  # beyond the bucket: Slack's answer says whether its burst is larger
+            if bucket.tokens < 1:  # beyond the bucket: Slack's answer says whether its burst (or pace) is larger
+                self._flight.probe(key, now, self.learning.probes(now) or "burst")
             else:
                 self._flight.spend(key, now, self.learning.from_burst(now))
                 bucket.tokens -= 1
@@ -144,7 +146,7 @@ class Budget:
         """This budget as the budget several instances share (see `bot.shared`): its pace and burst as this
         instance knows them now, and the tokens a call at `priority` needs there."""
         needs = 1 + (self._reserve() if priority is Priority.ROUTINE and self.bucket.rate is not None else 0)
-        return Bucket(name, self.bucket.rate, self.bucket.burst, needs)
+        return Bucket(name, self.bucket.rate, self.bucket.burst, needs, self.bucket.tokens)
 
     def wants(self, name: str) -> Bucket:
         """What this instance wants of the budget: its calls waiting and spoken for."""
@@ -177,6 +179,8 @@ class Budget:
         if bucket.tokens >= needed or self.learning.may_probe(priority.urgent, ahead == 0,
                                                               bool(self._flight), now):
             return 0.0 if not self._flight and ahead == 0 else NEXT_IN_LINE * (ahead + 1)
+        if self._exploring(priority, now):
+            return NEXT_IN_LINE * (ahead + 1)
         return bucket.seconds_for(needed)
 
     def room(self, now: float, within: float = 0.0) -> float:
@@ -196,7 +200,7 @@ class Budget:
 
     def landed(self, key: Hashable, now: float) -> None:
         """The call of `key` landed (a probe that landed shows that Slack's burst is one larger)."""
-        probe = self._flight.was_probe(key)
+        probe = self._flight.was_probe(key, "burst")
         self._flight.answered(key)
         self.bucket.refill(now)
         self.learning.landed(probe, now)
@@ -210,13 +214,12 @@ class Budget:
     def rate_limited(self, key: Hashable, retry_after: float, now: float, learn: bool = True) -> None:
         """Slack answered 429: the budget pauses for `retry_after`, and (where `learn`: it is the budget Slack's
         refusal is about) learns from it (see `Learning.rate_limited`)."""
-        spent_burst = self._flight.was_probe(key) or self._flight.was_from_burst(key)
+        spent_burst = self._flight.was_probe(key, "burst") or self._flight.was_from_burst(key)
         self._flight.answered(key)
         self.bucket.refill(now)
         if learn:
             self.learning.rate_limited(spent_burst, retry_after, now)
         else:
-            self.bucket.tokens = min(self.bucket.tokens, 1.0)
             self.bucket.pause(now + retry_after)
 
     def failed(self, key: Hashable, now: float) -> None:
@@ -235,6 +238,11 @@ class Budget:
         self.learning.take_burst(other.learning)
 
     # -- internals ---------------------------------------------------------------------------------
+
+    def _exploring(self, priority: Priority, now: float) -> bool:
+        """Urgent calls beyond the bucket go as probes, one after the other, until Slack refuses one: a waiter
+        among them waits for the probes ahead of it, not for tokens at the bucket's rate."""
+        return priority.urgent and now >= self.learning.probe_after and self.learning.probes(now) is not None
 
     def _notice_idle(self, now: float) -> None:
         """A full bucket with nothing in flight starts what Slack will take from a full burst."""

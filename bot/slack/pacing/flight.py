@@ -15,7 +15,7 @@ class InFlight:
     def __init__(self) -> None:
         self._since: dict[Hashable, float] = {}  # who holds a call not yet answered → when it was granted
         self._from_burst: dict[Hashable, bool] = {}  # whether it was spending burst
-        self._probes: set[Hashable] = set()  # calls beyond the bucket, to learn a larger burst
+        self._probes: dict[Hashable, str] = {}  # calls beyond the bucket → what they probe: "burst" or "rate"
 
     def __bool__(self) -> bool:
         return bool(self._since)
@@ -35,12 +35,13 @@ class InFlight:
         self._since[key] = now
         self._from_burst[key] = from_burst
 
-    def probe(self, key: Hashable, now: float) -> None:
+    def probe(self, key: Hashable, now: float, kind: str) -> None:
         self._since[key] = now
-        self._probes.add(key)
+        self._probes[key] = kind
 
-    def was_probe(self, key: Hashable) -> bool:
-        return key in self._probes
+    def was_probe(self, key: Hashable, kind: str | None = None) -> bool:
+        """`key`'s call went beyond the bucket (to probe `kind`, "burst" or "rate", if given)."""
+        return key in self._probes and kind in (None, self._probes[key])
 
     def was_from_burst(self, key: Hashable) -> bool:
         return self._from_burst.get(key, False)
@@ -48,10 +49,10 @@ class InFlight:
     def answered(self, key: Hashable) -> None:
         self._since.pop(key, None)
         self._from_burst.pop(key, None)
-        self._probes.discard(key)
+        self._probes.pop(key, None)
 
     def forget_slow(self, now: float) -> None:
         """A slow call stops holding the others back; its answer, when it comes, frees nothing."""
         self._since = {holder: at for holder, at in self._since.items() if now - at < SLOW_CALL_SECONDS}
         self._from_burst = {holder: burst for holder, burst in self._from_burst.items() if holder in self._since}
-        self._probes &= self._since.keys()
+        self._probes = {holder: kind for holder, kind in self._probes.items() if holder in self._since}

@@ -12,7 +12,9 @@ none) and a burst, and learns:
   jitter of the network); the bucket paces at that, and climbs back no higher, for `RELEARN_SECONDS` (one
   refused with no 429 before it halves the rate);
 - upward, by probing: when its bucket is empty and an urgent call waits with nothing in flight, one more
-  call goes; if Slack takes it, the burst grows by one (up to `largest_burst`);
+  call goes; if Slack takes it, the burst grows by one (up to `largest_burst`). Where the rate is a guess
+  (Slack publishes none), probing goes on past the burst, for the rate: until Slack refuses a probe, calls
+  go one at a time as fast as Slack takes them, and the refusal teaches the pace (two 429s, as above);
 and every call that lands adds a step back toward the ceiling it learned (additive increase).
 A budget without a rate only honours Slack's Retry-After.
 """
@@ -35,9 +37,11 @@ RELEARN_SECONDS = 600.0  # a pace learned from 429s is the most the rate climbs 
 
 class Learning:
     def __init__(self, bucket: TokenBucket, per_minute: float | None, largest_burst: float | None,
-                 now: float = 0.0) -> None:
-        """`largest_burst`: how far probing may grow the burst (default: a minute's worth of calls)."""
+                 now: float = 0.0, published: bool = True) -> None:
+        """`largest_burst`: how far probing may grow the burst (default: a minute's worth of calls).
+        `published`: the rate is Slack's documented one (else a guess that probing may find too low)."""
         self._bucket = bucket
+        self._published = published
         self.ceiling = None if per_minute is None else per_minute / 60.0  # calls per second
         self._assumed = self.ceiling  # what it started from
         self._floor = 0.0 if self.ceiling is None else self.ceiling * FLOOR
@@ -56,9 +60,19 @@ class Learning:
         self._full_at, self.taken_since_full = now, 0
 
     def may_probe(self, urgent: bool, first_in_line: bool, in_flight: bool, now: float) -> bool:
-        """An urgent call first in line may go beyond the bucket, to learn whether Slack's burst is larger."""
+        """An urgent call first in line may go beyond the bucket, to learn whether Slack's burst is larger
+        (or, where the rate is a guess, its pace faster)."""
         return (urgent and first_in_line and not in_flight and now >= self.probe_after
-                and self._bucket.burst < self.max_burst)
+                and self.probes(now) is not None)
+
+    def probes(self, now: float) -> str | None:
+        """What a call beyond the bucket would probe now: "burst", "rate" (a guessed rate Slack's 429s have not
+        measured lately), or None."""
+        if self.ceiling is None:
+            return None
+        if self._bucket.burst < self.max_burst:
+            return "burst"
+        return "rate" if not self._published and now >= self._learned_until else None
 
     def from_burst(self, now: float) -> bool:
         """A call granted now spends burst: a token to spare, or one left sooner after the last call than the
@@ -83,9 +97,9 @@ class Learning:
         bucket.burst = min(bucket.burst + (1 if probe else self.max_burst * BURST_INCREASE), self.max_burst)
 
     def rate_limited(self, spent_burst: bool, retry_after: float, now: float) -> None:
-        """Slack answered 429 to a call that was spending burst or going beyond the bucket (`spent_burst`), or
-        that came at the pace of the rate: learn Slack's burst, or its pace; then nothing before `retry_after`
-        has passed (calls already in flight when the pause began say nothing new)."""
+        """Slack answered 429 to a call that was spending burst or probing the burst (`spent_burst`), or that
+        came at the pace of the rate (or probed it): learn Slack's burst, or its pace; then nothing before
+        `retry_after` has passed (calls already in flight when the pause began say nothing new)."""
         bucket = self._bucket
         self.probe_after = now + PROBE_QUIET_SECONDS  # Slack said no: no probing for a while
         if self.ceiling is not None and not bucket.paused(now):
@@ -94,7 +108,9 @@ class Learning:
             else:
                 self._learn_rate(now)
             self._refused_at, self._taken_since_refused = now, 0
-        bucket.tokens = min(1.0, bucket.burst)  # nothing accrues during the pause
+        # Slack's bucket is empty, and refills from now on: the one call it said it would take after `retry_after`
+        # (and whatever more its pace gives meanwhile)
+        bucket.tokens = min(max(1.0 - bucket.rate * retry_after, 0.0), bucket.burst) if bucket.rate else 0.0
         bucket.pause(now + retry_after)
 
     def _learn_burst(self, now: float) -> None:

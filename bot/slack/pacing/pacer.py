@@ -199,7 +199,8 @@ class Pacer:
             if channel is not None and len(self._budgets) > MAX_CHANNEL_BUDGETS:
                 self._budgets = {key: kept for key, kept in self._budgets.items() if key[1] is None or not kept.idle}
             budget = self._budgets[(method, channel)] = Budget(limit.per_minute, burst=limit.burst, now=self.clock(),
-                                                               largest_burst=limit.largest_burst)
+                                                               largest_burst=limit.largest_burst,
+                                                               published=limit.published)
             if channel is not None and method in self._channel_bursts:
                 budget.take_burst(self._channel_bursts[method])
         return budget
