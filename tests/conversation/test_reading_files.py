@@ -8,7 +8,7 @@ import logging
 from bot import notes
 from standins.bedrock import Reply
 from standins.events import direct_message, mention
-from tests.test_files import PNG
+from tests.conversation.test_files import PNG
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 CSV = b"service,errors\napi,12\nworker,0\n"

@@ -137,7 +137,7 @@ def test_a_stream_cut_before_any_text_is_retried(slack, bedrock, start_bot):
 
 
 def test_a_validation_error_in_the_stream_before_text_is_not_retried(slack, bedrock, start_bot):
-    # without cache points: a request that carried them is tried once without them (tests/test_prompt_cache.py)
+    # without cache points: a request that carried them is tried once without them (tests/model/test_prompt_cache.py)
     start_bot(BEDROCK_PROMPT_CACHE="off", **FAST_RETRIES)
     bedrock.script(Reply.text(ANSWER).cut(0, exception("validationException", "bad input")))
     ask(slack)

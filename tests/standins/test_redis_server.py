@@ -15,7 +15,7 @@ import redis
 
 from standins.redis_server import MISSING, RedisServer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def client(url: str) -> redis.Redis:
