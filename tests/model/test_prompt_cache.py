@@ -20,7 +20,7 @@ from bot.model.caching import with_cache_points
 from bot.model.errors import may_refuse_cache_points
 from bot.settings import DEFAULT_SYSTEM_PROMPT, Settings, SettingsError
 from standins.bedrock import CACHE_REFUSAL, Reply, exception
-from standins.events import mention
+from tests.helpers import ask
 
 BOT = Identity("UBOT", "BBOT")
 SYSTEM = [{"text": "Be helpful."}]
@@ -255,11 +255,6 @@ def test_a_stand_in_model_that_does_not_take_cache_points_refuses_them_as_bedroc
 
 
 FAST_RETRIES = {"BEDROCK_RETRY_BASE_SECONDS": "0.05", "BEDROCK_RETRY_ATTEMPTS": "3"}
-
-
-def ask(slack, text: str, **kwargs) -> None:
-    event_, _ = mention(slack, text, **kwargs)
-    slack.send_event(event_)
 
 
 def answered(slack, needle: str, channel: str = "C1") -> None:
