@@ -18,6 +18,7 @@ from standins.slack import FakeSlack
 
 
 ROOT = Path(__file__).resolve().parent.parent
+STANDINS = {"slack", "bedrock", "redis_server"}  # a test that uses one (or a fixture that does) is end to end
 SETTING_NAMES = ("SLACK_", "BEDROCK_", "AWS_", "LOG_LEVEL", "CONTEXT_", "DM_", "MAX_CONCURRENT", "REDIS_", "METRICS_")
 
 
@@ -27,6 +28,14 @@ def clean_env(**values: str) -> dict[str, str]:
     env["PYTHONPATH"] = str(ROOT)
     env.update(values)
     return env
+
+
+def pytest_collection_modifyitems(items):
+    """Mark `e2e` every test that drives a stand-in server through its fixtures (`start_bot` and `bot_process`
+    use `slack`); the few that start one another way carry the mark themselves."""
+    for item in items:
+        if STANDINS.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture

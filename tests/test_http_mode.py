@@ -98,6 +98,7 @@ def test_python_m_bot_http_serves_and_stops_cleanly_on_sigterm(tmp_path, slack, 
         process.kill()
 
 
+@pytest.mark.e2e  # starts `python -m bot http`
 def test_http_mode_needs_the_signing_secret_not_the_app_token(tmp_path):
     result = subprocess.run([sys.executable, "-m", "bot", "http"], cwd=tmp_path,
                             env=clean_env(SLACK_BOT_TOKEN="xoxb-1"), capture_output=True, text=True, timeout=60)
