@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import create_bot, socket_mode_handler
+from bot.app import Bot, create_bot, socket_mode_handler
 from bot.settings import Settings
 from standins.bedrock import FakeBedrock
 from standins.redis_server import RedisServer
@@ -95,14 +95,22 @@ def bot_env(slack):
     }
 
 
+def stop_replies(bot: Bot) -> None:
+    """End the bot's replies still in flight, with their note, while the stand-ins still answer: one left running
+    goes on against stand-ins that have stopped (or a later test's, on the same port) for minutes, in this
+    process, and the interpreter waits for it at exit."""
+    bot.replier.shutdown(grace=0, final_edit_timeout=5)
+
+
 @pytest.fixture
 def start_bot(slack, bot_env, aws_env):
     """Start the real Bolt app over real Socket Mode; returns its settings."""
-    handlers = []
+    bots, handlers = [], []
 
     def start(**overrides: str) -> Settings:
         settings = Settings.from_env({**os.environ, **bot_env, **overrides})  # as `python -m bot` reads it
         start.bot = create_bot(settings)  # the last bot started, for a test that looks at its budgets
+        bots.append(start.bot)
         handler = socket_mode_handler(start.bot.app, settings)
         handler.connect()
         handlers.append(handler)
@@ -110,6 +118,8 @@ def start_bot(slack, bot_env, aws_env):
         return settings
 
     yield start
+    for bot in bots:
+        stop_replies(bot)
     for handler in handlers:
         handler.client.auto_reconnect_enabled = False
     slack.drop_connections()  # unblocks the client's read at once, so closing takes no 3 s receive timeout

@@ -25,7 +25,7 @@ from bot.app import create_bot
 from bot.http_mode import MAX_BODY_BYTES, http_server, screen
 from bot.settings import Settings
 from standins.events import mention
-from tests.conftest import clean_env
+from tests.conftest import clean_env, stop_replies
 
 SECRET = "local-signing-secret"
 
@@ -34,9 +34,11 @@ SECRET = "local-signing-secret"
 def server(slack, bedrock, aws_env):
     settings = Settings.from_env({**os.environ, "SLACK_BOT_TOKEN": "xoxb-local", "SLACK_SIGNING_SECRET": SECRET,
                                   "SLACK_API_URL": slack.api_url, "HOST": "127.0.0.1"}, mode="http")
-    server = http_server(create_bot(settings), settings, port=0)
+    bot = create_bot(settings)
+    server = http_server(bot, settings, port=0)
     threading.Thread(target=server.run, daemon=True).start()
     yield f"http://127.0.0.1:{server.effective_port}"
+    stop_replies(bot)
     server.close()
 
 
