@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -93,6 +95,18 @@ def bot_env(slack):
         "SLACK_STATUS": "off",
         "SLACK_REPLY_SURFACE": "edit",
     }
+
+
+def serve(server) -> None:
+    """Run an HTTP mode server (`bot.http_mode.http_server`) in a thread of its own until `server.close()`."""
+    def run() -> None:
+        try:
+            server.run()
+        except OSError as error:  # closed from another thread while it waited on the socket: that is its end
+            if error.errno != errno.EBADF:
+                raise
+
+    threading.Thread(target=run, daemon=True).start()
 
 
 def stop_replies(bot: Bot) -> None:

@@ -25,7 +25,7 @@ from bot.app import create_bot
 from bot.http_mode import MAX_BODY_BYTES, http_server, screen
 from bot.settings import Settings
 from standins.events import mention
-from tests.conftest import clean_env, stop_replies
+from tests.conftest import clean_env, serve, stop_replies
 
 SECRET = "local-signing-secret"
 
@@ -36,7 +36,7 @@ def server(slack, bedrock, aws_env):
                                   "SLACK_API_URL": slack.api_url, "HOST": "127.0.0.1"}, mode="http")
     bot = create_bot(settings)
     server = http_server(bot, settings, port=0)
-    threading.Thread(target=server.run, daemon=True).start()
+    serve(server)
     yield f"http://127.0.0.1:{server.effective_port}"
     stop_replies(bot)
     server.close()
