@@ -32,6 +32,14 @@ def clean_env(**values: str) -> dict[str, str]:
     return env
 
 
+def pytest_xdist_auto_num_workers(config) -> int | None:
+    """How many test processes `-n auto` (pyproject's addopts) starts: six, as the end-to-end tests mostly wait
+    on sockets and sleeps; one a core for the unit tests alone (`-m "not e2e"`), which keep the cores busy."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # pytest-xdist's own answer reads it
+    return (os.cpu_count() or 1) if config.getoption("markexpr") == "not e2e" else 6
+
+
 def pytest_collection_modifyitems(items):
     """Mark `e2e` every test that drives a stand-in server through its fixtures (`start_bot` and `bot_process`
     use `slack`); the few that start one another way carry the mark themselves."""
