@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from bot.app import create_bot, socket_mode_handler
+from bot.app import Bot, create_bot, socket_mode_handler
 from bot.settings import Settings
 from standins.bedrock import FakeBedrock
 from standins.redis_server import RedisServer
@@ -18,6 +20,7 @@ from standins.slack import FakeSlack
 
 
 ROOT = Path(__file__).resolve().parent.parent
+STANDINS = {"slack", "bedrock", "redis_server"}  # a test that uses one (or a fixture that does) is end to end
 SETTING_NAMES = ("SLACK_", "BEDROCK_", "AWS_", "LOG_LEVEL", "CONTEXT_", "DM_", "MAX_CONCURRENT", "REDIS_", "METRICS_")
 
 
@@ -27,6 +30,22 @@ def clean_env(**values: str) -> dict[str, str]:
     env["PYTHONPATH"] = str(ROOT)
     env.update(values)
     return env
+
+
+def pytest_xdist_auto_num_workers(config) -> int | None:
+    """How many test processes `-n auto` (pyproject's addopts) starts: six, as the end-to-end tests mostly wait
+    on sockets and sleeps; one a core for the unit tests alone (`-m "not e2e"`), which keep the cores busy."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # pytest-xdist's own answer reads it
+    return (os.cpu_count() or 1) if config.getoption("markexpr") == "not e2e" else 6
+
+
+def pytest_collection_modifyitems(items):
+    """Mark `e2e` every test that drives a stand-in server through its fixtures (`start_bot` and `bot_process`
+    use `slack`); the few that start one another way carry the mark themselves."""
+    for item in items:
+        if STANDINS.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture
@@ -86,14 +105,34 @@ def bot_env(slack):
     }
 
 
+def serve(server) -> None:
+    """Run an HTTP mode server (`bot.http_mode.http_server`) in a thread of its own until `server.close()`."""
+    def run() -> None:
+        try:
+            server.run()
+        except OSError as error:  # closed from another thread while it waited on the socket: that is its end
+            if error.errno != errno.EBADF:
+                raise
+
+    threading.Thread(target=run, daemon=True).start()
+
+
+def stop_replies(bot: Bot) -> None:
+    """End the bot's replies still in flight, with their note, while the stand-ins still answer: one left running
+    goes on against stand-ins that have stopped (or a later test's, on the same port) for minutes, in this
+    process, and the interpreter waits for it at exit."""
+    bot.replier.shutdown(grace=0, final_edit_timeout=5)
+
+
 @pytest.fixture
 def start_bot(slack, bot_env, aws_env):
     """Start the real Bolt app over real Socket Mode; returns its settings."""
-    handlers = []
+    bots, handlers = [], []
 
     def start(**overrides: str) -> Settings:
         settings = Settings.from_env({**os.environ, **bot_env, **overrides})  # as `python -m bot` reads it
         start.bot = create_bot(settings)  # the last bot started, for a test that looks at its budgets
+        bots.append(start.bot)
         handler = socket_mode_handler(start.bot.app, settings)
         handler.connect()
         handlers.append(handler)
@@ -101,6 +140,8 @@ def start_bot(slack, bot_env, aws_env):
         return settings
 
     yield start
+    for bot in bots:
+        stop_replies(bot)
     for handler in handlers:
         handler.client.auto_reconnect_enabled = False
     slack.drop_connections()  # unblocks the client's read at once, so closing takes no 3 s receive timeout

@@ -11,7 +11,7 @@ import pytest
 
 from bot import doctor
 from standins.bedrock import Reply
-from tests.test_startup import clean_env, closed_port_url
+from tests.reply.test_startup import clean_env, closed_port_url
 
 
 @pytest.fixture

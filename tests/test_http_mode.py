@@ -25,7 +25,7 @@ from bot.app import create_bot
 from bot.http_mode import MAX_BODY_BYTES, http_server, screen
 from bot.settings import Settings
 from standins.events import mention
-from tests.conftest import clean_env
+from tests.conftest import clean_env, serve, stop_replies
 
 SECRET = "local-signing-secret"
 
@@ -34,9 +34,11 @@ SECRET = "local-signing-secret"
 def server(slack, bedrock, aws_env):
     settings = Settings.from_env({**os.environ, "SLACK_BOT_TOKEN": "xoxb-local", "SLACK_SIGNING_SECRET": SECRET,
                                   "SLACK_API_URL": slack.api_url, "HOST": "127.0.0.1"}, mode="http")
-    server = http_server(create_bot(settings), settings, port=0)
-    threading.Thread(target=server.run, daemon=True).start()
+    bot = create_bot(settings)
+    server = http_server(bot, settings, port=0)
+    serve(server)
     yield f"http://127.0.0.1:{server.effective_port}"
+    stop_replies(bot)
     server.close()
 
 
@@ -98,6 +100,7 @@ def test_python_m_bot_http_serves_and_stops_cleanly_on_sigterm(tmp_path, slack, 
         process.kill()
 
 
+@pytest.mark.e2e  # starts `python -m bot http`
 def test_http_mode_needs_the_signing_secret_not_the_app_token(tmp_path):
     result = subprocess.run([sys.executable, "-m", "bot", "http"], cwd=tmp_path,
                             env=clean_env(SLACK_BOT_TOKEN="xoxb-1"), capture_output=True, text=True, timeout=60)

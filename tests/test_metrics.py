@@ -9,7 +9,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import urllib.request
 
 import pytest
@@ -20,7 +19,7 @@ from bot.http_mode import http_server
 from bot.settings import Settings
 from standins.bedrock import Reply
 from standins.events import mention
-from tests.conftest import clean_env
+from tests.conftest import clean_env, serve
 
 
 def scrape(url: str) -> dict[tuple[str, tuple], float]:
@@ -55,7 +54,7 @@ def metrics_url(slack, bedrock, aws_env):
     settings = Settings.from_env({**os.environ, "SLACK_BOT_TOKEN": "xoxb-local", "SLACK_SIGNING_SECRET": "s",
                                   "SLACK_API_URL": slack.api_url, "HOST": "127.0.0.1"}, mode="http")
     server = http_server(create_bot(settings), settings, port=0)
-    threading.Thread(target=server.run, daemon=True).start()
+    serve(server)
     yield f"http://127.0.0.1:{server.effective_port}/metrics"
     server.close()
 
@@ -186,7 +185,7 @@ def test_healthz_says_when_an_instance_keeps_its_own_state_because_redis_does_no
                                   "SLACK_API_URL": slack.api_url, "HOST": "127.0.0.1", "REDIS_URL": redis_server.url},
                                  mode="http")
     server = http_server(create_bot(settings), settings, port=0)
-    threading.Thread(target=server.run, daemon=True).start()
+    serve(server)
     health = f"http://127.0.0.1:{server.effective_port}/healthz"
     try:
         with urllib.request.urlopen(health, timeout=5) as response:

@@ -1,4 +1,4 @@
-"""Model Markdown becomes Slack mrkdwn (`bot.formatting`).
+"""Model Markdown becomes Slack mrkdwn (`bot.layout.mrkdwn`).
 
 Covers what a Slack user sees: emphasis, headings, links, lists, code, quotes, tables and rules render
 as mrkdwn; a half-streamed answer with an unclosed code fence still renders as a closed code block; and

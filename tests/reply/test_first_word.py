@@ -5,21 +5,12 @@ names concurrently and kept; a name the question mentions is looked up while the
 
 from __future__ import annotations
 
-import time
-
 from bot import notes
 from standins.bedrock import Reply
-from standins.events import direct_message, mention
+from standins.events import direct_message
+from tests.helpers import ask
 
 ROUND_TRIP = 0.4  # seconds: long, so that what overlaps and what waits is plain whatever the machine's load
-
-
-def ask(slack, text: str, **where) -> float:
-    """Mention the bot; when the event left."""
-    event, question = mention(slack, text, **where)
-    sent = time.monotonic()
-    slack.send_event(event)
-    return sent
 
 
 def answered(slack, bedrock, count: int) -> None:
@@ -39,7 +30,7 @@ def test_a_top_level_mention_asks_the_model_before_any_slack_call_comes_back(sla
     start_bot(SLACK_STATUS="on", SLACK_REPLY_SURFACE="auto")
     slack.round_trip = ROUND_TRIP
     bedrock.default = Reply.text("Hello.")
-    sent = ask(slack, "<@UBOT> hello")
+    sent = ask(slack, "<@UBOT> hello").sent
     answered(slack, bedrock, 1)
     [request] = bedrock.requests
     first_call = min((call for call in slack.calls if call.at >= sent), key=lambda call: call.at)  # the sign of life

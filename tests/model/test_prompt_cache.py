@@ -21,7 +21,7 @@ from bot.model.errors import may_refuse_cache_points
 from bot.model.bedrock import DEFAULT_SYSTEM_PROMPT
 from bot.settings import Settings, SettingsError
 from standins.bedrock import CACHE_REFUSAL, Reply, exception
-from standins.events import mention
+from tests.helpers import ask
 
 BOT = Identity("UBOT", "BBOT")
 SYSTEM = [{"text": "Be helpful."}]
@@ -256,11 +256,6 @@ def test_a_stand_in_model_that_does_not_take_cache_points_refuses_them_as_bedroc
 
 
 FAST_RETRIES = {"BEDROCK_RETRY_BASE_SECONDS": "0.05", "BEDROCK_RETRY_ATTEMPTS": "3"}
-
-
-def ask(slack, text: str, **kwargs) -> None:
-    event_, _ = mention(slack, text, **kwargs)
-    slack.send_event(event_)
 
 
 def answered(slack, needle: str, channel: str = "C1") -> None:

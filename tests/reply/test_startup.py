@@ -17,6 +17,9 @@ from standins.events import mention
 from standins.bedrock import STALL, Reply
 from tests.conftest import clean_env
 
+pytestmark = pytest.mark.e2e  # each test starts `python -m bot`
+
+
 def run_bot(cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "bot"], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=60)

@@ -1,4 +1,4 @@
-"""Which Slack events get an answer, and where (`bot.incoming`).
+"""Which Slack events get an answer, and where (`bot.intake.requests`).
 
 Covers `request_from_event`: a person's mention in a channel or new message in a DM with the bot is a
 request; edits, deletions, joins, bots (including the bot itself) and channel chatter are not.

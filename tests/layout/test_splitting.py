@@ -1,4 +1,4 @@
-"""Where a long answer breaks into the next Slack message (`bot.splitting`).
+"""Where a long answer breaks into the next Slack message (`bot.layout.splitting`).
 
 Covers `split_point`: a piece ends at a paragraph break if that leaves it at least half full, else at a
 line break, else at a space, else exactly at the limit; it never exceeds the limit and is never empty.

@@ -62,6 +62,7 @@ def test_a_file_comes_back_to_the_bot_token_with_files_read(slack):
         assert headers["content-type"] == "image/png" and headers["content-length"] == str(len(data))
     assert [r.authorization for r in slack.file_requests] == [f"Bearer {TOKEN}"] * 2
     assert slack.file_requests[1].path == urlsplit(file["url_private_download"]).path
+    slack.wait_until(lambda: slack.file_requests[1].status, what="the file host to note its answer")  # after the body
     assert slack.file_requests[1].status == 200
 
 

@@ -1,7 +1,7 @@
 """Links that could mislead (`bot.layout.links`) and the Markdown a native stream is sent (`bot.layout.markdown`).
 
 A link whose text names another host than its target shows the target beside the text, on the stream path as
-on the mrkdwn path (`tests/test_formatting.py`); a link to the host its text names stays a link. What a stream
+on the mrkdwn path (`tests/layout/test_mrkdwn.py`); a link to the host its text names stays a link. What a stream
 is sent in pieces reads exactly as the whole would: a link or code span still open waits for its end.
 """
 

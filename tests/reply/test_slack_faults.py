@@ -13,18 +13,13 @@ import pytest
 from bot import notes
 from standins.bedrock import Reply
 from standins.events import mention
+from tests.helpers import ask
 
 FAST = {"SLACK_RETRY_ATTEMPTS": "3", "SLACK_RETRY_MAX_SECONDS": "20"}
 SHORT = "A short answer."
 # Three messages' worth: the edit path rolls over at 3,600 characters
 LONG = "".join(f"Paragraph {i}: " + "words " * 60 + "\n\n" for i in range(20)).rstrip()
 BROADCASTS = re.compile(r"<!(channel|here|everyone)|<@U")
-
-
-def ask(slack, text: str = "<@UBOT> a question", **kwargs) -> str:
-    event, question = mention(slack, text, **kwargs)
-    slack.send_event(event)
-    return question.ts
 
 
 def wait_for_reply_line(slack, caplog) -> str:

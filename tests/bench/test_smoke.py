@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.e2e
 def test_the_benchmark_runs_and_every_reply_of_this_bot_completes(tmp_path):
     done = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--out", str(tmp_path)], cwd=ROOT,
                           capture_output=True, text=True, timeout=180)
@@ -28,6 +31,7 @@ def test_the_benchmark_runs_and_every_reply_of_this_bot_completes(tmp_path):
     assert (tmp_path / "latest.md").read_text().startswith("# Benchmark")
 
 
+@pytest.mark.e2e
 def test_the_latency_benchmark_runs_for_this_bot_and_the_revision_before():
     done = subprocess.run([sys.executable, "-m", "bench", "--latency", "--repeats", "1", "--round-trip", "0.05"],
                           cwd=ROOT, capture_output=True, text=True, timeout=180)

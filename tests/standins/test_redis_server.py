@@ -15,7 +15,7 @@ import redis
 
 from standins.redis_server import MISSING, RedisServer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def client(url: str) -> redis.Redis:
@@ -96,6 +96,7 @@ def test_without_the_binary_the_error_says_what_to_install(monkeypatch, tmp_path
         RedisServer()
 
 
+@pytest.mark.e2e  # runs pytest itself, as a process
 def test_the_fixture_fails_and_never_skips_without_the_binary(tmp_path):
     (tmp_path / "conftest.py").write_text("from tests.conftest import redis_server  # noqa: F401\n")
     (tmp_path / "test_needs_redis.py").write_text("def test_needs_redis(redis_server):\n    pass\n")

@@ -12,13 +12,9 @@ import pytest
 from bot import notes
 from standins.bedrock import Reply
 from standins.events import direct_message, mention
+from tests.helpers import ask
 
 NATIVE = {"SLACK_STATUS": "on", "SLACK_REPLY_SURFACE": "auto"}
-
-
-def ask(slack, text: str = "<@UBOT> hello", **where) -> tuple[str, object]:
-    event, question = mention(slack, text, **where)
-    return slack.send_event(event), question
 
 
 def reply_messages(slack, question) -> list:
@@ -36,7 +32,7 @@ def finished(slack, question, count: int = 1):
 def test_the_thread_shows_the_thinking_status_at_once_then_the_answer_streams_into_it(slack, bedrock, start_bot):
     start_bot(**NATIVE)
     bedrock.script(Reply.text("The answer **grows** as it streams.", chunk=4, delay=0.05, first_delay=0.5))
-    event_id, question = ask(slack)
+    event_id, question, _ = ask(slack)
 
     status = slack.wait_until(lambda: slack.status_of("C1", question.ts), timeout=2, what="the status")
     assert status == "is thinking…"
@@ -56,7 +52,7 @@ def test_the_thread_shows_the_thinking_status_at_once_then_the_answer_streams_in
 def test_the_first_words_start_the_stream_as_soon_as_the_model_sends_them(slack, bedrock, start_bot):
     start_bot(**NATIVE)
     bedrock.script(Reply.text("First words, then a long wait", chunk=11, delay=1.5))
-    _, question = ask(slack)
+    ask(slack)
 
     slack.wait_until(lambda: slack.calls_of("chat.startStream"), timeout=3, what="the stream to start")
     [request] = bedrock.requests
@@ -70,7 +66,7 @@ def test_feedback_buttons_sit_under_the_answer_and_a_click_is_thanked_privately_
     caplog.set_level(logging.INFO, logger="bot")
     start_bot(**NATIVE)
     bedrock.script(Reply.text("Helpful answer."))
-    event_id, question = ask(slack)
+    event_id, question, _ = ask(slack)
     [message] = slack.wait_until(finished(slack, question), what="the answer")
 
     [block] = message.blocks
@@ -89,7 +85,7 @@ def test_feedback_buttons_sit_under_the_answer_and_a_click_is_thanked_privately_
 def test_the_buttons_can_be_turned_off(slack, bedrock, start_bot):
     start_bot(**NATIVE, SLACK_FEEDBACK_BUTTONS="off")
     bedrock.script(Reply.text("No buttons."))
-    _, question = ask(slack)
+    question = ask(slack).question
     slack.wait_until(lambda: slack.calls_of("chat.stopStream"), what="the end of the stream")
     assert not reply_messages(slack, question)[0].blocks
 
@@ -102,7 +98,7 @@ def test_when_slack_refuses_to_stream_the_reply_is_posted_and_edited_and_a_lasti
     start_bot(**NATIVE)
     bedrock.default = Reply.text("Answered *without* a stream.", chunk=5, delay=0.02)
     for n in range(3):
-        _, question = ask(slack, channel="C1", user=f"U{n}")
+        question = ask(slack, channel="C1", user=f"U{n}").question
         slack.wait_until(lambda: [m for m in reply_messages(slack, question)
                                   if m.text == "Answered _without_ a stream."], what=f"answer {n}")
     starts = len(slack.calls_of("chat.startStream"))
@@ -118,7 +114,7 @@ def test_a_long_streamed_answer_rolls_over_into_a_new_stream_with_nothing_lost_o
     code = "\n".join(f"value_{i} = compute({i})  # step {i}" for i in range(500))
     answer = f"Here is the script:\n\n```python\n{code}\n```\n\nThat is all."
     bedrock.script(Reply.text(answer, chunk=400, delay=0.0))
-    _, question = ask(slack)
+    question = ask(slack).question
 
     messages = slack.wait_until(finished(slack, question, count=2), timeout=20, what="the rolled-over answer")
     assert len(messages) >= 2 and all(m.format == "markdown" and len(m.text) <= 12_000 for m in messages)
@@ -136,7 +132,7 @@ def test_a_stream_slack_ends_continues_in_a_new_message_without_loss(slack, bedr
     start_bot(**NATIVE)
     words = [f"word{i} " for i in range(30)]
     bedrock.script(Reply.deltas(words, delay=0.05))
-    _, question = ask(slack)
+    question = ask(slack).question
 
     messages = slack.wait_until(finished(slack, question, count=2), timeout=10, what="the answer to go on")
     assert "".join(m.text for m in messages) == "".join(words)
@@ -147,7 +143,7 @@ def test_the_model_cannot_ping_anyone_through_a_stream(slack, bedrock, start_bot
     start_bot(**NATIVE)
     bedrock.script(Reply.deltas(["Hey <", "!channel> and <!he", "re> and <@U", "999> see <https://evil.example|",
                                  "docs> and `a < b`"]))
-    _, question = ask(slack)
+    question = ask(slack).question
     [message] = slack.wait_until(finished(slack, question), what="the answer")
     assert "<" not in message.text
     for call in slack.calls:
@@ -159,7 +155,7 @@ def test_a_deleted_stream_stops_the_model(slack, bedrock, start_bot, caplog):
     caplog.set_level(logging.INFO, logger="bot")
     start_bot(**NATIVE, SLACK_UPDATE_INTERVAL_SECONDS="0.1")
     bedrock.script(Reply.text("word " * 200, chunk=5, delay=0.05))  # about 10 s
-    _, question = ask(slack)
+    question = ask(slack).question
     [message] = slack.wait_until(lambda: reply_messages(slack, question), what="the stream")
     slack.delete("C1", message.ts)
 
@@ -173,7 +169,7 @@ def test_a_person_who_stops_the_stream_stops_the_answer(slack, bedrock, start_bo
     caplog.set_level(logging.INFO, logger="bot")
     start_bot(**NATIVE, SLACK_UPDATE_INTERVAL_SECONDS="0.1")
     bedrock.script(Reply.text("word " * 200, chunk=5, delay=0.05))
-    _, question = ask(slack)
+    question = ask(slack).question
     [message] = slack.wait_until(lambda: reply_messages(slack, question), what="the stream")
     slack.stop_stream_as_person(message)
 
@@ -186,7 +182,7 @@ def test_a_person_who_stops_the_stream_stops_the_answer(slack, bedrock, start_bo
 def test_the_deadline_ends_a_stream_with_its_note(slack, bedrock, start_bot):
     start_bot(**NATIVE, REPLY_DEADLINE_SECONDS="1")
     bedrock.script(Reply.text("word " * 200, chunk=5, delay=0.05))
-    _, question = ask(slack)
+    question = ask(slack).question
     [message] = slack.wait_until(finished(slack, question), timeout=10, what="the stopped answer")
     assert message.text.startswith("word word") and message.text.endswith(notes.TOOK_TOO_LONG)
 
@@ -194,7 +190,7 @@ def test_the_deadline_ends_a_stream_with_its_note(slack, bedrock, start_bot):
 def test_a_failure_before_any_text_posts_its_note_and_leaves_no_status(slack, bedrock, start_bot):
     start_bot(**NATIVE, BEDROCK_RETRY_ATTEMPTS="1")
     bedrock.script(Reply.error(403, "AccessDeniedException", "no access"))
-    _, question = ask(slack)
+    question = ask(slack).question
     [message] = slack.wait_until(lambda: reply_messages(slack, question), what="the note")
     assert "Model access" in message.text and not slack.calls_of("chat.startStream")
     assert slack.status_of("C1", question.ts) == ""
@@ -236,7 +232,7 @@ def test_a_direct_message_in_a_thread_streams(slack, bedrock, start_bot):
 def test_an_edited_answer_ends_with_the_feedback_buttons_too(slack, bedrock, start_bot):
     start_bot(SLACK_FEEDBACK_BUTTONS="on")  # the edit path: a placeholder, then edits
     bedrock.script(Reply.text("An *edited* answer.", chunk=4, delay=0.02))
-    _, question = ask(slack)
+    question = ask(slack).question
     [message] = slack.wait_until(lambda: [m for m in reply_messages(slack, question) if m.blocks], what="the end")
     section, buttons = message.blocks
     assert section == {"type": "section", "text": {"type": "mrkdwn", "text": "An _edited_ answer."}}
@@ -247,7 +243,7 @@ def test_a_long_edited_answer_carries_the_buttons_under_sections_that_close_thei
     start_bot(SLACK_FEEDBACK_BUTTONS="on")
     code = "\n".join(f"row_{i} = {i}" for i in range(230))  # one message, more than one section
     bedrock.script(Reply.text(f"```\n{code}\n```", chunk=500))
-    _, question = ask(slack)
+    question = ask(slack).question
     messages = slack.wait_until(lambda: [m for m in reply_messages(slack, question) if m.blocks] and
                                 reply_messages(slack, question), what="the end")
     *sections, buttons = messages[-1].blocks
@@ -265,7 +261,7 @@ def test_when_the_start_budget_is_spent_the_first_words_are_posted_at_once(slack
     slack.limit("chat.startStream", burst=1, per_second=1 / 60)
     start_bot(**NATIVE, SLACK_RATE_LIMITS="chat.startStream=1/1")  # this workspace allows one start a minute
     bedrock.default = Reply.text("Answered at once.", first_delay=0.2)
-    first, second = (ask(slack, channel=f"C{n}", user=f"U{n}")[1] for n in range(2))
+    first, second = (ask(slack, channel=f"C{n}", user=f"U{n}").question for n in range(2))
     for question in (first, second):
         slack.wait_until(lambda: [m for m in reply_messages(slack, question) if "Answered" in m.text],
                          what="both answers")
@@ -284,9 +280,9 @@ def test_when_every_edit_is_spoken_for_an_answer_goes_up_as_posts_of_whole_lines
     lines = [f"Line {n} of the answer." for n in range(8)]
     bedrock.script(Reply.text("The first reply streams for a while. " * 12, chunk=20, delay=0.2),
                    Reply.text("\n".join(lines), chunk=10, delay=0.1))
-    _, first = ask(slack, channel="C1", user="U1")
+    first = ask(slack, channel="C1", user="U1").question
     slack.wait_until(lambda: reply_messages(slack, first), what="the first reply's post")  # it awaits its final edit
-    _, second = ask(slack, channel="C2", user="U2")
+    second = ask(slack, channel="C2", user="U2").question
 
     def whole():
         messages = reply_messages(slack, second)
@@ -307,7 +303,7 @@ def test_a_stream_slack_will_not_continue_into_a_second_message_is_posted_from_t
     code = "\n".join(f"value_{i} = compute({i})" for i in range(600))
     answer = f"Here:\n\n```python\n{code}\n```\n\nDone."
     bedrock.script(Reply.text(answer, chunk=500))
-    _, question = ask(slack)
+    question = ask(slack).question
     messages = slack.wait_until(lambda: [m for m in reply_messages(slack, question)
                                          if m.format == "mrkdwn" and m.text.rstrip().endswith("Done.")]
                                 and reply_messages(slack, question), timeout=20, what="the whole answer")
@@ -323,7 +319,7 @@ def test_a_reply_that_could_post_nothing_clears_its_status(slack, bedrock, start
     slack.fail("chat.startStream", "channel_not_found", times=5)  # the conversation went away meanwhile
     start_bot(**NATIVE)
     bedrock.script(Reply.text("Nowhere to go.", chunk=3, delay=0.05))
-    _, question = ask(slack)
+    question = ask(slack).question
     slack.wait_until(lambda: "outcome=deleted" in caplog.text, what="the reply to stop")
     cleared = [s for s in slack.statuses if s.thread_ts == question.ts and s.status == ""]
     assert cleared and not reply_messages(slack, question)
@@ -335,7 +331,7 @@ def test_slacks_own_message_limit_rolls_a_stream_over_with_nothing_lost(slack, b
     start_bot(**NATIVE)
     words = [f"word{i} " for i in range(900)]
     bedrock.script(Reply.deltas(words, delay=0.002))
-    _, question = ask(slack)
+    question = ask(slack).question
     messages = slack.wait_until(finished(slack, question, count=2), timeout=20, what="the rolled-over answer")
     assert all(len(m.text) <= 3000 for m in messages)
     assert "".join(m.text for m in messages) == "".join(words)
@@ -345,7 +341,7 @@ def test_a_streamed_link_whose_text_names_another_site_shows_where_it_goes(slack
     start_bot(**NATIVE)
     bedrock.script(Reply.text("Pay at [https://bank.example](https://evil.example) or see [the docs]"
                               "(https://docs.example/a).", chunk=4, delay=0.01))
-    _, question = ask(slack)
+    question = ask(slack).question
 
     [message] = slack.wait_until(finished(slack, question), what="the streamed answer")
     assert message.format == "markdown" and message.text == (

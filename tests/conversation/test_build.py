@@ -1,4 +1,4 @@
-"""A Slack thread becomes the Bedrock conversation the model answers (`bot.conversation`).
+"""A Slack thread becomes the Bedrock conversation the model answers (`bot.conversation.build`).
 
 Covers `build_conversation` (roles, ordering, merging, what is left out, speaker names, size budget),
 `to_plain` / `question_text` (Slack markup turned into readable text, the bot's own mention removed)
