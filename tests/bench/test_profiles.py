@@ -17,7 +17,7 @@ from bench.floor import capacities, last_answer_floor, slack_floor
 from bench.limits import Limit
 from bench.workload import Workload
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SEEDS = range(300)
 
 
