@@ -172,12 +172,13 @@ class EditSink:
         final = layout.is_final(index)
         text = self._render(index, final)
         message.seen = part.version
-        if not text.strip() or text == message.shown:
+        buttons = final and layout.is_last(index) and layout.finished and self._feedback and not layout.abandoned
+        if not text.strip() or (text == message.shown and not buttons):
             if final:
                 message.final_sent = part.version  # nothing left to change (a blank tail is never posted)
             return None
         params: dict = {"channel": self._place.channel, "text": text}
-        if final and layout.is_last(index) and layout.finished and self._feedback and not layout.abandoned:
+        if buttons:  # the last message's final text, shown already or not, ends with the buttons
             params["blocks"] = [*_sections(text), self._feedback]
         if message.ts is None:
             params.update(thread_ts=self._place.thread_ts, unfurl_links=False, unfurl_media=False)

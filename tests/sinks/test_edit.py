@@ -594,6 +594,24 @@ def test_an_answer_that_ends_just_after_a_closed_post_gets_its_note_and_buttons_
     assert sink.done and len(layout.parts) == 1
 
 
+def test_an_answer_whose_whole_text_is_shown_before_it_ends_still_gets_its_buttons():
+    """The last edit showed every word before the model said it was done: the final edit, with the same text,
+    is still made, for the buttons."""
+    buttons = {"type": "actions", "elements": []}
+    layout = Layout()
+    sink = EditSink(layout, Place("C1", "1.0", "U1"), cadence=Every(0.3), feedback=buttons)
+    layout.feed("The whole answer.")
+    call = sink.make(sink.due(0.0), 0.0)
+    sink.answered(call, 0.0, {"ts": "2.1"}, None)
+    layout.finish()
+    due = sink.due(0.1)
+    assert due is not None and due.method == UPDATE
+    call = sink.make(due, 0.1)
+    assert call.final and call.params["text"] == "The whole answer." and call.params["blocks"][-1] == buttons
+    sink.answered(call, 0.1, {"ts": "2.1"}, None)
+    assert sink.done
+
+
 def test_with_room_in_the_edit_budget_or_no_hold_posts_are_edited_as_before():
     for budgets, hold in ((EditRoom(1), 1.5), (EditRoom(0), 0.0)):
         layout, sink = spent(hold=hold)
