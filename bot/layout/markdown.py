@@ -62,6 +62,9 @@ def _changes(source: str, final: bool):
         elif char == "`":
             run = _run_length(source, i)
             closing = _closing_run(source, i + run, run, fence[0] if fence else n)
+            if closing is not None and not final and closing + run == n:
+                yield i, None, None  # the run that would close it may be longer still, and then it does not
+                return
             if closing is None:
                 if not final and "\n\n" not in source[i:]:
                     yield i, None, None  # the span may close in text still to come

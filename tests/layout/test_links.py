@@ -8,7 +8,7 @@ is sent in pieces reads exactly as the whole would: a link or code span still op
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from bot.layout.links import INCOMPLETE, Link, find_link, misleading
 from bot.layout.markdown import for_stream
@@ -143,6 +143,9 @@ PIECES = st.lists(st.sampled_from([
 
 @settings(max_examples=400, deadline=None)
 @given(PIECES, st.lists(st.integers(min_value=0, max_value=200), max_size=12))
+# two backticks that looked like the end of a code span, and became three (so that nothing was code, and the
+# line after was a link reference definition, escaped)
+@example("[[](](\\```py\n[x]: [[[[[[](```py\n", [28])
 def test_sent_in_pieces_an_answer_reads_exactly_as_sent_whole(answer, arrivals):
     """However the answer arrives, what a stream sends as it goes (only what is decided) then at the end
     adds up to the whole answer's rendering, and never shows a misleading link."""
