@@ -149,14 +149,17 @@ class StreamSink:
         source = part.source
         text, end = for_stream(source, message.committed, final=final)
         if due.method == START:
-            if not text.strip():  # a message that holds nothing but the note (after a rollover at the very end)
-                text = self._tail(index, blank=True) if final else ""
-                if not text:
-                    return None
+            # a message whose text is all in (a start that held, or one that holds nothing but the note after
+            # a rollover at the very end) starts with its last words too: only its stop is left
+            tail = self._tail(index, blank=not text.strip()) if final else ""
+            if not text.strip():
+                text = ""
+            if not text + tail:
+                return None
             params = {"channel": self._place.channel, "thread_ts": self._place.thread_ts,
                       "recipient_user_id": self._place.user, "recipient_team_id": self._place.team,
-                      "markdown_text": text}
-            return self._call(due, params, now, end=end, tail=not source.strip())
+                      "markdown_text": text + tail}
+            return self._call(due, params, now, end=end, tail=final)
         tail = self._tail(index, blank=not source.strip()) if final and not message.tail_sent else ""
         if not text + tail:
             message.tail_sent = message.tail_sent or final  # nothing left but the stop

@@ -105,7 +105,7 @@ class Writer:
                     turn.upgrade(due.priority)
                     wait = turn.ask()
                     if wait > 0:
-                        if not self.sink.wait(due, wait, self._budgets):  # the sink would rather do something else
+                        if not self.sink.wait(due, turn.expected, self._budgets):  # it would rather do something else
                             turn.close()
                             turn = None
                             continue

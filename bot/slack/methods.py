@@ -31,7 +31,7 @@ DOWNLOAD = "files.download"  # a file's bytes from Slack's file host, paced and 
 class Limit:
     """What the bot assumes of one Slack budget until Slack says otherwise: `per_minute` calls a minute
     (None: no budget of its own, only Slack's Retry-After), bursts of `burst` calls to start with, which
-    probing may grow up to `largest_burst` (default: a minute's worth). `published`: the rate is Slack's
+    probing may grow up to `largest_burst` (default: five minutes' worth). `published`: the rate is Slack's
     documented one (a tier's); else it is a guess that Slack's answers may show to be too low, or too high."""
 
     per_minute: float | None

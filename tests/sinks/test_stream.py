@@ -359,3 +359,34 @@ def test_a_start_too_long_even_at_the_smallest_limit_is_posted_instead():
     assert sink.handover is None and sink._limit == 500  # shrunk, and tried again
     again = step(sink, slack, 0.0, error=TooLong(START, "msg_too_long"))
     assert len(again.params["markdown_text"]) <= 500 and sink.handover == 0
+
+
+class NoAppendRoom(Unlimited):
+    """Every append the workspace can make is spoken for (by other streams' last words)."""
+
+    def room(self, method: str) -> float:
+        return 0.0 if method == APPEND else float("inf")
+
+
+def test_while_appends_are_spoken_for_the_first_start_holds_to_carry_the_whole_answer():
+    layout = Layout()
+    sink = StreamSink(layout, PLACE, hold=1.5, text_since=0.0)
+    layout.feed("The first words")
+    assert sink.due(0.1, NoAppendRoom()) is None  # it holds: an append for the rest would wait
+    assert sink.due(0.1, Unlimited()) is not None  # with room for appends, the words go at once
+    layout.feed(", and the rest.")
+    layout.finish()
+    due = sink.due(0.8, NoAppendRoom())  # the answer is complete: it goes whole, with nothing left to append
+    assert due.method == START
+    call = sink.make(due, 0.8)
+    assert call.params["markdown_text"] == "The first words, and the rest."
+    sink.answered(call, 0.8, {"ts": "2.1"}, None)
+    assert sink.due(0.8, NoAppendRoom()).method == STOP  # only its stop is left
+
+
+def test_a_start_holds_no_longer_than_the_hold():
+    layout = Layout()
+    sink = StreamSink(layout, PLACE, hold=1.5, text_since=0.0)
+    layout.feed("The first words")
+    assert sink.due(1.4, NoAppendRoom()) is None
+    assert sink.due(1.5, NoAppendRoom()).method == START

@@ -44,6 +44,7 @@ class Budget:
         self.others = 0  # how many other instances share it
         self._queue = Queue()
         self._flight = InFlight()
+        self.expected = 0.0  # how long the caller `request` last answered is likely to wait in all
 
     # -- what the bucket holds, for reading -------------------------------------------------------------
 
@@ -79,17 +80,23 @@ class Budget:
 
     def request(self, key: Hashable, priority: Priority, now: float, newest_first: bool = False) -> float:
         """Ask for a call now. 0.0: `key` may go (call `grant`); otherwise the seconds to wait before asking
-        again. `key` keeps its place in the queue between asks; a higher priority moves it up. `newest_first`:
-        among waiters of its priority, the newest goes first (see `queue`)."""
+        again (at most `RECHECK`; `expected` says how long the wait is likely to be in all). `key` keeps its
+        place in the queue between asks; a higher priority moves it up. `newest_first`: among waiters of its
+        priority, the newest goes first (see `queue`)."""
+        self.expected, again = self._request(key, priority, now, newest_first)
+        return again
+
+    def _request(self, key: Hashable, priority: Priority, now: float, newest_first: bool) -> tuple[float, float]:
+        """(how long `key` is likely to wait in all, when it should ask again)."""
         bucket = self.bucket
         bucket.refill(now)
         if bucket.paused(now):
             wait = bucket.paused_until - now
             if bucket.rate is not None:
                 self._queue.join(key, priority, now, now + wait, newest_first)
-            return wait
+            return wait, wait
         if bucket.rate is None:
-            return 0.0
+            return 0.0, 0.0
         self._notice_idle(now)
         self._queue.drop_gone(now)
         self._queue.join(key, priority, now, now, newest_first)
@@ -99,14 +106,15 @@ class Budget:
         if bucket.tokens >= needed or self.learning.may_probe(priority.urgent, ahead == 0,
                                                               bool(self._flight), now):
             if not self._flight and ahead == 0:  # the one call slot goes strictly in order of rank
-                return 0.0
+                return 0.0, 0.0
             wait = NEXT_IN_LINE * (ahead + 1)
         elif self._exploring(priority, now):  # the probes ahead of it go one by one, as fast as Slack answers
-            wait = min(NEXT_IN_LINE * (ahead + 1), RECHECK)
+            wait = NEXT_IN_LINE * (ahead + 1)
         else:
-            wait = min(max(bucket.seconds_for(needed), MIN_WAIT), RECHECK)
-        self._queue.ask_again_at(key, now + wait)
-        return wait
+            wait = max(bucket.seconds_for(needed), MIN_WAIT)
+        again = min(wait, RECHECK)  # waiters ahead of it may leave meanwhile
+        self._queue.ask_again_at(key, now + again)
+        return wait, again
 
     def grant(self, key: Hashable, now: float) -> None:
         """`key`, which `request` just let go, makes its call: a token is spent."""

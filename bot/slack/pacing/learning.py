@@ -28,7 +28,7 @@ from bot.slack.pacing.bucket import TokenBucket
 
 DECREASE = 0.5  # a 429 with nothing better to learn from multiplies the rate by this
 INCREASE = 0.05  # a call that lands adds this share of the ceiling back to the rate
-BURST_INCREASE = 0.02  # ... and this share of the largest burst back to the burst
+LARGEST_BURST_MINUTES = 5  # probing may grow a burst up to this many minutes' worth of calls, by default
 FLOOR = 0.1  # the rate never drops below this share of the ceiling it started from
 RATE_MARGIN = 0.9  # a pace learned between two 429s is taken this much lower (calls bunch up on the network)
 REFUSALS_COMPARED = 60.0  # seconds: a 429 this soon after another measures Slack's pace between them
@@ -38,7 +38,7 @@ RELEARN_SECONDS = 600.0  # a pace learned from 429s is the most the rate climbs 
 class Learning:
     def __init__(self, bucket: TokenBucket, per_minute: float | None, largest_burst: float | None,
                  now: float = 0.0, published: bool = True) -> None:
-        """`largest_burst`: how far probing may grow the burst (default: a minute's worth of calls).
+        """`largest_burst`: how far probing may grow the burst (default: five minutes' worth of calls).
         `published`: the rate is Slack's documented one (else a guess that probing may find too low)."""
         self._bucket = bucket
         self._published = published
@@ -46,7 +46,8 @@ class Learning:
         self._assumed = self.ceiling  # what it started from
         self._floor = 0.0 if self.ceiling is None else self.ceiling * FLOOR
         self._learned_until = -math.inf  # the ceiling is a pace learned from 429s until then
-        self.max_burst = max(bucket.burst, float(largest_burst if largest_burst is not None else per_minute or 0))
+        self.max_burst = max(bucket.burst, float(largest_burst if largest_burst is not None
+                                                 else (per_minute or 0) * LARGEST_BURST_MINUTES))
         self.probe_after = -math.inf
         self.lesson = 0  # the last lesson taken from the budget other instances share
         self.last_grant = -math.inf
@@ -84,8 +85,8 @@ class Learning:
         self.last_grant = now
 
     def landed(self, probe: bool, now: float) -> None:
-        """A call landed: the rate and the burst climb back a step toward their ceilings (a probe that landed
-        shows that Slack's burst is one larger than thought)."""
+        """A call landed: the rate climbs back a step toward its ceiling, and a probe that landed shows that
+        Slack's burst is one larger than thought (a call within the bucket shows nothing of the burst)."""
         self.taken_since_full += 1
         self._taken_since_refused += 1
         if self.ceiling is None:
@@ -94,7 +95,8 @@ class Learning:
             self.ceiling = self._assumed  # a pace learned long ago may no longer hold: climb back to the start
         bucket = self._bucket
         bucket.rate = min(bucket.rate + self.ceiling * INCREASE, self.ceiling)
-        bucket.burst = min(bucket.burst + (1 if probe else self.max_burst * BURST_INCREASE), self.max_burst)
+        if probe:
+            bucket.burst = min(bucket.burst + 1, self.max_burst)
 
     def rate_limited(self, spent_burst: bool, retry_after: float, now: float) -> None:
         """Slack answered 429 to a call that was spending burst or probing the burst (`spent_burst`), or that

@@ -85,8 +85,10 @@ class Pacer:
                 turn.asked_at = now
             for budget in turn.budgets:  # the channel's first: no place in the workspace's queue until it is ready
                 wait = budget.request(turn, turn.priority, now, turn.newest_first)
+                turn.expected = budget.expected
                 if wait > 0:
                     return wait
+            turn.expected = 0.0
             for budget in turn.budgets:
                 budget.hold(turn, now)
             buckets = self._shared_buckets(turn)
@@ -104,6 +106,7 @@ class Pacer:
                                                           taken.lessons):
                 budget.sync(tokens, paused_for, lesson, now)
             if taken.wait > 0:
+                turn.expected = taken.wait
                 return taken.wait
         metrics.BUDGET_WAIT.labels(method=turn.method).observe(max(now - turn.asked_at, 0.0))
         return 0.0

@@ -34,6 +34,7 @@ class Turn:
         self._pacer = pacer
         self.granted = False
         self.answered = False
+        self.expected = 0.0  # how long the turn is likely to wait in all, as its last ask reckoned it
         self.asked_at: float | None = None  # when it first asked for its turn
 
     @property

@@ -1,0 +1,67 @@
+"""Signs of life where Slack's budgets are tight, end to end: the status waits for its turn without holding the
+words back, a placeholder goes up only where the edit that replaces it has room, and otherwise the first
+words are the first sign. The bot's own budgets are set small (SLACK_RATE_LIMITS), as a workspace that
+taught it so would have them."""
+
+from __future__ import annotations
+
+from bot import notes
+from standins.bedrock import Reply
+from tests.helpers import ask
+
+NATIVE = {"SLACK_STATUS": "on", "SLACK_REPLY_SURFACE": "auto"}
+
+
+def thread(slack, asked) -> list:
+    question = asked.question
+    return sorted((m for m in slack.bot_messages(question.channel) if m.thread_ts == question.ts),
+                  key=lambda m: float(m.ts))
+
+
+def test_a_status_that_must_wait_for_its_turn_does_not_hold_the_first_words_back(slack, bedrock, start_bot):
+    # one status a minute: the second question's would wait a minute
+    start_bot(**NATIVE, SLACK_RATE_LIMITS="assistant.threads.setStatus=1/1")
+    bedrock.default = Reply.text("An answer.", first_delay=0.3)
+    first = ask(slack, channel="C1")
+    slack.wait_until(lambda: slack.status_of("C1", first.question.ts), what="the first question's status")
+    second = ask(slack, channel="C2")
+
+    messages = slack.wait_until(lambda: [m for m in thread(slack, second) if "An answer." in m.text],
+                                timeout=5, what="the second answer")
+    assert messages[0].posted_at - second.sent < 3  # its words came at once: they are its sign of life
+    assert not [s for s in slack.statuses if s.channel == "C2" and s.status]  # its status was never shown late
+
+
+def test_a_placeholder_goes_up_only_where_the_edit_that_replaces_it_has_room(slack, bedrock, start_bot):
+    # no status (a placeholder is the only sign that could go first), and one edit a minute
+    start_bot(SLACK_STATUS="off", SLACK_REPLY_SURFACE="edit", SLACK_RATE_LIMITS="chat.update=1/1")
+    bedrock.default = Reply.text("An answer.", first_delay=1.0)
+    first = ask(slack, channel="C1")
+    slack.wait_until(lambda: [m for m in thread(slack, first) if m.text == notes.PLACEHOLDER],
+                     what="the first question's placeholder")
+    second = ask(slack, channel="C2")  # the one edit there is, is spoken for by the first placeholder
+
+    messages = slack.wait_until(lambda: thread(slack, second), timeout=5, what="the second reply")
+    assert "An answer.".startswith(messages[0].posted_text)  # posted with its first words: no placeholder
+    # it could not afford to edit
+    assert all(m.text != notes.PLACEHOLDER for m in thread(slack, second))
+    final = slack.wait_until(lambda: [m for m in thread(slack, first) if m.text == "An answer."], timeout=70,
+                             what="the first placeholder edited into its answer")
+    assert final
+
+
+def test_with_nothing_up_yet_the_first_words_are_not_held_back(slack, bedrock, start_bot):
+    """Posts hold to carry more while every edit is spoken for; but not the first words of a reply that shows
+    nothing else yet."""
+    start_bot(SLACK_STATUS="off", SLACK_REPLY_SURFACE="edit", SLACK_RATE_LIMITS="chat.update=1/1",
+              SLACK_POST_HOLD_SECONDS="5")
+    bedrock.default = Reply.text("An answer that keeps coming for a while.", chunk=6, delay=0.4, first_delay=1.0)
+    first = ask(slack, channel="C1")
+    slack.wait_until(lambda: thread(slack, first), what="the first question's placeholder")
+    second = ask(slack, channel="C2")
+    slack.wait_until(lambda: len(bedrock.requests) == 2, what="the second model request")
+    request = bedrock.requests[1]
+
+    messages = slack.wait_until(lambda: thread(slack, second), timeout=5, what="the second reply's first words")
+    assert messages[0].posted_text and "An answer that keeps coming".startswith(messages[0].posted_text)
+    assert messages[0].posted_at - request.sent_at[1] < 1.0  # not held for the five seconds it may hold
