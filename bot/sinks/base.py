@@ -17,6 +17,7 @@ from bot.slack.pacing import Priority
 from bot.slack.tags import Tag
 
 SOON = 0.05  # seconds: a call that can go this soon is as good as one that can go now
+HANDOVER_AFTER = 0.25  # seconds: a reply's first call that would wait longer may go to another surface's queue
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from bot.layout.layout import Layout
 from bot.sinks.base import Place
 from bot.sinks.cadence import Cadence, Every
 from bot.sinks.router import Router
-from bot.sinks.surfaces import LAST_RESORT, Opening, SignOfLife, Surface, fallback
+from bot.sinks.surfaces import LAST_RESORT, SURFACES, Opening, SignOfLife, Surface, fallback
 from bot.sinks.writer import Writer
 from bot.slack import methods
 from bot.slack.calls import SlackCalls
@@ -270,8 +270,9 @@ class Delivery:
         sink = surface.make(Opening(
             self.layout, self._place, self._cadence, feedback=self._feedback, first=first,
             placeholder=self._placeholder if first == 0 else None, text_since=self._clock(), hold=self._hold,
-            hold_first=self.sign_of_life is not None,  # with nothing up yet, the first words go at once
-            waits=self._router.preference.waits, rival=fallback(surface).opens_with if surface.falls_back_to else None))
+            sign_shown=self.sign_of_life is not None,
+            waits=self._router.preference.waits,
+            rival=SURFACES[surface.rival].opens_with if surface.rival and len(self._runs) == 0 else None))
         writer = Writer(sink, self._calls, self._changed, channel=self._place.channel, clock=self._clock,
                         on_answer=self._answered, on_end=self._ended, may_call=lambda: not self._sign_in_flight)
         self._run = _Run(surface, writer)
@@ -307,7 +308,10 @@ class Delivery:
             if sink.handover is not None and not writer.crashed:
                 if sink.refusal is not None:
                     self._router.refused(run.surface.name, run.surface.refused, sink.refusal, self._place.channel)
-                self._start(fallback(run.surface), first=sink.handover)
+                    self._start(fallback(run.surface), first=sink.handover)
+                else:  # its first call would wait: wherever the first words open soonest, now
+                    self._start(self._router.answer_surface(self._place, self.sign_of_life, instead_of=run.surface),
+                                first=sink.handover)
             self._changed.notify_all()
         if writer.crashed and not sink.shown_anything:
             self._say_it_failed()

@@ -28,7 +28,7 @@ from typing import Any, Mapping
 from bot.layout.layout import Layout
 from bot.layout.mrkdwn import to_mrkdwn
 from bot.layout.splitting import last_break, open_fence, split_point
-from bot.sinks.base import Budgets, Call, Due, Place, Unlimited
+from bot.sinks.base import HANDOVER_AFTER, Budgets, Call, Due, Place, Unlimited
 from bot.sinks.cadence import Cadence, Every
 from bot.slack.kinds import Gone, NotAllowed, SlackError, TooLong
 from bot.slack.methods import POST, UPDATE
@@ -57,8 +57,7 @@ class _Message:
 
 
 class EditSink:
-    handover = None  # the path of last resort: it never hands over
-    refusal = None
+    refusal = None  # the path of last resort: Slack's refusals end it, they are not handed over
 
     def __init__(
         self,
@@ -70,9 +69,10 @@ class EditSink:
         first: int = 0,
         feedback: dict | None = None,
         hold: float = 0.0,
-        hold_first: bool = True,
+        sign_shown: bool = True,
         text_since: float = 0.0,
         limit: int = SLACK_TEXT_LIMIT - NOTE_ROOM,
+        rival: str | None = None,
     ) -> None:
         """`placeholder`: (ts, text) of a message already posted, which the first words replace. `first`: the
         first message of the layout this sink writes (those before it went another way). `feedback`: a block
@@ -93,15 +93,21 @@ class EditSink:
         self._in_flight: Call | None = None
         self._first = first
         self._hold = hold
-        self._hold_until = text_since + hold if placeholder is None and hold_first else -math.inf
+        self._hold_until = text_since + hold if placeholder is None and sign_shown else -math.inf
+        # the reply's first words: first in their queue while nothing shows that the bot is working
+        self._first_words = Priority.URGENT if sign_shown else Priority.FIRST
         self._recheck_at = math.inf
         self._posted_at = text_since  # when this sink last posted a message
         self.gone = False  # the reply's messages are out of reach: the model may stop
+        self.handover: int | None = None  # the reply's first words went to another surface's queue
+        self._rival = rival  # the method that opens a message there (None: they stay here)
 
     # -- state -------------------------------------------------------------------------------------
 
     @property
     def done(self) -> bool:
+        if self.handover is not None:
+            return self._in_flight is None
         self._sync()
         return (self._layout.finished and self._in_flight is None and not self._layout.pending
                 and all(self._final_sent(index) for index in range(len(self._messages))))
@@ -113,6 +119,8 @@ class EditSink:
     def holding(self) -> int:
         """Messages this reply holds open: every message posted whose final text has yet to go out will need an
         edit."""
+        if self.handover is not None:
+            return 0
         return sum(1 for index, message in enumerate(self._messages) if message.ts and not self._final_sent(index))
 
     @property
@@ -123,7 +131,7 @@ class EditSink:
     # -- the schedule ------------------------------------------------------------------------------
 
     def due(self, now: float, budgets: Budgets = Unlimited()) -> Due | None:
-        if self._in_flight is not None:
+        if self._in_flight is not None or self.handover is not None:
             return None
         self._sync()
         self._recheck_at = now + _RECHECK
@@ -132,7 +140,7 @@ class EditSink:
             if at is not None and at <= now:
                 final = self._layout.is_final(index)
                 if index == 0 and not message.answered:  # the reply's first words (or the note instead)
-                    priority = Priority.FIRST
+                    priority = self._first_words
                 elif message.ts is None or not message.answered or final:
                     priority = Priority.URGENT
                 else:
@@ -142,14 +150,20 @@ class EditSink:
         return None
 
     def wake_at(self) -> float | None:
-        if self._in_flight is not None:
+        if self._in_flight is not None or self.handover is not None:
             return None
         self._sync()
         times = [at for index in range(len(self._messages)) if (at := self._due_at(index, None)) is not None]
         return min(times, default=None)
 
     def wait(self, due: Due, seconds: float, budgets: Budgets = Unlimited()) -> bool:
-        return True  # posts and edits wait for their turn
+        """Posts and edits wait for their turn; but the reply's first words, with nothing shown yet, go to the
+        rival's queue where that is shorter by far (the post budget paused by a 429, say)."""
+        if (self._rival is not None and due.method == POST and due.index == 0 and not self.shown_anything
+                and seconds > HANDOVER_AFTER and budgets.estimate(self._rival) < seconds):
+            self.handover = due.index
+            return False
+        return True
 
     def _wanted_at(self, message_index: int) -> float | None:
         """When a message that shows text would like its next edit (None: not until more text comes): the

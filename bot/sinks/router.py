@@ -115,15 +115,17 @@ class Router:
                  and self._room(tuple(sign.holds), SIGN_HORIZON)}
         return choose_sign_of_life(usable, ready=ready)
 
-    def answer_surface(self, place: Place, began_with: SignOfLife | None = None) -> Surface:
-        """The surface for a reply whose first words are ready (`began_with`: the sign of life it showed)."""
+    def answer_surface(self, place: Place, began_with: SignOfLife | None = None,
+                       instead_of: Surface | None = None) -> Surface:
+        """The surface for a reply whose first words are ready (`began_with`: the sign of life it showed;
+        `instead_of`: a surface whose queue was too long for them, ranked last)."""
         if began_with is not None and began_with.answered_by is not None:
             return SURFACES[began_with.answered_by]
         surfaces = self.preference.surfaces
         usable = {surface.name for surface in surfaces if self._usable(surface.name, surface.needs_thread, place)}
         waits = {surface.name: self._pacer.estimate(surface.opens_with, Priority.FIRST, place.channel)
                  for surface in surfaces if surface.name in usable and not self.preference.waits
-                 and self._room(surface.room_for, surface.room_within)}
+                 and surface is not instead_of and self._room(surface.room_for, surface.room_within)}
         return choose_surface(self.preference, usable=usable, waits=waits)
 
     def hold(self, method: str, calls: int) -> None:

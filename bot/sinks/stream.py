@@ -39,7 +39,7 @@ from typing import Any, Mapping
 
 from bot.layout.layout import Layout
 from bot.layout.markdown import for_stream
-from bot.sinks.base import Budgets, Call, Due, Place, Unlimited
+from bot.sinks.base import HANDOVER_AFTER, Budgets, Call, Due, Place, Unlimited
 from bot.sinks.cadence import Cadence, Every
 from bot.slack.kinds import Gone, NotAllowed, NotStreaming, RateLimited, SlackError, TooLong, Unavailable
 from bot.slack.methods import APPEND, START, STOP, UPDATE
@@ -51,7 +51,6 @@ _MIN_LIMIT = 500
 _SHRINK = 0.9  # after a message too long to start, the limit becomes this share of the refused text
 _AFTER_FAILURE = 1.0  # seconds before an intermediate append that failed is superseded by the next
 _RECHECK = 0.25  # how often a held start looks again for room among the appends
-HANDOVER_AFTER = 1.0  # seconds: a start that would wait longer than this for its turn may be posted instead
 
 
 @dataclass
@@ -70,7 +69,7 @@ class StreamSink:
 
     def __init__(self, layout: Layout, place: Place, *, cadence: Cadence = Every(1.0), feedback: dict | None = None,
                  limit: int = MESSAGE_LIMIT, wait_for_starts: bool = False, rival: str | None = None,
-                 hold: float = 0.0, text_since: float = 0.0) -> None:
+                 hold: float = 0.0, text_since: float = 0.0, sign_shown: bool = False) -> None:
         self._layout = layout
         self._place = place
         self._cadence = cadence
@@ -78,6 +77,8 @@ class StreamSink:
         self._limit = limit
         self._wait_for_starts = wait_for_starts
         self._rival = rival  # the method the surface this one falls back to opens a message with
+        # the reply's first words: first in their queue while nothing shows that the bot is working
+        self._first_words = Priority.URGENT if sign_shown else Priority.FIRST
         self._hold_until = text_since + hold if hold > 0 else -math.inf  # the first start holds until then ...
         self._recheck_at = math.inf  # ... looking again this often for room among the appends
         self._messages: list[_Message] = []
@@ -309,7 +310,7 @@ class StreamSink:
                             at = min(self._hold_until, self._recheck_at)
                         elif budgets.room(APPEND) < 1:
                             at = self._hold_until
-                    return Due(START, index, Priority.FIRST if index == 0 else Priority.URGENT), at
+                    return Due(START, index, self._first_words if index == 0 else Priority.URGENT), at
                 return None, math.inf
             if final:
                 if fresh or not message.tail_sent:

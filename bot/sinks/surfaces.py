@@ -36,10 +36,14 @@ class Opening:
     first: int = 0  # the first message of the layout the sink writes (those before went another way)
     placeholder: tuple[str, str] | None = None  # (ts, text) of a message posted already, which the answer replaces
     hold: float = 0.0  # how long a message may hold to carry more while its updates have no room ...
-    hold_first: bool = True  # ... the first one too (not while nothing shows that the bot is working)
+    # A sign of life is up: the first message may hold too, and its first words need not go before other
+    # replies' (with nothing up, they go at once, first in their queue)
+    sign_shown: bool = True
     text_since: float = 0.0  # when the first words were ready (on the sink's clock)
     waits: bool = False  # wait for the opening call's turn rather than hand the answer over
-    rival: str | None = None  # the method the surface it falls back to opens a message with
+    # The method another surface opens a message with: a first message that must wait longer than that one
+    # would (and that may still switch) hands the reply over to it. None: it does not switch.
+    rival: str | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,9 @@ class Surface:
     room_for: tuple[str, ...] = ()  # held calls whose budget must have room before the surface is chosen ...
     room_within: float = 10.0  # ... within this many seconds
     falls_back_to: str | None = None  # the surface that writes what this one will not (None: the last resort)
+    # The surface whose queue a reply's first words may switch to (once) when this one's would keep them
+    # waiting longer: both budgets congested, each reply's words take the shorter queue.
+    rival: str | None = None
     needs_thread: bool = False  # it can only answer in a thread
     refused: Callable[[str, bool], str] | None = None  # for the log, once: Slack will not let the app use it
 
@@ -85,10 +92,12 @@ STREAM = Surface(
     "stream", methods.START,
     make=lambda opening: StreamSink(opening.layout, opening.place, cadence=opening.cadence,
                                     feedback=opening.feedback, wait_for_starts=opening.waits, rival=opening.rival,
-                                    hold=opening.hold if opening.hold_first else 0.0, text_since=opening.text_since),
+                                    hold=opening.hold if opening.sign_shown else 0.0, text_since=opening.text_since,
+                                    sign_shown=opening.sign_shown),
     # Its last words go by an append; its stop (the buttons, the end of "streaming") may come later under a
     # burst of questions, but within the five minutes after which Slack ends a stream itself.
     holds={methods.STOP: 1, methods.APPEND: 1}, room_for=(methods.STOP,), room_within=240.0, falls_back_to="edit",
+    rival="edit",
     needs_thread=True,
     refused=lambda code, everywhere: notes.streaming_refused(code, everywhere=everywhere),
 )
@@ -96,9 +105,9 @@ EDIT = Surface(
     "edit", methods.POST,
     make=lambda opening: EditSink(opening.layout, opening.place, cadence=opening.cadence, first=opening.first,
                                   placeholder=opening.placeholder, feedback=opening.feedback, hold=opening.hold,
-                                  hold_first=opening.hold_first,
-                                  text_since=opening.text_since),
-    holds={methods.UPDATE: 1},
+                                  sign_shown=opening.sign_shown, text_since=opening.text_since,
+                                  rival=opening.rival),
+    holds={methods.UPDATE: 1}, rival="stream",
 )
 SURFACES: dict[str, Surface] = {surface.name: surface for surface in (STREAM, EDIT)}
 

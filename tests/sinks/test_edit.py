@@ -233,7 +233,7 @@ def test_due_says_which_edits_are_urgent_before_any_text_is_made():
     r = renderer(interval=1.0, limit=60)
     assert r.due(0.0) is None
     r.feed("first words")
-    assert r.due(0.0) == Due(UPDATE, 0, Priority.FIRST)  # the first words replace the placeholder, before all else
+    assert r.due(0.0) == Due(UPDATE, 0, Priority.URGENT)  # the first words replace the placeholder at once
     send(r, 0.0)
     r.feed(" and more")
     assert r.due(0.5) is None  # inside the interval
@@ -249,7 +249,7 @@ def test_due_says_which_edits_are_urgent_before_any_text_is_made():
 
 def test_a_replys_first_words_go_before_the_rest_of_other_replies():
     layout = Layout()
-    sink = EditSink(layout, Place("C1", "1.0", "U1"), cadence=Every(0.3))
+    sink = EditSink(layout, Place("C1", "1.0", "U1"), cadence=Every(0.3), sign_shown=False)
     layout.feed("first words")
     assert sink.due(0.0) == Due(POST, 0, Priority.FIRST)  # nothing shows yet: first in every queue
     call = sink.make(sink.due(0.0), 0.0)
@@ -618,3 +618,21 @@ def test_with_room_in_the_edit_budget_or_no_hold_posts_are_edited_as_before():
         layout.feed("Half a li")
         call = post(sink, 0.0, budgets)
         assert not call.final and sink.holding() == 1  # it will be edited as the answer grows
+
+
+def test_first_words_stuck_behind_a_long_post_queue_go_to_the_rivals_shorter_one():
+    class StartsAreFree(Unlimited):
+        def estimate(self, method: str) -> float:
+            return 0.0 if method == "chat.startStream" else 30.0
+
+    layout = Layout()
+    sink = EditSink(layout, Place("C1", "1.0", "U1"), cadence=Every(0.3), rival="chat.startStream")
+    layout.feed("First words")
+    due = sink.due(0.0)
+    assert sink.wait(due, 0.2, StartsAreFree())  # a short wait: it keeps its place
+    assert not sink.wait(due, 30.0, StartsAreFree())  # the post budget is paused for half a minute: switch
+    assert sink.handover == 0 and sink.done and sink.holding() == 0 and layout.bodies == [""]
+
+    stays = EditSink(Layout(), Place("C1", "1.0", "U1"), cadence=Every(0.3))  # no rival: a switch was made once
+    stays._layout.feed("First words")
+    assert stays.wait(stays.due(0.0), 30.0, StartsAreFree())

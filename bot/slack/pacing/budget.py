@@ -27,7 +27,8 @@ from bot.slack.pacing.queue import Priority, Queue
 
 RECHECK = 1.0  # a waiter asks again at least this often (waiters ahead of it may have left)
 MIN_WAIT = 0.001
-NEXT_IN_LINE = 0.01  # how often a waiter whose token is there checks whether the call in flight is done
+NEXT_IN_LINE = 0.01  # what each waiter ahead adds to a wait for the one call slot (about one round trip)
+HEAD_OF_LINE = 0.002  # how often the first in line checks whether the call in flight is done
 
 
 class Budget:
@@ -112,7 +113,8 @@ class Budget:
             wait = NEXT_IN_LINE * (ahead + 1)
         else:
             wait = max(bucket.seconds_for(needed), MIN_WAIT)
-        again = min(wait, RECHECK)  # waiters ahead of it may leave meanwhile
+        # waiters ahead of it may leave meanwhile; the first in line looks often, so that the slot is never idle
+        again = HEAD_OF_LINE if ahead == 0 and wait <= NEXT_IN_LINE else min(wait, RECHECK)
         self._queue.ask_again_at(key, now + again)
         return wait, again
 

@@ -7,8 +7,9 @@ none) and a burst, and learns:
   Slack's burst is about what Slack took since the bucket was last full, less what it refilled meanwhile
   (never less than half of what it took; half the bucket if it took nothing, which says only that someone
   else spent it); the bucket takes that as its burst, and probing stops there;
-- its pace, from two 429s: a call refused at the pace of the bucket's rate, within a minute of another 429,
-  shows Slack's rate is at most what it took between the two, and one more (a tenth less is taken, for the
+- its pace, from two 429s: a call refused at the pace of the bucket's rate (or spending what the bucket
+  refilled since the last 429, before it was full again), within a minute of another 429, shows Slack's
+  rate is at most what it took between the two, and one more (a tenth less is taken, for the
   jitter of the network); the bucket paces at that, and climbs back no higher, for `RELEARN_SECONDS` (one
   refused with no 429 before it halves the rate);
 - upward, by probing: when its bucket is empty and an urgent call waits with nothing in flight, one more
@@ -55,10 +56,11 @@ class Learning:
         self.taken_since_full = 0  # calls Slack took since then
         self._refused_at = -math.inf  # the last 429
         self._taken_since_refused = 0  # calls Slack took since then
+        self._refilling = False  # since a 429 the bucket has not been full: what it holds came at its rate
 
     def idle(self, now: float) -> None:
         """The bucket is full and nothing is in flight: what Slack takes from now on comes out of a full burst."""
-        self._full_at, self.taken_since_full = now, 0
+        self._full_at, self.taken_since_full, self._refilling = now, 0, False
 
     def may_probe(self, urgent: bool, first_in_line: bool, in_flight: bool, now: float) -> bool:
         """An urgent call first in line may go beyond the bucket, to learn whether Slack's burst is larger
@@ -105,11 +107,11 @@ class Learning:
         bucket = self._bucket
         self.probe_after = now + PROBE_QUIET_SECONDS  # Slack said no: no probing for a while
         if self.ceiling is not None and not bucket.paused(now):
-            if spent_burst:
+            if spent_burst and not self._refilling:
                 self._learn_burst(now)
-            else:
+            else:  # at the rate's pace, or spending what the bucket refilled since a 429: the rate is too high
                 self._learn_rate(now)
-            self._refused_at, self._taken_since_refused = now, 0
+            self._refused_at, self._taken_since_refused, self._refilling = now, 0, True
         # Slack's bucket is empty, and refills from now on: the one call it said it would take after `retry_after`
         # (and whatever more its pace gives meanwhile)
         bucket.tokens = min(max(1.0 - bucket.rate * retry_after, 0.0), bucket.burst) if bucket.rate else 0.0
