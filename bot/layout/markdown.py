@@ -53,6 +53,9 @@ def _changes(source: str, final: bool):
     i, n = 0, len(source)
     while i < n:
         if fence is not None and i >= fence[0]:
+            if not final and "\n" not in source[fence[0]:]:  # its opening line is not all in: a backtick still
+                yield fence[0], None, None  # to come in its info string would make it no fence at all
+                return
             i = max(i, fence[1])
             fence = next(fences, None)
             continue

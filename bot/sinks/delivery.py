@@ -27,7 +27,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Mapping
 
 from bot import notes
 from bot.layout.layout import Layout
@@ -111,7 +111,7 @@ class Delivery:
         """Show that the bot is working, as soon as Slack's budgets allow it and never after the first words
         (see `Router.sign_of_life`): a sign that queues for its turn lets the words go meanwhile, and is not
         shown once they have gone. False if Slack would not take even that (nowhere to answer)."""
-        sign, failed = self._router.sign_of_life(self._place), None
+        sign, failed = self._decide_sign(), None
         shown = False
         while sign is not None:
             try:
@@ -120,13 +120,13 @@ class Delivery:
             except SlackError as error:
                 if sign.refused is not None:
                     self._router.refused(sign.name, sign.refused, error, self._place.channel)
-                sign, failed = self._router.sign_of_life(self._place, instead_of=sign), (sign, error)
+                sign, failed = self._decide_sign(instead_of=sign), (sign, error)
         # a message Slack will not take: the answer's messages will not be taken either
         nowhere = failed is not None and methods.method(failed[0].method).opens_message
         with self._changed:
             self._begun, self.nowhere = True, nowhere
             if not nowhere and self._run is None and self.layout.pending:
-                self._start(self._router.answer_surface(self._place, self.sign_of_life))  # words came meanwhile
+                self._start_best()  # the words came while the sign of life went up
             self._changed.notify_all()
         if nowhere:
             log.error("cannot answer in %s: %s", self._place.channel, failed[1].code)
@@ -154,10 +154,31 @@ class Delivery:
                     self._changed.notify_all()
         with self._changed:
             self.sign_of_life = sign
-            self._sign_held = dict(sign.holds)
-            for method, calls in sign.holds.items():  # until the answer's sink holds them
-                self._router.hold(method, calls)
         return True
+
+    def _decide_sign(self, instead_of: SignOfLife | None = None) -> SignOfLife | None:
+        """The sign of life to show (`instead_of`: one Slack would not take), the calls it holds spoken for in
+        the same breath: no other reply decides on the room this one takes."""
+        with self._changed, self._router.deciding:
+            self._hold_for_sign({})
+            sign = self._router.sign_of_life(self._place, instead_of=instead_of)
+            if sign is not None:
+                self._hold_for_sign(sign.holds)
+        return sign
+
+    def _hold_for_sign(self, holds: Mapping[str, int]) -> None:
+        """The sign of life holds `holds` now, until the answer's sink holds what it needs (with the lock held)."""
+        for method, calls in self._sign_held.items():
+            self._router.hold(method, -calls)
+        self._sign_held = dict(holds)
+        for method, calls in self._sign_held.items():
+            self._router.hold(method, calls)
+
+    def _start_best(self, instead_of: Surface | None = None, first: int = 0) -> None:
+        """Start the surface where the reply's words open soonest (with the lock held), speaking for what it
+        holds in the same breath."""
+        with self._router.deciding:
+            self._start(self._router.answer_surface(self._place, self.sign_of_life, instead_of=instead_of), first)
 
     def _turn_before_words(self, sign: SignOfLife) -> Turn | None:
         """Wait for `sign`'s turn while the first words may go (they need not wait for it); the turn, granted,
@@ -166,7 +187,7 @@ class Delivery:
         with self._changed:
             self._begun = True
             if self._run is None and self.layout.pending:
-                self._start(self._router.answer_surface(self._place))
+                self._start_best()
         turn = self._calls.pacer.turn(sign.method, Priority.FIRST, self._place.channel, sign.newest_first)
         while (wait := turn.ask()) > 0:
             with self._changed:
@@ -212,7 +233,7 @@ class Delivery:
             if not self._begun or self.nowhere:
                 return  # it waits for the sign of life (`begin` starts the sink)
             if self._run is None and not self.layout.finished:
-                self._start(self._router.answer_surface(self._place, self.sign_of_life))
+                self._start_best()
             elif wake or self._cadence.wakes(self.layout.waiting):
                 self._changed.notify_all()
 
@@ -264,9 +285,7 @@ class Delivery:
 
     def _start(self, surface: Surface, first: int = 0) -> None:
         """Run `surface`'s sink from message `first` of the layout (with the lock held)."""
-        for method, calls in self._sign_held.items():  # the sink holds what it needs from now on
-            self._router.hold(method, -calls)
-        self._sign_held = {}
+        self._hold_for_sign({})  # the sink holds what it needs from now on
         sink = surface.make(Opening(
             self.layout, self._place, self._cadence, feedback=self._feedback, first=first,
             placeholder=self._placeholder if first == 0 else None, text_since=self._clock(), hold=self._hold,
@@ -310,8 +329,7 @@ class Delivery:
                     self._router.refused(run.surface.name, run.surface.refused, sink.refusal, self._place.channel)
                     self._start(fallback(run.surface), first=sink.handover)
                 else:  # its first call would wait: wherever the first words open soonest, now
-                    self._start(self._router.answer_surface(self._place, self.sign_of_life, instead_of=run.surface),
-                                first=sink.handover)
+                    self._start_best(instead_of=run.surface, first=sink.handover)
             self._changed.notify_all()
         if writer.crashed and not sink.shown_anything:
             self._say_it_failed()

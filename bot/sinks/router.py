@@ -105,6 +105,9 @@ class Router:
         self._clock = clock
         self._lock = threading.Lock()
         self._refusals: dict[str, _Refusals] = {}
+        # Held while a reply decides and speaks for what its choice holds, so that no other reply decides on
+        # room that one is about to take (a hundred questions at once would all see the same last edit free).
+        self.deciding = threading.RLock()
 
     def sign_of_life(self, place: Place, instead_of: SignOfLife | None = None) -> SignOfLife | None:
         """The sign of life to show (None: none now). `instead_of`: one Slack would not take; the next after it."""
