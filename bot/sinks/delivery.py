@@ -104,6 +104,7 @@ class Delivery:
         self._reading: str | None = None  # the file being read, to say so once the sign of life is up
         self._sign_held: dict[str, int] = {}  # the calls the sign of life holds until the answer's sink does
         self.first_words_at: float | None = None  # when Slack first showed words of the answer (on `clock`)
+        self._text_since: float | None = None  # when the model's first words came (a post holds from then)
 
     # -- what the reply does -----------------------------------------------------------------------
 
@@ -229,6 +230,8 @@ class Delivery:
 
     def feed(self, text: str) -> None:
         with self._changed:
+            if self._text_since is None and text:
+                self._text_since = self._clock()
             wake = self.layout.feed(text)
             if not self._begun or self.nowhere:
                 return  # it waits for the sign of life (`begin` starts the sink)
@@ -288,7 +291,8 @@ class Delivery:
         self._hold_for_sign({})  # the sink holds what it needs from now on
         sink = surface.make(Opening(
             self.layout, self._place, self._cadence, feedback=self._feedback, first=first,
-            placeholder=self._placeholder if first == 0 else None, text_since=self._clock(), hold=self._hold,
+            placeholder=self._placeholder if first == 0 else None, hold=self._hold,
+            text_since=self._clock() if self._text_since is None else self._text_since,
             sign_shown=self.sign_of_life is not None,
             waits=self._router.preference.waits,
             rival=SURFACES[surface.rival].opens_with if surface.rival and len(self._runs) == 0 else None))

@@ -32,11 +32,12 @@ def test_the_benchmark_runs_and_every_reply_of_this_bot_completes(tmp_path):
 
 
 @pytest.mark.e2e
-def test_the_latency_benchmark_runs_for_this_bot_and_the_revision_before():
-    done = subprocess.run([sys.executable, "-m", "bench", "--latency", "--repeats", "1", "--round-trip", "0.05"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=180)
+def test_the_latency_benchmark_runs_for_this_bot():
+    # no revision to compare with: the suite does not depend on the repository's history
+    done = subprocess.run([sys.executable, "-m", "bench", "--latency", "--repeats", "1", "--round-trip", "0.05",
+                           "--before", ""], cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "| scenario | this bot | before (efda903) |" in done.stdout
+    assert "| scenario | this bot |" in done.stdout
     for scenario in ("top-level mention", "DM with history", "first thread follow-up (3 people)",
                      "repeat thread follow-up", "connections opened per Slack call"):
         assert f"| {scenario} |" in done.stdout

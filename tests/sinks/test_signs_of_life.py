@@ -64,3 +64,24 @@ def test_with_nothing_up_yet_the_first_words_are_not_held_back(slack, bedrock, s
     messages = slack.wait_until(lambda: thread(slack, second), timeout=5, what="the second reply's first words")
     assert messages[0].posted_text and "An answer that keeps coming".startswith(messages[0].posted_text)
     assert messages[0].posted_at - request.sent_at[1] < 1.0  # not held for the five seconds it may hold
+
+
+def test_a_post_after_a_handover_holds_from_when_the_first_words_came_not_from_the_handover(slack, bedrock,
+                                                                                         start_bot):
+    """A reply whose stream start Slack refuses late goes on as posts; while every edit is spoken for its first
+    post may hold to carry more, but only for the hold counted from the model's first words (the time the
+    start took is not added to it)."""
+    start_bot(**NATIVE, SLACK_RATE_LIMITS="chat.update=1/1", SLACK_POST_HOLD_SECONDS="3")
+    slack.fail("chat.startStream", "channel_type_not_supported", when=lambda params: params["channel"] == "C1")
+    bedrock.default = Reply.text(" ".join(f"word{n}" for n in range(60)), chunk=6, delay=0.3, first_delay=0.2)
+    first = ask(slack, channel="C1")  # answered by posts and edits: its message holds the one edit there is
+    slack.wait_until(lambda: thread(slack, first), what="the first answer's message")
+
+    slack.delays["chat.startStream"] = 2.5  # the second's start takes a while, then Slack refuses it
+    slack.fail("chat.startStream", retry_after=60, when=lambda params: params["channel"] == "C2")
+    second = ask(slack, channel="C2")
+    slack.wait_until(lambda: len(bedrock.requests) == 2, what="the second model request")
+    messages = slack.wait_until(lambda: thread(slack, second), timeout=10, what="the second reply's first post")
+    first_words = bedrock.requests[1].sent_at[1]
+    assert messages[0].format == "mrkdwn" and messages[0].posted_text.startswith("word0")
+    assert messages[0].posted_at - first_words < 4.5  # 3 s of hold, not 2.5 s of start and then 3 s
