@@ -94,8 +94,9 @@ class EditSink:
         self._first = first
         self._hold = hold
         self._hold_until = text_since + hold if placeholder is None and sign_shown else -math.inf
-        # the reply's first words: first in their queue while nothing shows that the bot is working
-        self._first_words = Priority.URGENT if sign_shown else Priority.FIRST
+        # the reply's first words: first in their queue while nothing shows that the bot is working, and
+        # before every other reply's later messages once its sign of life does
+        self._first_words = Priority.WORDS if sign_shown else Priority.FIRST
         self._recheck_at = math.inf
         self._posted_at = text_since  # when this sink last posted a message
         self.gone = False  # the reply's messages are out of reach: the model may stop

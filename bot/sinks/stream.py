@@ -77,8 +77,9 @@ class StreamSink:
         self._limit = limit
         self._wait_for_starts = wait_for_starts
         self._rival = rival  # the method the surface this one falls back to opens a message with
-        # the reply's first words: first in their queue while nothing shows that the bot is working
-        self._first_words = Priority.URGENT if sign_shown else Priority.FIRST
+        # the reply's first words: first in their queue while nothing shows that the bot is working, and
+        # before every other reply's later messages once its sign of life does
+        self._first_words = Priority.WORDS if sign_shown else Priority.FIRST
         self._hold_until = text_since + hold if hold > 0 else -math.inf  # the first start holds until then ...
         self._recheck_at = math.inf  # ... looking again this often for room among the appends
         self._messages: list[_Message] = []

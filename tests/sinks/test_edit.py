@@ -233,7 +233,7 @@ def test_due_says_which_edits_are_urgent_before_any_text_is_made():
     r = renderer(interval=1.0, limit=60)
     assert r.due(0.0) is None
     r.feed("first words")
-    assert r.due(0.0) == Due(UPDATE, 0, Priority.URGENT)  # the first words replace the placeholder at once
+    assert r.due(0.0) == Due(UPDATE, 0, Priority.WORDS)  # the first words replace the placeholder at once
     send(r, 0.0)
     r.feed(" and more")
     assert r.due(0.5) is None  # inside the interval
@@ -256,6 +256,11 @@ def test_a_replys_first_words_go_before_the_rest_of_other_replies():
     sink.answered(call, 0.0, {"ts": "2.1"}, None)
     layout.feed(" and more")
     assert sink.due(1.0) == Due(UPDATE, 0, Priority.ROUTINE)
+    other = Layout()
+    shown = EditSink(other, Place("C2", "1.0", "U2"), cadence=Every(0.3), sign_shown=True)
+    other.feed("first words")
+    # its status stands: after words with nothing shown, before other replies' later messages
+    assert shown.due(0.0) == Due(POST, 0, Priority.WORDS)
 
 def test_a_feed_asks_for_a_look_only_when_it_may_make_an_edit_due_sooner():
     r = renderer(interval=1.0)

@@ -485,6 +485,21 @@ def test_a_reply_s_first_words_go_before_other_urgent_calls():
     assert take(budget, "first words", FIRST, 1.0) == 0.0
 
 
+def test_first_words_under_a_sign_of_life_go_after_words_with_none_and_before_later_messages():
+    budget = Fixed(60, burst=1, reserve=0)
+    go(budget, "spend", URGENT, 0.0)
+    assert take(budget, "a later message", URGENT, 0.0) > 0
+    assert take(budget, "words under a status", Priority.WORDS, 0.2) > 0
+    assert take(budget, "words with nothing shown", Priority.FIRST, 0.4) > 0
+    order = []
+    for now in (1.0, 2.0, 3.0):
+        for key, priority in (("a later message", URGENT), ("words under a status", Priority.WORDS),
+                              ("words with nothing shown", Priority.FIRST)):
+            if key not in order and go(budget, key, priority, now) == 0.0:
+                order.append(key)
+    assert order == ["words with nothing shown", "words under a status", "a later message"]
+
+
 def test_a_stand_in_for_words_goes_to_the_newest_waiter_first():
     """A status stands in for first words, which go oldest first: the newest question waits longest for its
     words, so its status goes first."""

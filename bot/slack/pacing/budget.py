@@ -3,7 +3,7 @@ the caller passes the time.
 
 Its parts: the bucket (tokens, rate, burst, a Retry-After's pause), what Slack's answers taught of its
 numbers (`learning`), the calls waiting in order (`queue`) and the calls in flight (`flight`). Turns go in
-order of priority (a reply's first words before the rest), then of arrival. Urgent turns (FIRST, URGENT) may
+order of priority (a reply's first words before the rest), then of arrival. Urgent turns (FIRST, WORDS, URGENT) may
 use the last tokens; a ROUTINE one leaves a reserve for them: two tokens, or as many as are spoken for (calls the bot will certainly make soon), whichever is more,
 but never the whole burst. A budget with a rate lets one call be in flight at a time: Slack answers in a
 fraction of the time a token takes to come, and a call sent while another is being refused would reach

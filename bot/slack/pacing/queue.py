@@ -18,8 +18,9 @@ GONE_AFTER = 5.0  # a waiter that has not asked again this long after it was tol
 
 class Priority(IntEnum):
     FIRST = 0  # a reply's sign of life or first words: someone waits on it and sees nothing yet
-    URGENT = 1  # a new message, the end of an answer, a retry: someone waits on it
-    ROUTINE = 2  # an intermediate edit or append: a later one carries the same text and more
+    WORDS = 1  # a reply's first words under its sign of life: someone waits on them and sees only the sign
+    URGENT = 2  # a new message, the end of an answer, a retry: someone waits on it
+    ROUTINE = 3  # an intermediate edit or append: a later one carries the same text and more
 
     @property
     def urgent(self) -> bool:
