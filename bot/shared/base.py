@@ -38,8 +38,8 @@ class Bucket:
 
 @dataclass(frozen=True)
 class Lesson:
-    """What a 429 taught one instance about a budget (its pace and burst, halved), numbered so that every
-    other instance takes it once."""
+    """What a 429 taught one instance about a budget (the pace it may climb back to, and its burst), numbered
+    so that every other instance takes it once."""
 
     number: int
     per_second: float
@@ -50,13 +50,16 @@ class Lesson:
 class Taken:
     """What a shared budget answered a call's `take`: `wait` 0.0 if the call may go (its tokens are spent),
     else the seconds to wait; and, for each bucket asked, the tokens it holds now (after this call's, if it
-    goes; None where the store keeps no tokens of its own), the seconds its pause has yet to run and the last
-    lesson a 429 taught about it, so that the instance's own budgets see what the others spent and learned."""
+    goes; None where the store keeps no tokens of its own), the seconds its pause has yet to run, the last
+    lesson a 429 taught about it, and how many calls every instance has been granted from it so far (with this
+    one, if it goes; None where not counted), so that the instance's own budgets see what the others spent and
+    learned, and measure Slack's pace by all the calls it took."""
 
     wait: float
     tokens: tuple[float | None, ...] = ()
     paused_for: tuple[float, ...] = ()
     lessons: tuple[Lesson | None, ...] = ()
+    granted: tuple[int | None, ...] = ()
 
 
 NOTHING_SHARED = Taken(0.0)  # a store with no budgets of its own: the instance's budgets decide alone

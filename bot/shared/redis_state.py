@@ -78,8 +78,8 @@ return 1
 # a budget's one place in flight (seconds), then for each budget: its pace
 # (calls a second, "" for none), its burst, the tokens the call needs. Returns the seconds to wait ("0" if a
 # token was spent in every budget that has a pace), then for each budget its tokens ("" without a pace) and
-# the seconds its pause has yet to run, and its last lesson (number, pace, burst; "" for none); all as text
-# (Lua numbers would be truncated).
+# the seconds its pause has yet to run, its last lesson (number, pace, burst; "" for none) and the calls every
+# instance has been granted from it ("" without a pace); all as text (Lua numbers would be truncated).
 _TAKE = _CLOCK + """
 local probe = ARGV[1] == '1'
 local wait = 0
@@ -88,10 +88,10 @@ local seen = {}
 for i, key in ipairs(KEYS) do
   local rate, burst, needs = tonumber(ARGV[3 + 3 * i]), tonumber(ARGV[4 + 3 * i]), tonumber(ARGV[5 + 3 * i])
   local h = redis.call('HMGET', key, 'tokens', 'updated', 'paused_until', 'probing_until', 'quiet_until',
-                      'lesson', 'lesson_rate', 'lesson_burst', 'flight_by', 'flight_until')
+                      'lesson', 'lesson_rate', 'lesson_burst', 'flight_by', 'flight_until', 'granted')
   local paused = tonumber(h[3]) or 0
   if paused > now then wait = math.max(wait, paused - now) end
-  seen[i] = {'', tostring(math.max(paused - now, 0)), h[6] or '', h[7] or '', h[8] or ''}
+  seen[i] = {'', tostring(math.max(paused - now, 0)), h[6] or '', h[7] or '', h[8] or '', ''}
   if rate and rate > 0 then
     if h[9] and h[9] ~= ARGV[4] and (tonumber(h[10]) or 0) > now then
       wait = math.max(wait, 0.02)  -- another instance's call of this budget is in flight: one at a time
@@ -107,6 +107,7 @@ for i, key in ipairs(KEYS) do
     end
     spend[#spend + 1] = {key, tokens, probing, i}
     seen[i][1] = tostring(tokens)
+    seen[i][6] = h[11] or '0'
   end
 end
 local answer = {tostring(wait)}
@@ -119,12 +120,13 @@ if wait == 0 then
       redis.call('HSET', s[1], 'tokens', tostring(s[2] - 1), 'updated', tostring(now))
       seen[s[4]][1] = tostring(s[2] - 1)
     end
+    seen[s[4]][6] = tostring(redis.call('HINCRBY', s[1], 'granted', 1))
     redis.call('HSET', s[1], 'flight_by', ARGV[4], 'flight_until', tostring(now + tonumber(ARGV[5])))
     redis.call('PEXPIRE', s[1], ARGV[3])
   end
 end
 for i = 1, #KEYS do
-  for j = 1, 5 do answer[#answer + 1] = seen[i][j] end
+  for j = 1, 6 do answer[#answer + 1] = seen[i][j] end
 end
 return answer
 """
@@ -265,11 +267,12 @@ class RedisState(SharedState):
         if answer is None:
             return NOTHING_SHARED
         wait, *seen = [value.decode() for value in answer]
-        each = [seen[at:at + 5] for at in range(0, len(seen), 5)]
+        each = [seen[at:at + 6] for at in range(0, len(seen), 6)]
         return Taken(float(wait), tuple(float(tokens) if tokens else None for tokens, *_ in each),
                      tuple(float(paused) for _, paused, *_ in each),
                      tuple(Lesson(int(number), float(rate), float(burst)) if number else None
-                           for _, _, number, rate, burst in each))
+                           for _, _, number, rate, burst, _ in each),
+                     tuple(int(granted) if granted else None for *_, granted in each))
 
     def pause(self, buckets: Sequence[Bucket], seconds: float) -> None:
         if not buckets:

@@ -231,6 +231,26 @@ def test_what_a_429_taught_one_instance_every_instance_takes(instances):
     assert other.budget("chat.update").burst == 4  # and no longer spends the burst Slack refused
 
 
+def test_a_pace_measured_between_two_429s_counts_every_instances_calls(instances):
+    limits = {"chat.update": MethodLimits(Limit(600, 2, largest_burst=2))}
+    taught, other = (Pacer(limits, shared=state) for state in instances(2))
+
+    def call(pacer: Pacer, refused: bool = False) -> None:
+        with pacer.turn("chat.update") as turn:
+            while (wait := turn.ask()) > 0:
+                time.sleep(wait)
+            turn.rate_limited(0.05) if refused else turn.landed()
+
+    call(taught, refused=True)
+    started = time.monotonic()
+    for _ in range(6):
+        call(other)  # Slack took six calls between the two 429s, all of them from the other instance
+    call(taught, refused=True)
+    since = time.monotonic() - started
+    # at least 0.9 × 7 / (a little more than `since`): counting only its own calls would give 0.9 × 1 / since
+    assert taught.budget("chat.update").ceiling > 0.9 * 5 / since
+
+
 def wait_for(predicate, seconds: float = 5.0) -> None:
     deadline = time.monotonic() + seconds
     while not predicate():

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.shared.base import Lesson
 from bot.slack.methods import Limit, MethodLimits
 from bot.slack.pacing import Budget, Pacer, Priority
 
@@ -155,6 +156,7 @@ def test_the_pace_recovers_step_by_step_after_a_429():
         budget.landed(None, 10.0 + step)
     assert budget.rate == pytest.approx(1.0)  # back at the ceiling, never above it
     rates = []
+    assert budget.request("next", URGENT, 200.0) == 0.0  # its bucket filled up meanwhile: it was idle
     budget.rate_limited(None, 1.0, 200.0)
     for step in range(3):
         budget.landed(None, 210.0 + step)
@@ -175,6 +177,30 @@ def test_a_second_429_at_the_pace_of_the_rate_teaches_slacks_pace_for_a_while():
     for step in range(20):
         budget.landed(None, 700.0 + step)
     assert budget.rate == pytest.approx(1.0)  # ... for ten minutes: then back to what it started from
+
+
+def test_a_budget_busy_since_its_last_429_measures_slacks_pace_however_long_ago_that_was():
+    budget = Fixed(600, burst=100, reserve=0)
+    budget.rate_limited(None, 1.0, 0.0)
+    for step in range(700):  # busy all along: ten calls a second for seventy seconds, never full again
+        budget.landed(None, 1.0 + step / 10)
+        budget.bucket.tokens = 0.0
+    budget.rate_limited(None, 1.0, 71.0)  # Slack gave 701 calls in 71 s: about its pace, not half of it
+    assert budget.rate == pytest.approx(0.9 * 701 / 71)
+
+
+def test_what_a_429_teaches_the_other_instances_is_slacks_pace_not_this_instances_halving():
+    budget = Fixed(60, burst=10, reserve=0)
+    budget.rate_limited(None, 1.0, 0.0)  # nothing to compare it with: this instance halves its rate ...
+    assert budget.rate == pytest.approx(0.5)
+    assert budget.lesson("chat.update").per_second == pytest.approx(1.0)  # ... and teaches no slower pace
+    other = Fixed(60, burst=10, reserve=0)
+    other.learning.take_lesson(Lesson(1, budget.lesson("chat.update").per_second, budget.burst))
+    assert other.rate == pytest.approx(1.0) and other.ceiling == pytest.approx(1.0)
+    for step in range(4):
+        budget.landed(None, 2.0 + 2 * step)
+    budget.rate_limited(None, 1.0, 10.0)  # a second 429: Slack's pace, measured
+    assert budget.lesson("chat.update").per_second == pytest.approx(0.45)
 
 
 def test_the_pace_never_drops_below_its_floor():

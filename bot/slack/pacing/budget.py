@@ -140,10 +140,14 @@ class Budget:
         self._flight.release(key)
         self._queue.ask_again_at(key, now + wait)
 
-    def sync(self, tokens: float | None, paused_for: float, lesson: Lesson | None, now: float) -> None:
+    def sync(self, tokens: float | None, paused_for: float, lesson: Lesson | None, now: float,
+             granted: int | None = None) -> None:
         """What the budget the instances share holds now (after this call's token, if it went): this budget
-        holds no more, and is paused as long, so that its estimates and room count the others' spending; and
-        a lesson another instance's 429 taught, taken once: its pace and burst are no larger."""
+        holds no more, and is paused as long, so that its estimates and room count the others' spending; a
+        lesson another instance's 429 taught, taken once: its pace and burst are no larger; and the calls
+        every instance has been granted from it (`granted`), by which a 429 measures Slack's pace."""
+        if granted is not None:
+            self.learning.granted_everywhere = granted
         bucket = self.bucket
         bucket.refill(now)
         if tokens is not None and bucket.rate is not None:
@@ -157,6 +161,12 @@ class Budget:
         instance knows them now, and the tokens a call at `priority` needs there."""
         needs = 1 + (self._reserve() if priority is Priority.ROUTINE and self.bucket.rate is not None else 0)
         return Bucket(name, self.bucket.rate, self.bucket.burst, needs, self.bucket.tokens)
+
+    def lesson(self, name: str) -> Bucket:
+        """What a 429 taught of this budget, for the other instances sharing it: the pace it may climb back to
+        (Slack's pace where two 429s measured it; a halving of the rate is this instance's reaction, which
+        climbs back, not a lesson) and its burst, with the tokens Slack's bucket holds now."""
+        return Bucket(name, self.learning.ceiling, self.bucket.burst, 1.0, self.bucket.tokens)
 
     def wants(self, name: str) -> Bucket:
         """What this instance wants of the budget: its calls waiting and spoken for."""

@@ -8,10 +8,12 @@ none) and a burst, and learns:
   (never less than half of what it took; half the bucket if it took nothing, which says only that someone
   else spent it); the bucket takes that as its burst, and probing stops there;
 - its pace, from two 429s: a call refused at the pace of the bucket's rate (or spending what the bucket
-  refilled since the last 429, before it was full again), within a minute of another 429, shows Slack's
-  rate is at most what it took between the two, and one more (a tenth less is taken, for the
-  jitter of the network); the bucket paces at that, and climbs back no higher, for `RELEARN_SECONDS` (one
-  refused with no 429 before it halves the rate);
+  refilled since the last 429, before it was full again), within a minute of another 429 or with the
+  bucket never full since, shows Slack's rate is at most what it took between the two, and one more (a
+  tenth less is taken, for the jitter of the network; where instances share the budget, what all of them
+  took); the bucket paces at that, and climbs back no
+  higher, for `RELEARN_SECONDS` (one refused with no 429 to compare it with halves the rate, which then
+  climbs back step by step: a halving is a reaction, not a lesson);
 - upward, by probing: when its bucket is empty and an urgent call waits with nothing in flight, one more
   call goes; if Slack takes it, the burst grows by one (up to `largest_burst`). Where the rate is a guess
   (Slack publishes none), probing goes on past the burst, for the rate: until Slack refuses a probe, calls
@@ -57,6 +59,10 @@ class Learning:
         self._refused_at = -math.inf  # the last 429
         self._taken_since_refused = 0  # calls Slack took since then
         self._refilling = False  # since a 429 the bucket has not been full: what it holds came at its rate
+        # Where instances share the budget: the calls all of them had been granted from it, as last seen, and
+        # at the last 429 (Slack's pace is measured by every instance's calls, not this one's alone)
+        self.granted_everywhere: int | None = None
+        self._granted_at_refused: int | None = None
 
     def idle(self, now: float) -> None:
         """The bucket is full and nothing is in flight: what Slack takes from now on comes out of a full burst."""
@@ -112,6 +118,7 @@ class Learning:
             else:  # at the rate's pace, or spending what the bucket refilled since a 429: the rate is too high
                 self._learn_rate(now)
             self._refused_at, self._taken_since_refused, self._refilling = now, 0, True
+            self._granted_at_refused = self.granted_everywhere
         # Slack's bucket is empty, and refills from now on: the one call it said it would take after `retry_after`
         # (and whatever more its pace gives meanwhile)
         bucket.tokens = min(max(1.0 - bucket.rate * retry_after, 0.0), bucket.burst) if bucket.rate else 0.0
@@ -133,8 +140,11 @@ class Learning:
         """Slack ran out again at the bucket's pace: its own is about what it took since the last 429."""
         bucket = self._bucket
         since = now - self._refused_at
-        if since < REFUSALS_COMPARED:
-            rate = RATE_MARGIN * (self._taken_since_refused + 1) / since
+        if since < REFUSALS_COMPARED or self._refilling:  # recent, or the budget was in use all along since
+            taken = self._taken_since_refused
+            if self.granted_everywhere is not None and self._granted_at_refused is not None:
+                taken = max(taken, self.granted_everywhere - self._granted_at_refused - 1)  # the others' calls too
+            rate = RATE_MARGIN * (taken + 1) / since
             self.ceiling = max(min(self.ceiling, rate), self._floor)  # the steps back climb to it, not past it
             self._learned_until = now + RELEARN_SECONDS
         else:

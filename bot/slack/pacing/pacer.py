@@ -102,9 +102,9 @@ class Pacer:
                 else:
                     budget.grant(turn, now)
             turn.granted = taken.wait <= 0
-            for budget, tokens, paused_for, lesson in zip(turn.budgets, taken.tokens, taken.paused_for,
-                                                          taken.lessons):
-                budget.sync(tokens, paused_for, lesson, now)
+            for budget, tokens, paused_for, lesson, granted in zip(turn.budgets, taken.tokens, taken.paused_for,
+                                                                   taken.lessons, taken.granted):
+                budget.sync(tokens, paused_for, lesson, now, granted)
             if taken.wait > 0:
                 turn.expected = taken.wait
                 return taken.wait
@@ -136,7 +136,7 @@ class Pacer:
                 about = self._refused_by(turn)
                 for budget in turn.budgets:
                     budget.rate_limited(turn, retry_after, now, learn=budget is about)
-                lessons = self._shared_buckets(turn)
+                lessons = [budget.lesson(name) for budget, name in zip(turn.budgets, turn.names)]
             else:
                 report = {LANDED: Budget.landed, FAILED: Budget.failed, UNUSED: Budget.unused}[outcome]
                 for budget in turn.budgets:
