@@ -4,8 +4,11 @@ new text, so a message can hold about three times what an edited one can.
 
 A message starts with its first words, grows by appends (when its `cadence` says, newest text gathered,
 one call at a time per reply) and, once final, gets its last words (with a fence closed and the closing
-note) by a final append, then its stop; the last message's stop carries the feedback buttons. The last
-words thus go on the generous Tier 4 budget and never wait for a Tier 2 stop. What a stream took can never
+note) with its stop when the stop can go at once (one call instead of two), else by a final append, then
+its stop; the last message's stop carries the feedback buttons. The last words thus never wait for a Tier 2
+stop: they go with one that is ready, or on the generous Tier 4 budget. A stop carrying them that fails is
+not retried with them where Slack may have shown them (the message is rewritten to what it must show once
+stopped); otherwise they go by an append after all. What a stream took can never
 be taken back, so the layout splits a message only after what it already sent (`floor`), a message that
 must end closes its code fence itself, and a link or code span still open waits for its end before it goes
 (`markdown.for_stream`, which also shows a misleading link's target). The messages of a reply stream one
@@ -61,6 +64,7 @@ class _Message:
     stopped: bool = False  # stopped (or ended by Slack): no more appends
     done: bool = False  # nothing more to send
     repair: str | None = None  # the Markdown the message must be rewritten to, once stopped
+    words_by_stop: bool = True  # its last words may go with its stop (not after a stop carrying them failed)
     last_call_at: float = -math.inf
     not_before: float = -math.inf
 
@@ -136,7 +140,7 @@ class StreamSink:
     def make(self, due: Due, now: float) -> Call | None:
         index, layout = due.index, self._layout
         message = self._messages[index]
-        if due.method == STOP:
+        if due.method == STOP and (message.tail_sent or message.repair is not None):
             return self._call(due, {"channel": self._place.channel, "ts": message.ts, **self._buttons(index)},
                               now, end=message.committed)
         if due.method == UPDATE:
@@ -163,6 +167,13 @@ class StreamSink:
                       "markdown_text": text + tail}
             return self._call(due, params, now, end=end, tail=final)
         tail = self._tail(index, blank=not source.strip()) if final and not message.tail_sent else ""
+        if due.method == STOP:  # the stop carries the last words (the stop's own text and buttons)
+            params = {"channel": self._place.channel, "ts": message.ts, **self._buttons(index)}
+            if text + tail:
+                params["markdown_text"] = text + tail
+            else:
+                message.tail_sent = True  # nothing left but the stop
+            return self._call(due, params, now, end=end, tail=bool(text + tail))
         if not text + tail:
             message.tail_sent = message.tail_sent or final  # nothing left but the stop
             return None
@@ -177,7 +188,7 @@ class StreamSink:
         if error is None:
             if call.method == START:
                 message.ts = response["ts"]  # type: ignore[index]
-            if call.method in (START, APPEND):
+            if call.method in (START, APPEND) or call.extra["tail"]:
                 message.committed = call.end
                 message.tail_sent = message.tail_sent or call.extra["tail"]
             message.stopped = message.stopped or call.method == STOP
@@ -188,6 +199,8 @@ class StreamSink:
             self.abandon()  # out of reach, or a person stopped the answer
         elif call.method == START:
             self._refused_start(call, error, now)
+        elif call.method == STOP and call.extra["tail"]:
+            self._failed_last_words(call, error, now)
         elif call.method == APPEND:
             if isinstance(error, Unavailable) and error.sent:  # Slack may have taken it: show what it must show
                 message.repair = self._shown(index, message.committed) + call.params["markdown_text"]
@@ -248,6 +261,19 @@ class StreamSink:
             message.not_before = now  # start again with less
             return
         self.handover, self.refusal = call.index, error  # post it instead
+
+    def _failed_last_words(self, call: Call, error: SlackError, now: float) -> None:
+        """A stop carrying the message's last words failed. Where Slack may have shown them (it ended the
+        stream, or the answer was lost after Slack had the call), the message is rewritten to what it should
+        show once stopped; otherwise the last words go by an append after all, then a plain stop."""
+        message = self._messages[call.index]
+        if isinstance(error, NotStreaming) or (isinstance(error, Unavailable) and error.sent):
+            message.repair = self._shown(call.index, message.committed) + call.params["markdown_text"]
+            message.committed, message.tail_sent = call.end, True
+            message.stopped = message.stopped or isinstance(error, NotStreaming)
+        else:
+            message.words_by_stop = False
+            message.not_before = now + _AFTER_FAILURE
 
     def _lost(self, index: int) -> None:
         """Message `index` may not show what it should: say so at the end of the answer."""
@@ -315,7 +341,10 @@ class StreamSink:
                 return None, math.inf
             if final:
                 if fresh or not message.tail_sent:
-                    return Due(APPEND, index, Priority.URGENT), message.not_before
+                    # the last words go with the stop when it can go at once (one call, not two), else by an
+                    # append on the more generous budget, the stop after them
+                    stop_now = message.words_by_stop and budgets is not None and budgets.ready(STOP)
+                    return Due(STOP if stop_now else APPEND, index, Priority.URGENT), message.not_before
                 return Due(STOP, index, Priority.URGENT), message.not_before
             wanted = self._cadence.next_update_at(message.last_call_at, layout.waiting)
             if fresh.strip() and wanted is not None:  # white space waits for the words after it

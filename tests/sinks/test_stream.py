@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from hypothesis import example, given, settings, strategies as st
 
 from bot import notes
@@ -77,6 +79,8 @@ def step(sink: StreamSink, slack: Slack, now: float, *, stop_ready: bool = True,
     if call is None:
         return None
     failure = error(call) if callable(error) else error
+    if failure is None and call.method == STOP and call.params["ts"] in slack.stopped:
+        failure = NotStreaming(STOP, "message_not_in_streaming_state")  # as Slack answers a second stop
     sink.answered(call, now, None if failure else slack.take(call), failure)
     return call
 
@@ -115,16 +119,15 @@ def test_appends_are_paced_and_carry_only_the_new_text():
     assert (call.method, call.params["markdown_text"]) == (APPEND, " two three")
 
 
-def test_the_last_words_and_the_note_go_at_once_then_the_stop_brings_the_buttons():
+def test_the_last_words_and_the_note_go_at_once_with_the_stop_and_its_buttons_when_the_stop_can_go():
     layout, sink, slack = setup()
     layout.feed("Partial")
     step(sink, slack, 0.0)
     layout.feed(" answer")
     layout.finish(":warning: _cut short_")
-    last = step(sink, slack, 0.1)  # at once, whatever the interval
-    assert (last.method, last.params["markdown_text"]) == (APPEND, " answer\n\n:warning: _cut short_")
-    stop = step(sink, slack, 0.1)
-    assert stop.method == STOP and stop.params["blocks"] == [BUTTONS] and "markdown_text" not in stop.params
+    last = step(sink, slack, 0.1)  # at once, whatever the interval: one call, not an append and a stop
+    assert (last.method, last.params["markdown_text"]) == (STOP, " answer\n\n:warning: _cut short_")
+    assert last.params["blocks"] == [BUTTONS]
     assert slack.shown == "Partial answer\n\n:warning: _cut short_" and sink.done
 
 
@@ -223,10 +226,41 @@ def test_a_stop_slack_will_not_take_leaves_the_words_shown_and_ends_the_reply():
     step(sink, slack, 0.0)
     layout.feed(" more")
     layout.finish()
-    assert step(sink, slack, 0.1).method == APPEND
+    assert step(sink, slack, 0.1, stop_ready=False).method == APPEND
     stop = step(sink, slack, 0.2, error=RateLimited(STOP, "ratelimited", retry_after=3))
     assert stop.retry  # the call policy waited out its 429s first
     assert sink.done and slack.shown == "Words more"  # Slack ends the stream in a few minutes anyway
+
+
+def test_a_stop_carrying_the_last_words_that_fails_leaves_them_to_an_append_and_a_plain_stop():
+    layout, sink, slack = setup()
+    layout.feed("Words")
+    step(sink, slack, 0.0)
+    layout.feed(" more")
+    layout.finish()
+    failed = step(sink, slack, 0.1, error=RateLimited(STOP, "ratelimited", retry_after=3))
+    assert failed.method == STOP and failed.params["markdown_text"] == " more"
+    calls = drain(sink, slack, 0.1)
+    assert [(c.method, c.params.get("markdown_text")) for c in calls] == [(APPEND, " more"), (STOP, None)]
+    assert slack.shown == "Words more" and slack.blocks[calls[-1].params["ts"]] == [BUTTONS]
+
+
+@pytest.mark.parametrize("error", [NotStreaming(STOP, "message_not_in_streaming_state"), "lost answer"])
+def test_a_stop_carrying_the_last_words_that_slack_may_have_taken_rewrites_the_message_to_them(error):
+    layout, sink, slack = setup()
+    layout.feed("Words")
+    step(sink, slack, 0.0)
+    layout.feed(" more")
+    layout.finish()
+    if error == "lost answer":  # Slack took the stop, and its answer was lost
+        step(sink, slack, 0.1, error=lambda call: (slack.take(call), Unavailable(STOP, "http_503", sent=True))[1])
+        again = step(sink, slack, 0.1)  # Slack: not streaming any more
+        assert again.method == STOP and "markdown_text" not in again.params  # the words are not sent twice
+    else:  # Slack had ended the stream itself
+        slack.stopped.add(next(iter(slack.texts)))
+        step(sink, slack, 0.1, error=error)
+    calls = drain(sink, slack, 0.1)
+    assert [c.method for c in calls] == [UPDATE] and slack.shown == "Words more" and sink.done
 
 
 def test_an_append_whose_answer_never_came_is_not_sent_again_but_the_message_is_rewritten_to_what_it_must_show():
