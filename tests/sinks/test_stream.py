@@ -70,6 +70,16 @@ def setup(interval: float = 1.0, limit: int | None = None) -> tuple[Layout, Stre
     return layout, StreamSink(layout, PLACE, cadence=Every(interval), feedback=BUTTONS, **kwargs), Slack()
 
 
+def started_then_ended(first: str, rest: str, note: str | None = None) -> tuple[Layout, StreamSink, Slack]:
+    """A stream started with `first`; then the model wrote `rest` and ended (with `note`, if given)."""
+    layout, sink, slack = setup()
+    layout.feed(first)
+    step(sink, slack, 0.0)
+    layout.feed(rest)
+    layout.finish(note)
+    return layout, sink, slack
+
+
 def step(sink: StreamSink, slack: Slack, now: float, *, stop_ready: bool = True, error=None) -> Call | None:
     """Make the call due at `now`, if any; Slack answers it (or fails it with `error`)."""
     due = sink.due(now, StopBudget(stop_ready))
@@ -78,9 +88,10 @@ def step(sink: StreamSink, slack: Slack, now: float, *, stop_ready: bool = True,
     call = sink.make(due, now)
     if call is None:
         return None
-    failure = error(call) if callable(error) else error
-    if failure is None and call.method == STOP and call.params["ts"] in slack.stopped:
-        failure = NotStreaming(STOP, "message_not_in_streaming_state")  # as Slack answers a second stop
+    if call.method == STOP and call.params["ts"] in slack.stopped:  # as Slack answers a stop to a stopped stream
+        failure = NotStreaming(STOP, "message_not_in_streaming_state")
+    else:
+        failure = error(call) if callable(error) else error
     sink.answered(call, now, None if failure else slack.take(call), failure)
     return call
 
@@ -120,11 +131,7 @@ def test_appends_are_paced_and_carry_only_the_new_text():
 
 
 def test_the_last_words_and_the_note_go_at_once_with_the_stop_and_its_buttons_when_the_stop_can_go():
-    layout, sink, slack = setup()
-    layout.feed("Partial")
-    step(sink, slack, 0.0)
-    layout.feed(" answer")
-    layout.finish(":warning: _cut short_")
+    layout, sink, slack = started_then_ended("Partial", " answer", ":warning: _cut short_")
     last = step(sink, slack, 0.1)  # at once, whatever the interval: one call, not an append and a stop
     assert (last.method, last.params["markdown_text"]) == (STOP, " answer\n\n:warning: _cut short_")
     assert last.params["blocks"] == [BUTTONS]
@@ -132,11 +139,7 @@ def test_the_last_words_and_the_note_go_at_once_with_the_stop_and_its_buttons_wh
 
 
 def test_when_the_stop_must_wait_the_final_words_go_first_by_an_append():
-    layout, sink, slack = setup()
-    layout.feed("Start")
-    step(sink, slack, 0.0)
-    layout.feed(" and the end")
-    layout.finish()
+    layout, sink, slack = started_then_ended("Start", " and the end")
     first = step(sink, slack, 0.1, stop_ready=False)
     assert (first.method, first.params["markdown_text"]) == (APPEND, " and the end")
     assert sink.due(0.2, StopBudget(False)).method == STOP  # the stop is still due, and waits its turn
@@ -221,11 +224,7 @@ def test_a_rate_limited_start_is_posted_instead_of_waiting():
 
 
 def test_a_stop_slack_will_not_take_leaves_the_words_shown_and_ends_the_reply():
-    layout, sink, slack = setup()
-    layout.feed("Words")
-    step(sink, slack, 0.0)
-    layout.feed(" more")
-    layout.finish()
+    layout, sink, slack = started_then_ended("Words", " more")
     assert step(sink, slack, 0.1, stop_ready=False).method == APPEND
     stop = step(sink, slack, 0.2, error=RateLimited(STOP, "ratelimited", retry_after=3))
     assert stop.retry  # the call policy waited out its 429s first
@@ -233,11 +232,7 @@ def test_a_stop_slack_will_not_take_leaves_the_words_shown_and_ends_the_reply():
 
 
 def test_a_stop_carrying_the_last_words_that_fails_leaves_them_to_an_append_and_a_plain_stop():
-    layout, sink, slack = setup()
-    layout.feed("Words")
-    step(sink, slack, 0.0)
-    layout.feed(" more")
-    layout.finish()
+    layout, sink, slack = started_then_ended("Words", " more")
     failed = step(sink, slack, 0.1, error=RateLimited(STOP, "ratelimited", retry_after=3))
     assert failed.method == STOP and failed.params["markdown_text"] == " more"
     calls = drain(sink, slack, 0.1)
@@ -245,20 +240,16 @@ def test_a_stop_carrying_the_last_words_that_fails_leaves_them_to_an_append_and_
     assert slack.shown == "Words more" and slack.blocks[calls[-1].params["ts"]] == [BUTTONS]
 
 
-@pytest.mark.parametrize("error", [NotStreaming(STOP, "message_not_in_streaming_state"), "lost answer"])
-def test_a_stop_carrying_the_last_words_that_slack_may_have_taken_rewrites_the_message_to_them(error):
-    layout, sink, slack = setup()
-    layout.feed("Words")
-    step(sink, slack, 0.0)
-    layout.feed(" more")
-    layout.finish()
-    if error == "lost answer":  # Slack took the stop, and its answer was lost
+@pytest.mark.parametrize("what", ["stream ended", "lost answer"])
+def test_a_stop_carrying_the_last_words_that_slack_may_have_taken_rewrites_the_message_to_them(what):
+    layout, sink, slack = started_then_ended("Words", " more")
+    if what == "lost answer":  # Slack took the stop, and its answer was lost
         step(sink, slack, 0.1, error=lambda call: (slack.take(call), Unavailable(STOP, "http_503", sent=True))[1])
         again = step(sink, slack, 0.1)  # Slack: not streaming any more
         assert again.method == STOP and "markdown_text" not in again.params  # the words are not sent twice
-    else:  # Slack had ended the stream itself
+    else:  # Slack had ended the stream itself: it answers the stop so
         slack.stopped.add(next(iter(slack.texts)))
-        step(sink, slack, 0.1, error=error)
+        step(sink, slack, 0.1)
     calls = drain(sink, slack, 0.1)
     assert [c.method for c in calls] == [UPDATE] and slack.shown == "Words more" and sink.done
 
@@ -301,6 +292,8 @@ _LIVE = re.compile(r"<[!@#]|<[a-z]+:|<[^>\s]*\|")
 )
 # the first line looked like a code fence until a backtick came in its info string, which made it none
 @example(chunks=["```", "<", "[bank.ex", "ample](https://ev", ")`"], gaps=[0.0] * 60, failures=[None] * 300, limit=60)
+# a stop carrying the last words taken and its answer lost; the plain stop after it answered the same way
+@example(chunks=["<", "<"], gaps=[0.0] * 60, failures=[None, "taken, lost", "taken, lost"] + [None] * 297, limit=60)
 def test_whatever_arrives_and_fails_the_streams_show_exactly_the_answer_and_nothing_live(chunks, gaps, failures,
                                                                                           limit):
     """Slack here answers each call at random: fine, 429, the stream ended, too long, another error, or no
