@@ -12,6 +12,7 @@ and saves it, with the raw figures, under bench/results/.
   python -m bench --replies 100 --check             exit 1 unless every target holds (they are always printed)
   python -m bench --strategies "this bot,edit only"
   python -m bench --set SLACK_UPDATE_INTERVAL_SECONDS=0.5   another setting of the bot, for every run
+  python -m bench --round-trip 0.1                  Slack answers each call 100 ms after it arrives
   python -m bench --smoke                           a quick check that the benchmark works
   python -m bench --latency                         time from a question to the model request (see bench/latency.py)
   python -m bench --instances                       three instances on one workspace, with and without Redis
@@ -87,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="a quick check that the benchmark works")
     parser.add_argument("--check", action="store_true",
                         help="exit 1 unless every target of this bot's rows holds (see bench/targets.py)")
+    parser.add_argument("--round-trip", type=float, default=0.0, metavar="SECONDS",
+                        help="how long Slack takes to answer each call (default 0: at once; Slack's is 0.05 to 0.15)")
     parser.add_argument("--out", type=Path, default=None, help="where to save (default bench/results)")
     args = parser.parse_args(argv)
     workloads = SMOKE if args.smoke else {n: WORKLOADS[n] for n in map(int, args.replies.split(","))}
@@ -111,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
                 timeout = args.timeout or 60 + 2 * workload.replies
                 print(f"… {profile} bursts, {workload.name}, {strategy}", file=sys.stderr, flush=True)
                 log = out / "logs" / f"{profile.replace(':', '-')}-{count}-{strategy.replace(' ', '-')}.log"
-                figures = run(strategy, workload, limits, timeout=timeout, overrides=overrides, log_path=log)
+                figures = run(strategy, workload, limits, timeout=timeout, overrides=overrides, log_path=log,
+                              round_trip=args.round_trip)
                 rows.append({"profile": profile, "workload": workload.name, "strategy": strategy,
                              **figures.summary(), **floor.summary()})
     worst = targets.worst_seeds(rows)
@@ -121,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     if verdicts:
         print(f"\nTargets (this bot):\n\n{verdicts}")
-    save(out, rows, worst, table, verdicts, profiles,
+    save(out, rows, worst, table, verdicts, profiles, round_trip=args.round_trip,
          command=" ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]))
     print(f"\nsaved in {out}", file=sys.stderr)
     if args.check and any(targets.failures(row) for row in ours):
@@ -130,9 +134,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(strategy: str, workload: Workload, limits: tuple, *, timeout: float, overrides: dict[str, str],
-        log_path: Path) -> Figures:
-    """One run: `workload`'s mentions at once, answered by the bot run as `strategy`; its log goes to `log_path`."""
+        log_path: Path, round_trip: float = 0.0) -> Figures:
+    """One run: `workload`'s mentions at once, answered by the bot run as `strategy`, Slack answering each call
+    `round_trip` seconds after it arrived; its log goes to `log_path`."""
     slack = FakeSlack().start()
+    slack.round_trip = round_trip
     bedrock = FakeBedrock().start()
     slack_limits.apply(slack, limits)
     bedrock.answer = reply_for
@@ -267,22 +273,23 @@ def render(rows: list[dict]) -> str:
 
 
 def save(out: Path, rows: list[dict], worst: list[dict], table: str, verdicts: str, profiles: list[str], *,
-         command: str) -> None:
+         command: str, round_trip: float = 0.0) -> None:
     """latest.json (every figure, each profile's limits, the targets' verdicts) and latest.md (the tables, and
     each profile's limits, drawn ones included, so that a reader sees what each run was up against)."""
     out.mkdir(parents=True, exist_ok=True)
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     machine = f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+    slack = f"Slack answers each call {round_trip * 1000:.0f} ms after it arrives" if round_trip else "Slack answers at once"
     strategies = "\n".join(f"- **{name}**: {what}" for name, (what, _, _) in STRATEGIES.items())
     limits = "\n".join(f"- **{name}**: " + slack_limits.describe(slack_limits.resolve(name)) for name in profiles)
     ours = [row for row in rows + worst if row["strategy"] == "this bot"]
     (out / "latest.json").write_text(json.dumps({
-        "when": when, "machine": machine, "command": command, "rows": rows, "worst_seeds": worst,
+        "when": when, "machine": machine, "command": command, "round_trip_s": round_trip, "rows": rows, "worst_seeds": worst,
         "targets": [targets.as_json(row) for row in ours],
         "profiles": {name: slack_limits.as_json(slack_limits.resolve(name)) for name in profiles},
     }, indent=2, default=str))
     (out / "latest.md").write_text(
-        f"# Benchmark: {when}\n\n{machine}. Command: `{command}`.\n\n{table}\n\n{LEGEND}\n\n"
+        f"# Benchmark: {when}\n\n{machine}; {slack}. Command: `{command}`.\n\n{table}\n\n{LEGEND}\n\n"
         + (f"Targets (this bot; see bench/targets.py):\n\n{verdicts}\n\n" if verdicts else "")
         + f"Strategies:\n{strategies}\n\nSlack stand-in's limits:\n{limits}\n"
     )

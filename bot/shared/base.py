@@ -26,14 +26,17 @@ class RedisSettings:
 class Bucket:
     """One of Slack's budgets, as a call asks it for a token: `name` (a method, or a method in a channel),
     the pace it refills at now (`per_second`; None: no budget of its own, only Retry-After pauses), the burst
-    it holds, the tokens the call needs there (1, or more for a routine call that leaves a reserve), and the
-    tokens this instance's bucket holds (after a 429: what Slack's holds, as `pacing.learning` reckons it)."""
+    it holds, the tokens the call needs there (1, or more for a routine call that leaves a reserve), the
+    tokens this instance's bucket holds (after a 429: what Slack's holds, as `pacing.learning` reckons it),
+    and how many calls of it may be in flight at once, across instances, with this one (`places`: 1 for a
+    probe, which goes alone)."""
 
     name: str
     per_second: float | None
     burst: float
     needs: float = 1.0
     tokens: float = 1.0
+    places: int = 1
 
 
 @dataclass(frozen=True)
@@ -95,15 +98,16 @@ class SharedState(ABC):
         False for every later claim of any of them, by any instance, for an hour."""
 
     @abstractmethod
-    def take(self, buckets: Sequence[Bucket], probe: bool = False) -> Taken:
-        """Take a token from each of `buckets` for one Slack call, all or none: `wait` 0.0 if they are taken,
-        or the seconds to wait before asking again (a pause for a Retry-After, or a token yet to come).
+    def take(self, buckets: Sequence[Bucket], probe: bool = False, call: str = "") -> Taken:
+        """Take a token from each of `buckets` for one Slack call (`call`, unique in this instance), all or
+        none: `wait` 0.0 if they are taken, or the seconds to wait before asking again (a pause for a
+        Retry-After, a token yet to come, or as many calls in flight as the bucket's `places`).
         `probe`: the call goes beyond this instance's bucket to learn whether Slack's burst is larger; it
         may, if no other instance is probing that budget and none was answered 429 there lately."""
 
     @abstractmethod
-    def pause(self, buckets: Sequence[Bucket], seconds: float) -> None:
-        """Slack answered a call of these budgets 429 with a Retry-After of `seconds`: none of them is
+    def pause(self, buckets: Sequence[Bucket], seconds: float, call: str = "") -> None:
+        """Slack answered `call` of these budgets 429 with a Retry-After of `seconds`: none of them is
         spent by anyone until then, and their pace and burst as the refused instance now knows them are a
         lesson for every instance; and nobody probes them for a larger burst for a while (as one instance
         does not after a 429)."""
@@ -115,9 +119,9 @@ class SharedState(ABC):
         has nothing to tell."""
 
     @abstractmethod
-    def answered(self, names: Sequence[str]) -> None:
-        """Slack answered the call that `take` let go in these budgets (a 429 is told to `pause` instead): the
-        next call may go. Each budget lets one call be in flight at a time, across instances."""
+    def answered(self, names: Sequence[str], call: str = "") -> None:
+        """Slack answered `call`, which `take` let go in these budgets (a 429 is told to `pause` instead): its
+        place in flight is free."""
 
     @abstractmethod
     def lease(self, holder: str, limit: int) -> Lease | None:

@@ -37,13 +37,13 @@ class LocalState(SharedState):
                 self._claimed[key] = now
             return True
 
-    def take(self, buckets: Sequence[Bucket], probe: bool = False) -> Taken:
+    def take(self, buckets: Sequence[Bucket], probe: bool = False, call: str = "") -> Taken:
         return NOTHING_SHARED
 
-    def pause(self, buckets: Sequence[Bucket], seconds: float) -> None:
+    def pause(self, buckets: Sequence[Bucket], seconds: float, call: str = "") -> None:
         pass
 
-    def answered(self, names: Sequence[str]) -> None:
+    def answered(self, names: Sequence[str], call: str = "") -> None:
         pass
 
     def lease(self, holder: str, limit: int) -> Lease | None:

@@ -3,9 +3,9 @@
 - Events taken: one key per event id and per message, set only if absent, with a time to live (an hour),
   so one instance answers each event, whichever instance Slack's redeliveries reach.
 - Slack's budgets: one hash per budget (a method, or a method in a channel) holding its tokens, when it was
-  last spent, any Retry-After pause, the last lesson a 429 taught, the call in flight and what each instance
+  last spent, any Retry-After pause, the last lesson a 429 taught, the calls in flight and what each instance
   wants of it. Server-side scripts refill and spend atomically on Redis's clock, so two instances never both
-  spend the last token; one call of a budget is in flight at a time across instances, as within one; a 429
+  spend the last token; no more calls of a budget are in flight across instances than one allows; a 429
   one instance hears pauses them all and teaches them all; and four times a second each instance tells what
   it wants of each workspace budget and learns what it holds (`follow`). Each instance keeps its own queues
   and priorities (see `bot.slack.pacing`); Redis holds what they all spend.
@@ -74,32 +74,48 @@ end
 return 1
 """
 
-# KEYS: one hash per budget. ARGV: probe (1/0), probe seconds, memory (ms), who asks, how long a call may hold
-# a budget's one place in flight (seconds), then for each budget: its pace
-# (calls a second, "" for none), its burst, the tokens the call needs. Returns the seconds to wait ("0" if a
+# KEYS: one hash per budget. ARGV: probe (1/0), probe seconds, memory (ms), the call (who asks, and which of
+# its calls), how long a call may hold a place in flight (seconds), then for each budget: its pace
+# (calls a second, "" for none), its burst, the tokens the call needs, the calls that may be in flight with it
+# (its own place among them; each in flight is a field 'fly:<call>' holding when it stops counting). Returns
+# the seconds to wait ("0" if a
 # token was spent in every budget that has a pace), then for each budget its tokens ("" without a pace) and
 # the seconds its pause has yet to run, its last lesson (number, pace, burst; "" for none) and the calls every
 # instance has been granted from it ("" without a pace); all as text (Lua numbers would be truncated).
 _TAKE = _CLOCK + """
 local probe = ARGV[1] == '1'
+local me = string.match(ARGV[4], '^(.*):[^:]*$')  -- the instance
 local wait = 0
 local spend = {}
 local seen = {}
 for i, key in ipairs(KEYS) do
-  local rate, burst, needs = tonumber(ARGV[3 + 3 * i]), tonumber(ARGV[4 + 3 * i]), tonumber(ARGV[5 + 3 * i])
+  local at = 2 + 4 * i
+  local rate, burst, needs, places = tonumber(ARGV[at]), tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2]),
+                                     tonumber(ARGV[at + 3])
   local h = redis.call('HMGET', key, 'tokens', 'updated', 'paused_until', 'probing_until', 'quiet_until',
-                      'lesson', 'lesson_rate', 'lesson_burst', 'flight_by', 'flight_until', 'granted')
+                      'lesson', 'lesson_rate', 'lesson_burst', 'granted', 'probe_by')
   local paused = tonumber(h[3]) or 0
   if paused > now then wait = math.max(wait, paused - now) end
   seen[i] = {'', tostring(math.max(paused - now, 0)), h[6] or '', h[7] or '', h[8] or '', ''}
   if rate and rate > 0 then
-    if h[9] and h[9] ~= ARGV[4] and (tonumber(h[10]) or 0) > now then
-      wait = math.max(wait, 0.02)  -- another instance's call of this budget is in flight: one at a time
+    local flying = 0
+    local fields = redis.call('HGETALL', key)
+    for j = 1, #fields, 2 do
+      if string.sub(fields[j], 1, 4) == 'fly:' then
+        if (tonumber(fields[j + 1]) or 0) <= now then
+          redis.call('HDEL', key, fields[j])  -- a call that never told its answer counts no longer
+        elseif fields[j] ~= 'fly:' .. ARGV[4] then
+          flying = flying + 1
+        end
+      end
+    end
+    if flying >= places then
+      wait = math.max(wait, 0.02)  -- as many calls of this budget are in flight as may be: the next answer frees one
     end
     local tokens = refilled(h[1], h[2], paused, rate, burst)
     local probing = false
     if tokens < needs then
-      if probe and (tonumber(h[4]) or 0) <= now and (tonumber(h[5]) or 0) <= now then
+      if probe and ((tonumber(h[4]) or 0) <= now or h[10] == me) and (tonumber(h[5]) or 0) <= now then
         probing = true
       else
         wait = math.max(wait, (needs - tokens) / rate)
@@ -107,21 +123,21 @@ for i, key in ipairs(KEYS) do
     end
     spend[#spend + 1] = {key, tokens, probing, i}
     seen[i][1] = tostring(tokens)
-    seen[i][6] = h[11] or '0'
+    seen[i][6] = h[9] or '0'
   end
 end
 local answer = {tostring(wait)}
 if wait == 0 then
   for _, s in ipairs(spend) do
-    if s[3] then  -- a probe goes beyond the bucket: it spends nothing, and holds off other probes meanwhile
+    if s[3] then  -- a probe goes beyond the bucket: it spends nothing, and holds off other instances' probes
       redis.call('HSET', s[1], 'tokens', tostring(s[2]), 'updated', tostring(now),
-                 'probing_until', tostring(now + tonumber(ARGV[2])))
+                 'probing_until', tostring(now + tonumber(ARGV[2])), 'probe_by', me)
     else
       redis.call('HSET', s[1], 'tokens', tostring(s[2] - 1), 'updated', tostring(now))
       seen[s[4]][1] = tostring(s[2] - 1)
     end
     seen[s[4]][6] = tostring(redis.call('HINCRBY', s[1], 'granted', 1))
-    redis.call('HSET', s[1], 'flight_by', ARGV[4], 'flight_until', tostring(now + tonumber(ARGV[5])))
+    redis.call('HSET', s[1], 'fly:' .. ARGV[4], tostring(now + tonumber(ARGV[5])))
     redis.call('PEXPIRE', s[1], ARGV[3])
   end
 end
@@ -131,7 +147,7 @@ end
 return answer
 """
 
-# KEYS: one hash per budget. ARGV: Retry-After (seconds), quiet seconds (no probing), memory (ms), who was
+# KEYS: one hash per budget. ARGV: Retry-After (seconds), quiet seconds (no probing), memory (ms), the call
 # refused, then for each budget the pace ("" for none) and burst it now knows (the next lesson), and the
 # tokens it holds now (what the refused instance reckons Slack's bucket holds: `pacing.learning`). The
 # refused call is no longer in flight.
@@ -144,7 +160,7 @@ for i, key in ipairs(KEYS) do
     redis.call('HSET', key, 'lesson_rate', rate, 'lesson_burst', burst)
     redis.call('HINCRBY', key, 'lesson', 1)
   end
-  if redis.call('HGET', key, 'flight_by') == ARGV[4] then redis.call('HDEL', key, 'flight_by', 'flight_until') end
+  redis.call('HDEL', key, 'fly:' .. ARGV[4])
   redis.call('HSET', key, 'paused_until', tostring(math.max(tonumber(h[2]) or 0, until_)),
              'tokens', tostring(math.min(tonumber(h[1]) or left, left)), 'updated', tostring(now))
   redis.call('HSET', key, 'quiet_until', tostring(now + tonumber(ARGV[2])))
@@ -153,10 +169,13 @@ end
 return 1
 """
 
-# KEYS: budgets whose call was answered. ARGV: who made it. Its place in flight is free.
+# KEYS: budgets whose call was answered. ARGV: the call. Its place in flight is free, and, if its instance was
+# probing the budget, other instances may probe it.
 _ANSWERED = """
+local me = string.match(ARGV[1], '^(.*):[^:]*$')
 for _, key in ipairs(KEYS) do
-  if redis.call('HGET', key, 'flight_by') == ARGV[1] then redis.call('HDEL', key, 'flight_by', 'flight_until') end
+  redis.call('HDEL', key, 'fly:' .. ARGV[1])
+  if redis.call('HGET', key, 'probe_by') == me then redis.call('HDEL', key, 'probe_by', 'probing_until') end
 end
 return 1
 """
@@ -258,11 +277,11 @@ class RedisState(SharedState):
                                               args=[int(EVENT_MEMORY * 1000), self._me]))
         return first_here if shared is None else bool(shared) and first_here
 
-    def take(self, buckets: Sequence[Bucket], probe: bool = False) -> Taken:
+    def take(self, buckets: Sequence[Bucket], probe: bool = False, call: str = "") -> Taken:
         if not buckets:
             return NOTHING_SHARED
-        args = [1 if probe else 0, SLOW_CALL_SECONDS, BUDGET_MEMORY_MS, self._me, SLOW_CALL_SECONDS,
-                *_each(buckets, also="needs")]
+        args = [1 if probe else 0, SLOW_CALL_SECONDS, BUDGET_MEMORY_MS, f"{self._me}:{call}", SLOW_CALL_SECONDS,
+                *_each(buckets, "needs", "places")]
         answer = self._ask(lambda: self._take(keys=[self._key("budget", b.name) for b in buckets], args=args))
         if answer is None:
             return NOTHING_SHARED
@@ -274,10 +293,10 @@ class RedisState(SharedState):
                            for _, _, number, rate, burst, _ in each),
                      tuple(int(granted) if granted else None for *_, granted in each))
 
-    def pause(self, buckets: Sequence[Bucket], seconds: float) -> None:
+    def pause(self, buckets: Sequence[Bucket], seconds: float, call: str = "") -> None:
         if not buckets:
             return
-        args = [repr(seconds), PROBE_QUIET_SECONDS, BUDGET_MEMORY_MS, self._me, *_each(buckets, also="tokens")]
+        args = [repr(seconds), PROBE_QUIET_SECONDS, BUDGET_MEMORY_MS, f"{self._me}:{call}", *_each(buckets, "tokens")]
         self._ask(lambda: self._pause(keys=[self._key("budget", bucket.name) for bucket in buckets], args=args))
 
     def follow(self, wants: Callable[[], Sequence[Bucket]], learn: Callable[[Mapping[str, Held]], None]) -> None:
@@ -290,7 +309,7 @@ class RedisState(SharedState):
         threading.Thread(target=run, name="redis-budgets", daemon=True).start()
 
     def _tell(self, buckets: Sequence[Bucket], learn: Callable[[Mapping[str, Held]], None]) -> None:
-        args = [self._me, *_each(buckets, also="needs")]
+        args = [self._me, *_each(buckets, "needs")]
         answer = self._ask(lambda: self._follow(keys=[self._key("budget", b.name) for b in buckets], args=args))
         if answer is None:  # on its own: nobody else's wants count
             learn({bucket.name: Held(None, 0.0, 0.0) for bucket in buckets})
@@ -299,9 +318,10 @@ class RedisState(SharedState):
         learn({bucket.name: Held(float(tokens) if tokens else None, float(paused), float(want), int(others))
                for bucket, (tokens, paused, want, others) in zip(buckets, zip(*[iter(values)] * 4))})
 
-    def answered(self, names: Sequence[str]) -> None:
+    def answered(self, names: Sequence[str], call: str = "") -> None:
         if names:
-            self._ask(lambda: self._answered_in(keys=[self._key("budget", name) for name in names], args=[self._me]))
+            self._ask(lambda: self._answered_in(keys=[self._key("budget", name) for name in names],
+                                                args=[f"{self._me}:{call}"]))
 
     def lease(self, holder: str, limit: int) -> Lease | None:
         lease = _RedisLease(self, self._key("replies", holder), f"{self._me}:{uuid.uuid4().hex[:12]}")
@@ -393,14 +413,14 @@ class RedisState(SharedState):
         self._ask(lambda: self._redis.zrem(lease.key, lease.member))  # if Redis is down, the lease expires
 
 
-def _each(buckets: Sequence[Bucket], *, also: str | None = None) -> list[str]:
+def _each(buckets: Sequence[Bucket], *also: str) -> list[str]:
     """The scripts' arguments for each bucket: its pace ("" for none), its burst, and what else the script
-    reads of it (`also`: "needs", the tokens the call needs; "tokens", the tokens it holds)."""
+    reads of it (`also`: "needs", the tokens the call needs; "places", the calls that may be in flight with
+    it; "tokens", the tokens it holds)."""
     args = []
     for bucket in buckets:
         args += ["" if bucket.per_second is None else repr(bucket.per_second), repr(bucket.burst)]
-        if also:
-            args.append(repr(getattr(bucket, also)))
+        args += [repr(getattr(bucket, name)) for name in also]
     return args
 
 

@@ -33,7 +33,7 @@ from bot import notes
 from bot.layout.layout import Layout
 from bot.sinks.base import Place
 from bot.sinks.cadence import Cadence, Every
-from bot.sinks.router import Router
+from bot.sinks.router import YIELD_SECONDS, Router
 from bot.sinks.surfaces import LAST_RESORT, SURFACES, Opening, SignOfLife, Surface, fallback
 from bot.sinks.writer import Writer
 from bot.slack import methods
@@ -42,6 +42,8 @@ from bot.slack.kinds import SlackError
 from bot.slack.pacing import Priority, Turn
 
 log = logging.getLogger(__name__)
+
+YIELD_LOOKS_EVERY = 0.05  # seconds: how often a finished answer that yields looks whether it still must
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ class Delivery:
         self._sign_held: dict[str, int] = {}  # the calls the sign of life holds until the answer's sink does
         self.first_words_at: float | None = None  # when Slack first showed words of the answer (on `clock`)
         self._text_since: float | None = None  # when the model's first words came (a post holds from then)
+        self._yielding = False  # its words let replies that show nothing yet open first (see `_open_or_yield`)
 
     # -- what the reply does -----------------------------------------------------------------------
 
@@ -112,6 +115,7 @@ class Delivery:
         """Show that the bot is working, as soon as Slack's budgets allow it and never after the first words
         (see `Router.sign_of_life`): a sign that queues for its turn lets the words go meanwhile, and is not
         shown once they have gone. False if Slack would not take even that (nowhere to answer)."""
+        self._router.unseen(self)
         sign, failed = self._decide_sign(), None
         shown = False
         while sign is not None:
@@ -124,10 +128,12 @@ class Delivery:
                 sign, failed = self._decide_sign(instead_of=sign), (sign, error)
         # a message Slack will not take: the answer's messages will not be taken either
         nowhere = failed is not None and methods.method(failed[0].method).opens_message
+        if shown or nowhere:
+            self._router.seen(self)
         with self._changed:
             self._begun, self.nowhere = True, nowhere
             if not nowhere and self._run is None and self.layout.pending:
-                self._start_best()  # the words came while the sign of life went up
+                self._open_or_yield()  # the words came while the sign of life went up
             self._changed.notify_all()
         if nowhere:
             log.error("cannot answer in %s: %s", self._place.channel, failed[1].code)
@@ -236,14 +242,19 @@ class Delivery:
             if not self._begun or self.nowhere:
                 return  # it waits for the sign of life (`begin` starts the sink)
             if self._run is None and not self.layout.finished:
-                self._start_best()
+                self._open_or_yield()
             elif wake or self._cadence.wakes(self.layout.waiting):
                 self._changed.notify_all()
 
     def finish(self, note: str | None = None, timeout: float | None = None) -> bool:
         """End the answer (the first call's note counts) and wait until every message shows its final text.
         False if that took longer than `timeout`, or a writer failed."""
-        deadline = None if timeout is None else self._clock() + timeout
+        try:
+            return self._finish(note, None if timeout is None else self._clock() + timeout)
+        finally:
+            self._router.seen(self)
+
+    def _finish(self, note: str | None, deadline: float | None) -> bool:
         with self._changed:
             while not self._begun:  # the sign of life is still on its way
                 if deadline is not None and self._clock() >= deadline:
@@ -252,7 +263,11 @@ class Delivery:
             if self.nowhere:
                 return True  # nowhere to show anything
             self.layout.finish(note)
-            if self._run is None:
+            if self._run is None and self._text_since is not None:
+                while (left := self._yield_left()) > 0:  # its words yield to replies that show nothing yet
+                    self._changed.wait(min(left, YIELD_LOOKS_EVERY))
+                self._start_best()
+            elif self._run is None:
                 self._start(LAST_RESORT)  # no text came: the note is all there is to show
             self._changed.notify_all()
         while True:
@@ -286,8 +301,34 @@ class Delivery:
 
     # -- internals ---------------------------------------------------------------------------------
 
+    def _open_or_yield(self) -> None:
+        """Start the answer where its words open soonest (with the lock held), unless it yields (see
+        `_yield_left`); then it looks again with its next words, and when its yield is up."""
+        left = self._yield_left()
+        if left <= 0:
+            self._start_best()
+        elif not self._yielding:
+            self._yielding = True
+            timer = threading.Timer(left, self._yield_ended)
+            timer.daemon = True
+            timer.start()
+
+    def _yield_left(self) -> float:
+        """How much longer the answer lets other replies open first (with the lock held): while its sign of life
+        is up and some other reply shows nothing yet, up to `YIELD_SECONDS` after its words came (see
+        `Router`); 0 if it does not."""
+        if self.sign_of_life is None or self._text_since is None or not self._router.others_unseen(self):
+            return 0.0
+        return max(YIELD_SECONDS - (self._clock() - self._text_since), 0.0)
+
+    def _yield_ended(self) -> None:
+        with self._changed:
+            if self._run is None and not self.layout.finished and not self.nowhere and self.layout.pending:
+                self._start_best()
+
     def _start(self, surface: Surface, first: int = 0) -> None:
         """Run `surface`'s sink from message `first` of the layout (with the lock held)."""
+        self._router.seen(self)
         self._hold_for_sign({})  # the sink holds what it needs from now on
         sink = surface.make(Opening(
             self.layout, self._place, self._cadence, feedback=self._feedback, first=first,

@@ -16,6 +16,10 @@ is spoken for) and what Slack refused before:
   over both budgets, and each reply's first words take the shorter queue. A preference that waits
   (SLACK_REPLY_SURFACE=stream) takes its first usable surface and waits for its turn. A sign of life that
   must be carried on by one surface (a placeholder, which is edited into the answer) decides it.
+- Who goes first: a reply whose sign of life is up lets the replies that show nothing yet open their answers
+  before it, for a moment (`YIELD_SECONDS`): when a hundred questions come at once and only some can have a
+  status, the statuses go to the first to ask, whose words also come first; without this they would take the
+  first messages and streams too, and the rest would show nothing until Slack's budgets refill.
 - A refusal that will repeat is learned once, as far as it reaches (see `kinds.SlackError.applies_to`): a
   refusal of the app (a scope, a feature, a method Slack does not offer it) for the whole process, for an
   hour; a refusal of one conversation (`channel_type_not_supported`, …) for that conversation.
@@ -27,7 +31,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from typing import Callable, Container, Mapping, Sequence
+from typing import Callable, Container, Hashable, Mapping, Sequence
 
 from bot.sinks.base import SOON, Place
 from bot.sinks.surfaces import PREFERENCES, SURFACES, Preference, SignOfLife, Surface
@@ -38,6 +42,7 @@ log = logging.getLogger(__name__)
 
 RELEARN_AFTER = 3600.0  # seconds before a refusal of the whole app is tried again (an admin may have fixed it)
 SIGN_HORIZON = 10.0  # seconds within which the call a sign of life holds (a placeholder's edit) should find a token
+YIELD_SECONDS = 1.0  # the longest a reply whose sign of life is up lets replies that show nothing open first
 _REMEMBERED_CONVERSATIONS = 10_000
 
 
@@ -108,6 +113,25 @@ class Router:
         # Held while a reply decides and speaks for what its choice holds, so that no other reply decides on
         # room that one is about to take (a hundred questions at once would all see the same last edit free).
         self.deciding = threading.RLock()
+        self._unseen: dict[Hashable, float] = {}  # replies that show nothing yet → since when
+
+    def unseen(self, reply: Hashable) -> None:
+        """`reply` has begun and shows nothing yet (neither a sign of life nor its answer)."""
+        with self._lock:
+            self._unseen[reply] = self._clock()
+
+    def seen(self, reply: Hashable) -> None:
+        """`reply` shows something now (or has ended)."""
+        with self._lock:
+            self._unseen.pop(reply, None)
+
+    def others_unseen(self, reply: Hashable) -> bool:
+        """Some reply other than `reply` has shown nothing yet, for less than `SIGN_HORIZON` (one that waits
+        longer, or whose end went unreported, no longer holds anyone back)."""
+        with self._lock:
+            now = self._clock()
+            self._unseen = {key: since for key, since in self._unseen.items() if now - since < SIGN_HORIZON}
+            return any(key != reply for key in self._unseen)
 
     def sign_of_life(self, place: Place, instead_of: SignOfLife | None = None) -> SignOfLife | None:
         """The sign of life to show (None: none now). `instead_of`: one Slack would not take; the next after it."""

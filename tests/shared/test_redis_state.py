@@ -106,12 +106,15 @@ def test_a_pause_one_instance_hears_holds_every_instance(instances):
 
 def test_one_instance_probes_a_budget_at_a_time_and_none_after_a_429(instances):
     first, second = instances()
-    empty = Bucket("chat.update", 0.001, 1)
-    assert first.take([empty]).wait == 0.0  # the last token
-    first.answered(["chat.update"])
-    assert first.take([empty], probe=True).wait == 0.0  # beyond the bucket, to learn a larger burst
-    first.answered(["chat.update"])
-    assert second.take([empty], probe=True).wait > 0  # one probe at a time across instances
+    empty = Bucket("chat.update", 0.001, 1, places=2)
+    assert first.take([empty], call="a").wait == 0.0  # the last token
+    first.answered(["chat.update"], call="a")
+    assert first.take([empty], probe=True, call="b").wait == 0.0  # beyond the bucket, to learn a larger burst
+    assert second.take([empty], probe=True, call="d").wait > 0  # one instance probes at a time (a place is free)
+    assert first.take([empty], probe=True, call="c").wait == 0.0  # its own next probe goes beside its first
+    first.answered(["chat.update"], call="b")
+    first.answered(["chat.update"], call="c")
+    assert second.take([empty], probe=True, call="d").wait == 0.0  # the first one's probes are answered
     start = Bucket("chat.startStream", 0.001, 1)
     assert first.take([start]).wait == 0.0
     first.pause([start], 0.01)  # Slack said 429
@@ -119,16 +122,20 @@ def test_one_instance_probes_a_budget_at_a_time_and_none_after_a_429(instances):
     assert second.take([start], probe=True).wait > 0  # so nobody probes that budget for a while
 
 
-def test_one_call_of_a_budget_is_in_flight_at_a_time_across_instances(instances):
+def test_no_more_calls_of_a_budget_are_in_flight_across_instances_than_its_places(instances):
     first, second = instances()
-    plenty = Bucket("chat.update", 10.0, 10)
-    assert first.take([plenty]).wait == 0.0
-    assert second.take([plenty]).wait > 0  # the first one's call has no answer yet
-    assert second.take([Bucket("chat.postMessage", 10.0, 10)]).wait == 0.0  # another budget is free
-    first.answered(["chat.update"])
-    assert second.take([plenty]).wait == 0.0
-    second.pause([plenty], 0.0)  # refused: its place is free too (the pause holds the others)
-    assert first.take([plenty]).wait == 0.0
+    two = Bucket("chat.update", 10.0, 10, places=2)
+    assert first.take([two], call="a").wait == 0.0
+    assert first.take([two], call="b").wait == 0.0  # two places: the same instance's second call goes beside it
+    assert second.take([two], call="c").wait > 0  # both places are taken by calls with no answer yet
+    assert second.take([Bucket("chat.postMessage", 10.0, 10)], call="c").wait == 0.0  # another budget is free
+    first.answered(["chat.update"], call="a")
+    assert second.take([two], call="c").wait == 0.0
+    assert first.take([two], call="d").wait > 0  # b and c are in flight
+    second.pause([two], 0.0, call="c")  # refused: its place is free too (the pause holds the others)
+    assert first.take([two], call="d").wait == 0.0
+    alone = Bucket("chat.update", 10.0, 10, places=1)  # a probe goes alone
+    assert second.take([alone], call="e").wait > 0  # b and d are in flight
 
 
 def test_a_persons_leases_are_counted_across_instances(instances):

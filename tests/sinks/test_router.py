@@ -120,3 +120,15 @@ def test_a_status_slack_refused_gives_way_to_the_next_sign_that_can_go():
     assert r.sign_of_life(place("C1", "1.0"), instead_of=STATUS) is PLACEHOLDER
     r.hold("chat.update", 20)
     assert r.sign_of_life(place("C1", "1.0"), instead_of=STATUS) is None
+
+
+def test_replies_that_show_nothing_yet_count_until_they_show_something_or_for_ten_seconds():
+    r, now = router()
+    r.unseen("a")
+    r.unseen("b")
+    assert r.others_unseen("a")  # b shows nothing yet: a, whose status is up, lets it open first
+    r.seen("b")
+    assert not r.others_unseen("a")  # only a itself is left
+    r.unseen("c")
+    now[0] = 10.0
+    assert not r.others_unseen("a")  # c's end went unreported: after ten seconds it holds nobody back

@@ -85,3 +85,27 @@ def test_a_post_after_a_handover_holds_from_when_the_first_words_came_not_from_t
     first_words = bedrock.requests[1].sent_at[1]
     assert messages[0].format == "mrkdwn" and messages[0].posted_text.startswith("word0")
     assert messages[0].posted_at - first_words < 4.5  # 3 s of hold, not 2.5 s of start and then 3 s
+
+
+def test_a_reply_whose_status_is_up_lets_a_reply_that_shows_nothing_open_its_answer_first(slack, bedrock,
+                                                                                           start_bot):
+    """A hundred questions at once, in small: the first to ask has the one status there is, and its words also
+    come first; it lets the second, which shows nothing, open its answer before it (for a moment at most)."""
+    start_bot(**NATIVE, SLACK_RATE_LIMITS="assistant.threads.setStatus=1/1")  # one status a minute
+
+    def answer(request):
+        first = "first" in request.body["messages"][-1]["content"][0]["text"]
+        return Reply.text("First answer." if first else "Second answer.", first_delay=0.2 if first else 0.6)
+
+    bedrock.answer = answer
+    first = ask(slack, "<@UBOT> the first question", channel="C1")
+    slack.wait_until(lambda: slack.status_of("C1", first.question.ts), what="the first question's status")
+    second = ask(slack, "<@UBOT> the second question", channel="C2")
+
+    opened = {}
+    for asked, words in ((first, "First answer."), (second, "Second answer.")):
+        opened[words] = slack.wait_until(lambda: [m for m in thread(slack, asked) if words in m.text],
+                                         timeout=5, what=words)[0].posted_at
+    assert opened["Second answer."] <= opened["First answer."]  # the reply that showed nothing went first
+    words_came = bedrock.requests[0].sent_at[1]  # the first answer's words, ready 0.4 s before the second's
+    assert opened["First answer."] - words_came < 1.5  # it yielded for a moment, not until Slack's budgets refill

@@ -243,30 +243,47 @@ def test_a_refunded_turn_goes_to_the_next_caller():
     assert take(budget, "b", URGENT, 0.0) == 0.0
 
 
-def test_one_call_in_flight_at_a_time_so_none_can_arrive_inside_a_retry_after():
+def test_two_calls_in_flight_at_most_beyond_what_slack_has_shown_so_a_smaller_burst_costs_two_429s():
     budget = Fixed(60, burst=10, reserve=0)
     assert take(budget, "a", URGENT, 0.0) == 0.0
-    assert 0 < take(budget, "b", URGENT, 0.0) <= 0.01  # its token is there: it looks again very soon
-    budget.rate_limited("a", 1.0, 0.05)  # a was refused: b, still waiting, is not sent into it
-    assert take(budget, "b", URGENT, 0.06) == pytest.approx(0.99)
-    assert take(budget, "b", URGENT, 3.1) == 0.0
+    assert take(budget, "b", URGENT, 0.0) == 0.0  # beside it: Slack's round trip would otherwise pace the budget
+    assert 0 < take(budget, "c", URGENT, 0.0) <= 0.01  # its token is there: it looks again very soon
+    budget.rate_limited("a", 1.0, 0.05)  # a was refused: c, still waiting, is not sent into it
+    assert take(budget, "c", URGENT, 0.06) == pytest.approx(0.99)
+    assert take(budget, "c", URGENT, 3.1) == 0.0
+
+
+def test_within_the_burst_slack_has_shown_eight_calls_go_at_once():
+    budget = Fixed(60, burst=10, reserve=0)
+    assert drain(budget, 0.0) == 10  # Slack took ten from a full bucket (answering each at once)
+    for key in range(12):
+        take(budget, key, URGENT, 20.0)  # full again: ten shown, so eight may be in flight together
+    assert [key for key in range(12) if key in budget._flight] == list(range(8))
+    for key in range(8):
+        budget.landed(key, 20.05)
+    assert take(budget, 8, URGENT, 20.06) == 0.0  # the ninth and tenth: still within what Slack took before
+    assert take(budget, 9, URGENT, 20.06) == 0.0
+    assert take(budget, 10, URGENT, 20.06) > 0  # no token left
 
 
 def test_a_call_that_hangs_stops_holding_the_others_back():
     budget = Fixed(60, burst=10, reserve=0)
     assert take(budget, "a", URGENT, 0.0) == 0.0  # no answer comes
+    assert take(budget, "a2", URGENT, 0.0) == 0.0  # nor here
     assert take(budget, "b", URGENT, 1.9) > 0
     assert take(budget, "b", URGENT, 2.0) == 0.0
-    budget.landed("a", 2.4)  # a's answer comes at last: b is still on the wire, so c waits
+    assert take(budget, "b2", URGENT, 2.0) == 0.0
+    budget.landed("a", 2.4)  # a's answer comes at last: b and b2 are still on the wire, so c waits
     assert take(budget, "c", URGENT, 2.45) > 0
     budget.failed("b", 2.5)
     assert take(budget, "c", URGENT, 2.5) == 0.0
 
 
-def test_the_one_call_slot_goes_in_order_of_rank_not_to_whoever_asks_first():
+def test_places_in_flight_go_in_order_of_rank_not_to_whoever_asks_first():
     budget = Fixed(60, burst=10, reserve=0)
     assert take(budget, "a", URGENT, 0.0) == 0.0
-    take(budget, "final", URGENT, 0.01)  # both have tokens enough, and wait for the slot
+    assert take(budget, "a2", URGENT, 0.0) == 0.0
+    take(budget, "final", URGENT, 0.01)  # both have tokens enough, and wait for a place
     take(budget, "edit", ROUTINE, 0.02)
     budget.landed("a", 0.05)
     assert take(budget, "edit", ROUTINE, 0.06) > 0  # asks first, but the final text is ahead of it
@@ -368,7 +385,7 @@ def test_per_channel_budgets_do_not_hold_up_other_channels():
 
 
 def test_leaving_a_turn_withdraws_it_or_counts_it_as_failed():
-    pacer, now = clocked({"chat.update": MethodLimits(Limit(60, 1))})
+    pacer, now = clocked({"chat.update": MethodLimits(Limit(60, 1, largest_burst=1))})
     with pacer.turn("chat.update") as holder:
         holder.wait()
         with pacer.turn("chat.update") as waiter:
@@ -440,12 +457,14 @@ def test_a_refused_probe_keeps_the_burst_and_stops_probing_for_a_while():
     assert budget.estimate(URGENT, 62.0) == 0.0
 
 
-def test_a_probe_never_goes_while_another_call_is_in_flight_or_inside_a_retry_after():
+def test_a_probe_goes_beside_one_call_at_most_and_never_inside_a_retry_after():
     budget = Budget(60, burst=1, reserve=0, largest_burst=10)
     assert take(budget, "a", URGENT, 0.0) == 0.0  # in flight
-    assert take(budget, "b", URGENT, 0.0) > 0
+    assert take(budget, "b", URGENT, 0.0) == 0.0  # beyond the bucket, beside it
+    assert take(budget, "c", URGENT, 0.0) > 0  # two in flight beyond what Slack has shown: the next one waits
     budget.rate_limited("a", 5.0, 0.1)
-    assert take(budget, "b", URGENT, 0.2) == pytest.approx(4.9)
+    budget.rate_limited("b", 5.0, 0.1)
+    assert take(budget, "c", URGENT, 0.2) == pytest.approx(4.9)
 
 
 def test_a_429_to_a_channels_first_post_is_about_the_workspaces_ceiling():

@@ -5,10 +5,11 @@ Its parts: the bucket (tokens, rate, burst, a Retry-After's pause), what Slack's
 numbers (`learning`), the calls waiting in order (`queue`) and the calls in flight (`flight`). Turns go in
 order of priority (a reply's first words before the rest), then of arrival. Urgent turns (FIRST, WORDS, URGENT) may
 use the last tokens; a ROUTINE one leaves a reserve for them: two tokens, or as many as are spoken for (calls the bot will certainly make soon), whichever is more,
-but never the whole burst. A budget with a rate lets one call be in flight at a time: Slack answers in a
-fraction of the time a token takes to come, and a call sent while another is being refused would reach
-Slack inside the Retry-After (which prolongs the penalty). A budget without a rate has no queue: only
-Slack's Retry-After holds its calls back.
+but never the whole burst. A budget with a rate lets a few calls be in flight at once, in order of rank (one
+at a time, Slack's round trip of 50 to 150 ms would cap it at about ten calls a second, whatever its
+tokens): as many as `Learning.in_flight` allows, fewer beyond what Slack has shown it takes, since calls sent
+together beyond Slack's burst are refused together. A budget without a rate has no queue:
+only Slack's Retry-After holds its calls back.
 
 Where several instances share the budget (`bot.shared`), what they share shows here as what the shared
 budget holds (`sync`), what the others want of it (`others_want`) and how many they are (`others`).
@@ -22,12 +23,12 @@ from typing import Hashable
 from bot.shared.base import Bucket, Lesson
 from bot.slack.pacing.bucket import TokenBucket
 from bot.slack.pacing.flight import InFlight
-from bot.slack.pacing.learning import Learning
+from bot.slack.pacing.learning import UNPROVEN_IN_FLIGHT, Learning
 from bot.slack.pacing.queue import Priority, Queue
 
 RECHECK = 1.0  # a waiter asks again at least this often (waiters ahead of it may have left)
 MIN_WAIT = 0.001
-NEXT_IN_LINE = 0.01  # what each waiter ahead adds to a wait for the one call slot (about one round trip)
+NEXT_IN_LINE = 0.01  # what each waiter ahead adds to a wait for a place in flight (about one round trip)
 HEAD_OF_LINE = 0.002  # how often the first in line checks whether the call in flight is done
 
 
@@ -104,9 +105,9 @@ class Budget:
         ahead = self._queue.ahead_of(key)
         needed = ahead + 1 + (self._reserve() if priority is Priority.ROUTINE else 0)
         self._flight.forget_slow(now)
-        if bucket.tokens >= needed or self.learning.may_probe(priority.urgent, ahead == 0,
-                                                              bool(self._flight), now):
-            if not self._flight and ahead == 0:  # the one call slot goes strictly in order of rank
+        within = bucket.tokens >= needed
+        if within or self.learning.may_probe(priority.urgent, ahead == 0, len(self._flight), now):
+            if ahead == 0 and self._place_free(within, now):  # places in flight go strictly in order of rank
                 return 0.0, 0.0
             wait = NEXT_IN_LINE * (ahead + 1)
         elif self._exploring(priority, now):  # the probes ahead of it go one by one, as fast as Slack answers
@@ -156,11 +157,13 @@ class Budget:
         if lesson is not None:
             self.learning.take_lesson(lesson)
 
-    def shared(self, name: str, priority: Priority) -> Bucket:
-        """This budget as the budget several instances share (see `bot.shared`): its pace and burst as this
-        instance knows them now, and the tokens a call at `priority` needs there."""
+    def shared(self, name: str, priority: Priority, now: float) -> Bucket:
+        """This budget as the budget several instances share (see `bot.shared`) for a call it holds a place
+        for: its pace and burst as this instance knows them now, the tokens a call at `priority` needs there,
+        and how many calls may be in flight with it."""
         needs = 1 + (self._reserve() if priority is Priority.ROUTINE and self.bucket.rate is not None else 0)
-        return Bucket(name, self.bucket.rate, self.bucket.burst, needs, self.bucket.tokens)
+        places = UNPROVEN_IN_FLIGHT if self.probing else self.learning.in_flight(max(len(self._flight) - 1, 0), now)
+        return Bucket(name, self.bucket.rate, self.bucket.burst, needs, self.bucket.tokens, places)
 
     def lesson(self, name: str) -> Bucket:
         """What a 429 taught of this budget, for the other instances sharing it: the pace it may climb back to
@@ -196,9 +199,9 @@ class Budget:
             return 0.0
         ahead = self._queue.at_or_above(priority)
         needed = ahead + 1 + (self._reserve() if priority is Priority.ROUTINE else 0)
-        if bucket.tokens >= needed or self.learning.may_probe(priority.urgent, ahead == 0,
-                                                              bool(self._flight), now):
-            return 0.0 if not self._flight and ahead == 0 else NEXT_IN_LINE * (ahead + 1)
+        within = bucket.tokens >= needed
+        if within or self.learning.may_probe(priority.urgent, ahead == 0, len(self._flight), now):
+            return 0.0 if ahead == 0 and self._place_free(within, now) else NEXT_IN_LINE * (ahead + 1)
         if self._exploring(priority, now):
             return NEXT_IN_LINE * (ahead + 1)
         return bucket.seconds_for(needed)
@@ -258,6 +261,12 @@ class Budget:
         self.learning.take_burst(other.learning)
 
     # -- internals ---------------------------------------------------------------------------------
+
+    def _place_free(self, within: bool, now: float) -> bool:
+        """A call within the bucket may go while fewer than `Learning.in_flight` are in flight (a probe beyond
+        it: see `Learning.may_probe`)."""
+        flying = len(self._flight)
+        return not within or flying < self.learning.in_flight(flying, now)
 
     def _exploring(self, priority: Priority, now: float) -> bool:
         """Urgent calls beyond the bucket go as probes, one after the other, until Slack refuses one: a waiter

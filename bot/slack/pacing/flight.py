@@ -1,6 +1,6 @@
 """The calls of one budget that Slack has not answered yet, and what each was spending. Pure.
 
-A budget with a rate lets one call be in flight at a time (see `budget`); a call in flight longer than
+A budget with a rate lets a few calls be in flight at a time (see `budget`); a call in flight longer than
 `SLOW_CALL_SECONDS` no longer holds the next one back, and its answer, when it comes, frees nothing.
 """
 
@@ -17,8 +17,8 @@ class InFlight:
         self._from_burst: dict[Hashable, bool] = {}  # whether it was spending burst
         self._probes: dict[Hashable, str] = {}  # calls beyond the bucket → what they probe: "burst" or "rate"
 
-    def __bool__(self) -> bool:
-        return bool(self._since)
+    def __len__(self) -> int:
+        return len(self._since)
 
     def __contains__(self, key: Hashable) -> bool:
         return key in self._since

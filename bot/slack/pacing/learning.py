@@ -14,11 +14,13 @@ none) and a burst, and learns:
   took); the bucket paces at that, and climbs back no
   higher, for `RELEARN_SECONDS` (one refused with no 429 to compare it with halves the rate, which then
   climbs back step by step: a halving is a reaction, not a lesson);
-- upward, by probing: when its bucket is empty and an urgent call waits with nothing in flight, one more
-  call goes; if Slack takes it, the burst grows by one (up to `largest_burst`). Where the rate is a guess
+- upward, by probing: when its bucket is empty and an urgent call waits with at most one call in flight,
+  one more call goes; if Slack takes it, the burst grows by one (up to `largest_burst`). Where the rate is a guess
   (Slack publishes none), probing goes on past the burst, for the rate: until Slack refuses a probe, calls
-  go one at a time as fast as Slack takes them, and the refusal teaches the pace (two 429s, as above);
+  go two at a time as fast as Slack takes them, and the refusal teaches the pace (two 429s, as above);
 and every call that lands adds a step back toward the ceiling it learned (additive increase).
+What Slack has shown of its burst (the most it took from a full bucket, less what refilled meanwhile) lets
+several calls be in flight at once within it (`in_flight`); beyond it, two at most.
 A budget without a rate only honours Slack's Retry-After.
 """
 
@@ -36,6 +38,8 @@ FLOOR = 0.1  # the rate never drops below this share of the ceiling it started f
 RATE_MARGIN = 0.9  # a pace learned between two 429s is taken this much lower (calls bunch up on the network)
 REFUSALS_COMPARED = 60.0  # seconds: a 429 this soon after another measures Slack's pace between them
 RELEARN_SECONDS = 600.0  # a pace learned from 429s is the most the rate climbs back to for this long
+IN_FLIGHT = 8  # calls of a budget in flight at once, while they stay within what Slack has shown it takes
+UNPROVEN_IN_FLIGHT = 2  # ... and beyond it: a burst smaller than assumed costs at most this many 429s
 
 
 class Learning:
@@ -56,6 +60,7 @@ class Learning:
         self.last_grant = -math.inf
         self._full_at = now  # when the bucket was last full with nothing in flight: Slack's was full too
         self.taken_since_full = 0  # calls Slack took since then
+        self.shown = 0.0  # the largest burst Slack has been seen to take (what it took from full, less refill)
         self._refused_at = -math.inf  # the last 429
         self._taken_since_refused = 0  # calls Slack took since then
         self._refilling = False  # since a 429 the bucket has not been full: what it holds came at its rate
@@ -68,10 +73,20 @@ class Learning:
         """The bucket is full and nothing is in flight: what Slack takes from now on comes out of a full burst."""
         self._full_at, self.taken_since_full, self._refilling = now, 0, False
 
-    def may_probe(self, urgent: bool, first_in_line: bool, in_flight: bool, now: float) -> bool:
+    def in_flight(self, flying: int, now: float) -> int:
+        """How many calls may be in flight at once when `flying` are: `IN_FLIGHT` while one more stays within
+        the burst Slack has shown it has (`shown`), else `UNPROVEN_IN_FLIGHT` (calls sent together beyond it
+        are refused together where Slack's burst is smaller than the bucket's)."""
+        return IN_FLIGHT if self._spent_of_burst(now) + flying + 1 <= self.shown else UNPROVEN_IN_FLIGHT
+
+    def _spent_of_burst(self, now: float) -> float:
+        """What Slack took since its bucket was last full, less what it refilled meanwhile (at the bucket's rate)."""
+        return self.taken_since_full - (self._bucket.rate or 0.0) * (now - self._full_at)
+
+    def may_probe(self, urgent: bool, first_in_line: bool, flying: int, now: float) -> bool:
         """An urgent call first in line may go beyond the bucket, to learn whether Slack's burst is larger
-        (or, where the rate is a guess, its pace faster)."""
-        return (urgent and first_in_line and not in_flight and now >= self.probe_after
+        (or, where the rate is a guess, its pace faster), beside fewer than `UNPROVEN_IN_FLIGHT` calls."""
+        return (urgent and first_in_line and flying < UNPROVEN_IN_FLIGHT and now >= self.probe_after
                 and self.probes(now) is not None)
 
     def probes(self, now: float) -> str | None:
@@ -96,6 +111,7 @@ class Learning:
         """A call landed: the rate climbs back a step toward its ceiling, and a probe that landed shows that
         Slack's burst is one larger than thought (a call within the bucket shows nothing of the burst)."""
         self.taken_since_full += 1
+        self.shown = max(self.shown, self._spent_of_burst(now))
         self._taken_since_refused += 1
         if self.ceiling is None:
             return
@@ -163,10 +179,12 @@ class Learning:
             self._learned_until = max(self._learned_until, self.last_grant + RELEARN_SECONDS)
         bucket.resize(min(bucket.burst, lesson.burst))
         self.max_burst = min(self.max_burst, max(lesson.burst, 1.0))
+        self.shown = min(self.shown, bucket.burst)
 
     def take_burst(self, other: "Learning") -> None:
         """Another budget of the same limit (another channel's) learned its burst: this one is no larger, and
         is not probed for meanwhile."""
         self._bucket.resize(min(self._bucket.burst, other._bucket.burst))
         self.max_burst = min(self.max_burst, other.max_burst)
+        self.shown = min(self.shown, self._bucket.burst)
         self.probe_after = max(self.probe_after, other.probe_after)

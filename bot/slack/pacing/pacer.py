@@ -10,6 +10,7 @@ pauses. A channel that learned Slack's burst for a method teaches every channel'
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from typing import Callable, Mapping
@@ -37,6 +38,7 @@ class Pacer:
         self._budgets: dict[tuple[str, str | None], Budget] = {}
         self._channel_bursts: dict[str, Budget] = {}  # method → the channel budget that last learned its burst
         self._lock = threading.Lock()
+        self._calls = itertools.count()  # names each turn's call for the shared budgets
         for method, limits in self._limits.items():  # followed from the start, before any question comes
             if limits.workspace.per_minute is not None:
                 self._budget(method, None)
@@ -47,7 +49,8 @@ class Pacer:
         """A place in `method`'s queues (the channel's, where Slack limits the method per channel, then the
         workspace's). `newest_first`: among waiters of its priority, the newest goes first (see `queue`)."""
         with self._lock:
-            return Turn(self, method, priority, self._budgets_for(method, channel), channel, newest_first)
+            return Turn(self, method, priority, self._budgets_for(method, channel), channel, newest_first,
+                        call=str(next(self._calls)))
 
     def estimate(self, method: str, priority: Priority = Priority.URGENT, channel: str | None = None) -> float:
         """How long a call of `method` asked for now would wait (0: it could go at once)."""
@@ -91,9 +94,9 @@ class Pacer:
             turn.expected = 0.0
             for budget in turn.budgets:
                 budget.hold(turn, now)
-            buckets = self._shared_buckets(turn)
+            buckets = self._shared_buckets(turn, now)
             probe = any(budget.probing for budget in turn.budgets)
-        taken = self.shared.take(buckets, probe)  # other instances' spending (no lock held: it may be I/O)
+        taken = self.shared.take(buckets, probe, turn.call)  # other instances' spending (no lock held: it may be I/O)
         with self._lock:
             now = self.clock()
             for budget in turn.budgets:
@@ -142,18 +145,18 @@ class Pacer:
                 for budget in turn.budgets:
                     report(budget, turn, now)
         if outcome != RATE_LIMITED:
-            self.shared.answered(turn.names)
+            self.shared.answered(turn.names, turn.call)
             return
-        self.shared.pause(lessons, retry_after)  # every instance waits, and learns what this one learned
+        self.shared.pause(lessons, retry_after, turn.call)  # every instance waits, and learns what this one learned
         if len(turn.budgets) > 1 and about is turn.budgets[0]:
             with self._lock:
                 self._channel_burst_learned(turn.method, about)
 
     # -- what the instances share ------------------------------------------------------------------
 
-    def _shared_buckets(self, turn: Turn) -> list[Bucket]:
+    def _shared_buckets(self, turn: Turn, now: float) -> list[Bucket]:
         """The turn's budgets as the instances share them, as this instance knows them now (with the lock held)."""
-        return [budget.shared(name, turn.priority) for budget, name in zip(turn.budgets, turn.names)]
+        return [budget.shared(name, turn.priority, now) for budget, name in zip(turn.budgets, turn.names)]
 
     def _wants(self) -> list[Bucket]:
         """What this instance wants of each workspace budget with a pace (for the other instances)."""

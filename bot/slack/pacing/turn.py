@@ -25,8 +25,9 @@ LANDED, RATE_LIMITED, FAILED, UNUSED = "landed", "rate_limited", "failed", "unus
 
 class Turn:
     def __init__(self, pacer: "Pacer", method: str, priority: Priority, budgets: "list[Budget]",
-                 channel: str | None = None, newest_first: bool = False) -> None:
+                 channel: str | None = None, newest_first: bool = False, call: str = "") -> None:
         self.method = method
+        self.call = call  # names the call where instances share its budgets (unique in the process)
         self.priority = priority
         self.newest_first = newest_first  # among waiters of its priority, the newest goes first (see `queue`)
         self.channel = channel
