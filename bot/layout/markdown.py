@@ -77,7 +77,12 @@ def _changes(source: str, final: bool):
                 i = closing + run
         elif char == "[":
             found = find_link(source, i, brackets)
-            if isinstance(found, Link):
+            if isinstance(found, Link) and _holds_link(source, found, brackets):
+                # links hold no links: the inner one links, and this `[` is text, kept so once the inner one
+                # is rewritten (else the outer brackets would become a link, its text naming another host)
+                yield i, i + 1, "\\["
+                i += 1
+            elif isinstance(found, Link):
                 if misleading(found.text, found.target):
                     yield found.start, found.end, f"{found.text} ({found.target})"
                 i = found.end
@@ -90,6 +95,15 @@ def _changes(source: str, final: bool):
                 i += 1
         else:
             i += 1
+
+
+def _holds_link(source: str, link: Link, brackets) -> bool:
+    """The text of `link` holds a link of its own: then, as CommonMark reads it, the outer brackets are text
+    and only the inner one links (an image's text is taken as text here too, so that its link is seen)."""
+    text_start = source.index("[", link.start) + 1
+    text_end = text_start + len(link.text)
+    return any(source[j] == "[" and isinstance(inner := find_link(source, j, brackets), Link) and inner.end <= text_end
+               for j in range(text_start, text_end))
 
 
 def _run_length(source: str, i: int) -> int:

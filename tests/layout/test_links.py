@@ -88,6 +88,14 @@ def test_a_misleading_link_is_sent_as_its_text_then_its_target():
     assert for_stream(answer) == ("Pay at https://bank.example (https://evil.example).", len(answer))
 
 
+def test_a_misleading_link_inside_another_links_text_is_seen():
+    """Links hold no links (CommonMark): the inner one is the link Slack renders, so it is the one to check."""
+    answer = "[x[bank.example](https://evil.example)y](https://ev.example)"
+    assert for_stream(answer)[0] == "\\[xbank.example (https://evil.example)y](https://ev.example)"  # no link at all
+    image = "![a [bank.example](https://evil.example)](https://x.example/a.png)"
+    assert "[bank.example](https://evil.example)" not in for_stream(image)[0]
+
+
 def test_a_link_to_the_host_it_names_is_sent_as_written():
     text = "See [bank.example](https://bank.example/login) and [the docs](https://docs.example)."
     assert for_stream(text) == (text, len(text))

@@ -294,6 +294,9 @@ _LIVE = re.compile(r"<[!@#]|<[a-z]+:|<[^>\s]*\|")
 @example(chunks=["```", "<", "[bank.ex", "ample](https://ev", ")`"], gaps=[0.0] * 60, failures=[None] * 300, limit=60)
 # a stop carrying the last words taken and its answer lost; the plain stop after it answered the same way
 @example(chunks=["<", "<"], gaps=[0.0] * 60, failures=[None, "taken, lost", "taken, lost"] + [None] * 297, limit=60)
+# a call refused as too long, and a misleading link written across the appends that followed
+@example(chunks=["<", "<", "[bank.ex", "[bank.ex", "ample](https://ev", "il.example)", "ample](https://ev", ")"],
+         gaps=[0.0] * 5 + [0.5, 0.0, 0.5] + [0.0] * 52, failures=[None, None, "too long"] + [None] * 297, limit=60)
 def test_whatever_arrives_and_fails_the_streams_show_exactly_the_answer_and_nothing_live(chunks, gaps, failures,
                                                                                           limit):
     """Slack here answers each call at random: fine, 429, the stream ended, too long, another error, or no
