@@ -28,8 +28,8 @@ from bot.slack.pacing.queue import Priority, Queue
 
 RECHECK = 1.0  # a waiter asks again at least this often (waiters ahead of it may have left)
 MIN_WAIT = 0.001
-NEXT_IN_LINE = 0.01  # what each waiter ahead adds to a wait for a place in flight (about one round trip)
-HEAD_OF_LINE = 0.002  # how often the first in line checks whether the call in flight is done
+NEXT_IN_LINE = 0.01  # what each round of waiters ahead adds to a wait for a place in flight (about a round trip)
+HEAD_OF_LINE = 0.002  # how often those next in line check whether a place in flight is free
 
 
 class Budget:
@@ -105,17 +105,19 @@ class Budget:
         ahead = self._queue.ahead_of(key)
         needed = ahead + 1 + (self._reserve() if priority is Priority.ROUTINE else 0)
         self._flight.forget_slow(now)
+        before_it = ahead + len(self._flight)  # the places taken before its turn: in flight, and waiters ahead
         within = bucket.tokens >= needed
-        if within or self.learning.may_probe(priority.urgent, ahead == 0, len(self._flight), now):
-            if ahead == 0 and self._place_free(within, now):  # places in flight go strictly in order of rank
+        places = self._places(within, before_it, now)
+        if within or self.learning.may_probe(priority.urgent, before_it, now):
+            if before_it < places:  # a place is free for it, after one for each waiter ahead of it
                 return 0.0, 0.0
-            wait = NEXT_IN_LINE * (ahead + 1)
-        elif self._exploring(priority, now):  # the probes ahead of it go one by one, as fast as Slack answers
-            wait = NEXT_IN_LINE * (ahead + 1)
+            wait = NEXT_IN_LINE * (ahead // places + 1)
+        elif self._exploring(priority, now):  # the probes ahead of it go a few at a time, as fast as Slack answers
+            wait = NEXT_IN_LINE * (ahead // places + 1)
         else:
             wait = max(bucket.seconds_for(needed), MIN_WAIT)
-        # waiters ahead of it may leave meanwhile; the first in line looks often, so that the slot is never idle
-        again = HEAD_OF_LINE if ahead == 0 and wait <= NEXT_IN_LINE else min(wait, RECHECK)
+        # waiters ahead of it may leave meanwhile; those next in line look often, so that no place stays idle
+        again = HEAD_OF_LINE if ahead < places and wait <= NEXT_IN_LINE else min(wait, RECHECK)
         self._queue.ask_again_at(key, now + again)
         return wait, again
 
@@ -162,7 +164,7 @@ class Budget:
         for: its pace and burst as this instance knows them now, the tokens a call at `priority` needs there,
         and how many calls may be in flight with it."""
         needs = 1 + (self._reserve() if priority is Priority.ROUTINE and self.bucket.rate is not None else 0)
-        places = UNPROVEN_IN_FLIGHT if self.probing else self.learning.in_flight(max(len(self._flight) - 1, 0), now)
+        places = self._places(not self.probing, max(len(self._flight) - 1, 0), now)
         return Bucket(name, self.bucket.rate, self.bucket.burst, needs, self.bucket.tokens, places)
 
     def lesson(self, name: str) -> Bucket:
@@ -199,11 +201,13 @@ class Budget:
             return 0.0
         ahead = self._queue.at_or_above(priority)
         needed = ahead + 1 + (self._reserve() if priority is Priority.ROUTINE else 0)
+        before_it = ahead + len(self._flight)
         within = bucket.tokens >= needed
-        if within or self.learning.may_probe(priority.urgent, ahead == 0, len(self._flight), now):
-            return 0.0 if ahead == 0 and self._place_free(within, now) else NEXT_IN_LINE * (ahead + 1)
+        places = self._places(within, before_it, now)
+        if within or self.learning.may_probe(priority.urgent, before_it, now):
+            return 0.0 if before_it < places else NEXT_IN_LINE * (ahead // places + 1)
         if self._exploring(priority, now):
-            return NEXT_IN_LINE * (ahead + 1)
+            return NEXT_IN_LINE * (ahead // places + 1)
         return bucket.seconds_for(needed)
 
     def room(self, now: float, within: float = 0.0) -> float:
@@ -262,11 +266,10 @@ class Budget:
 
     # -- internals ---------------------------------------------------------------------------------
 
-    def _place_free(self, within: bool, now: float) -> bool:
-        """A call within the bucket may go while fewer than `Learning.in_flight` are in flight (a probe beyond
-        it: see `Learning.may_probe`)."""
-        flying = len(self._flight)
-        return not within or flying < self.learning.in_flight(flying, now)
+    def _places(self, within: bool, before_it: int, now: float) -> int:
+        """How many calls may be in flight at once for a call with `before_it` places taken before its turn:
+        within the bucket, as many as `Learning.in_flight` allows; beyond it (probes), `UNPROVEN_IN_FLIGHT`."""
+        return self.learning.in_flight(before_it, now) if within else UNPROVEN_IN_FLIGHT
 
     def _exploring(self, priority: Priority, now: float) -> bool:
         """Urgent calls beyond the bucket go as probes, one after the other, until Slack refuses one: a waiter

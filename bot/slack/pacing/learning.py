@@ -74,7 +74,7 @@ class Learning:
         self._full_at, self.taken_since_full, self._refilling = now, 0, False
 
     def in_flight(self, flying: int, now: float) -> int:
-        """How many calls may be in flight at once when `flying` are: `IN_FLIGHT` while one more stays within
+        """How many calls may be in flight at once when `flying` are (or will be): `IN_FLIGHT` while one more stays within
         the burst Slack has shown it has (`shown`), else `UNPROVEN_IN_FLIGHT` (calls sent together beyond it
         are refused together where Slack's burst is smaller than the bucket's)."""
         return IN_FLIGHT if self._spent_of_burst(now) + flying + 1 <= self.shown else UNPROVEN_IN_FLIGHT
@@ -83,10 +83,11 @@ class Learning:
         """What Slack took since its bucket was last full, less what it refilled meanwhile (at the bucket's rate)."""
         return self.taken_since_full - (self._bucket.rate or 0.0) * (now - self._full_at)
 
-    def may_probe(self, urgent: bool, first_in_line: bool, flying: int, now: float) -> bool:
-        """An urgent call first in line may go beyond the bucket, to learn whether Slack's burst is larger
-        (or, where the rate is a guess, its pace faster), beside fewer than `UNPROVEN_IN_FLIGHT` calls."""
-        return (urgent and first_in_line and flying < UNPROVEN_IN_FLIGHT and now >= self.probe_after
+    def may_probe(self, urgent: bool, before_it: int, now: float) -> bool:
+        """An urgent call may go beyond the bucket, to learn whether Slack's burst is larger (or, where the
+        rate is a guess, its pace faster), when fewer than `UNPROVEN_IN_FLIGHT` calls are in flight or ahead
+        of it (`before_it`)."""
+        return (urgent and before_it < UNPROVEN_IN_FLIGHT and now >= self.probe_after
                 and self.probes(now) is not None)
 
     def probes(self, now: float) -> str | None:
