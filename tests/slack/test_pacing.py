@@ -585,3 +585,37 @@ def test_a_429_leaves_the_one_call_slack_said_it_would_take_and_the_bucket_refil
     budget.withdraw("too soon")
     assert budget.estimate(URGENT, 4.0) == 0.0
     assert drain(budget, 4.0) == 4  # four seconds of refill at one a second (within the burst, halved to 5)
+
+
+def test_after_a_429_at_a_guessed_pace_one_call_at_a_time_until_the_pace_is_learned():
+    budget = Fixed(600, burst=10, reserve=0, published=False)  # ten a second guessed
+    for key in range(10):
+        assert go(budget, ("first", key), URGENT, 0.0) == 0.0  # Slack took ten from a full bucket
+    take(budget, "more", URGENT, 0.5)  # five tokens came back, at the pace guessed
+    budget.rate_limited("more", 1.0, 0.51)  # but Slack's pace is slower
+    for key in range(3):
+        take(budget, key, URGENT, 1.6)  # full again at the guessed pace, which Slack has just refused
+    assert [key for key in range(3) if key in budget._flight] == [0]  # so each 429 that teaches it comes alone
+    published = Fixed(600, burst=10, reserve=0)  # the same with a pace Slack documents: full again is full
+    assert drain(published, 0.0) == 10
+    take(published, "more", URGENT, 0.5)
+    published.rate_limited("more", 1.0, 0.51)
+    for key in range(5):
+        take(published, key, URGENT, 1.6)
+    assert [key for key in range(5) if key in published._flight] == list(range(5))
+
+
+def test_a_bucket_full_again_at_a_guessed_pace_slack_refused_teaches_that_pace_at_the_next_429_not_a_burst():
+    budget = Fixed(600, burst=10, reserve=0, published=False)
+    for key in range(10):
+        go(budget, ("first", key), URGENT, 0.0)
+    take(budget, "over", URGENT, 0.0)
+    budget.rate_limited("over", 1.0, 0.0)  # the burst: Slack took ten
+    now = 1.0
+    for key in range(4):  # full again at the guessed ten a second; Slack's pace is four
+        now += 0.01
+        go(budget, key, URGENT, now)
+    take(budget, "refused", URGENT, now)
+    budget.rate_limited("refused", 1.0, now)
+    assert budget.burst == pytest.approx(10)  # not a smaller burst ...
+    assert budget.ceiling == pytest.approx(0.9 * 5 / now)  # ... but Slack's pace, at most five in that time

@@ -70,14 +70,28 @@ class Learning:
         self._granted_at_refused: int | None = None
 
     def idle(self, now: float) -> None:
-        """The bucket is full and nothing is in flight: what Slack takes from now on comes out of a full burst."""
+        """The bucket is full and nothing is in flight: what Slack takes from now on comes out of a full burst;
+        unless it filled at a guessed pace Slack refused within the last minute, which may be faster than
+        Slack's (then the next 429 teaches that pace, not a smaller burst)."""
+        if self._pace_unknown(now) and now - self._refused_at < REFUSALS_COMPARED:
+            return
         self._full_at, self.taken_since_full, self._refilling = now, 0, False
 
     def in_flight(self, flying: int, now: float) -> int:
-        """How many calls may be in flight at once when `flying` are (or will be): `IN_FLIGHT` while one more stays within
-        the burst Slack has shown it has (`shown`), else `UNPROVEN_IN_FLIGHT` (calls sent together beyond it
-        are refused together where Slack's burst is smaller than the bucket's)."""
+        """How many calls may be in flight at once when `flying` are (or will be): `IN_FLIGHT` while one more stays
+        within the burst Slack has shown it has (`shown`), from a bucket full at a pace Slack has not refused
+        (since a 429, full again at a published pace or one learned since), else `UNPROVEN_IN_FLIGHT` (calls
+        sent together beyond what Slack has shown are refused together)."""
+        if self._refilling and self._pace_unknown(now):  # pacing at a guessed rate Slack has just refused:
+            return 1  # one at a time, so that the 429 that teaches its pace comes alone
+        if self._refilling or self._pace_unknown(now):  # what it holds came at a pace Slack has not shown
+            return UNPROVEN_IN_FLIGHT
         return IN_FLIGHT if self._spent_of_burst(now) + flying + 1 <= self.shown else UNPROVEN_IN_FLIGHT
+
+    def _pace_unknown(self, now: float) -> bool:
+        """Slack refused a call of a budget whose pace is a guess, and no pace has been learned since: a bucket
+        full again at the guessed pace may not be full at Slack."""
+        return not self._published and self._refused_at > -math.inf and now >= self._learned_until
 
     def _spent_of_burst(self, now: float) -> float:
         """What Slack took since its bucket was last full, less what it refilled meanwhile (at the bucket's rate)."""
