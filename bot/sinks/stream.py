@@ -232,8 +232,10 @@ class StreamSink:
 
     def _call(self, due: Due, params: dict, now: float, *, end: int, tail: bool = False) -> Call:
         # The call policy retries only what must land and cannot show anything twice: a final append (on a
-        # 429) and a stop. A start that must wait is better posted; an intermediate append is superseded.
-        retry = due.method in (STOP, UPDATE) or (due.method == APPEND and due.priority.urgent)
+        # 429) and a plain stop. A start that must wait is better posted; an intermediate append is superseded;
+        # a stop carrying the last words that must wait hands them to an append (the stops of a burst of
+        # replies come a few a minute: retried, the words would wait behind all of them).
+        retry = due.method == UPDATE or (due.method == STOP and not tail) or (due.method == APPEND and due.priority.urgent)
         call = Call(due.method, due.index, params, retry=retry, final=due.priority.urgent,
                     version=self._layout.parts[due.index].version, end=end, extra={"tail": tail},
                     tag=self._place.tag(due.index) if due.method != APPEND else None)

@@ -235,8 +235,10 @@ def test_a_stop_carrying_the_last_words_that_fails_leaves_them_to_an_append_and_
     layout, sink, slack = started_then_ended("Words", " more")
     failed = step(sink, slack, 0.1, error=RateLimited(STOP, "ratelimited", retry_after=3))
     assert failed.method == STOP and failed.params["markdown_text"] == " more"
+    assert not failed.retry  # a 429 comes back to the sink, not retried behind every other reply's stop
     calls = drain(sink, slack, 0.1)
     assert [(c.method, c.params.get("markdown_text")) for c in calls] == [(APPEND, " more"), (STOP, None)]
+    assert calls[0].retry and calls[-1].retry  # the final append and the plain stop must land
     assert slack.shown == "Words more" and slack.blocks[calls[-1].params["ts"]] == [BUTTONS]
 
 
