@@ -619,3 +619,12 @@ def test_a_bucket_full_again_at_a_guessed_pace_slack_refused_teaches_that_pace_a
     budget.rate_limited("refused", 1.0, now)
     assert budget.burst == pytest.approx(10)  # not a smaller burst ...
     assert budget.ceiling == pytest.approx(0.9 * 5 / now)  # ... but Slack's pace, at most five in that time
+
+
+def test_the_calls_in_flight_count_what_slack_took_since_full_with_no_refill_a_guessed_pace_may_overstate():
+    budget = Fixed(600, burst=100, reserve=0, published=False)  # ten a second guessed
+    for step in range(100):
+        go(budget, ("first", step), URGENT, 0.0)  # Slack took a burst of 100 from full
+    for key in range(4):  # five seconds on: fifty back at the guessed pace, perhaps ten at Slack's
+        take(budget, key, URGENT, 5.0)
+    assert [key for key in range(4) if key in budget._flight] == [0, 1]  # beyond what it has shown: two at a time

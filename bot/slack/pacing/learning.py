@@ -86,7 +86,8 @@ class Learning:
             return 1  # one at a time, so that the 429 that teaches its pace comes alone
         if self._refilling or self._pace_unknown(now):  # what it holds came at a pace Slack has not shown
             return UNPROVEN_IN_FLIGHT
-        return IN_FLIGHT if self._spent_of_burst(now) + flying + 1 <= self.shown else UNPROVEN_IN_FLIGHT
+        # what Slack took since full, counting no refill (the pace may be a guess too high): never more than shown
+        return IN_FLIGHT if self.taken_since_full + flying + 1 <= self.shown else UNPROVEN_IN_FLIGHT
 
     def _pace_unknown(self, now: float) -> bool:
         """Slack refused a call of a budget whose pace is a guess, and no pace has been learned since: a bucket
