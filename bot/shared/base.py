@@ -28,8 +28,8 @@ class Bucket:
     the pace it refills at now (`per_second`; None: no budget of its own, only Retry-After pauses), the burst
     it holds, the tokens the call needs there (1, or more for a routine call that leaves a reserve), the
     tokens this instance's bucket holds (after a 429: what Slack's holds, as `pacing.learning` reckons it),
-    and how many calls of it may be in flight at once, across instances, with this one (`places`: 1 for a
-    probe, which goes alone)."""
+    and how many calls of it may be in flight at once, across instances, with this one (`places`, as
+    `pacing.learning.Learning.in_flight` allows)."""
 
     name: str
     per_second: float | None

@@ -103,19 +103,11 @@ class Budget:
         self._queue.drop_gone(now)
         self._queue.join(key, priority, now, now, newest_first)
         ahead = self._queue.ahead_of(key)
-        needed = ahead + 1 + (self._reserve() if priority is Priority.ROUTINE else 0)
         self._flight.forget_slow(now)
-        before_it = ahead + len(self._flight)  # the places taken before its turn: in flight, and waiters ahead
-        within = bucket.tokens >= needed
-        places = self._places(within, before_it, now)
-        if within or self.learning.may_probe(priority.urgent, before_it, now):
-            if before_it < places:  # a place is free for it, after one for each waiter ahead of it
-                return 0.0, 0.0
-            wait = NEXT_IN_LINE * (ahead // places + 1)
-        elif self._exploring(priority, now):  # the probes ahead of it go a few at a time, as fast as Slack answers
-            wait = NEXT_IN_LINE * (ahead // places + 1)
-        else:
-            wait = max(bucket.seconds_for(needed), MIN_WAIT)
+        go, wait, places = self._turn(ahead, priority, now)
+        if go:
+            return 0.0, 0.0
+        wait = max(wait, MIN_WAIT)
         # waiters ahead of it may leave meanwhile; those next in line look often, so that no place stays idle
         again = HEAD_OF_LINE if ahead < places and wait <= NEXT_IN_LINE else min(wait, RECHECK)
         self._queue.ask_again_at(key, now + again)
@@ -199,16 +191,8 @@ class Budget:
             return bucket.paused_until - now
         if bucket.rate is None:
             return 0.0
-        ahead = self._queue.at_or_above(priority)
-        needed = ahead + 1 + (self._reserve() if priority is Priority.ROUTINE else 0)
-        before_it = ahead + len(self._flight)
-        within = bucket.tokens >= needed
-        places = self._places(within, before_it, now)
-        if within or self.learning.may_probe(priority.urgent, before_it, now):
-            return 0.0 if before_it < places else NEXT_IN_LINE * (ahead // places + 1)
-        if self._exploring(priority, now):
-            return NEXT_IN_LINE * (ahead // places + 1)
-        return bucket.seconds_for(needed)
+        go, wait, _ = self._turn(self._queue.at_or_above(priority), priority, now)
+        return 0.0 if go else wait
 
     def room(self, now: float, within: float = 0.0) -> float:
         """Tokens there now (or `within` seconds from now) beyond the calls waiting and those spoken for (may be
@@ -265,6 +249,21 @@ class Budget:
         self.learning.take_burst(other.learning)
 
     # -- internals ---------------------------------------------------------------------------------
+
+    def _turn(self, ahead: int, priority: Priority, now: float) -> tuple[bool, float, int]:
+        """For a call at `priority` with `ahead` waiters ahead of it (the bucket refilled to `now`): whether it
+        may go now, else how long it is likely to wait; and how many calls may be in flight at once for it."""
+        needed = ahead + 1 + (self._reserve() if priority is Priority.ROUTINE else 0)
+        before_it = ahead + len(self._flight)  # the places taken before its turn: in flight, and waiters ahead
+        within = self.bucket.tokens >= needed
+        places = self._places(within, before_it, now)
+        if within or self.learning.may_probe(priority.urgent, before_it, now):
+            if before_it < places:  # a place is free for it, after one for each waiter ahead of it
+                return True, 0.0, places
+            return False, NEXT_IN_LINE * (ahead // places + 1), places
+        if self._exploring(priority, now):  # the probes ahead of it go a few at a time, as fast as Slack answers
+            return False, NEXT_IN_LINE * (ahead // places + 1), places
+        return False, self.bucket.seconds_for(needed), places
 
     def _places(self, within: bool, before_it: int, now: float) -> int:
         """How many calls may be in flight at once for a call with `before_it` places taken before its turn:

@@ -20,7 +20,8 @@ none) and a burst, and learns:
   go two at a time as fast as Slack takes them, and the refusal teaches the pace (two 429s, as above);
 and every call that lands adds a step back toward the ceiling it learned (additive increase).
 What Slack has shown of its burst (the most it took from a full bucket, less what refilled meanwhile) lets
-several calls be in flight at once within it (`in_flight`); beyond it, two at most.
+several calls be in flight at once within it (`in_flight`); beyond it, two at most, and one while a guessed
+pace Slack refused is not learned yet.
 A budget without a rate only honours Slack's Retry-After.
 """
 
