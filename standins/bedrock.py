@@ -252,7 +252,7 @@ class Request:
     cache_read: int = 0  # tokens the simulated cache gave back
     cache_write: int = 0  # tokens it kept for later
     frames_sent: int = 0
-    sent_at: list[float] = field(default_factory=list)  # when each frame was written
+    sent_at: list[float] = field(default_factory=list)  # when each frame was sent (taken just before writing it)
     disconnected: bool = False  # the bot closed the stream before it ended
     ended_at: float | None = None
     images: list[tuple[str, bytes]] = field(default_factory=list)  # (format, bytes) of every image block, in order
@@ -525,10 +525,10 @@ class FakeBedrock:
                             self._stall(request)
                             return
                         data = bedrock._with_cache_usage(data, request)
+                        request.sent_at.append(time.monotonic())  # before the bot can read it, and act on it
                         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
                         self.wfile.flush()
                         request.frames_sent += 1
-                        request.sent_at.append(time.monotonic())
                     self.wfile.write(b"0\r\n\r\n")
                     self.wfile.flush()
                 except OSError:  # the bot closed the stream
