@@ -111,6 +111,7 @@ class SlackCalls:
             params = {**params, "metadata": tag.metadata()}
         given = [turn] if turn is not None else []
         unknown: list[SlackError] = []  # an attempt Slack may have taken without our hearing
+        tried: list[Turn] = []  # each attempt's turn: a retry keeps the first one's priority and place
 
         def landed_after_all() -> SlackResponse | None:
             """The message an earlier attempt Slack may have taken did post, if it is found."""
@@ -125,7 +126,13 @@ class SlackCalls:
         def attempt() -> SlackResponse:
             if (found := landed_after_all()) is not None:
                 return found
-            current = given.pop() if given else self.pacer.turn(method, Priority.URGENT, channel)
+            if given:
+                current = given.pop()
+            elif tried:
+                current = tried[-1].again()
+            else:
+                current = self.pacer.turn(method, Priority.URGENT, channel)
+            tried.append(current)
             with current:
                 if (too_late := current.wait(self._sleep, deadline)) > 0:  # the turn would come after the deadline
                     raise RateLimited(method, "ratelimited", retry_after=too_late)

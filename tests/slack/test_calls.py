@@ -11,7 +11,8 @@ from bot.slack.calls import SlackCalls
 from bot.slack.http import PooledWebClient
 from bot.slack.kinds import (Gone, NotAllowed, NotStreaming, RateLimited, Refused, StillStreaming, TooLong,
                              Unavailable)
-from bot.slack.pacing import Pacer
+from bot.slack.methods import Limit, MethodLimits
+from bot.slack.pacing import Pacer, Priority
 
 
 def client(slack, timeout: float = 5.0) -> PooledWebClient:
@@ -89,6 +90,29 @@ def test_slacks_error_codes_become_kinds(slack, code, kind):
     with pytest.raises(kind) as failure:
         SlackCalls(client(slack)).call("chat.update", channel="C1", ts="1.0", text="x")
     assert failure.value.code == code and failure.value.method == "chat.update"
+
+
+def test_a_first_word_refused_by_a_429_is_retried_before_the_first_words_that_asked_after_it(slack):
+    """A reply's first words were refused; the other replies' first words that queued meanwhile go after its
+    retry, not before it (random:3, 100 at once: a refused reply waited for the whole queue, 9 s)."""
+    now = [0.0]
+    pacer = Pacer({"chat.postMessage": MethodLimits(Limit(60, 1, largest_burst=1))}, clock=lambda: now[0])
+    slack.fail("chat.postMessage", retry_after=1)
+    behind = []
+
+    def sleep(seconds: float) -> None:
+        if not behind:  # while the refused call sleeps, another reply's first words start waiting
+            now[0] += 0.5
+            behind.append(pacer.turn("chat.postMessage", Priority.FIRST))
+            assert behind[0].ask() > 0
+            seconds -= 0.5
+        now[0] += seconds
+
+    first_words = pacer.turn("chat.postMessage", Priority.FIRST)
+    SlackCalls(client(slack), pacer, sleep=sleep).call("chat.postMessage", turn=first_words, channel="C1", text="w0")
+    assert len(slack.calls_of("chat.postMessage")) == 2 and now[0] < 2.0  # retried as soon as Slack allowed
+    assert behind[0].ask() > 0  # the later reply still waits its turn
+    behind[0].close()
 
 
 def test_a_429_that_outlasts_the_bound_is_raised_as_rate_limited(slack):

@@ -384,6 +384,24 @@ def test_per_channel_budgets_do_not_hold_up_other_channels():
             other.landed()
 
 
+def test_a_retry_keeps_the_priority_and_the_place_its_call_first_had():
+    pacer, now = clocked({"chat.postMessage": MethodLimits(Limit(60, 1, largest_burst=1))})
+    with pacer.turn("chat.postMessage", Priority.FIRST) as first_words:
+        first_words.wait()
+        now[0] = 0.1
+        later = pacer.turn("chat.postMessage", Priority.FIRST)  # another reply's first words, asked after
+        assert later.ask() > 0
+        first_words.rate_limited(1.0)
+    retry = first_words.again()
+    now[0] = 0.5
+    assert retry.ask() > 0 and retry.priority == Priority.FIRST  # Slack's Retry-After runs
+    now[0] = 2.0
+    assert later.ask() > 0  # the retry goes first: its call asked before this one
+    assert retry.ask() == 0.0
+    retry.landed()
+    later.close()
+
+
 def test_leaving_a_turn_withdraws_it_or_counts_it_as_failed():
     pacer, now = clocked({"chat.update": MethodLimits(Limit(60, 1, largest_burst=1))})
     with pacer.turn("chat.update") as holder:

@@ -80,28 +80,31 @@ class Budget:
 
     # -- turns -------------------------------------------------------------------------------------
 
-    def request(self, key: Hashable, priority: Priority, now: float, newest_first: bool = False) -> float:
+    def request(self, key: Hashable, priority: Priority, now: float, newest_first: bool = False,
+                since: float | None = None) -> float:
         """Ask for a call now. 0.0: `key` may go (call `grant`); otherwise the seconds to wait before asking
         again (at most `RECHECK`; `expected` says how long the wait is likely to be in all). `key` keeps its
         place in the queue between asks; a higher priority moves it up. `newest_first`: among waiters of its
-        priority, the newest goes first (see `queue`)."""
-        self.expected, again = self._request(key, priority, now, newest_first)
+        priority, the newest goes first (see `queue`). `since`: when the call first asked, if earlier (a retry
+        keeps its first attempt's place)."""
+        self.expected, again = self._request(key, priority, now, newest_first, since)
         return again
 
-    def _request(self, key: Hashable, priority: Priority, now: float, newest_first: bool) -> tuple[float, float]:
+    def _request(self, key: Hashable, priority: Priority, now: float, newest_first: bool,
+                 since: float | None) -> tuple[float, float]:
         """(how long `key` is likely to wait in all, when it should ask again)."""
         bucket = self.bucket
         bucket.refill(now)
         if bucket.paused(now):
             wait = bucket.paused_until - now
             if bucket.rate is not None:
-                self._queue.join(key, priority, now, now + wait, newest_first)
+                self._queue.join(key, priority, now, now + wait, newest_first, since)
             return wait, wait
         if bucket.rate is None:
             return 0.0, 0.0
         self._notice_idle(now)
         self._queue.drop_gone(now)
-        self._queue.join(key, priority, now, now, newest_first)
+        self._queue.join(key, priority, now, now, newest_first, since)
         ahead = self._queue.ahead_of(key)
         self._flight.forget_slow(now)
         go, wait, places = self._turn(ahead, priority, now)

@@ -87,7 +87,7 @@ class Pacer:
             if turn.asked_at is None:
                 turn.asked_at = now
             for budget in turn.budgets:  # the channel's first: no place in the workspace's queue until it is ready
-                wait = budget.request(turn, turn.priority, now, turn.newest_first)
+                wait = budget.request(turn, turn.priority, now, turn.newest_first, turn.since)
                 turn.expected = budget.expected
                 if wait > 0:
                     return wait

@@ -51,11 +51,13 @@ class Queue:
         return len(self._waiting)
 
     def join(self, key: Hashable, priority: Priority, now: float, ask_again_at: float,
-             newest_first: bool = False) -> None:
-        """`key` waits (or, waiting, asks again): it keeps its place; a higher priority moves it up."""
+             newest_first: bool = False, since: float | None = None) -> None:
+        """`key` waits (or, waiting, asks again): it keeps its place; a higher priority moves it up. `since`:
+        when its call first asked, if before `now` (a retry keeps the place its first attempt had)."""
         waiter = self._waiting.get(key)
         if waiter is None:
-            self._waiting[key] = _Waiter(priority, now, next(self._order), ask_again_at, newest_first)
+            self._waiting[key] = _Waiter(priority, now if since is None else min(since, now), next(self._order),
+                                         ask_again_at, newest_first)
         else:
             waiter.priority = min(waiter.priority, priority)
             waiter.ask_again_at = ask_again_at

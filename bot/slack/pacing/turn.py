@@ -37,6 +37,7 @@ class Turn:
         self.answered = False
         self.expected = 0.0  # how long the turn is likely to wait in all, as its last ask reckoned it
         self.asked_at: float | None = None  # when it first asked for its turn
+        self.since: float | None = None  # its place in the queues, if earlier: when its call's first attempt asked
 
     @property
     def names(self) -> list[str]:
@@ -55,6 +56,14 @@ class Turn:
                 return seconds
             sleep(seconds)
         return 0.0
+
+    def again(self) -> "Turn":
+        """A turn for the next attempt of this call (after a 429 or a failure): someone waits on it (URGENT, or
+        this turn's priority if higher), and it keeps the place this call first took in the queues, so a
+        retry is not sent behind the calls that came after its first attempt."""
+        retry = self._pacer.turn(self.method, min(self.priority, Priority.URGENT), self.channel, self.newest_first)
+        retry.since = self.since if self.since is not None else self.asked_at
+        return retry
 
     def upgrade(self, priority: Priority) -> None:
         """Someone now waits on this call (its text became first words, or final)."""
