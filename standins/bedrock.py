@@ -17,6 +17,13 @@ TTL from its last use, once it is at least `cache_min_tokens` long (by default t
 counting 4 characters a token); the metadata event then reports the longest prefix found as
 `cacheReadInputTokens` and what the longest new one adds as `cacheWriteInputTokens`.
 
+Tool use, as Bedrock streams and checks it: `tool_use` scripts a round in which the model asks for tools
+(toolUse blocks whose input arrives as JSON text in pieces, then `stopReason` `tool_use`); every request's
+tool turns are checked (`tool_problem`: each toolUse answered by its id in the next user turn, results alone
+in their turn, an error result with content, no tool turn without `toolConfig`, tool names of Bedrock's
+pattern) and a broken one refused with the 400 `ValidationException` and Bedrock's words. `Request.tools` and
+`Request.tool_results` say what a request offered and answered.
+
 Images and documents, as Bedrock takes them: the `image` and `document` blocks of the messages are decoded
 (boto3 sends their bytes base64 in the JSON) and recorded (`Request.images`, `Request.documents`), and checked
 as Bedrock and the Claude models behind it check them, each broken rule answered with the 400
@@ -40,11 +47,10 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Callable
 from urllib.parse import unquote
 
-from standins.server import LocalServer
+from standins.server import AwsHandler, LocalServer
 
 
 def _header(name: str, value: str) -> bytes:
@@ -151,6 +157,80 @@ class Reply:
                 "usage": {"inputTokens": 11, "outputTokens": len(text) // 4, "totalTokens": 11 + len(text) // 4},
                 "metrics": {"latencyMs": 42}})))
         return cls(steps)
+
+
+def tool_use(calls: list[tuple[str, str, dict | str]], *, text: str = "", delay: float = 0.0,
+             piece: int = 7) -> Reply:
+    """The model asks for tools: optional `text` first, then one toolUse block per (id, name, input), its input
+    as JSON text in pieces of `piece` characters, as Bedrock streams it (an input given as a string is sent as
+    it is: what a model that writes broken JSON sends); then messageStop `tool_use`."""
+    steps = [(0.0, event("messageStart", {"role": "assistant"}))]
+    index = 0
+    if text:
+        steps.append((delay, event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": text}})))
+        steps.append((0.0, event("contentBlockStop", {"contentBlockIndex": 0})))
+        index = 1
+    for number, (tool_use_id, name, tool_input) in enumerate(calls, start=index):
+        steps.append((delay, event("contentBlockStart", {
+            "contentBlockIndex": number, "start": {"toolUse": {"toolUseId": tool_use_id, "name": name}}})))
+        data = tool_input if isinstance(tool_input, str) else json.dumps(tool_input)
+        for at in range(0, len(data), piece):
+            steps.append((0.0, event("contentBlockDelta", {
+                "contentBlockIndex": number, "delta": {"toolUse": {"input": data[at:at + piece]}}})))
+        steps.append((0.0, event("contentBlockStop", {"contentBlockIndex": number})))
+    steps.append((0.0, event("messageStop", {"stopReason": "tool_use"})))
+    steps.append((0.0, event("metadata", {"usage": {"inputTokens": 11, "outputTokens": 9, "totalTokens": 20},
+                                          "metrics": {"latencyMs": 42}})))
+    return Reply(steps)
+
+
+# Tool use, as Bedrock checks it (its words, as people have quoted them from live calls: strands-agents
+# harness-sdk#1435 and #1223, aws-samples/sample-multi-agent-orchestration-chat-on-agentcore#15; the last two
+# messages below are the stand-in's own, where no quote was found).
+TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+NO_TOOL_CONFIG = "The toolConfig field must be defined when using toolUse and toolResult content blocks."
+MIXED_TOOL_TURN = "messages.{n}.content: Conversation blocks and tool result blocks cannot be provided in the same turn"
+TOO_MANY_RESULTS = ("The number of toolResult blocks at messages.{n}.content exceeds the number of toolUse blocks of "
+                    "previous turn.")
+MISSING_RESULTS = "Expected toolResult blocks at messages.{n}.content for the following Ids: {ids}"
+EMPTY_ERROR_RESULT = "The content field at messages.{n}.content.{k}.toolResult cannot be empty when status value is error."
+UNKNOWN_RESULT = "messages.{n}.content.{k}.toolResult.toolUseId: {id} does not answer a toolUse of the previous turn."
+BAD_TOOL_NAME = ("1 validation error detected: Value at 'toolConfig.tools.{k}.member.toolSpec.name' failed to satisfy "
+                 "constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_-]+")
+
+
+def tool_problem(body: dict) -> str | None:
+    """What Bedrock would refuse in a request's tools and its toolUse / toolResult turns, if anything."""
+    tools = (body.get("toolConfig") or {}).get("tools") or []
+    for k, tool in enumerate(tools):
+        spec = tool.get("toolSpec")
+        if spec is not None and not TOOL_NAME.fullmatch(spec.get("name", "")):
+            return BAD_TOOL_NAME.format(k=k + 1)
+    messages = body.get("messages") or []
+    blocks = [block for message in messages for block in message.get("content") or []]
+    if any("toolUse" in block or "toolResult" in block for block in blocks) and not tools:
+        return NO_TOOL_CONFIG
+    asked: list[str] = []  # the toolUse ids of the previous (assistant) turn
+    for n, message in enumerate(messages):
+        content = [block for block in message.get("content") or [] if "cachePoint" not in block]
+        if message.get("role") != "user":
+            asked = [block["toolUse"].get("toolUseId") for block in content if "toolUse" in block]
+            continue
+        results = [(k, block["toolResult"]) for k, block in enumerate(content) if "toolResult" in block]
+        if results and len(results) != len(content):
+            return MIXED_TOOL_TURN.format(n=n)
+        if len(results) > len(asked):
+            return TOO_MANY_RESULTS.format(n=n)
+        for k, result in results:
+            if result.get("toolUseId") not in asked:
+                return UNKNOWN_RESULT.format(n=n, k=k, id=result.get("toolUseId"))
+            if result.get("status") == "error" and not result.get("content"):
+                return EMPTY_ERROR_RESULT.format(n=n, k=k)
+        missing = [tool_use_id for tool_use_id in asked if tool_use_id not in {r.get("toolUseId") for _, r in results}]
+        if missing:
+            return MISSING_RESULTS.format(n=n, ids=", ".join(missing))
+        asked = []
+    return None
 
 
 CACHE_REFUSAL = ("You invoked an unsupported model or your request did not allow prompt caching. See the "
@@ -263,6 +343,18 @@ class Request:
         """The conversation the model was asked, its cache points aside."""
         return [{**message, "content": [block for block in message.get("content", []) if "cachePoint" not in block]}
                 for message in self.body.get("messages", [])]
+
+    @property
+    def tool_results(self) -> list[dict]:
+        """The toolResult blocks of the last user turn (the answers to the tools the model asked for)."""
+        last = self.messages[-1] if self.messages else {}
+        return [block["toolResult"] for block in last.get("content", []) if "toolResult" in block]
+
+    @property
+    def tools(self) -> list[str]:
+        """The names of the tools the request offered the model."""
+        return [tool["toolSpec"]["name"] for tool in (self.body.get("toolConfig") or {}).get("tools") or []
+                if "toolSpec" in tool]
 
     @property
     def system(self) -> list[dict]:
@@ -458,14 +550,9 @@ class FakeBedrock:
     def _handler_class(self):
         bedrock = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
-
+        class Handler(AwsHandler):
             def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                body = self.read_json()
                 parts = self.path.split("/")
                 if len(parts) != 4 or parts[1] != "model" or parts[3] != "converse-stream":
                     self.send_error(404)
@@ -477,7 +564,7 @@ class FakeBedrock:
                 if problem is None and request.cache_points and bedrock.refuses_cache_points:
                     problem = CACHE_REFUSAL
                 file_problem = bedrock._file_problem(request)  # recorded in any case
-                problem = problem or file_problem
+                problem = problem or file_problem or tool_problem(request.body)
                 if problem is not None:  # refused as Bedrock would, before any scripted reply is used
                     self._error(Reply.error(400, "ValidationException", problem))
                     request.ended_at = time.monotonic()
@@ -499,13 +586,7 @@ class FakeBedrock:
                     self.end_headers()
                     self.wfile.write(reply.error_body)
                     return
-                payload = json.dumps({"message": reply.error_message}).encode()
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("x-amzn-ErrorType", f"{reply.error_code}:http://internal.amazon.com/coral/")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                self.send_aws_error(reply.status, reply.error_code, reply.error_message)
 
             def _stream(self, reply: Reply, request: Request) -> None:
                 self.send_response(200)

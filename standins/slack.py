@@ -10,8 +10,9 @@ every Web API connection is counted (`connections`): a connection stays open for
 It is as strict as Slack documents: `chat.update` takes at most 4,000 characters of `text`; native streams
 (`chat.startStream`, `chat.appendStream`, `chat.stopStream`) need a thread and both recipient ids, take at most
 12,000 characters a call, end after `stream_lifetime` seconds (`message_not_in_streaming_state`) and cannot be
-edited while they stream (`streaming_state_conflict`); the thread's status is cleared when the app posts in
-it. Rate limits are token buckets per method (per channel as well, where Slack limits per channel) whose
+edited while they stream (`streaming_state_conflict`), and take `chunks` (text, and `task_update` cards
+checked as slack_sdk's chunk models describe them, else `invalid_chunks`; each message keeps its cards in
+`tasks` and every update in `task_updates`); the thread's status is cleared when the app posts in it. Rate limits are token buckets per method (per channel as well, where Slack limits per channel) whose
 bursts and rates a test sets (`limit`); a call over one is answered 429 with a Retry-After, and a call that
 arrives while a Retry-After it gave still runs, after the 429 reached the client and it had a moment to read
 it (`CLIENT_READS_ANSWER`), is recorded as early (a call sent beside the refused one, before the bot could
@@ -124,6 +125,9 @@ class Message:
     stopped_by_user: bool = False
     metadata: dict | None = None  # {"event_type", "event_payload"}, as chat.postMessage/stopStream set it
     files: list[dict] = field(default_factory=list)  # Slack file objects shared with the message
+    tasks: dict[str, dict] = field(default_factory=dict)  # a stream's task cards by id, as last updated
+    task_updates: list[tuple[float, dict]] = field(default_factory=list)  # (time, task_update chunk), in order
+    task_display_mode: str | None = None
 
     def __post_init__(self) -> None:
         self.posted_text = self.posted_text or self.text
@@ -729,13 +733,18 @@ class FakeSlack:
         thread_error = self._thread_error(params["channel"], params["thread_ts"])
         if thread_error:
             return 200, {"ok": False, "error": thread_error}
+        mode = params.get("task_display_mode")
+        tasks, chunk_error = _task_chunks(params)
+        if chunk_error or mode not in (None, "timeline", "plan"):
+            return 200, {"ok": False, "error": chunk_error or "invalid_arguments"}
         text = _stream_text(params)
         if len(text) > STREAM_CALL_LIMIT or len(text) > self.stream_message_limit:
             return 200, {"ok": False, "error": "msg_too_long"}
         now = time.monotonic()
         message = Message(channel=params["channel"], ts=self.next_ts(), text=text, user=self.bot_user_id,
                           bot_id=self.bot_id, thread_ts=params["thread_ts"], format="markdown", streaming=True,
-                          stream_ends_at=now + self.stream_lifetime, posted_at=now)
+                          stream_ends_at=now + self.stream_lifetime, posted_at=now, task_display_mode=mode)
+        _update_tasks(message, tasks, now)
         self.messages.append(message)
         self._app_posted(message)
         return 200, {"ok": True, "channel": message.channel, "ts": message.ts}
@@ -744,10 +753,14 @@ class FakeSlack:
         message, error = self._streaming_message(params)
         if error:
             return 200, {"ok": False, "error": error}
+        tasks, chunk_error = _task_chunks(params)
+        if chunk_error:
+            return 200, {"ok": False, "error": chunk_error}
         text = _stream_text(params)
-        if not text:
+        if not text and not tasks:
             return 200, {"ok": False, "error": "no_text"}
-        return self._grow(message, text)
+        _update_tasks(message, tasks, time.monotonic())
+        return self._grow(message, text) if text else (200, {"ok": True, "channel": message.channel, "ts": message.ts})
 
     def _chat_stopStream(self, params: dict) -> tuple[int, dict]:
         message, error = self._streaming_message(params)
@@ -756,6 +769,10 @@ class FakeSlack:
         blocks, metadata, error = _blocks_and_metadata(params)
         if error or len(blocks) > 50:
             return 200, {"ok": False, "error": error or "invalid_blocks"}
+        tasks, chunk_error = _task_chunks(params)
+        if chunk_error:
+            return 200, {"ok": False, "error": chunk_error}
+        _update_tasks(message, tasks, time.monotonic())
         text = _stream_text(params)
         if text:
             status, body = self._grow(message, text)
@@ -862,6 +879,40 @@ def _shut(connection: socket.socket) -> None:
         connection.shutdown(socket.SHUT_RDWR)
     except OSError:  # the client closed it already
         pass
+
+
+CHUNK_TYPES = ("markdown_text", "task_update", "plan_update", "blocks")
+TASK_STATUSES = ("pending", "in_progress", "complete", "error")
+
+
+def _task_chunks(params: dict) -> tuple[list[dict], str | None]:
+    """The task_update chunks of a chat.*Stream call, checked as slack_sdk's chunk models describe them (an id, a
+    title, a status of four, sources of type url with an address and a text); `invalid_chunks` otherwise."""
+    chunks = params.get("chunks") or []
+    if isinstance(chunks, str):
+        try:
+            chunks = json.loads(chunks)
+        except ValueError:
+            return [], "invalid_chunks"
+    if not isinstance(chunks, list) or not all(isinstance(chunk, dict) and chunk.get("type") in CHUNK_TYPES
+                                               for chunk in chunks):
+        return [], "invalid_chunks"
+    tasks = [chunk for chunk in chunks if chunk["type"] == "task_update"]
+    for task in tasks:
+        if not (isinstance(task.get("id"), str) and task["id"] and isinstance(task.get("title"), str)
+                and task["title"].strip() and task.get("status") in TASK_STATUSES):
+            return [], "invalid_chunks"
+        for source in task.get("sources") or []:
+            if not (isinstance(source, dict) and source.get("type") == "url" and str(source.get("url", "")).startswith(
+                    ("http://", "https://")) and str(source.get("text", "")).strip()):
+                return [], "invalid_chunks"
+    return tasks, None
+
+
+def _update_tasks(message: "Message", tasks: list[dict], at: float) -> None:
+    for task in tasks:
+        message.tasks[task["id"]] = {**message.tasks.get(task["id"], {}), **task}
+        message.task_updates.append((at, dict(task)))
 
 
 def _stream_text(params: dict) -> str:

@@ -15,13 +15,15 @@ import pytest
 from bot.app import Bot, create_bot, socket_mode_handler
 from bot.settings import Settings
 from standins.bedrock import FakeBedrock
+from standins.knowledge import FakeKnowledgeBases
 from standins.redis_server import RedisServer
 from standins.slack import FakeSlack
 
 
 ROOT = Path(__file__).resolve().parent.parent
-STANDINS = {"slack", "bedrock", "redis_server"}  # a test that uses one (or a fixture that does) is end to end
-SETTING_NAMES = ("SLACK_", "BEDROCK_", "AWS_", "LOG_LEVEL", "CONTEXT_", "DM_", "MAX_CONCURRENT", "REDIS_", "METRICS_")
+STANDINS = {"slack", "bedrock", "knowledge", "redis_server"}  # a test that uses one (or a fixture that does) is end to end
+SETTING_NAMES = ("SLACK_", "BEDROCK_", "AWS_", "LOG_LEVEL", "CONTEXT_", "DM_", "MAX_CONCURRENT", "REDIS_", "METRICS_",
+                 "TOOL_")
 
 
 def clean_env(**values: str) -> dict[str, str]:
@@ -58,6 +60,15 @@ def slack():
 @pytest.fixture
 def bedrock():
     standin = FakeBedrock().start()
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture
+def knowledge(monkeypatch):
+    """Bedrock Knowledge Bases' runtime (`Retrieve`), where boto3's standard chain finds it."""
+    standin = FakeKnowledgeBases().start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME", standin.endpoint_url)
     yield standin
     standin.stop()
 
