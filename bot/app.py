@@ -30,6 +30,7 @@ from bot.slack import errors, methods
 from bot.slack.calls import SlackCalls
 from bot.slack.http import HEADROOM, PooledWebClient
 from bot.slack.pacing import Pacer
+from bot.tools.knowledge import knowledge_bases
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,8 @@ class Bot:
     state: SharedState  # what it shares with other instances serving the workspace (if any)
 
 
-def create_bot(settings: Settings, *, bedrock_client=None, cadence: Cadence | None = None) -> Bot:
+def create_bot(settings: Settings, *, bedrock_client=None, knowledge_client=None,
+               cadence: Cadence | None = None) -> Bot:
     """The Bolt app and the replier behind it. Checks the bot token (`auth.test`) on the way, as Bolt does:
     a `SlackError` of its kind if Slack refuses the token, limits the call, or cannot be reached.
     `cadence`: when a growing message is updated (default: every SLACK_UPDATE_INTERVAL_SECONDS)."""
@@ -83,6 +85,8 @@ def create_bot(settings: Settings, *, bedrock_client=None, cadence: Cadence | No
         settings=replies,
         feedback_buttons=settings.delivery.feedback_buttons,
         state=state,
+        tools=knowledge_bases(settings.tools, knowledge_client),
+        tool_settings=settings.tools,
     )
     register_listeners(app, replier, SeenEvents(state), calls)
     return Bot(app, replier, pacer, state)

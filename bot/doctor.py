@@ -11,7 +11,7 @@ every check passes; native streaming is optional (replies are then edited messag
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Mapping, TextIO
 
 import boto3
@@ -24,6 +24,8 @@ from bot.settings import Settings, SettingsError
 from bot.slack import errors, methods
 from bot.slack.calls import SlackCalls
 from bot.slack.kinds import APP, SlackError
+from bot.tools.base import ToolFailed
+from bot.tools.knowledge import knowledge_bases
 
 # Every scope the bot uses (manifest.yml grants exactly these; a test keeps the two in step).
 REQUIRED_SCOPES = frozenset({
@@ -76,6 +78,7 @@ def _checks(env: Mapping[str, str], bedrock_client, mode: str):
     yield aws
     if aws.ok:
         yield _model(settings, bedrock_client)
+        yield from _knowledge_bases(settings)
 
 
 def _slack(client: WebClient, settings: Settings):
@@ -181,6 +184,19 @@ def _model(settings: Settings, bedrock_client) -> Check:
         return Check(f"Bedrock model {settings.model.model_id}", False,
                      f"{notes.plain(notes.model_failure_note(error.kind))} ({error.code})")
     return Check(f"Bedrock model {settings.model.model_id}", True, "answers a streaming call")
+
+
+def _knowledge_bases(settings: Settings):
+    """Each knowledge base the model may search answers a one-result search."""
+    tools = settings.tools
+    for tool in knowledge_bases(replace(tools, knowledge_base_results=1, timeout_seconds=min(tools.timeout_seconds, 10))):
+        name = f"Knowledge base {tool.knowledge_base_id} ({tool.about})"
+        try:
+            tool.run({"query": "test"}, timeout=10)
+        except ToolFailed as failure:
+            yield Check(name, False, f"{failure.reason}: {failure.detail}")
+            continue
+        yield Check(name, True, "answers a search")
 
 
 def _attempt(method: str, call: Callable):

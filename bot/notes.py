@@ -8,7 +8,7 @@ imports no SDK, so any part of the bot may use it.
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from bot.model.kinds import ModelErrorKind
 from bot.slack.kinds import RateLimited, SlackError, Unavailable
@@ -33,6 +33,7 @@ STOP_NOTES = {
     "content_filtered": ":warning: _The answer was stopped by a content filter._",
     "guardrail_intervened": ":warning: _A guardrail stopped the answer._",
     "model_context_window_exceeded": ":warning: _This conversation is too long for the model. Start a new thread._",
+    "tool_rounds": ":warning: _I stopped looking things up after too many steps, so this answer may be incomplete._",
 }
 NORMAL_STOPS = ("end_turn", "stop_sequence")
 UNEXPECTED_STOP = ":warning: _The model stopped before finishing its answer._"
@@ -43,6 +44,32 @@ EMPTY_ANSWER = "_The model sent back an empty answer. Try asking again, perhaps 
 PART_MISSING = ":warning: _Slack did not take part of this answer, so some of it is missing above. Ask again._"
 ANSWER_MOVED = ":warning: _Slack would not take the last change to the message above, so the answer goes on here._"
 FAILED = ":warning: _Sorry, I couldn't get an answer from the model. The details are in the bot's log._"
+
+# -- tools and sources ---------------------------------------------------------------------------------------
+
+_SOURCE_NAME = re.compile(r"[\[\]()<>*_~`|\\\x00-\x1f]")
+
+
+def sources(cited: Sequence[tuple[int, str, str | None]]) -> str:
+    """The sources an answer cites, as Markdown under it: "*Sources:* [1] [Leave policy](https://…) · [2] a.pdf"
+    (a link where the source has an http(s) address; names made plain so that they cannot break the Markdown)."""
+    shown = []
+    for number, name, url in cited:
+        name = " ".join(_SOURCE_NAME.sub(" ", name).split())[:80] or "source"
+        link = url if url and re.match(r"https?://[^\s()<>|]+$", url) else None
+        shown.append(f"[{number}] [{name}]({link})" if link else f"[{number}] {name}")
+    return "\n\n*Sources:* " + " · ".join(shown)
+
+
+def tool_failures(failures: Sequence[tuple[str, str]]) -> str | None:
+    """The tool calls that failed, (what it was, why), for the closing note: ":warning: _Searching the handbook
+    failed: it took too long._"."""
+    if not failures:
+        return None
+    said = "; ".join(f"{what} failed: {why}" for what, why in failures[:3])
+    more = f" (and {len(failures) - 3} more)" if len(failures) > 3 else ""
+    return ":warning: _" + said.replace("_", " ") + more + "._"
+
 
 # -- files shared with a question ----------------------------------------------------------------------------
 

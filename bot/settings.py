@@ -10,6 +10,7 @@ AWS_ENDPOINT_URL_BEDROCK_RUNTIME, ...).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, TypeVar
 from urllib.parse import urlparse
@@ -24,6 +25,7 @@ from bot.sinks.delivery import DeliverySettings
 from bot.sinks.surfaces import PREFERENCES
 from bot.slack.calls import SlackSettings
 from bot.slack.methods import DEFAULT_LIMITS, Limit, MethodLimits
+from bot.tools.base import ToolSettings
 
 SLACK_APPS_PAGE = "https://api.slack.com/apps"
 FILE_KINDS = frozenset(_FILE_KINDS)  # what FILES_READ may name
@@ -67,6 +69,7 @@ class Settings:
     replies: ReplySettings = field(default_factory=ReplySettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
+    tools: ToolSettings = field(default_factory=ToolSettings)
     log_level: str = "INFO"
 
     def __repr__(self) -> str:  # never print a token, even by accident
@@ -80,6 +83,7 @@ class Settings:
         slack, delivery, model = SlackSettings(), DeliverySettings(), ModelSettings()
         context, files, replies, redis, http = (ContextSettings(), FilesSettings(), ReplySettings(),
                                                 RedisSettings(), HttpSettings())
+        tools = ToolSettings()
         settings = cls(
             slack=SlackSettings(
                 bot_token=read.token(
@@ -162,6 +166,14 @@ class Settings:
                 host=read.text("HOST", http.host),
                 port=read.number("PORT", int, http.port, 0, 65_535),  # 0: any free port
                 metrics_port=read.number("METRICS_PORT", int, None, 1, 65_535),
+            ),
+            tools=ToolSettings(
+                knowledge_bases=read.knowledge_bases("BEDROCK_KNOWLEDGE_BASE_IDS"),
+                knowledge_base_results=read.number("BEDROCK_KNOWLEDGE_BASE_RESULTS", int,
+                                                   tools.knowledge_base_results, 1, 100),
+                rounds=read.number("TOOL_ROUNDS", int, tools.rounds, 1, 20),
+                timeout_seconds=read.number("TOOL_TIMEOUT_SECONDS", float, tools.timeout_seconds, 1, 600),
+                aws_region=read.text("AWS_REGION", "") or None,
             ),
             log_level=read.choice("LOG_LEVEL", cls.log_level, ("DEBUG", "INFO", "WARNING", "ERROR")),
         )
@@ -279,6 +291,19 @@ class _Reader:
             self.problems.append(f"{name} must list some of {', '.join(sorted(choices))} separated by commas "
                                  f"(or none), not {value!r}.")
         return chosen & choices
+
+    def knowledge_bases(self, name: str) -> tuple[tuple[str, str], ...]:
+        """Knowledge bases separated by `|`, each `ID` or `ID=what it holds` (which the model and people read)."""
+        bases = []
+        for entry in filter(None, (part.strip() for part in (self._get(name) or "").split("|"))):
+            knowledge_base_id, _, about = (piece.strip() for piece in entry.partition("="))
+            if not re.fullmatch(r"[0-9a-zA-Z]{10}", knowledge_base_id):
+                self.problems.append(
+                    f"{name} must list knowledge base ids (10 letters and digits, as the Bedrock console shows "
+                    f"them), each as ID or ID=what it holds, separated by |; {knowledge_base_id[:40]!r} is not one.")
+                continue
+            bases.append((knowledge_base_id, about or f"knowledge base {knowledge_base_id}"))
+        return tuple(bases)
 
     def texts(self, name: str, default: tuple[str, ...], *, most: int) -> tuple[str, ...]:
         """Texts separated by `|`; `none` for none."""

@@ -141,3 +141,13 @@ def test_a_redis_url_that_is_not_one_is_named_without_its_password(env):
     status, report = check({**env, "REDIS_URL": "http://user:secret@redis.internal:6379"})
     assert status == 1 and "REDIS_URL must be a Redis URL such as redis://localhost:6379/0" in report
     assert "secret" not in report
+
+
+def test_each_knowledge_base_is_checked_with_a_search(env, bedrock, slack, knowledge):
+    from standins.knowledge import Passage, web
+    knowledge.add("ABCDE12345", Passage("test passage", web("https://wiki.example/x")))
+    status, report = check({**env, "BEDROCK_KNOWLEDGE_BASE_IDS": "ABCDE12345=the handbook|FGHIJ67890=the wiki"})
+    assert status == 1, report
+    assert "✓ Knowledge base ABCDE12345 (the handbook): answers a search" in report
+    assert "✗ Knowledge base FGHIJ67890 (the wiki): the knowledge base was not found" in report
+    assert knowledge.retrievals[0].body["retrievalConfiguration"]["vectorSearchConfiguration"]["numberOfResults"] == 1

@@ -171,3 +171,21 @@ def test_the_budgets_for_reading_the_conversation_and_names_are_settable_and_bou
     message = error_for({**MINIMAL, "CONTEXT_READ_SECONDS": "0", "NAME_LOOKUP_SECONDS": "soon"})
     assert "CONTEXT_READ_SECONDS must be a number from 0.5 to 600" in message
     assert "NAME_LOOKUP_SECONDS must be a number from 0 to 600" in message
+
+
+# --- tools and knowledge -------------------------------------------------------------------------------
+
+
+def test_knowledge_bases_are_listed_with_what_each_holds():
+    settings = Settings.from_env({**MINIMAL, "BEDROCK_KNOWLEDGE_BASE_IDS": "ABCDE12345=the HR handbook, 2026 | FGHIJ67890",
+                                  "TOOL_ROUNDS": "3", "TOOL_TIMEOUT_SECONDS": "7.5"})
+    assert settings.tools.knowledge_bases == (("ABCDE12345", "the HR handbook, 2026"),
+                                              ("FGHIJ67890", "knowledge base FGHIJ67890"))
+    assert (settings.tools.rounds, settings.tools.timeout_seconds) == (3, 7.5)
+    assert Settings.from_env(MINIMAL).tools.knowledge_bases == ()
+
+
+def test_a_malformed_knowledge_base_id_is_named_in_the_one_start_up_message():
+    message = error_for({**MINIMAL, "BEDROCK_KNOWLEDGE_BASE_IDS": "ABCDE12345,FGHIJ67890", "TOOL_ROUNDS": "0"})
+    assert "BEDROCK_KNOWLEDGE_BASE_IDS must list knowledge base ids" in message and "separated by |" in message
+    assert "TOOL_ROUNDS must be" in message

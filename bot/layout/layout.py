@@ -16,6 +16,7 @@ from typing import Callable
 
 from bot import notes
 from bot.layout.splitting import open_fence, split_point
+from bot.layout.steps import Steps
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Layout:
         self.abandoned = False  # no more of the answer can be shown
         self.lost = 0  # messages whose text Slack never took
         self.moved = 0  # messages whose last text Slack would not take, which went on in a new message
+        self.steps = Steps()  # the reply's tool calls, shown as task cards where the surface can
 
     # -- input -------------------------------------------------------------------------------------
 
@@ -184,6 +186,8 @@ class Layout:
         note = self.note
         if note is None and blank and not shown_anything:
             note = notes.EMPTY_ANSWER
+        if self.steps and not self.steps.as_cards:  # no task cards showed the steps: one line says them
+            note = notes.lines(self.steps.line(), note)
         if self.lost:
             note = notes.lines(note, notes.PART_MISSING)
         elif self.moved:

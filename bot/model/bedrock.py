@@ -1,7 +1,8 @@
 """The conversation becomes a model stream: Bedrock `converse_stream`, as plain events.
 
-This is the only module that talks to Bedrock. A `ModelStream` yields `TextDelta`s as the model writes,
-`Finished` when Bedrock says why it stopped, and `Usage` with the token counts. Every failure is raised as a
+This is the only module that talks to Bedrock. A `ModelStream` yields `TextDelta`s as the model writes, a
+`ToolUse` for each tool it asks for (given `tools`: see `bot.tools`), `Finished` when Bedrock says why it
+stopped, and `Usage` with the token counts. Every failure is raised as a
 `ModelError` of some kind (see `errors`); a stream that ends without `messageStop` is one
 (`ENDED_EARLY`), so a cut answer is never mistaken for a whole one.
 
@@ -22,6 +23,7 @@ the stream says it dropped the files, and none are sent to that model again.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from dataclasses import dataclass
@@ -44,6 +46,15 @@ class TextDelta:
 
 
 @dataclass(frozen=True)
+class ToolUse:
+    """The model asks for a tool: `input` is None when what it wrote is not a JSON object."""
+
+    id: str
+    name: str
+    input: dict | None
+
+
+@dataclass(frozen=True)
 class Finished:
     stop_reason: str
 
@@ -56,7 +67,7 @@ class Usage:
     cache_write_tokens: int = 0  # input written to it, for a later request to read
 
 
-ModelEvent = Union[TextDelta, Finished, Usage]
+ModelEvent = Union[TextDelta, ToolUse, Finished, Usage]
 
 
 DEFAULT_MODEL_ID = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
@@ -162,18 +173,21 @@ class BedrockModel:
             self.model_id, ModelError.from_exception(error),
         )
 
-    def stream(self, messages: list[dict]) -> "ModelStream":
-        return ModelStream(self, messages)
+    def stream(self, messages: list[dict], tools: list[dict] | None = None) -> "ModelStream":
+        """The model's answer to `messages`; `tools`: the tool specifications it may ask for (`toolSpec`s)."""
+        return ModelStream(self, messages, tools or [])
 
-    def _open(self, messages: list[dict], cache_points: bool = False):
+    def _open(self, messages: list[dict], cache_points: bool = False, tools: list[dict] | None = None):
         system = [{"text": self._system_prompt}]
         if cache_points:
             system, messages = with_cache_points(system, messages)
+        extra = {"toolConfig": {"tools": tools, "toolChoice": {"auto": {}}}} if tools else {}
         response = self._client.converse_stream(
             modelId=self.model_id,
             messages=messages,
             system=system,
             inferenceConfig={"maxTokens": self._max_tokens, "temperature": self._temperature},
+            **extra,
         )
         return response["stream"]
 
@@ -197,9 +211,10 @@ class StreamClosed(Exception):
 class ModelStream:
     """One answer from the model, as events. `close()` may come from any thread and ends the stream at once."""
 
-    def __init__(self, model: BedrockModel, messages: list[dict]) -> None:
+    def __init__(self, model: BedrockModel, messages: list[dict], tools: list[dict] | None = None) -> None:
         self._model = model
         self._messages = messages
+        self._tools = tools or []
         self._lock = threading.Lock()
         self._raw = None
         self.closed = False
@@ -292,8 +307,8 @@ class ModelStream:
         if self.closed:
             raise StreamClosed()
         self.attempts += 1
-        messages = self._messages if self._files else _without_files(self._messages)
-        raw = self._model._open(messages, self._cache_points)
+        messages = self._messages if self._files else without_files(self._messages)
+        raw = self._model._open(messages, self._cache_points, self._tools)
         with self._lock:
             self._raw = raw
             closed = self.closed
@@ -304,12 +319,26 @@ class ModelStream:
 
     def _events(self, raw) -> Iterator[ModelEvent]:
         finished = False
+        tools: dict[int, tuple[str, str, list[str]]] = {}  # block index → the tool asked for, its input so far
         try:
             for event in raw:
-                if "contentBlockDelta" in event:
-                    text = event["contentBlockDelta"].get("delta", {}).get("text")
+                if "contentBlockStart" in event:
+                    start = event["contentBlockStart"]
+                    asked = start.get("start", {}).get("toolUse")
+                    if asked is not None:
+                        tools[start.get("contentBlockIndex", 0)] = (asked.get("toolUseId", ""), asked.get("name", ""), [])
+                elif "contentBlockDelta" in event:
+                    block = event["contentBlockDelta"]
+                    delta = block.get("delta", {})
+                    text = delta.get("text")
                     if text:
                         yield TextDelta(text)
+                    elif "toolUse" in delta and block.get("contentBlockIndex", 0) in tools:
+                        tools[block.get("contentBlockIndex", 0)][2].append(delta["toolUse"].get("input", ""))
+                elif "contentBlockStop" in event:
+                    asked = tools.pop(event["contentBlockStop"].get("contentBlockIndex", 0), None)
+                    if asked is not None:
+                        yield ToolUse(asked[0], asked[1], _tool_input("".join(asked[2])))
                 elif "messageStop" in event:
                     finished = True
                     yield Finished(event["messageStop"].get("stopReason", "end_turn"))
@@ -326,11 +355,22 @@ class ModelStream:
         raise StreamEndedEarly("the model stream ended without messageStop")
 
 
+def _tool_input(text: str) -> dict | None:
+    """What the model wrote as a tool's input: a JSON object (an empty input is `{}`), else None."""
+    if not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def _is_file(block: dict) -> bool:
     return "image" in block or "document" in block
 
 
-def _without_files(messages: list[dict]) -> list[dict]:
+def without_files(messages: list[dict]) -> list[dict]:
     """`messages` without their image and document blocks (the text naming each stays)."""
     return [{**message, "content": [block for block in message.get("content", []) if not _is_file(block)]}
             for message in messages]

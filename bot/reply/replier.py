@@ -17,12 +17,12 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 from bot import feedback, metrics, notes
 from bot.conversation.assemble import Conversation, Conversations
 from bot.conversation.build import Identity, question_text
-from bot.model.bedrock import BedrockModel, Finished, ModelStream, TextDelta, Usage
+from bot.model.bedrock import BedrockModel, Finished, TextDelta, Usage
 from bot.model.errors import ModelError
 from bot.reply.inflight import GONE, InFlight, Reply
 from bot.request import Request
@@ -33,6 +33,8 @@ from bot.slack import methods, tags
 from bot.slack.calls import SlackCalls
 from bot.slack.kinds import SlackError
 from bot.slack.tags import Tag
+from bot.tools.base import Tool, ToolSettings
+from bot.tools.rounds import Rounds, Step
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +70,13 @@ class Replier:
         feedback_buttons: bool = True,
         clock: Callable[[], float] = time.monotonic,
         state: SharedState | None = None,
+        tools: Sequence[Tool] = (),
+        tool_settings: ToolSettings = ToolSettings(),
     ) -> None:
-        """`state`: where each person's answers in flight are counted (default: in this process)."""
+        """`state`: where each person's answers in flight are counted (default: in this process). `tools`: what
+        the model may use while it answers (see `bot.tools`)."""
+        self._tools = tuple(tools)
+        self._tool_settings = tool_settings
         self._calls = calls
         self._deliveries = deliveries
         self._conversations = conversations
@@ -113,7 +120,9 @@ class Replier:
             feedback=feedback.block(request.event_id, self._model.model_id) if self._feedback_buttons else None,
             on_gone=lambda: reply.stop(GONE))
         threading.Thread(target=delivery.begin, name="reply-sign-of-life", daemon=True).start()
-        outcome, note, usage, stream, conversation = "failed", notes.FAILED, None, None, Conversation([])
+        outcome, note, usage, conversation = "failed", notes.FAILED, None, Conversation([])
+        rounds = Rounds(self._model, self._tools, rounds=self._tool_settings.rounds,
+                        timeout=self._tool_settings.timeout_seconds, clock=self._clock)
         with self._in_flight.deadline(reply), self._in_flight.slot(reply) as slot:
             try:
                 if not slot:  # stopped (deadline, shutdown) while it waited for a slot
@@ -123,12 +132,13 @@ class Replier:
                 if reply.stop_note is not None:  # nowhere to answer, or stopped, while it read
                     raise Stopped()
                 asked_at = self._clock()
-                stream = reply.attach(self._model.stream(conversation.messages))
-                outcome, note, usage = self._read(stream, reply, delivery, asked_at)
-                if stream.dropped_files:
+                outcome, note, usage = self._read(rounds, conversation.messages, reply, delivery, asked_at,
+                                                  until=started + self._settings.reply_deadline_seconds)
+                if rounds.dropped_files:
                     conversation = conversation.with_note(notes.MODEL_TAKES_NO_FILES)
             except Exception as error:
                 outcome, note = ("failed", None) if delivery.nowhere else self._failure(reply, error)
+        note = notes.lines(note, notes.tool_failures(rounds.failures))
         note = conversation.closing_note(note, got_text=reply.got_text)
         if not delivery.finish(note, timeout=self._final_edit_timeout()):
             log.error("the reply to %s did not finish its Slack calls in time", request.event_id)
@@ -144,7 +154,7 @@ class Replier:
             "model_attempts=%d tokens_in=%s tokens_out=%s cache_read_tokens=%s cache_write_tokens=%s seconds=%.2f",
             request.event_id, request.channel, self._model.model_id, outcome, delivery.surface,
             "-" if reply.first_text_after is None else f"{reply.first_text_after:.3f}", delivery.calls,
-            stream.attempts if stream else 0, usage.input_tokens if usage else "-",
+            rounds.attempts, usage.input_tokens if usage else "-",
             usage.output_tokens if usage else "-", usage.cache_read_tokens if usage else "-",
             usage.cache_write_tokens if usage else "-", self._clock() - started,
         )
@@ -153,19 +163,26 @@ class Replier:
         """How long the last calls of a reply may take: a few rounds of the Slack retry policy."""
         return 3 * self._calls.max_seconds + 30
 
-    def _read(self, stream: ModelStream, reply: Reply, delivery: Delivery,
-              asked_at: float) -> tuple[str, str | None, Usage | None]:
+    def _read(self, rounds: Rounds, messages: list[dict], reply: Reply, delivery: Delivery, asked_at: float, *,
+              until: float) -> tuple[str, str | None, Usage | None]:
         stop_reason, usage = None, None
-        for event in stream:
+        for event in rounds.run(messages, attach=reply.attach, stopped=lambda: reply.stop_note is not None,
+                                until=until):
             if isinstance(event, TextDelta):
                 if not reply.got_text:
                     reply.first_token_at = self._clock()
                     reply.first_text_after = reply.first_token_at - asked_at
                 delivery.feed(event.text)
+            elif isinstance(event, Step):
+                delivery.step(event.id, event.title, event.status, doing=event.doing, details=event.reason,
+                              sources=tuple((source.title, source.url) for source in event.sources))
             elif isinstance(event, Finished):
                 stop_reason = event.stop_reason
             elif isinstance(event, Usage):
                 usage = event
+        cited = rounds.sources.cited(rounds.text)
+        if cited:
+            delivery.feed(notes.sources([(number, source.title, source.url) for number, source in cited]))
         return stop_reason or "complete", notes.stop_note(stop_reason), usage
 
     def _failure(self, reply: Reply, error: Exception) -> tuple[str, str | None]:

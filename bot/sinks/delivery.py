@@ -103,7 +103,7 @@ class Delivery:
         self._begun = False  # the words may go: the sign of life is up, or need not be waited for
         self._sign_in_flight = False  # a sign of life's call is in flight: the answer's first call waits for it
         self.nowhere = False  # Slack would not take even the sign of life
-        self._reading: str | None = None  # the file being read, to say so once the sign of life is up
+        self._doing: str | None = None  # what the bot is doing (reading a file), to say once the sign of life is up
         self._sign_held: dict[str, int] = {}  # the calls the sign of life holds until the answer's sink does
         self.first_words_at: float | None = None  # when Slack first showed words of the answer (on `clock`)
         self._text_since: float | None = None  # when the model's first words came (a post holds from then)
@@ -132,14 +132,14 @@ class Delivery:
             self._router.seen(self)
         with self._changed:
             self._begun, self.nowhere = True, nowhere
-            if not nowhere and self._run is None and self.layout.pending:
-                self._open_or_yield()  # the words came while the sign of life went up
+            if not nowhere and self._run is None and (self.layout.pending or self.layout.steps.pending):
+                self._open_or_yield()  # the words (or a step) came while the sign of life went up
             self._changed.notify_all()
         if nowhere:
             log.error("cannot answer in %s: %s", self._place.channel, failed[1].code)
             self._on_gone()
-        elif shown and self._reading is not None:
-            self._show_reading(self._reading)
+        elif shown and self._doing is not None:
+            self._show_doing()
         return not nowhere
 
     def _show(self, sign: SignOfLife) -> bool:
@@ -215,24 +215,53 @@ class Delivery:
         return any(run.writer.calls for run in self._runs)
 
     def reading(self, name: str) -> None:
-        """Say in the sign of life which file is being read, where it can say so and no answer has begun: at
-        once, on a thread of its own (or right after the sign of life, if it is still on its way). A sign that
-        cannot be changed is not worth a retry."""
+        """Say in the sign of life which file is being read (see `doing`)."""
+        self.doing(notes.reading(name))
+
+    def doing(self, status: str) -> None:
+        """Say in the sign of life what the bot is doing ("is searching the handbook…"), where it can say so and
+        nothing of the answer has gone to Slack: at once, on a thread of its own (or right after the sign of
+        life, if it is still on its way). A sign that cannot be changed is not worth a retry."""
         with self._changed:
-            self._reading = name
+            self._doing = status
             if not self._begun or self.sign_of_life is None:
                 return
-        threading.Thread(target=self._show_reading, args=(name,), name="reply-status", daemon=True).start()
+        threading.Thread(target=self._show_doing, name="reply-status", daemon=True).start()
 
-    def _show_reading(self, name: str) -> None:
+    def _show_doing(self) -> None:
+        """Show the newest `doing` (again, if it changed while a call showed an older one). While its call is
+        in flight the answer's calls wait for it, so that Slack never shows it under the answer."""
+        shown = None
+        while True:
+            with self._changed:
+                sign, status = self.sign_of_life, self._doing
+                if (sign is None or not sign.says_what_it_does or status in (None, shown) or self._words_went()
+                        or self._sign_in_flight):
+                    return
+                self._sign_in_flight = True
+            try:
+                sign.show(self._calls, self._place, status, (), False)
+            except SlackError as error:
+                log.info("could not say what the bot is doing in %s: %s", self._place.channel, error.code)
+            finally:
+                with self._changed:
+                    self._sign_in_flight = False
+                    self._changed.notify_all()
+            shown = status
+
+    def step(self, step_id: str, title: str, status: str, *, doing: str = "", details: str = "",
+             sources: tuple[tuple[str, str | None], ...] = ()) -> None:
+        """A tool call's progress: a task card where the answer's surface shows them (a native stream opens for
+        it if none is open yet), a line under the answer where it does not; there, while nothing of the answer
+        shows, the sign of life says what it does (`doing`)."""
         with self._changed:
-            sign = self.sign_of_life
-            if sign is None or not sign.says_what_it_does or self._run is not None:
-                return
-        try:
-            sign.show(self._calls, self._place, notes.reading(name), (), False)
-        except SlackError as error:
-            log.info("could not show what is being read in %s: %s", self._place.channel, error.code)
+            self.layout.steps.update(step_id, title, status, details=details, sources=sources)
+            if self._run is None and self._begun and not self.nowhere and not self.layout.finished:
+                self._open_or_yield()
+            self._changed.notify_all()
+            as_cards = self.layout.steps.as_cards
+        if doing and not as_cards:
+            self.doing(doing)
 
     def feed(self, text: str) -> None:
         with self._changed:
@@ -330,6 +359,7 @@ class Delivery:
         """Run `surface`'s sink from message `first` of the layout (with the lock held)."""
         self._router.seen(self)
         self._hold_for_sign({})  # the sink holds what it needs from now on
+        self.layout.steps.as_cards = self.layout.steps.as_cards or surface.shows_steps
         sink = surface.make(Opening(
             self.layout, self._place, self._cadence, feedback=self._feedback, first=first,
             placeholder=self._placeholder if first == 0 else None, hold=self._hold,

@@ -14,6 +14,11 @@ must end closes its code fence itself, and a link or code span still open waits 
 (`markdown.for_stream`, which also shows a misleading link's target). The messages of a reply stream one
 after the other.
 
+Task cards (the reply's tool calls, `layout.steps`) ride with the text: a call carries the cards that
+changed since Slack last took them as `task_update` chunks before its text (then sent as a chunk too), and
+a card that changes while no text comes is an append of its own at the cadence's pace; a card alone may
+start the stream (in `timeline` mode).
+
 While every append the workspace can make is spoken for (by other streams' last words), the first start
 holds for up to `hold` seconds from the first words, or until the answer is complete, so that it carries
 the whole answer (a short one needs no append, only its stop), as a held post does on the edit path.
@@ -160,7 +165,7 @@ class StreamSink:
             tail = self._tail(index, blank=not text.strip()) if final else ""
             if not text.strip():
                 text = ""
-            if not text + tail:
+            if not text + tail and not layout.steps.pending:
                 return None
             params = {"channel": self._place.channel, "thread_ts": self._place.thread_ts,
                       "recipient_user_id": self._place.user, "recipient_team_id": self._place.team,
@@ -174,7 +179,7 @@ class StreamSink:
             else:
                 message.tail_sent = True  # nothing left but the stop
             return self._call(due, params, now, end=end, tail=bool(text + tail))
-        if not text + tail:
+        if not text + tail and not self._layout.steps.pending:
             message.tail_sent = message.tail_sent or final  # nothing left but the stop
             return None
         params = {"channel": self._place.channel, "ts": message.ts, "markdown_text": text + tail}
@@ -186,6 +191,7 @@ class StreamSink:
         self._in_flight = None
         index, message = call.index, self._messages[call.index]
         if error is None:
+            self._layout.steps.sent(call.extra.get("steps", {}))
             if call.method == START:
                 message.ts = response["ts"]  # type: ignore[index]
             if call.method in (START, APPEND) or call.extra["tail"]:
@@ -203,7 +209,7 @@ class StreamSink:
             self._failed_last_words(call, error, now)
         elif call.method == APPEND:
             if isinstance(error, Unavailable) and error.sent:  # Slack may have taken it: show what it must show
-                message.repair = self._shown(index, message.committed) + call.params["markdown_text"]
+                message.repair = self._shown(index, message.committed) + call.extra["text"]
                 if call.final:
                     message.tail_sent = True
                 else:
@@ -236,12 +242,30 @@ class StreamSink:
         # a stop carrying the last words that must wait hands them to an append (the stops of a burst of
         # replies come a few a minute: retried, the words would wait behind all of them).
         retry = due.method == UPDATE or (due.method == STOP and not tail) or (due.method == APPEND and due.priority.urgent)
+        params, extra = self._with_steps(due.method, params)
         call = Call(due.method, due.index, params, retry=retry, final=due.priority.urgent,
-                    version=self._layout.parts[due.index].version, end=end, extra={"tail": tail},
+                    version=self._layout.parts[due.index].version, end=end, extra={"tail": tail, **extra},
                     tag=self._place.tag(due.index) if due.method != APPEND else None)
         self._in_flight = call
         self._messages[due.index].last_call_at = now
         return call
+
+    def _with_steps(self, method: str, params: dict) -> tuple[dict, dict]:
+        """`params` carrying the task cards that changed since Slack last took them, before the text (then as a
+        `markdown_text` chunk: a call's content is its chunks); and what `answered` needs back: the text, and
+        which cards the call carries."""
+        text = params.get("markdown_text", "")
+        steps = self._layout.steps
+        if method not in (START, APPEND, STOP) or not steps.pending:
+            return params, {"text": text}
+        chunks, marks = steps.chunks()
+        if text:
+            chunks.append({"type": "markdown_text", "text": text})
+        params = {key: value for key, value in params.items() if key != "markdown_text"}
+        params["chunks"] = chunks
+        if method == START:
+            params["task_display_mode"] = "timeline"
+        return params, {"text": text, "steps": marks}
 
     def _buttons(self, index: int) -> dict:
         layout = self._layout
@@ -257,7 +281,7 @@ class StreamSink:
 
     def _refused_start(self, call: Call, error: SlackError, now: float) -> None:
         message = self._messages[call.index]
-        text = call.params["markdown_text"]
+        text = call.extra["text"]
         if isinstance(error, TooLong) and self._limit > _MIN_LIMIT and len(text) > _MIN_LIMIT:
             self._limit = max(min(self._limit, int(len(text) * _SHRINK)), _MIN_LIMIT)
             message.not_before = now  # start again with less
@@ -270,7 +294,7 @@ class StreamSink:
         show once stopped; otherwise the last words go by an append after all, then a plain stop."""
         message = self._messages[call.index]
         if isinstance(error, NotStreaming) or (isinstance(error, Unavailable) and error.sent):
-            message.repair = self._shown(call.index, message.committed) + call.params["markdown_text"]
+            message.repair = self._shown(call.index, message.committed) + call.extra["text"]
             message.committed, message.tail_sent = call.end, True
             message.stopped = message.stopped or isinstance(error, NotStreaming)
         else:
@@ -332,7 +356,7 @@ class StreamSink:
             if not final:  # what can go now: a link or code span still open waits for the rest
                 fresh = for_stream(layout.fresh(index, 0), message.committed, final=False)[0]
             if message.ts is None:
-                if fresh.strip() or final:
+                if fresh.strip() or final or layout.steps.pending:  # a task card alone may start it
                     at = message.not_before
                     if index == 0 and not final and self._hold_until > at:  # may it wait to carry the whole answer?
                         if budgets is None:
@@ -349,7 +373,9 @@ class StreamSink:
                     return Due(STOP if stop_now else APPEND, index, Priority.URGENT), message.not_before
                 return Due(STOP, index, Priority.URGENT), message.not_before
             wanted = self._cadence.next_update_at(message.last_call_at, layout.waiting)
-            if fresh.strip() and wanted is not None:  # white space waits for the words after it
+            if layout.steps.pending and wanted is None:  # a task card changed: it needs no more text to go
+                wanted = -math.inf
+            if (fresh.strip() or layout.steps.pending) and wanted is not None:  # white space waits for words
                 return Due(APPEND, index, Priority.ROUTINE), max(wanted, message.not_before)
             return None, math.inf
         return None, math.inf

@@ -41,11 +41,15 @@ class Slack:
         self.texts: dict[str, str] = {}
         self.blocks: dict[str, list] = {}
         self.stopped: set[str] = set()
+        self.cards: dict[str, dict] = {}  # task cards by id, as last updated
 
     def take(self, call: Call) -> dict:
+        for chunk in call.params.get("chunks", []):
+            if chunk["type"] == "task_update":
+                self.cards[chunk["id"]] = chunk
         if call.method == START:
             ts = f"200.{len(self.texts) + 1}"
-            self.texts[ts] = call.params["markdown_text"]
+            self.texts[ts] = text_of(call)
             return {"ts": ts}
         ts = call.params["ts"]
         if call.method == UPDATE:
@@ -53,7 +57,7 @@ class Slack:
             self.texts[ts] = call.params["markdown_text"]
             return {}
         assert ts not in self.stopped, "a call to a stream that was stopped"
-        self.texts[ts] += call.params.get("markdown_text", "")
+        self.texts[ts] += text_of(call)
         if call.method == STOP:
             self.stopped.add(ts)
             self.blocks[ts] = call.params.get("blocks", [])
@@ -64,8 +68,15 @@ class Slack:
         return "".join(self.texts.values())
 
 
+def text_of(call: Call) -> str:
+    """The Markdown a call carries: its `markdown_text`, or its markdown_text chunks."""
+    return call.params.get("markdown_text", "") + "".join(
+        chunk["text"] for chunk in call.params.get("chunks", []) if chunk["type"] == "markdown_text")
+
+
 def setup(interval: float = 1.0, limit: int | None = None) -> tuple[Layout, StreamSink, Slack]:
     layout = Layout()
+    layout.steps.as_cards = True  # as `Delivery` marks a layout a stream carries (surfaces.STREAM.shows_steps)
     kwargs = {} if limit is None else {"limit": limit}
     return layout, StreamSink(layout, PLACE, cadence=Every(interval), feedback=BUTTONS, **kwargs), Slack()
 
@@ -424,3 +435,48 @@ def test_a_start_holds_no_longer_than_the_hold():
     layout.feed("The first words")
     assert sink.due(1.4, NoAppendRoom()) is None
     assert sink.due(1.5, NoAppendRoom()).method == START
+
+
+# -- task cards (the reply's tool calls) --------------------------------------------------------------------
+
+
+def test_a_step_goes_as_a_task_card_before_the_text_of_the_call_it_rides_with():
+    layout, sink, slack = setup(interval=1.0)
+    layout.steps.update("t1", "Searching the handbook", "complete",
+                        sources=(("Leave policy", "https://wiki.example/leave"), ("a.pdf", None)))
+    layout.feed("Parents get")
+    call = step(sink, slack, 0.0)
+    assert call.method == START and call.params["task_display_mode"] == "timeline"
+    assert "markdown_text" not in call.params
+    assert call.params["chunks"] == [
+        {"type": "task_update", "id": "t1", "title": "Searching the handbook", "status": "complete",
+         "sources": [{"type": "url", "url": "https://wiki.example/leave", "text": "Leave policy"}]},
+        {"type": "markdown_text", "text": "Parents get"}]
+    layout.feed(" 20 weeks.")
+    assert "chunks" not in step(sink, slack, 1.0).params  # nothing changed in the cards: plain text again
+
+
+def test_a_card_that_changes_while_nothing_new_is_written_goes_alone_and_its_changes_merge():
+    layout, sink, slack = setup(interval=1.0)
+    layout.feed("Let me look.")
+    step(sink, slack, 0.0)
+    layout.steps.update("t1", "Searching", "pending")
+    layout.steps.update("t1", "Searching", "in_progress")  # two changes before the next call: one chunk
+    assert sink.due(0.5) is None and sink.wake_at() == 1.0  # at the cadence's pace, like any append
+    call = step(sink, slack, 1.0)
+    assert call.method == APPEND and call.params["chunks"] == [
+        {"type": "task_update", "id": "t1", "title": "Searching", "status": "in_progress"}]
+    assert sink.due(5.0) is None  # sent: nothing more to say
+
+
+def test_a_card_whose_call_failed_goes_again_with_the_next_call():
+    layout, sink, slack = setup(interval=1.0)
+    layout.feed("Let me look.")
+    step(sink, slack, 0.0)
+    layout.steps.update("t1", "Searching", "error", details="it <took> too long")
+    step(sink, slack, 1.0, error=RateLimited(APPEND, "ratelimited", retry_after=1.0))
+    assert slack.cards == {}
+    layout.finish()
+    drain(sink, slack, 3.0)
+    assert slack.cards["t1"]["status"] == "error" and slack.cards["t1"]["details"] == "it took too long"
+    assert slack.shown == "Let me look."

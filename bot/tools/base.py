@@ -1,0 +1,78 @@
+"""What every tool shares: what it is to the model, how its step is shown, and what it gives back.
+
+A tool is plain: `spec` is what the model sees (Bedrock's `toolSpec`), `title` and `doing` say in words what a
+call of it does (the task card's title, the status under the thread), and `run` does it within a time and
+returns a `ToolOutput` (text for the model, and the passages it found, each with its `Source`) or raises
+`ToolFailed` with a short reason a person can read. A tool maps its own remote's errors into `ToolFailed` at
+its edge, as the Slack and Bedrock edges do theirs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a passage came from: its title, and a link where one exists (None: an S3 object, say)."""
+
+    title: str
+    url: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.url or self.title
+
+
+@dataclass(frozen=True)
+class Passage:
+    text: str
+    source: Source
+
+
+@dataclass(frozen=True)
+class ToolOutput:
+    """What a tool call gave: `text` for the model (besides the passages), and the passages it found."""
+
+    text: str = ""
+    passages: tuple[Passage, ...] = ()
+
+
+class ToolFailed(Exception):
+    """A tool call did not give an answer: `reason` is short and plain ("the search took too long"), for the
+    model (which may work around it) and the closing note; the detail goes to the log."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail or reason
+
+
+class Tool(Protocol):
+    name: str  # letters, digits, _ and -, at most 64 (Bedrock's rule)
+
+    @property
+    def spec(self) -> dict:
+        """Bedrock's `toolSpec`: name, description, inputSchema."""
+
+    def title(self, tool_input: dict) -> str:
+        """The step as a task card's title: "Searching the HR handbook for “parental leave”"."""
+
+    def doing(self, tool_input: dict) -> str:
+        """The step in the thread's status: "is searching the HR handbook…"."""
+
+    def run(self, tool_input: dict, timeout: float) -> ToolOutput:
+        """Do it, within `timeout` seconds; `ToolFailed` if it cannot."""
+
+
+@dataclass(frozen=True)
+class ToolSettings:
+    """The tools the model may use and the limits of using them (BEDROCK_KNOWLEDGE_BASE_IDS,
+    BEDROCK_KNOWLEDGE_BASE_RESULTS, TOOL_ROUNDS, TOOL_TIMEOUT_SECONDS)."""
+
+    knowledge_bases: tuple[tuple[str, str], ...] = ()  # (id, what it holds, in words the model and people read)
+    knowledge_base_results: int = 5  # passages per search
+    rounds: int = 5  # rounds of tool calls in one answer
+    timeout_seconds: float = 20.0  # one tool call
+    aws_region: str | None = field(default=None, compare=False)  # as the model's (boto3's chain decides if None)

@@ -1,0 +1,207 @@
+"""The conversation becomes an answer in rounds: the model writes, asks for tools, reads what they gave, and
+writes on.
+
+`Rounds.run` streams the model with the tools' specifications; when a round ends asking for tools
+(`stopReason` `tool_use`), it runs every tool asked for at once (each within `timeout` seconds and the reply's
+deadline), adds the model's turn and a turn of `toolResult`s to the conversation (Bedrock's rule: every
+`toolUse` answered, in the next user turn, by its id), and streams again. It yields what the reply shows:
+the model's `TextDelta`s, a `Step` for each tool call as it goes (pending → in progress → complete or error),
+the last round's `Finished`, and the `Usage` of every round together.
+
+A tool that fails or takes too long is a tool result with status `error` and a plain reason, which the model
+can work around; `failures` keeps the reasons for the closing note. After `rounds` rounds of tools, the tools
+asked for next are answered "no more" and the model is asked once more to answer with what it has; if it
+still asks, the answer ends (`Finished("tool_rounds")`).
+
+Passages the tools found are numbered across the answer (`Sources`): the model sees "[1] title" before each and
+is asked to cite by number; `sources.cited(text)` gives the sources the answer cites.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Callable, Iterator, Sequence
+
+from bot.model.bedrock import (BedrockModel, Finished, ModelStream, StreamClosed, TextDelta, ToolUse, Usage,
+                               without_files)
+from bot.tools.base import Source, Tool, ToolFailed, ToolOutput
+
+PENDING, IN_PROGRESS, COMPLETE, ERROR = "pending", "in_progress", "complete", "error"
+TOOL_ROUNDS = "tool_rounds"  # the stop reason of an answer that kept asking for tools past the limit
+MAX_RESULT = 12_000  # characters of one tool result given to the model
+_LOOK_EVERY = 0.1  # seconds: how often running tools look whether the reply was stopped
+_CITATION = re.compile(r"\[(\d{1,3})\]")
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Step:
+    """A tool call's progress, as a task card shows it."""
+
+    id: str
+    title: str
+    status: str  # PENDING, IN_PROGRESS, COMPLETE or ERROR
+    doing: str = ""  # what the thread's status says while it runs
+    sources: tuple[Source, ...] = ()
+    reason: str = ""  # why it failed
+
+
+class Sources:
+    """The passages' sources of one answer, numbered in the order the tools found them (one number each)."""
+
+    def __init__(self) -> None:
+        self._numbers: dict[str, int] = {}
+        self.listed: list[Source] = []
+
+    def number(self, source: Source) -> int:
+        if source.key not in self._numbers:
+            self.listed.append(source)
+            self._numbers[source.key] = len(self.listed)
+        return self._numbers[source.key]
+
+    def cited(self, text: str) -> list[tuple[int, Source]]:
+        """The sources `text` cites ("[2]"), in number order."""
+        numbers = sorted({int(found) for found in _CITATION.findall(text)})
+        return [(number, self.listed[number - 1]) for number in numbers if 1 <= number <= len(self.listed)]
+
+
+class Rounds:
+    def __init__(self, model: BedrockModel, tools: Sequence[Tool], *, rounds: int = 5, timeout: float = 20.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._model = model
+        self._tools = {tool.name: tool for tool in tools}
+        self._rounds = rounds
+        self._timeout = timeout
+        self._clock = clock
+        self.sources = Sources()
+        self.failures: list[tuple[str, str]] = []  # (the step's title, why it failed)
+        self.attempts = 0  # model requests made, retries included
+        self.text = ""  # everything the model wrote, every round
+        self.dropped_files = False  # the model refused the conversation's files: it answered without them
+
+    def run(self, messages: list[dict], *, attach: Callable[[ModelStream], ModelStream] = lambda stream: stream,
+            stopped: Callable[[], bool] = lambda: False, until: float | None = None) -> Iterator[object]:
+        """The answer's events. `attach` is given each round's stream (so that it can be closed at once);
+        `stopped` says the reply was stopped (running tools are left); `until`: the reply's deadline (clock)."""
+        messages = list(messages)
+        specs = [{"toolSpec": tool.spec} for tool in self._tools.values()]
+        usage = Usage(0, 0)
+        for number in range(self._rounds + 2):
+            stream = attach(self._model.stream(messages, specs))
+            written, asked, finished = [], [], None
+            try:
+                for event in stream:
+                    if isinstance(event, TextDelta):
+                        written.append(event.text)
+                        yield event
+                    elif isinstance(event, ToolUse):
+                        asked.append(event)
+                        yield Step(event.id, self._title(event), PENDING)
+                    elif isinstance(event, Finished):
+                        finished = event
+                    elif isinstance(event, Usage):
+                        usage = _added(usage, event)
+            finally:
+                self.attempts += stream.attempts
+            if stream.dropped_files:
+                self.dropped_files, messages = True, without_files(messages)
+            self.text += "".join(written)
+            if finished is None or finished.stop_reason != "tool_use" or not asked:
+                break
+            if number > self._rounds:  # told there were no more, it asked again
+                finished = Finished(TOOL_ROUNDS)
+                break
+            said = "".join(written)
+            messages.append({"role": "assistant", "content": ([{"text": said}] if said.strip() else []) + [
+                {"toolUse": {"toolUseId": use.id, "name": use.name, "input": use.input or {}}} for use in asked]})
+            if number == self._rounds:
+                results = [_result(use.id, ERROR, f"No more tool calls in this answer (the limit is {self._rounds} "
+                                   "rounds): answer now with what you have, and say what you could not look up.")
+                           for use in asked]
+            else:
+                results = yield from self._run(asked, stopped, until)
+            messages.append({"role": "user", "content": [{"toolResult": result} for result in results]})
+        if finished is not None:
+            yield finished
+        yield usage
+
+    # -- one round of tools ------------------------------------------------------------------------
+
+    def _run(self, asked: list[ToolUse], stopped: Callable[[], bool], until: float | None):
+        """Run every tool asked for at once; their results, in the order asked (a generator: it yields Steps)."""
+        runs: dict[Future, ToolUse] = {}
+        results: dict[str, dict] = {}
+        deadline = self._clock() + self._timeout
+        if until is not None:
+            deadline = min(deadline, until)
+        pool = ThreadPoolExecutor(max_workers=len(asked), thread_name_prefix="tool")
+        try:
+            for use in asked:
+                tool = self._tools.get(use.name)
+                if tool is None or use.input is None:
+                    reason = f"there is no tool named {use.name}" if tool is None else "its input was not a JSON object"
+                    results[use.id] = self._failed(use, reason)
+                    yield Step(use.id, self._title(use), ERROR, reason=reason)
+                    continue
+                yield Step(use.id, self._title(use), IN_PROGRESS, doing=tool.doing(use.input))
+                runs[pool.submit(tool.run, use.input, max(deadline - self._clock(), 0.1))] = use
+            pending = set(runs)
+            while pending:
+                if stopped():
+                    raise StreamClosed()
+                left = deadline - self._clock()
+                if left <= 0:
+                    break
+                done, pending = wait(pending, timeout=min(left, _LOOK_EVERY), return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield self._finished(runs[future], future, results)
+            for future in pending:  # out of time: the model hears so, and goes on without it
+                use = runs[future]
+                results[use.id] = self._failed(use, "it took too long")
+                yield Step(use.id, self._title(use), ERROR, reason="it took too long")
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        return [results[use.id] for use in asked]
+
+    def _finished(self, use: ToolUse, future: Future, results: dict[str, dict]) -> Step:
+        try:
+            output: ToolOutput = future.result()
+        except ToolFailed as failure:
+            results[use.id] = self._failed(use, failure.reason)
+            return Step(use.id, self._title(use), ERROR, reason=failure.reason)
+        except Exception as error:  # a tool's own bug: the model goes on without it, the log has the detail
+            log.exception("tool %s failed", use.name)
+            results[use.id] = self._failed(use, f"it failed ({type(error).__name__})")
+            return Step(use.id, self._title(use), ERROR, reason="it failed")
+        lines = [output.text] if output.text else []
+        sources: list[Source] = []
+        for passage in output.passages:
+            number = self.sources.number(passage.source)
+            if passage.source not in sources:
+                sources.append(passage.source)
+            lines.append(f"[{number}] {passage.source.title}\n{passage.text}")
+        results[use.id] = _result(use.id, COMPLETE, "\n\n".join(lines)[:MAX_RESULT] or "(no output)")
+        return Step(use.id, self._title(use), COMPLETE, sources=tuple(sources))
+
+    def _failed(self, use: ToolUse, reason: str) -> dict:
+        self.failures.append((self._title(use), reason))
+        return _result(use.id, ERROR, f"The tool failed: {reason}.")
+
+    def _title(self, use: ToolUse) -> str:
+        tool = self._tools.get(use.name)
+        return tool.title(use.input or {}) if tool is not None else use.name
+
+
+def _result(tool_use_id: str, status: str, text: str) -> dict:
+    return {"toolUseId": tool_use_id, "content": [{"text": text}],
+            "status": "error" if status == ERROR else "success"}
+
+
+def _added(one: Usage, other: Usage) -> Usage:
+    return Usage(one.input_tokens + other.input_tokens, one.output_tokens + other.output_tokens,
+                 one.cache_read_tokens + other.cache_read_tokens, one.cache_write_tokens + other.cache_write_tokens)
