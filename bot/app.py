@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.client import HTTPException
@@ -30,7 +31,10 @@ from bot.slack import errors, methods
 from bot.slack.calls import SlackCalls
 from bot.slack.http import HEADROOM, PooledWebClient
 from bot.slack.pacing import Pacer
+from bot.tools.base import ToolSettings
 from bot.tools.knowledge import knowledge_bases
+from bot.tools.slack_search import MaySearch, SlackSearch
+from bot.tools.toolbox import Toolbox
 
 
 @dataclass(frozen=True)
@@ -85,11 +89,20 @@ def create_bot(settings: Settings, *, bedrock_client=None, knowledge_client=None
         settings=replies,
         feedback_buttons=settings.delivery.feedback_buttons,
         state=state,
-        tools=knowledge_bases(settings.tools, knowledge_client),
+        toolbox=toolbox_for(settings.tools, calls, knowledge_client),
         tool_settings=settings.tools,
     )
     register_listeners(app, replier, SeenEvents(state), calls)
     return Bot(app, replier, pacer, state)
+
+
+def toolbox_for(settings: ToolSettings, calls: SlackCalls, knowledge_client=None) -> Toolbox:
+    """The tools the model may use: the knowledge bases named, and Slack search where SLACK_SEARCH allows it
+    (auto: where the bot token has a search:read scope, as auth.test says the first time it matters)."""
+    search = None if settings.slack_search == "off" else functools.partial(
+        SlackSearch, calls, results=settings.slack_search_results)
+    return Toolbox(knowledge_bases(settings, knowledge_client), slack_search=search,
+                   may_search=MaySearch(calls) if settings.slack_search == "auto" else lambda: True)
 
 
 def router_for(pacer: Pacer, settings: DeliverySettings) -> Router:

@@ -21,11 +21,12 @@ from bot import notes
 from bot.model.bedrock import BedrockModel, RetryPolicy, create_bedrock_client
 from bot.model.errors import ModelError
 from bot.settings import Settings, SettingsError
-from bot.slack import errors, methods
+from bot.slack import errors, methods, scopes
 from bot.slack.calls import SlackCalls
 from bot.slack.kinds import APP, SlackError
 from bot.tools.base import ToolFailed
 from bot.tools.knowledge import knowledge_bases
+from bot.tools.slack_search import SEARCH_SCOPES
 
 # Every scope the bot uses (manifest.yml grants exactly these; a test keeps the two in step).
 REQUIRED_SCOPES = frozenset({
@@ -88,14 +89,22 @@ def _slack(client: WebClient, settings: Settings):
                     notes.slack_unusable(response, setting="SLACK_BOT_TOKEN", api_url=settings.slack.api_url))
         return
     yield Check("Slack bot token", True, f"works for @{response.get('user')} in {response.get('team')}")
-    header = {key.lower(): value for key, value in (response.headers or {}).items()}.get("x-oauth-scopes", "")
-    granted = {scope.strip() for scope in str(header).split(",") if scope.strip()}
+    granted = scopes.granted(response)
     missing = sorted(REQUIRED_SCOPES - granted)
     if missing:
         yield Check("Slack scopes", False, f"missing {', '.join(missing)}. Add them under \"OAuth & Permissions\" "
                                            "(or recreate the app from manifest.yml), then reinstall the app.")
     else:
         yield Check("Slack scopes", True, "every scope the bot uses is granted")
+    search = sorted(granted & set(SEARCH_SCOPES))
+    if settings.tools.slack_search == "off":
+        yield Check("Slack search", True, "off (SLACK_SEARCH=off)")
+    elif search:
+        yield Check("Slack search", True, f"the model may search Slack as the asker ({', '.join(search)})")
+    else:
+        yield Check("Slack search", True, "off: the app has no search:read scope. To let the model search Slack as the "
+                                          "asker, add search:read.public (and .private, .im, .mpim as wanted) under "
+                                          "\"OAuth & Permissions\", then reinstall the app.")
 
 
 def _streaming(client: WebClient, settings: Settings) -> Check:

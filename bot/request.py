@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
 
 
@@ -22,6 +22,8 @@ class Request:
     has_files: bool = False
     files: tuple[Mapping, ...] = ()  # Slack's file objects shared with the question
     redelivered: bool = False  # Slack sent it again (it did not hear the first ack in time)
+    # Slack's short-lived token to search as the asker (Real-time Search), where the app may: never logged
+    action_token: str | None = field(default=None, repr=False)
 
     @property
     def reply_thread_ts(self) -> str | None:

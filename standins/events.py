@@ -6,11 +6,16 @@ from standins.slack import FakeSlack, Message
 
 
 def mention(slack: FakeSlack, text: str, *, channel: str = "C1", user: str = "U1",
-            thread_ts: str | None = None, files: list[dict] | None = None) -> tuple[dict, Message]:
-    """An app_mention; with `files` (file objects from `slack.add_file`), the files shared with it."""
+            thread_ts: str | None = None, files: list[dict] | None = None,
+            action_token: bool = False) -> tuple[dict, Message]:
+    """An app_mention; with `files` (file objects from `slack.add_file`), the files shared with it; with
+    `action_token`, the token Slack gives an app that may search as the asker (Real-time Search)."""
     message = slack.add_message(channel, text, user=user, thread_ts=thread_ts, files=files)
     event = {"type": "app_mention", "user": user, "text": text, "ts": message.ts, "channel": channel,
              "event_ts": message.ts, "team": slack.team_id}
+    if action_token:
+        event["action_token"] = f"{message.ts}.action"
+        slack.action_tokens[event["action_token"]] = message.ts
     if thread_ts:
         event["thread_ts"] = thread_ts
     if files:

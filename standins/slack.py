@@ -212,6 +212,9 @@ class FakeSlack:
         self.refuse_streams: str | None = None  # an error code for every chat.startStream (the app cannot stream)
         self.refuse_status: str | None = None  # likewise for assistant.threads.setStatus
         self.files: dict[str, StoredFile] = {}  # file id → the file
+        self.action_tokens: dict[str, str] = {}  # action token an event carried → the ts of its question
+        self.searches: list[dict] = []  # assistant.search.context calls answered
+        self.channel_names: dict[str, str] = {}  # channel id → name, for search results
         self.file_requests: list[FileRequest] = []  # every GET of a file URL, in order
         self.redirect_files_to: str | None = None  # answer every file GET with a 302 to this address
         self.file_delay = 0.0  # seconds between a file's headers and its body
@@ -851,6 +854,35 @@ class FakeSlack:
             return 200, {"ok": False, "error": "file_deleted"}
         return 200, {"ok": True, "file": dict(stored.info), "comments": [],
                      "response_metadata": {"next_cursor": ""}}
+
+    def _assistant_search_context(self, params: dict) -> tuple[int, dict]:
+        """Slack's Real-time Search: only with an action token an event gave (it searches as that person) and a
+        `search:read.*` scope; the messages whose words the query shares, best first, each with its permalink."""
+        granted = sorted(scope for scope in self.scopes if scope.startswith("search:read."))
+        if not granted:
+            return 200, {"ok": False, "error": "missing_scope", "needed": "search:read.public",
+                         "provided": ",".join(sorted(self.scopes))}
+        token = params.get("action_token") or ""
+        if token not in self.action_tokens:
+            return 200, {"ok": False, "error": "invalid_action_token"}
+        query = str(params.get("query") or "").strip()
+        limit = int(params.get("limit") or 20)
+        if not query or not 1 <= limit <= 20:
+            return 200, {"ok": False, "error": "invalid_arguments"}
+        words = set(re.findall(r"\w+", query.lower()))
+        found = []
+        for message in self.messages:
+            shared = len(words & set(re.findall(r"\w+", message.text.lower())))
+            if shared and message.bot_id is None and message.ts not in self.action_tokens.values():
+                found.append((shared, message))
+        found.sort(key=lambda pair: (-pair[0], -float(pair[1].ts)))
+        self.searches.append(dict(params))
+        return 200, {"ok": True, "results": {"messages": [
+            {"author_user_id": m.user, "author_name": self.names.get(m.user or "", m.user), "team_id": self.team_id,
+             "channel_id": m.channel, "channel_name": self.channel_names.get(m.channel, m.channel.lower()),
+             "message_ts": m.ts, "content": m.text, "is_author_bot": False,
+             "permalink": f"https://standin.slack.com/archives/{m.channel}/p{m.ts.replace('.', '')}"}
+            for _, m in found[:limit]]}, "response_metadata": {"next_cursor": ""}}
 
     def _users_info(self, params: dict) -> tuple[int, dict]:
         user = params.get("user")

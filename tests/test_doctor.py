@@ -27,8 +27,9 @@ def check(env) -> tuple[int, str]:
 def test_a_good_set_up_passes_every_check(env, bedrock, slack):
     status, report = check(env)
     assert status == 0, report
-    assert report.count("✓") == 7 and "✗" not in report and "!" not in report
+    assert report.count("✓") == 8 and "✗" not in report and "!" not in report
     assert "✓ Native streaming: Slack offers chat.startStream to this app" in report
+    assert "✓ Slack search: off: the app has no search:read scope" in report
     assert not slack.bot_messages()  # the probe posted nothing
     assert bedrock.requests[0].body["inferenceConfig"]["maxTokens"] == 5  # a cheap call
 
@@ -151,3 +152,9 @@ def test_each_knowledge_base_is_checked_with_a_search(env, bedrock, slack, knowl
     assert "✓ Knowledge base ABCDE12345 (the handbook): answers a search" in report
     assert "✗ Knowledge base FGHIJ67890 (the wiki): the knowledge base was not found" in report
     assert knowledge.retrievals[0].body["retrievalConfiguration"]["vectorSearchConfiguration"]["numberOfResults"] == 1
+
+
+def test_the_search_scopes_the_app_has_are_named(env, bedrock, slack):
+    slack.scopes |= {"search:read.public", "search:read.im"}
+    status, report = check(env)
+    assert "✓ Slack search: the model may search Slack as the asker (search:read.im, search:read.public)" in report

@@ -58,6 +58,7 @@ def request_from_event(event: Mapping, event_id: str | None, bot: Identity, *, a
         has_files=bool(event.get("files")) or event.get("subtype") == "file_share",
         files=tuple(file for file in event.get("files") or () if isinstance(file, Mapping)),
         redelivered=attempt > 0,
+        action_token=event.get("action_token") if isinstance(event.get("action_token"), str) else None,
     )
 
 

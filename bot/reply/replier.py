@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable
 
 from bot import feedback, metrics, notes
 from bot.conversation.assemble import Conversation, Conversations
@@ -33,8 +33,9 @@ from bot.slack import methods, tags
 from bot.slack.calls import SlackCalls
 from bot.slack.kinds import SlackError
 from bot.slack.tags import Tag
-from bot.tools.base import Tool, ToolSettings
+from bot.tools.base import ToolSettings
 from bot.tools.rounds import Rounds, Step
+from bot.tools.toolbox import Toolbox
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +71,12 @@ class Replier:
         feedback_buttons: bool = True,
         clock: Callable[[], float] = time.monotonic,
         state: SharedState | None = None,
-        tools: Sequence[Tool] = (),
+        toolbox: Toolbox = Toolbox(),
         tool_settings: ToolSettings = ToolSettings(),
     ) -> None:
-        """`state`: where each person's answers in flight are counted (default: in this process). `tools`: what
-        the model may use while it answers (see `bot.tools`)."""
-        self._tools = tuple(tools)
+        """`state`: where each person's answers in flight are counted (default: in this process). `toolbox`: the
+        tools the model may use while it answers (see `bot.tools`)."""
+        self._toolbox = toolbox
         self._tool_settings = tool_settings
         self._calls = calls
         self._deliveries = deliveries
@@ -121,7 +122,7 @@ class Replier:
             on_gone=lambda: reply.stop(GONE))
         threading.Thread(target=delivery.begin, name="reply-sign-of-life", daemon=True).start()
         outcome, note, usage, conversation = "failed", notes.FAILED, None, Conversation([])
-        rounds = Rounds(self._model, self._tools, rounds=self._tool_settings.rounds,
+        rounds = Rounds(self._model, self._toolbox.for_request(request), rounds=self._tool_settings.rounds,
                         timeout=self._tool_settings.timeout_seconds, clock=self._clock)
         with self._in_flight.deadline(reply), self._in_flight.slot(reply) as slot:
             try:

@@ -25,6 +25,7 @@ USER = "users.info"
 AUTH = "auth.test"
 CONNECT = "apps.connections.open"
 DOWNLOAD = "files.download"  # a file's bytes from Slack's file host, paced and retried as a call
+SEARCH = "assistant.search.context"  # Real-time Search, as the person who asked
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ METHODS: dict[str, Method] = {method.name: method for method in (
     Method(AUTH, "special"),
     Method(CONNECT, "Tier 1"),
     Method(DOWNLOAD, "files"),
+    Method(SEARCH, "special"),  # no published tier: Slack's Retry-After alone paces it
 )}
 
 # The budgets the bot assumes, by method (what `SLACK_RATE_LIMITS` may change).

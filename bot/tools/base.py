@@ -66,13 +66,33 @@ class Tool(Protocol):
         """Do it, within `timeout` seconds; `ToolFailed` if it cannot."""
 
 
+def search_spec(name: str, description: str) -> dict:
+    """The `toolSpec` of a search: one `query` the model writes."""
+    return {
+        "name": name,
+        "description": description,
+        "inputSchema": {"json": {
+            "type": "object",
+            "properties": {"query": {"type": "string", "description": "What to search for: a question, or key words."}},
+            "required": ["query"],
+        }},
+    }
+
+
+def query_of(tool_input: dict, most: int) -> str:
+    """A search's query as the model wrote it, on one line, at most `most` characters."""
+    return " ".join(str(tool_input.get("query", "")).split())[:most]
+
+
 @dataclass(frozen=True)
 class ToolSettings:
     """The tools the model may use and the limits of using them (BEDROCK_KNOWLEDGE_BASE_IDS,
-    BEDROCK_KNOWLEDGE_BASE_RESULTS, TOOL_ROUNDS, TOOL_TIMEOUT_SECONDS)."""
+    BEDROCK_KNOWLEDGE_BASE_RESULTS, SLACK_SEARCH, SLACK_SEARCH_RESULTS, TOOL_ROUNDS, TOOL_TIMEOUT_SECONDS)."""
 
     knowledge_bases: tuple[tuple[str, str], ...] = ()  # (id, what it holds, in words the model and people read)
     knowledge_base_results: int = 5  # passages per search
+    slack_search: str = "auto"  # auto: where the app has a search:read scope | on | off
+    slack_search_results: int = 10  # messages per Slack search (Slack's most: 20)
     rounds: int = 5  # rounds of tool calls in one answer
     timeout_seconds: float = 20.0  # one tool call
     aws_region: str | None = field(default=None, compare=False)  # as the model's (boto3's chain decides if None)

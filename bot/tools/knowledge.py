@@ -19,7 +19,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_random_exponential
 
-from bot.tools.base import Passage, Source, ToolFailed, ToolOutput
+from bot.tools.base import Passage, Source, ToolFailed, ToolOutput, query_of, search_spec
 
 log = logging.getLogger(__name__)
 
@@ -58,27 +58,19 @@ class KnowledgeBase:
 
     @property
     def spec(self) -> dict:
-        return {
-            "name": self.name,
-            "description": (f"Search {self.about} for passages that answer a question. Use it whenever the "
-                            f"question may be answered from {self.about}. Cite each passage you use by its number "
-                            "in square brackets, like [1]."),
-            "inputSchema": {"json": {
-                "type": "object",
-                "properties": {"query": {"type": "string", "description": "What to search for: a question, or key words."}},
-                "required": ["query"],
-            }},
-        }
+        return search_spec(self.name, f"Search {self.about} for passages that answer a question. Use it whenever the "
+                                      f"question may be answered from {self.about}. Cite each passage you use by its "
+                                      "number in square brackets, like [1].")
 
     def title(self, tool_input: dict) -> str:
-        query = _short(str(tool_input.get("query", "")), 60)
+        query = _short(query_of(tool_input, 200), 60)
         return f"Searching {_short(self.about, 60)}" + (f" for “{query}”" if query else "")
 
     def doing(self, tool_input: dict) -> str:
         return f"is searching {_short(self.about, 50)}…"
 
     def run(self, tool_input: dict, timeout: float) -> ToolOutput:
-        query = str(tool_input.get("query", "")).strip()[:MAX_QUERY]
+        query = query_of(tool_input, MAX_QUERY)
         if not query:
             raise ToolFailed("the search had no query")
         results = self._retrieve(query, timeout)

@@ -1,0 +1,25 @@
+"""The tools one reply's model may use: those every reply shares (the knowledge bases) and those made for the
+request (Slack search, as the person who asked, where the event gave the token to do so)."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from bot.request import Request
+from bot.tools.base import Tool
+
+
+class Toolbox:
+    def __init__(self, shared: Sequence[Tool] = (), *, slack_search: Callable[[str], Tool] | None = None,
+                 may_search: Callable[[], bool] = lambda: True) -> None:
+        """`slack_search`: makes the Slack search tool from an event's action token (None: Slack search is off);
+        `may_search`: whether the app may search now (asked only for a request that carries a token)."""
+        self._shared = tuple(shared)
+        self._slack_search = slack_search
+        self._may_search = may_search
+
+    def for_request(self, request: Request) -> list[Tool]:
+        tools = list(self._shared)
+        if self._slack_search is not None and request.action_token and self._may_search():
+            tools.append(self._slack_search(request.action_token))
+        return tools
