@@ -127,6 +127,15 @@ class SharedState(ABC):
     def lease(self, holder: str, limit: int) -> Lease | None:
         """A lease for one more answer in flight for `holder` (a person), or None if `limit` are already held."""
 
+    @abstractmethod
+    def put(self, key: str, value: str, seconds: float) -> None:
+        """Keep `value` under `key` for `seconds`, where every instance can read it (a person's answer to a
+        question one instance asked, which another may have received)."""
+
+    @abstractmethod
+    def get(self, key: str) -> str | None:
+        """What `put` kept under `key`, if it has not expired."""
+
     @property
     @abstractmethod
     def status(self) -> str:

@@ -22,6 +22,7 @@ class LocalState(SharedState):
         self._capacity = capacity
         self._claimed: OrderedDict[str, float] = OrderedDict()
         self._held: Counter[str] = Counter()
+        self._kept: dict[str, tuple[str, float]] = {}  # key → (value, until)
         self._lock = threading.Lock()
 
     def claim(self, keys: Sequence[str]) -> bool:
@@ -58,6 +59,17 @@ class LocalState(SharedState):
             self._held[holder] -= 1
             if self._held[holder] <= 0:
                 del self._held[holder]
+
+    def put(self, key: str, value: str, seconds: float) -> None:
+        now = self._clock()
+        with self._lock:
+            self._kept = {kept: entry for kept, entry in self._kept.items() if entry[1] > now}
+            self._kept[key] = (value, now + seconds)
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            value, until = self._kept.get(key, (None, 0.0))
+        return value if until > self._clock() else None
 
     @property
     def status(self) -> str:

@@ -334,6 +334,16 @@ class RedisState(SharedState):
             self._leases.add(lease)
         return lease
 
+    def put(self, key: str, value: str, seconds: float) -> None:
+        self._local.put(key, value, seconds)
+        self._ask(lambda: self._redis.set(self._key("kept", key), value, px=max(int(seconds * 1000), 1)))
+
+    def get(self, key: str) -> str | None:
+        shared = self._ask(lambda: self._redis.get(self._key("kept", key)))
+        if shared is not None:
+            return shared.decode() if isinstance(shared, bytes) else str(shared)
+        return self._local.get(key)
+
     @property
     def status(self) -> str:
         with self._lock:
