@@ -19,6 +19,7 @@ from bot.intake.listeners import register_listeners
 from bot.logs import explain_slack_failures
 from bot.intake.requests import SeenEvents
 from bot.model.bedrock import BedrockModel
+from bot.reply.approval import Approvals
 from bot.reply.replier import Replier
 from bot.settings import Settings
 from bot.shared.base import RedisSettings, SharedState
@@ -76,6 +77,7 @@ def create_bot(settings: Settings, *, bedrock_client=None, knowledge_client=None
     calls = SlackCalls(client, pacer, attempts=settings.slack.retry_attempts,
                        max_seconds=settings.slack.retry_max_seconds)
     model = BedrockModel.from_settings(settings.model, bedrock_client, streams_at_once=replies.max_concurrent_replies)
+    approvals = Approvals(calls, state, wait_seconds=settings.tools.approval_seconds)
     context = settings.context
     replier = Replier(
         calls=calls,
@@ -91,8 +93,9 @@ def create_bot(settings: Settings, *, bedrock_client=None, knowledge_client=None
         state=state,
         toolbox=toolbox_for(settings.tools, calls, knowledge_client),
         tool_settings=settings.tools,
+        approvals=approvals,
     )
-    register_listeners(app, replier, SeenEvents(state), calls)
+    register_listeners(app, replier, SeenEvents(state), calls, approvals)
     return Bot(app, replier, pacer, state)
 
 
@@ -101,8 +104,16 @@ def toolbox_for(settings: ToolSettings, calls: SlackCalls, knowledge_client=None
     (auto: where the bot token has a search:read scope, as auth.test says the first time it matters)."""
     search = None if settings.slack_search == "off" else functools.partial(
         SlackSearch, calls, results=settings.slack_search_results)
+    connected = lambda: ()  # noqa: E731
+    if settings.mcp_servers:
+        from bot.tools.mcp import McpServers  # the SDK is an extra: imported only where servers are named
+
+        servers = McpServers(settings.mcp_servers)
+        servers.start()
+        connected = servers.tools
     return Toolbox(knowledge_bases(settings, knowledge_client), slack_search=search,
-                   may_search=MaySearch(calls) if settings.slack_search == "auto" else lambda: True)
+                   may_search=MaySearch(calls) if settings.slack_search == "auto" else lambda: True,
+                   connected=connected)
 
 
 def router_for(pacer: Pacer, settings: DeliverySettings) -> Router:

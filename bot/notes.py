@@ -71,6 +71,29 @@ def tool_failures(failures: Sequence[tuple[str, str]]) -> str | None:
     return ":warning: _" + said.replace("_", " ") + more + "._"
 
 
+APPROVE = "Approve"
+DENY = "Deny"
+
+
+def approval_question(asker: str, tool: str, arguments: str) -> str:
+    """Asking the person who asked before a tool that changes something runs (`arguments`: inert text)."""
+    return (f"<@{asker}> I'd like to run *{tool}* with:\n```{arguments}```\nMay I? Only you can answer; "
+            "I'll wait a few minutes.")
+
+
+def approval_outcome(asker: str, tool: str, outcome: str, wait_seconds: float) -> str:
+    """The question, once answered (it no longer takes clicks)."""
+    return {
+        "approved": f":white_check_mark: <@{asker}> approved *{tool}*.",
+        "denied": f":no_entry_sign: <@{asker}> denied *{tool}*: it was not run.",
+        "stopped": f"_*{tool}* was not run: the answer stopped._",
+    }.get(outcome, f"_*{tool}* was not run: no answer within {round(wait_seconds / 60) or 1} minute(s)._")
+
+
+def approval_not_yours(asker: str) -> str:
+    return f"Only <@{asker}>, who asked, can approve this."
+
+
 # -- files shared with a question ----------------------------------------------------------------------------
 
 def lines(*parts: str | None) -> str | None:

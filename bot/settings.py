@@ -10,8 +10,10 @@ AWS_ENDPOINT_URL_BEDROCK_RUNTIME, ...).
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Callable, Mapping, TypeVar
 from urllib.parse import urlparse
 
@@ -25,6 +27,7 @@ from bot.sinks.delivery import DeliverySettings
 from bot.sinks.surfaces import PREFERENCES
 from bot.slack.calls import SlackSettings
 from bot.slack.methods import DEFAULT_LIMITS, Limit, MethodLimits
+from bot.tools import mcp_config
 from bot.tools.base import ToolSettings
 
 SLACK_APPS_PAGE = "https://api.slack.com/apps"
@@ -174,6 +177,8 @@ class Settings:
                 slack_search=read.choice("SLACK_SEARCH", tools.slack_search, ("auto", "on", "off"), upper=False,
                                          why="auto (where the app has a search:read scope), on or off"),
                 slack_search_results=read.number("SLACK_SEARCH_RESULTS", int, tools.slack_search_results, 1, 20),
+                mcp_servers=read.mcp_servers("MCP_SERVERS_FILE"),
+                approval_seconds=read.number("TOOL_APPROVAL_SECONDS", float, tools.approval_seconds, 1, 3600),
                 rounds=read.number("TOOL_ROUNDS", int, tools.rounds, 1, 20),
                 timeout_seconds=read.number("TOOL_TIMEOUT_SECONDS", float, tools.timeout_seconds, 1, 600),
                 aws_region=read.text("AWS_REGION", "") or None,
@@ -307,6 +312,22 @@ class _Reader:
                 continue
             bases.append((knowledge_base_id, about or f"knowledge base {knowledge_base_id}"))
         return tuple(bases)
+
+    def mcp_servers(self, name: str) -> tuple:
+        """The MCP servers the file `name` points at describes (see `tools.mcp_config`)."""
+        path = self._get(name)
+        if path is None:
+            return ()
+        try:
+            text = Path(path).read_text()
+        except OSError as error:
+            self.problems.append(f"{name}: {path} cannot be read ({error.strerror or error}).")
+            return ()
+        servers, problems = mcp_config.parse(text, self._env, f"{name} ({path})")
+        self.problems.extend(problems)
+        if servers and importlib.util.find_spec("mcp") is None:
+            self.problems.append(f"{name} is set, but the MCP SDK is not installed: pip install '.[mcp]'.")
+        return servers
 
     def texts(self, name: str, default: tuple[str, ...], *, most: int) -> tuple[str, ...]:
         """Texts separated by `|`; `none` for none."""

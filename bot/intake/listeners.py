@@ -1,15 +1,17 @@
-"""The Slack-facing listeners, by Slack surface: events (a question) and actions (a feedback click). Thin:
-each turns what Slack sent into a plain value and hands it on."""
+"""The Slack-facing listeners, by Slack surface: events (a question) and actions (a feedback click, an
+approval). Thin: each turns what Slack sent into a plain value and hands it on."""
 
 from __future__ import annotations
 
 import logging
+import re
 
 from slack_bolt import Ack, App, BoltContext, BoltRequest
 
 from bot import notes
 from bot.conversation.build import Identity
 from bot.intake.requests import SeenEvents, feedback_click, request_from_event
+from bot.reply.approval import ACTION_ID as APPROVAL_ID, Approvals, read_click
 from bot.reply.replier import Replier
 from bot import feedback, metrics
 from bot.slack.calls import SlackCalls
@@ -19,7 +21,8 @@ from bot.slack import methods
 log = logging.getLogger(__name__)
 
 
-def register_listeners(app: App, replier: Replier, seen: SeenEvents, calls: SlackCalls) -> None:
+def register_listeners(app: App, replier: Replier, seen: SeenEvents, calls: SlackCalls,
+                       approvals: Approvals | None = None) -> None:
     def take(body: dict, event: dict, context: BoltContext, request: BoltRequest) -> None:
         try:
             bot = Identity(user_id=context.bot_user_id or "", bot_id=context.bot_id)
@@ -49,9 +52,24 @@ def register_listeners(app: App, replier: Replier, seen: SeenEvents, calls: Slac
         except SlackError as error:
             log.info("could not thank %s for their feedback: %s", click.user, error.code)
 
+    def approve(ack: Ack, body: dict) -> None:
+        ack()
+        click = read_click(body)
+        if click is None or approvals is None:
+            log.info("skipping an approval click that could not be read")
+            return
+        told = approvals.decide(click)
+        if told is not None:  # to that person alone
+            try:
+                calls.call(methods.EPHEMERAL, channel=click.channel, user=click.user, thread_ts=click.thread_ts,
+                           text=told)
+            except SlackError as error:
+                log.info("could not answer %s's approval click: %s", click.user, error.code)
+
     app.event("app_mention")(take)
     app.event("message")(take)
     app.action(feedback.ACTION_ID)(vote)
+    app.action(re.compile(f"^{APPROVAL_ID}_"))(approve)
 
 
 def _retry_number(request: BoltRequest) -> int:

@@ -24,6 +24,7 @@ from bot.conversation.assemble import Conversation, Conversations
 from bot.conversation.build import Identity, question_text
 from bot.model.bedrock import BedrockModel, Finished, TextDelta, Usage
 from bot.model.errors import ModelError
+from bot.reply.approval import Approvals
 from bot.reply.inflight import GONE, InFlight, Reply
 from bot.request import Request
 from bot.shared.base import SharedState
@@ -33,7 +34,7 @@ from bot.slack import methods, tags
 from bot.slack.calls import SlackCalls
 from bot.slack.kinds import SlackError
 from bot.slack.tags import Tag
-from bot.tools.base import ToolSettings
+from bot.tools.base import Approver, ToolSettings
 from bot.tools.rounds import Rounds, Step
 from bot.tools.toolbox import Toolbox
 
@@ -73,10 +74,12 @@ class Replier:
         state: SharedState | None = None,
         toolbox: Toolbox = Toolbox(),
         tool_settings: ToolSettings = ToolSettings(),
+        approvals: Approvals | None = None,
     ) -> None:
         """`state`: where each person's answers in flight are counted (default: in this process). `toolbox`: the
         tools the model may use while it answers (see `bot.tools`)."""
         self._toolbox = toolbox
+        self._approvals = approvals
         self._tool_settings = tool_settings
         self._calls = calls
         self._deliveries = deliveries
@@ -115,15 +118,15 @@ class Replier:
         request = reply.request
         started = self._clock()
         deadline = self._calls.clock() + self._settings.reply_deadline_seconds  # on the Slack calls' clock
+        place = Place(request.channel, request.reply_thread_ts, request.user, request.team, event=request.event_id,
+                      asked=request.ts)
         delivery = reply.delivery = self._deliveries.open(
-            Place(request.channel, request.reply_thread_ts, request.user, request.team, event=request.event_id,
-                  asked=request.ts),
-            feedback=feedback.block(request.event_id, self._model.model_id) if self._feedback_buttons else None,
+            place, feedback=feedback.block(request.event_id, self._model.model_id) if self._feedback_buttons else None,
             on_gone=lambda: reply.stop(GONE))
         threading.Thread(target=delivery.begin, name="reply-sign-of-life", daemon=True).start()
         outcome, note, usage, conversation = "failed", notes.FAILED, None, Conversation([])
         rounds = Rounds(self._model, self._toolbox.for_request(request), rounds=self._tool_settings.rounds,
-                        timeout=self._tool_settings.timeout_seconds, clock=self._clock)
+                        timeout=self._tool_settings.timeout_seconds, clock=self._clock, approve=self._approver(place))
         with self._in_flight.deadline(reply), self._in_flight.slot(reply) as slot:
             try:
                 if not slot:  # stopped (deadline, shutdown) while it waited for a slot
@@ -159,6 +162,14 @@ class Replier:
             usage.output_tokens if usage else "-", usage.cache_read_tokens if usage else "-",
             usage.cache_write_tokens if usage else "-", self._clock() - started,
         )
+
+    def _approver(self, place: Place) -> Approver | None:
+        """Asks the person who asked, in the reply's thread, before a tool that acts runs."""
+        approvals = self._approvals
+        if approvals is None:
+            return None
+        return lambda what, arguments, stopped, until: approvals.ask(place, what, arguments, until=until,
+                                                                      stopped=stopped)
 
     def _final_edit_timeout(self) -> float:
         """How long the last calls of a reply may take: a few rounds of the Slack retry policy."""

@@ -10,7 +10,7 @@ its edge, as the Slack and Bedrock edges do theirs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Callable, Protocol
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,17 @@ class ToolFailed(Exception):
         self.detail = detail or reason
 
 
+APPROVED, DENIED, EXPIRED, STOPPED = "approved", "denied", "expired", "stopped"  # what asking for approval gave
+
+# Asks the person who asked whether a tool may run: (what it is, its input, whether the reply was stopped, the
+# reply's deadline) → APPROVED, DENIED, EXPIRED or STOPPED.
+Approver = Callable[[str, dict, Callable[[], bool], "float | None"], str]
+
+
 class Tool(Protocol):
+    """A tool that changes something also has `needs_approval = True` and a `label` ("close_ticket on
+    tickets"): it runs only once the person who asked approves it."""
+
     name: str  # letters, digits, _ and -, at most 64 (Bedrock's rule)
 
     @property
@@ -87,12 +97,15 @@ def query_of(tool_input: dict, most: int) -> str:
 @dataclass(frozen=True)
 class ToolSettings:
     """The tools the model may use and the limits of using them (BEDROCK_KNOWLEDGE_BASE_IDS,
-    BEDROCK_KNOWLEDGE_BASE_RESULTS, SLACK_SEARCH, SLACK_SEARCH_RESULTS, TOOL_ROUNDS, TOOL_TIMEOUT_SECONDS)."""
+    BEDROCK_KNOWLEDGE_BASE_RESULTS, SLACK_SEARCH, SLACK_SEARCH_RESULTS, MCP_SERVERS_FILE, TOOL_APPROVAL_SECONDS,
+    TOOL_ROUNDS, TOOL_TIMEOUT_SECONDS)."""
 
     knowledge_bases: tuple[tuple[str, str], ...] = ()  # (id, what it holds, in words the model and people read)
     knowledge_base_results: int = 5  # passages per search
     slack_search: str = "auto"  # auto: where the app has a search:read scope | on | off
     slack_search_results: int = 10  # messages per Slack search (Slack's most: 20)
+    mcp_servers: tuple = ()  # `mcp_config.McpServer`s, from MCP_SERVERS_FILE
+    approval_seconds: float = 180.0  # how long a tool that acts waits for the person's approval
     rounds: int = 5  # rounds of tool calls in one answer
     timeout_seconds: float = 20.0  # one tool call
     aws_region: str | None = field(default=None, compare=False)  # as the model's (boto3's chain decides if None)

@@ -28,7 +28,7 @@ from typing import Callable, Iterator, Sequence
 
 from bot.model.bedrock import (BedrockModel, Finished, ModelStream, StreamClosed, TextDelta, ToolUse, Usage,
                                without_files)
-from bot.tools.base import Source, Tool, ToolFailed, ToolOutput
+from bot.tools.base import APPROVED, DENIED, STOPPED, Approver, Source, Tool, ToolFailed, ToolOutput
 
 PENDING, IN_PROGRESS, COMPLETE, ERROR = "pending", "in_progress", "complete", "error"
 TOOL_ROUNDS = "tool_rounds"  # the stop reason of an answer that kept asking for tools past the limit
@@ -72,7 +72,10 @@ class Sources:
 
 class Rounds:
     def __init__(self, model: BedrockModel, tools: Sequence[Tool], *, rounds: int = 5, timeout: float = 20.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, approve: Approver | None = None) -> None:
+        """`approve`: asks the person who asked before a tool that `needs_approval` runs (None: such a tool
+        cannot run here)."""
+        self._approve = approve
         self._model = model
         self._tools = {tool.name: tool for tool in tools}
         self._rounds = rounds
@@ -136,18 +139,26 @@ class Rounds:
         """Run every tool asked for at once; their results, in the order asked (a generator: it yields Steps)."""
         runs: dict[Future, ToolUse] = {}
         results: dict[str, dict] = {}
+        go = []
+        for use in asked:  # first what may not run, and what needs the person's approval
+            tool = self._tools.get(use.name)
+            reason = None
+            if tool is None or use.input is None:
+                reason = f"there is no tool named {use.name}" if tool is None else "its input was not a JSON object"
+            elif getattr(tool, "needs_approval", False):
+                yield Step(use.id, self._title(use), PENDING, doing="is waiting for your approval…")
+                reason = self._approval(tool, use, stopped, until)
+            if reason is not None:
+                results[use.id] = self._failed(use, reason)
+                yield Step(use.id, self._title(use), ERROR, reason=reason)
+            else:
+                go.append((use, tool))
         deadline = self._clock() + self._timeout
         if until is not None:
             deadline = min(deadline, until)
-        pool = ThreadPoolExecutor(max_workers=len(asked), thread_name_prefix="tool")
+        pool = ThreadPoolExecutor(max_workers=max(len(go), 1), thread_name_prefix="tool")
         try:
-            for use in asked:
-                tool = self._tools.get(use.name)
-                if tool is None or use.input is None:
-                    reason = f"there is no tool named {use.name}" if tool is None else "its input was not a JSON object"
-                    results[use.id] = self._failed(use, reason)
-                    yield Step(use.id, self._title(use), ERROR, reason=reason)
-                    continue
+            for use, tool in go:
                 yield Step(use.id, self._title(use), IN_PROGRESS, doing=tool.doing(use.input))
                 runs[pool.submit(tool.run, use.input, max(deadline - self._clock(), 0.1))] = use
             pending = set(runs)
@@ -167,6 +178,17 @@ class Rounds:
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
         return [results[use.id] for use in asked]
+
+    def _approval(self, tool: Tool, use: ToolUse, stopped: Callable[[], bool], until: float | None) -> str | None:
+        """None if the person who asked approved the call; else why it does not run."""
+        if self._approve is None:
+            return "it needs the approval of the person who asked, which cannot be given here"
+        outcome = self._approve(getattr(tool, "label", tool.name), use.input or {}, stopped, until)
+        if outcome == STOPPED or stopped():
+            raise StreamClosed()
+        if outcome == APPROVED:
+            return None
+        return "the person who asked did not approve it" if outcome == DENIED else "no one approved it in time"
 
     def _finished(self, use: ToolUse, future: Future, results: dict[str, dict]) -> Step:
         try:
