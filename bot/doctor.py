@@ -80,6 +80,7 @@ def _checks(env: Mapping[str, str], bedrock_client, mode: str):
     if aws.ok:
         yield _model(settings, bedrock_client)
         yield from _knowledge_bases(settings)
+    yield from _mcp_servers(settings)
 
 
 def _slack(client: WebClient, settings: Settings):
@@ -206,6 +207,30 @@ def _knowledge_bases(settings: Settings):
             yield Check(name, False, f"{failure.reason}: {failure.detail}")
             continue
         yield Check(name, True, "answers a search")
+
+
+def _mcp_servers(settings: Settings):
+    """Each MCP server answers, and lists the tools the file allows."""
+    if not settings.tools.mcp_servers:
+        return
+    from bot.tools.mcp import McpServers  # the SDK is an extra: imported only where servers are named
+
+    servers = McpServers(settings.tools.mcp_servers)
+    try:
+        reached = servers.start()
+        offered = servers.tools()
+    finally:
+        servers.close()
+    for server in settings.tools.mcp_servers:
+        name = f"MCP server {server.name}"
+        if reached.get(server.name):
+            yield Check(name, False, f"could not connect ({reached[server.name]}). Check its url or command in "
+                                     "MCP_SERVERS_FILE, and that it runs.")
+            continue
+        tools = [tool for tool in offered if tool.server.name == server.name]
+        asks = [tool.tool for tool in tools if tool.needs_approval]
+        listed = ", ".join(tool.tool for tool in tools) or "none (check its tools list in MCP_SERVERS_FILE)"
+        yield Check(name, bool(tools), f"offers {listed}" + (f"; asks first for {', '.join(asks)}" if asks else ""))
 
 
 def _attempt(method: str, call: Callable):

@@ -66,9 +66,16 @@ def tool_failures(failures: Sequence[tuple[str, str]]) -> str | None:
     failed: it took too long._"."""
     if not failures:
         return None
-    said = "; ".join(f"{what} failed: {why}" for what, why in failures[:3])
+    said = "; ".join(f"{_outside(what)} failed: {_outside(why)}" for what, why in failures[:3])
     more = f" (and {len(failures) - 3} more)" if len(failures) > 3 else ""
-    return ":warning: _" + said.replace("_", " ") + more + "._"
+    return ":warning: _" + said + more + "._"
+
+
+def _outside(text: str, most: int = 160) -> str:
+    """Words from outside the bot (a tool's name or error) made inert for a note: one line, no `<…>` token Slack
+    would read as a mention or link, no `_` `*` `~` `` ` `` to break the note's formatting."""
+    text = " ".join(re.sub(r"[<>_*~`\x00-\x1f\x7f]", " ", str(text)).split())
+    return text if len(text) <= most else text[: most - 1].rstrip() + "…"
 
 
 APPROVE = "Approve"

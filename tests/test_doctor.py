@@ -158,3 +158,20 @@ def test_the_search_scopes_the_app_has_are_named(env, bedrock, slack):
     slack.scopes |= {"search:read.public", "search:read.im"}
     status, report = check(env)
     assert "✓ Slack search: the model may search Slack as the asker (search:read.im, search:read.public)" in report
+
+
+def test_each_mcp_server_is_checked_and_its_tools_named(env, bedrock, slack, tmp_path):
+    import json
+    import sys
+    from pathlib import Path
+
+    server = str(Path(__file__).resolve().parent.parent / "standins" / "mcp_server.py")
+    config = tmp_path / "mcp.json"
+    config.write_text(json.dumps({"mcpServers": {
+        "tickets": {"command": sys.executable, "args": [server], "tools": ["get_ticket", "close_ticket"],
+                    "approval": ["close_ticket"]},
+        "gone": {"command": sys.executable, "args": ["-c", "raise SystemExit(1)"], "tools": "*"}}}))
+    status, report = check({**env, "MCP_SERVERS_FILE": str(config)})
+    assert status == 1, report
+    assert "✓ MCP server tickets: offers get_ticket, close_ticket; asks first for close_ticket" in report
+    assert "✗ MCP server gone: could not connect" in report

@@ -34,3 +34,9 @@ def test_only_a_token_slack_refused_is_to_be_copied_again(error, says, not_says)
 def test_a_dm_that_asks_nothing_is_not_told_about_a_mention():
     assert "mention" not in notes.empty_question(in_dm=True)
     assert "mention" in notes.empty_question(in_dm=False)
+
+
+def test_a_tools_failure_from_outside_cannot_ping_or_break_the_note():
+    note = notes.tool_failures([("Using get_ticket (tickets)", "Error: <!channel> see <https://evil.example|bank>\n_x_")])
+    assert "<" not in note and ">" not in note and "\n" not in note
+    assert note.startswith(":warning: _Using get ticket (tickets) failed: Error: !channel see") and note.endswith("._")

@@ -53,15 +53,20 @@ class McpServers:
         self._thread = threading.Thread(target=self._loop.run_forever, name="mcp", daemon=True)
         self._thread.start()
 
-    def start(self) -> None:
-        """Connect to every server at once; a server that does not answer in time is named in the log."""
+    def start(self) -> dict[str, str | None]:
+        """Connect to every server at once; a server that does not answer in time is named in the log. Each
+        server's name → why it could not be reached (None: connected)."""
         waits = [self._connect(session) for session in self._sessions.values()]
+        outcome: dict[str, str | None] = {}
         for session, future in zip(self._sessions.values(), waits):
             try:
                 future.result(self._connect_seconds + 1)
+                outcome[session.server.name] = None
             except Exception as error:  # the log says which server and why; its tools wait for a reconnect
+                outcome[session.server.name] = _describe(error)
                 log.warning("MCP server %s: could not connect (%s); its tools are not offered until it does",
-                            session.server.name, _describe(error))
+                            session.server.name, outcome[session.server.name])
+        return outcome
 
     def tools(self) -> list["McpTool"]:
         """The tools offered now (a server that is down is tried again, in the background, now and then)."""
@@ -171,7 +176,7 @@ class McpTool:
         self._description = (tool.description or tool.name)[:MAX_DESCRIPTION]
         self._schema = tool.input_schema or {"type": "object"}
         self.needs_approval = server.needs_approval(tool.name)
-        self.label = f"{tool.name} on {server.name}"
+        self.label = f"{_TOOL_NAME.sub('_', tool.name)} on {server.name}"  # shown in Slack: nothing but a name
 
     @property
     def spec(self) -> dict:
@@ -179,7 +184,7 @@ class McpTool:
                 "inputSchema": {"json": self._schema}}
 
     def title(self, tool_input: dict) -> str:
-        return f"Using {self.tool} ({self.server.name})"
+        return f"Using {_TOOL_NAME.sub('_', self.tool)} ({self.server.name})"
 
     def doing(self, tool_input: dict) -> str:
         return f"is using {self.server.name}…"
