@@ -132,6 +132,13 @@ class Settings:
                 retry_max_seconds=read.number("BEDROCK_RETRY_MAX_SECONDS", float, model.retry_max_seconds, 0, 600),
                 retry_base_seconds=read.number("BEDROCK_RETRY_BASE_SECONDS", float, model.retry_base_seconds, 0, 60),
                 aws_region=read.text("AWS_REGION", "") or None,  # botocore itself reads only AWS_DEFAULT_REGION
+                guardrail_id=read.pattern("BEDROCK_GUARDRAIL_ID", "", r"[a-z0-9]+|arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:"
+                                          r"[0-9]{12}:guardrail/[a-z0-9]+", "a guardrail id (like abc123def456) or ARN"),
+                guardrail_version=read.pattern("BEDROCK_GUARDRAIL_VERSION", model.guardrail_version,
+                                               r"[1-9][0-9]{0,7}|DRAFT", "a version number or DRAFT"),
+                guardrail_stream=read.choice("BEDROCK_GUARDRAIL_STREAM", model.guardrail_stream, ("sync", "async"),
+                                             upper=False, why="sync (text shows once the guardrail passed it) or "
+                                                              "async (at once; a block may come after some text)"),
             ),
             context=ContextSettings(
                 max_chars=read.number("CONTEXT_MAX_CHARS", int, context.max_chars, 1_000, 2_000_000),
@@ -299,6 +306,13 @@ class _Reader:
             self.problems.append(f"{name} must list some of {', '.join(sorted(choices))} separated by commas "
                                  f"(or none), not {value!r}.")
         return chosen & choices
+
+    def pattern(self, name: str, default: str, pattern: str, what: str) -> str:
+        """A text that must match `pattern` whole."""
+        value = self._get(name) or default
+        if value and not re.fullmatch(pattern, value):
+            self.problems.append(f"{name} must be {what}, not {value[:60]!r}.")
+        return value
 
     def knowledge_bases(self, name: str) -> tuple[tuple[str, str], ...]:
         """Knowledge bases separated by `|`, each `ID` or `ID=what it holds` (which the model and people read)."""

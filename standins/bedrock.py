@@ -233,6 +233,10 @@ def tool_problem(body: dict) -> str | None:
     return None
 
 
+GUARDRAIL_ID = re.compile(r"[a-z0-9]+|arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:guardrail/[a-z0-9]+")
+GUARDRAIL_VERSION = re.compile(r"[1-9][0-9]{0,7}|DRAFT")
+GUARDRAIL_MESSAGE = "Sorry, the model cannot answer this request."  # a guardrail's default blocked message
+
 CACHE_REFUSAL = ("You invoked an unsupported model or your request did not allow prompt caching. See the "
                  "documentation for more information.")  # Bedrock's words to a request with cache points
 MAX_CACHE_POINTS = 4
@@ -370,6 +374,8 @@ class FakeBedrock:
         self.answer: Callable[[Request], Reply] | None = None  # the reply for a request, when none is scripted
         self.refuses_cache_points = False  # a model that does not take prompt caching
         self.refuse_files: bool | str = False  # a model without vision/documents: True, "images" or "documents"
+        self.guardrail_blocks: set[str] = set()  # words the guardrail stops, in a question or in checked content
+        self.guardrail_checks: list[dict] = []  # ApplyGuardrail requests: {"guardrail", "version", "body", "action"}
         self.cache_min_tokens: int | None = None  # None: the model's own minimum (`cache_min_tokens`)
         self.clock: Callable[[], float] = time.monotonic
         self.cache: dict[str, float] = {}  # a cached prefix's key → when it expires
@@ -541,7 +547,40 @@ class FakeBedrock:
         usage["totalTokens"] = usage.get("totalTokens", 0) + request.cache_read + request.cache_write
         return event("metadata", {**payload, "usage": usage})
 
+    def _guardrail_problem(self, body: dict) -> str | None:
+        """What Bedrock would refuse in a request's guardrailConfig (botocore's patterns), if anything."""
+        config = body.get("guardrailConfig")
+        if config is None:
+            return None
+        if not GUARDRAIL_ID.fullmatch(str(config.get("guardrailIdentifier", ""))):
+            return "1 validation error detected: Value at 'guardrailConfig.guardrailIdentifier' failed to satisfy constraint"
+        if not GUARDRAIL_VERSION.fullmatch(str(config.get("guardrailVersion", ""))):
+            return "1 validation error detected: Value at 'guardrailConfig.guardrailVersion' failed to satisfy constraint"
+        if config.get("streamProcessingMode", "sync") not in ("sync", "async"):
+            return "1 validation error detected: Value at 'guardrailConfig.streamProcessingMode' failed to satisfy constraint"
+        return None
+
+    def _blocked(self, texts: list[str]) -> bool:
+        return any(word.lower() in text.lower() for word in self.guardrail_blocks for text in texts)
+
+    def apply_guardrail(self, guardrail: str, version: str, body: dict) -> dict:
+        """ApplyGuardrail: intervenes where a blocked word is in the content."""
+        texts = [str((item.get("text") or {}).get("text", "")) for item in body.get("content") or []]
+        action = "GUARDRAIL_INTERVENED" if self._blocked(texts) else "NONE"
+        with self.lock:
+            self.guardrail_checks.append({"guardrail": guardrail, "version": version, "body": body, "action": action})
+        return {"action": action, "outputs": [{"text": GUARDRAIL_MESSAGE}] if action != "NONE" else [],
+                "assessments": [{}] if action != "NONE" else [],
+                "usage": {"topicPolicyUnits": 0, "contentPolicyUnits": 1, "wordPolicyUnits": 1,
+                          "sensitiveInformationPolicyUnits": 0, "sensitiveInformationPolicyFreeUnits": 0,
+                          "contextualGroundingPolicyUnits": 0}}
+
     def _next_reply(self, request: Request) -> Reply:
+        body = request.body
+        question = [block.get("text", "") for block in (request.messages[-1:] or [{}])[0].get("content", [])
+                    if "text" in block]
+        if body.get("guardrailConfig") and self._blocked(question):  # the guardrail stops the question itself
+            return Reply.text(GUARDRAIL_MESSAGE, stop_reason="guardrail_intervened")
         with self.lock:
             if self.replies:
                 return self.replies.pop(0)
@@ -554,6 +593,9 @@ class FakeBedrock:
             def do_POST(self) -> None:
                 body = self.read_json()
                 parts = self.path.split("/")
+                if len(parts) == 6 and parts[1] == "guardrail" and parts[3] == "version" and parts[5] == "apply":
+                    self.send_json(200, bedrock.apply_guardrail(unquote(parts[2]), unquote(parts[4]), body))
+                    return
                 if len(parts) != 4 or parts[1] != "model" or parts[3] != "converse-stream":
                     self.send_error(404)
                     return
@@ -564,7 +606,8 @@ class FakeBedrock:
                 if problem is None and request.cache_points and bedrock.refuses_cache_points:
                     problem = CACHE_REFUSAL
                 file_problem = bedrock._file_problem(request)  # recorded in any case
-                problem = problem or file_problem or tool_problem(request.body)
+                problem = problem or file_problem or tool_problem(request.body) or bedrock._guardrail_problem(
+                    request.body)
                 if problem is not None:  # refused as Bedrock would, before any scripted reply is used
                     self._error(Reply.error(400, "ValidationException", problem))
                     request.ended_at = time.monotonic()

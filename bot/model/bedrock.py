@@ -91,6 +91,9 @@ class ModelSettings:
     retry_max_seconds: float = 30.0
     retry_base_seconds: float = 0.5
     aws_region: str | None = None  # None: boto3's own chain decides (AWS_DEFAULT_REGION, the profile)
+    guardrail_id: str = ""  # a Bedrock guardrail on every answer and on tool results ("": none)
+    guardrail_version: str = "DRAFT"
+    guardrail_stream: str = "sync"  # sync: text shows only once the guardrail passed it | async: at once
 
 
 @dataclass(frozen=True)
@@ -115,8 +118,11 @@ def create_bedrock_client(settings: ModelSettings, streams_at_once: int = 10):
 
 class BedrockModel:
     def __init__(self, client, *, model_id: str, system_prompt: str, max_tokens: int, temperature: float,
-                 retry: RetryPolicy = RetryPolicy(), prompt_cache: bool = False) -> None:
+                 retry: RetryPolicy = RetryPolicy(), prompt_cache: bool = False,
+                 guardrail: tuple[str, str, str] | None = None) -> None:
+        """`guardrail`: (id, version, stream processing mode) of a Bedrock guardrail, or None."""
         self._client = client
+        self._guardrail = guardrail
         self.model_id = model_id
         self._system_prompt = system_prompt
         self._max_tokens = max_tokens
@@ -137,6 +143,8 @@ class BedrockModel:
             temperature=settings.temperature,
             retry=RetryPolicy(settings.retry_attempts, settings.retry_max_seconds, settings.retry_base_seconds),
             prompt_cache=prompt_cache_wanted(settings.prompt_cache, settings.model_id),
+            guardrail=(settings.guardrail_id, settings.guardrail_version, settings.guardrail_stream)
+            if settings.guardrail_id else None,
         )
 
     @property
@@ -173,6 +181,24 @@ class BedrockModel:
             self.model_id, ModelError.from_exception(error),
         )
 
+    @property
+    def guards(self) -> bool:
+        """A guardrail checks the answers (and tool results, through `allows`)."""
+        return self._guardrail is not None
+
+    def allows(self, text: str) -> bool:
+        """Whether the guardrail lets `text` (a tool's result) through (`ApplyGuardrail`, as input to the model);
+        True without a guardrail. A check that fails is a `ModelError`."""
+        if self._guardrail is None or not text.strip():
+            return True
+        guardrail, version, _ = self._guardrail
+        try:
+            checked = self._client.apply_guardrail(guardrailIdentifier=guardrail, guardrailVersion=version,
+                                                   source="INPUT", content=[{"text": {"text": text}}])
+        except Exception as error:
+            raise ModelError.from_exception(error) from error
+        return checked.get("action") != "GUARDRAIL_INTERVENED"
+
     def stream(self, messages: list[dict], tools: list[dict] | None = None) -> "ModelStream":
         """The model's answer to `messages`; `tools`: the tool specifications it may ask for (`toolSpec`s)."""
         return ModelStream(self, messages, tools or [])
@@ -182,6 +208,10 @@ class BedrockModel:
         if cache_points:
             system, messages = with_cache_points(system, messages)
         extra = {"toolConfig": {"tools": tools, "toolChoice": {"auto": {}}}} if tools else {}
+        if self._guardrail is not None:
+            guardrail, version, mode = self._guardrail
+            extra["guardrailConfig"] = {"guardrailIdentifier": guardrail, "guardrailVersion": version,
+                                        "streamProcessingMode": mode}
         response = self._client.converse_stream(
             modelId=self.model_id,
             messages=messages,

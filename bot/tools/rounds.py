@@ -28,6 +28,7 @@ from typing import Callable, Iterator, Sequence
 
 from bot.model.bedrock import (BedrockModel, Finished, ModelStream, StreamClosed, TextDelta, ToolUse, Usage,
                                without_files)
+from bot.model.errors import ModelError
 from bot.tools.base import APPROVED, DENIED, STOPPED, Approver, Source, Tool, ToolFailed, ToolOutput
 
 PENDING, IN_PROGRESS, COMPLETE, ERROR = "pending", "in_progress", "complete", "error"
@@ -160,7 +161,7 @@ class Rounds:
         try:
             for use, tool in go:
                 yield Step(use.id, self._title(use), IN_PROGRESS, doing=tool.doing(use.input))
-                runs[pool.submit(tool.run, use.input, max(deadline - self._clock(), 0.1))] = use
+                runs[pool.submit(self._guarded, tool, use.input, max(deadline - self._clock(), 0.1))] = use
             pending = set(runs)
             while pending:
                 if stopped():
@@ -178,6 +179,22 @@ class Rounds:
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
         return [results[use.id] for use in asked]
+
+    def _guarded(self, tool: Tool, tool_input: dict, timeout: float) -> ToolOutput:
+        """The tool's output, once the guardrail (where there is one) let it through: the stream's guardrail does
+        not check tool results, so each is checked on its own (`ApplyGuardrail`); a check that fails withholds it."""
+        output = tool.run(tool_input, timeout)
+        if not self._model.guards:
+            return output
+        text = "\n\n".join([output.text, *(passage.text for passage in output.passages)])
+        try:
+            allowed = self._model.allows(text)
+        except ModelError as error:
+            log.warning("the guardrail could not check a result of %s: %s", tool.name, error)
+            raise ToolFailed("the guardrail could not check its result") from error
+        if not allowed:
+            raise ToolFailed("a guardrail withheld its result")
+        return output
 
     def _approval(self, tool: Tool, use: ToolUse, stopped: Callable[[], bool], until: float | None) -> str | None:
         """None if the person who asked approved the call; else why it does not run."""
