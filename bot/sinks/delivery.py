@@ -239,11 +239,15 @@ class Delivery:
                         or self._sign_in_flight):
                     return
                 self._sign_in_flight = True
+            # Worth saying only if its budget has room now: it is soon stale, and never worth a 429 or a wait
+            turn = self._calls.pacer.turn(sign.method, Priority.ROUTINE, self._place.channel)
             try:
-                sign.show(self._calls, self._place, status, (), False)
+                if turn.ask() == 0.0:
+                    sign.show(self._calls, self._place, status, (), False, turn=turn)
             except SlackError as error:
                 log.info("could not say what the bot is doing in %s: %s", self._place.channel, error.code)
             finally:
+                turn.close()
                 with self._changed:
                     self._sign_in_flight = False
                     self._changed.notify_all()
