@@ -17,6 +17,8 @@ and saves it, with the raw figures, under bench/results/.
   python -m bench --latency                         time from a question to the model request (see bench/latency.py)
   python -m bench --instances                       three instances on one workspace, with and without Redis
                                                     (see bench/instances.py)
+  python -m bench --tools                           answers after a Knowledge Base search of 300 ms (see
+                                                    bench/tools.py)
 """
 
 from __future__ import annotations
@@ -73,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     if "--instances" in argv:
         from bench import instances
         return instances.main([arg for arg in argv if arg != "--instances"])
+    if "--tools" in argv:
+        from bench import tools
+        return tools.main([arg for arg in argv if arg != "--tools"])
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--replies", default="1,20,100", help="workloads by replies at once (default 1,20,100)")

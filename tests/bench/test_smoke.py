@@ -76,3 +76,15 @@ def test_a_thread_shows_as_many_replies_as_messages_that_showed_the_answers_firs
     assert replies_shown([message("w0 w1"), message("…", "**w0** w1")], answer) == 2  # a second reply
     assert replies_shown([message("w0 w1 w2"), message("…")], answer) == 1  # a placeholder that never showed a word
     assert replies_shown([message("w10 w0x")], answer) == 0  # whole numbered words only
+
+
+@pytest.mark.e2e
+def test_the_tools_benchmark_runs_a_search_per_question(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "bench", "--tools", "--profiles", "small", "--replies", "1",
+                           "--search-seconds", "0.2", "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    [row] = json.loads((tmp_path / "tools.json").read_text())["rows"]
+    assert row["complete"] == 1 and row["early"] == 0 and row["cards_while_searching"] == 1
+    assert 0 <= row["tool_round_ms_p95"] <= 100  # the bot adds no Slack round trip to a tool round
+    assert "✓ tool round p95 ≤ 100 ms" in done.stdout
