@@ -239,10 +239,12 @@ class Delivery:
                         or self._sign_in_flight):
                     return
                 self._sign_in_flight = True
-            # Worth saying only if its budget has room now: it is soon stale, and never worth a 429 or a wait
-            turn = self._calls.pacer.turn(sign.method, Priority.ROUTINE, self._place.channel)
+            # Worth saying only if its budget has a token now (it is soon stale): never a wait, nor a probe beyond
+            # the budget that could cost a 429
+            pacer = self._calls.pacer
+            turn = pacer.turn(sign.method, Priority.URGENT, self._place.channel)
             try:
-                if turn.ask() == 0.0:
+                if pacer.estimate(sign.method, Priority.URGENT, self._place.channel) == 0.0 and turn.ask() == 0.0:
                     sign.show(self._calls, self._place, status, (), False, turn=turn)
             except SlackError as error:
                 log.info("could not say what the bot is doing in %s: %s", self._place.channel, error.code)

@@ -49,7 +49,7 @@ class Step:
     status: str  # PENDING, IN_PROGRESS, COMPLETE or ERROR
     doing: str = ""  # what the thread's status says while it runs
     sources: tuple[Source, ...] = ()
-    reason: str = ""  # why it failed
+    reason: str = ""  # why it failed, or what it waits for (shown on its card)
 
 
 class Sources:
@@ -147,7 +147,8 @@ class Rounds:
             if tool is None or use.input is None:
                 reason = f"there is no tool named {use.name}" if tool is None else "its input was not a JSON object"
             elif getattr(tool, "needs_approval", False):
-                yield Step(use.id, self._title(use), PENDING, doing="is waiting for your approval…")
+                yield Step(use.id, self._title(use), PENDING, doing="is waiting for your approval…",
+                           reason="Waiting for the approval of the person who asked")
                 reason = self._approval(tool, use, stopped, until)
             if reason is not None:
                 results[use.id] = self._failed(use, reason)
