@@ -1,5 +1,5 @@
-"""An MCP server for the tests, made with the official SDK: a ticket system with a tool that reads and one that
-acts. `python standins/mcp_server.py` serves it over stdio; `serve_http(port)` over streamable HTTP in a thread.
+"""An MCP server for the tests, made with the official SDK: a ticket system with a tool that reads (its answer
+links to the ticket) and one that acts. `python standins/mcp_server.py` serves it over stdio; `serve_http(port)` over streamable HTTP in a thread.
 `TICKETS_FAIL=1` in its environment makes every call fail; `TICKETS_SLOW=seconds` makes every call that slow."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import time
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import ResourceLink, TextContent
 
 server = MCPServer("tickets")
 TICKETS = {"T-1": "Printer on fire, floor 3. Status: open."}
@@ -16,12 +17,13 @@ closed: list[str] = []
 
 
 @server.tool()
-def get_ticket(ticket_id: str) -> str:
+def get_ticket(ticket_id: str) -> list:
     """Look up a support ticket by its id (like T-1)."""
     if os.environ.get("TICKETS_FAIL"):
         raise ToolError("the ticket system is down")
     time.sleep(float(os.environ.get("TICKETS_SLOW") or 0))
-    return f"Ticket {ticket_id}: {TICKETS.get(ticket_id, 'no such ticket')}"
+    return [TextContent(type="text", text=f"Ticket {ticket_id}: {TICKETS.get(ticket_id, 'no such ticket')}"),
+            ResourceLink(type="resource_link", name=f"Ticket {ticket_id}", uri=f"https://tickets.example/{ticket_id}")]
 
 
 @server.tool()

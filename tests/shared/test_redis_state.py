@@ -280,3 +280,12 @@ def test_an_instance_alone_plans_with_the_whole_budget(instances):
     alone = Pacer(shared=state)
     time.sleep(0.6)  # a few exchanges: nobody else follows the budget
     assert alone.budget("chat.update").others == 0 and alone.room("chat.update") == pytest.approx(8.0, abs=0.1)
+
+
+def test_a_value_one_instance_keeps_is_read_by_another_until_it_expires(instances):
+    first, second = instances()
+    first.put("approval:abc", "approved", 0.5)
+    assert second.get("approval:abc") == "approved"  # the click reached one instance; the reply waits on the other
+    assert second.get("approval:other") is None
+    time.sleep(0.6)
+    assert second.get("approval:abc") is None
