@@ -187,6 +187,7 @@ class Settings:
                 mcp_servers=read.mcp_servers("MCP_SERVERS_FILE"),
                 approval_seconds=read.number("TOOL_APPROVAL_SECONDS", float, tools.approval_seconds, 1, 3600),
                 rounds=read.number("TOOL_ROUNDS", int, tools.rounds, 1, 20),
+                max_tokens=read.number("TOOL_MAX_TOKENS", int, tools.max_tokens, 1_000, 10_000_000),
                 timeout_seconds=read.number("TOOL_TIMEOUT_SECONDS", float, tools.timeout_seconds, 1, 600),
                 aws_region=read.text("AWS_REGION", "") or None,
             ),

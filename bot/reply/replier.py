@@ -126,7 +126,8 @@ class Replier:
         threading.Thread(target=delivery.begin, name="reply-sign-of-life", daemon=True).start()
         outcome, note, usage, conversation = "failed", notes.FAILED, None, Conversation([])
         rounds = Rounds(self._model, self._toolbox.for_request(request), rounds=self._tool_settings.rounds,
-                        timeout=self._tool_settings.timeout_seconds, clock=self._clock, approve=self._approver(place))
+                        timeout=self._tool_settings.timeout_seconds, clock=self._clock, approve=self._approver(place),
+                        max_tokens=self._tool_settings.max_tokens)
         with self._in_flight.deadline(reply), self._in_flight.slot(reply) as slot:
             try:
                 if not slot:  # stopped (deadline, shutdown) while it waited for a slot

@@ -98,7 +98,7 @@ def query_of(tool_input: dict, most: int) -> str:
 class ToolSettings:
     """The tools the model may use and the limits of using them (BEDROCK_KNOWLEDGE_BASE_IDS,
     BEDROCK_KNOWLEDGE_BASE_RESULTS, SLACK_SEARCH, SLACK_SEARCH_RESULTS, MCP_SERVERS_FILE, TOOL_APPROVAL_SECONDS,
-    TOOL_ROUNDS, TOOL_TIMEOUT_SECONDS)."""
+    TOOL_ROUNDS, TOOL_MAX_TOKENS, TOOL_TIMEOUT_SECONDS)."""
 
     knowledge_bases: tuple[tuple[str, str], ...] = ()  # (id, what it holds, in words the model and people read)
     knowledge_base_results: int = 5  # passages per search
@@ -107,5 +107,6 @@ class ToolSettings:
     mcp_servers: tuple = ()  # `mcp_config.McpServer`s, from MCP_SERVERS_FILE
     approval_seconds: float = 180.0  # how long a tool that acts waits for the person's approval
     rounds: int = 5  # rounds of tool calls in one answer
+    max_tokens: int = 100_000  # tokens (in and out, every round) past which an answer's tools stop
     timeout_seconds: float = 20.0  # one tool call
     aws_region: str | None = field(default=None, compare=False)  # as the model's (boto3's chain decides if None)

@@ -11,7 +11,8 @@ the last round's `Finished`, and the `Usage` of every round together.
 A tool that fails or takes too long is a tool result with status `error` and a plain reason, which the model
 can work around; `failures` keeps the reasons for the closing note. After `rounds` rounds of tools, the tools
 asked for next are answered "no more" and the model is asked once more to answer with what it has; if it
-still asks, the answer ends (`Finished("tool_rounds")`).
+still asks, the answer ends (`Finished("tool_rounds")`); likewise once the answer's rounds together have used
+`max_tokens` tokens.
 
 Passages the tools found are numbered across the answer (`Sources`): the model sees "[1] title" before each and
 is asked to cite by number; `sources.cited(text)` gives the sources the answer cites.
@@ -73,9 +74,11 @@ class Sources:
 
 class Rounds:
     def __init__(self, model: BedrockModel, tools: Sequence[Tool], *, rounds: int = 5, timeout: float = 20.0,
-                 clock: Callable[[], float] = time.monotonic, approve: Approver | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, approve: Approver | None = None,
+                 max_tokens: int | None = None) -> None:
         """`approve`: asks the person who asked before a tool that `needs_approval` runs (None: such a tool
-        cannot run here)."""
+        cannot run here). `max_tokens`: the tokens (in and out, every round) past which no more tools run."""
+        self._max_tokens = max_tokens
         self._approve = approve
         self._model = model
         self._tools = {tool.name: tool for tool in tools}
@@ -95,6 +98,7 @@ class Rounds:
         messages = list(messages)
         specs = [{"toolSpec": tool.spec} for tool in self._tools.values()]
         usage = Usage(0, 0)
+        told_no_more = False
         for number in range(self._rounds + 2):
             stream = attach(self._model.stream(messages, specs))
             written, asked, finished = [], [], None
@@ -117,22 +121,31 @@ class Rounds:
             self.text += "".join(written)
             if finished is None or finished.stop_reason != "tool_use" or not asked:
                 break
-            if number > self._rounds:  # told there were no more, it asked again
+            if told_no_more:  # told there were no more, it asked again
                 finished = Finished(TOOL_ROUNDS)
                 break
             said = "".join(written)
             messages.append({"role": "assistant", "content": ([{"text": said}] if said.strip() else []) + [
                 {"toolUse": {"toolUseId": use.id, "name": use.name, "input": use.input or {}}} for use in asked]})
-            if number == self._rounds:
-                results = [_result(use.id, ERROR, f"No more tool calls in this answer (the limit is {self._rounds} "
-                                   "rounds): answer now with what you have, and say what you could not look up.")
-                           for use in asked]
+            limit = self._limit(number, usage)
+            if limit is not None:
+                told_no_more = True
+                results = [_result(use.id, ERROR, f"No more tool calls in this answer ({limit}): answer now with "
+                                   "what you have, and say what you could not look up.") for use in asked]
             else:
                 results = yield from self._run(asked, stopped, until)
             messages.append({"role": "user", "content": [{"toolResult": result} for result in results]})
         if finished is not None:
             yield finished
         yield usage
+
+    def _limit(self, number: int, usage: Usage) -> str | None:
+        """Which limit a round of tools would pass now (`number` rounds ran), if any."""
+        if number >= self._rounds:
+            return f"the limit is {self._rounds} rounds"
+        if self._max_tokens is not None and usage.input_tokens + usage.output_tokens >= self._max_tokens:
+            return f"the answer has used {usage.input_tokens + usage.output_tokens:,} of its {self._max_tokens:,} tokens"
+        return None
 
     # -- one round of tools ------------------------------------------------------------------------
 

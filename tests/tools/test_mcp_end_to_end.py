@@ -54,14 +54,16 @@ def click(slack, question, user: str, decision: str) -> None:
     slack.click(question, user, {"type": "button", "action_id": button["action_id"], "value": button["value"]})
 
 
-def test_a_tool_that_reads_runs_and_its_result_reaches_the_model(slack, bedrock, with_tickets):
-    bedrock.answer = model_that_uses("tickets__get_ticket", {"ticket_id": "T-1"}, "The printer is on fire.")
+def test_a_tool_that_reads_runs_and_its_result_reaches_the_model_and_is_cited(slack, bedrock, with_tickets):
+    bedrock.answer = model_that_uses("tickets__get_ticket", {"ticket_id": "T-1"}, "The printer is on fire [1].")
     with_tickets()
     ask(slack, "<@UBOT> what is T-1 about?")
 
-    answer = ended(slack, "on fire")
+    answer = ended(slack, "Sources")
+    assert "*Sources:* [1] [Ticket T-1](https://tickets.example/T-1)" in answer.text  # the link the server gave
     [card] = answer.tasks.values()
     assert card["title"] == "Using get_ticket (tickets)" and card["status"] == "complete"
+    assert card["sources"] == [{"type": "url", "url": "https://tickets.example/T-1", "text": "Ticket T-1"}]
     [result] = bedrock.requests[1].tool_results
     assert result["status"] == "success" and "Printer on fire, floor 3" in result["content"][0]["text"]
     assert "tickets__close_ticket" in bedrock.requests[0].tools and "tickets__delete_everything" not in (

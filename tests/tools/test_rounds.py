@@ -157,3 +157,14 @@ def test_without_tools_the_request_carries_no_tool_config(model, bedrock):
     bedrock.script(Reply.text("Hi."))
     list(Rounds(model, []).run(QUESTION))
     assert "toolConfig" not in bedrock.requests[0].body
+
+
+def test_past_its_token_budget_an_answer_runs_no_more_tools(model, bedrock):
+    bedrock.script(asks(("t1", "search_handbook", {"query": "a"})), asks(("t2", "search_handbook", {"query": "b"})),
+                   Reply.text("Done."))
+    handbook = Handbook()
+    rounds = Rounds(model, [handbook], max_tokens=25)  # each round of the stand-in reports 20 tokens
+    events = list(rounds.run(QUESTION))
+    assert len(handbook.inputs) == 1  # the second round would pass the budget
+    assert "used 40 of its 25 tokens" in bedrock.requests[2].tool_results[0]["content"][0]["text"]
+    assert events[-2] == Finished("end_turn")
