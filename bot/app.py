@@ -21,6 +21,7 @@ from bot.intake.requests import SeenEvents
 from bot.model.bedrock import BedrockModel
 from bot.reply.approval import Approvals
 from bot.reply.replier import Replier
+from bot.reply.session import Sessions
 from bot.settings import Settings
 from bot.shared.base import RedisSettings, SharedState
 from bot.shared.local import LocalState
@@ -94,6 +95,7 @@ def create_bot(settings: Settings, *, bedrock_client=None, knowledge_client=None
         toolbox=toolbox_for(settings.tools, calls, knowledge_client),
         tool_settings=settings.tools,
         approvals=approvals,
+        sessions=Sessions(calls, enabled=settings.delivery.agent_sessions),
     )
     register_listeners(app, replier, SeenEvents(state), calls, approvals)
     return Bot(app, replier, pacer, state)

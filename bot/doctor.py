@@ -31,7 +31,7 @@ from bot.tools.slack_search import SEARCH_SCOPES
 # Every scope the bot uses (manifest.yml grants exactly these; a test keeps the two in step).
 REQUIRED_SCOPES = frozenset({
     "app_mentions:read", "chat:write", "channels:history", "groups:history", "im:history", "mpim:history",
-    "users:read", "files:read",
+    "users:read", "files:read", "assistant:write",
 })
 
 

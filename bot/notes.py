@@ -78,6 +78,16 @@ def _outside(text: str, most: int = 160) -> str:
     return text if len(text) <= most else text[: most - 1].rstrip() + "…"
 
 
+STOPPED = "_Stopped._"  # the end of an answer a person stopped with Slack's Stop button
+
+
+def sessions_refused(code: str) -> str:
+    """For the log, once: Slack will not let the app use agent sessions (no Stop button)."""
+    return (f"Slack refused agents.sessions.setStatus ({code}): replies go on without Slack's Stop button. To have "
+            "it, declare the app as an agent in its settings (this adds the assistant:write scope), subscribe to the "
+            "agent_session_stopped event (see manifest.yml), and reinstall the app; or set SLACK_AGENT_SESSIONS=off.")
+
+
 APPROVE = "Approve"
 DENY = "Deny"
 

@@ -116,6 +116,7 @@ class Settings:
                 status_text=read.text("SLACK_STATUS_TEXT", delivery.status_text),
                 loading_messages=read.texts("SLACK_LOADING_MESSAGES", delivery.loading_messages, most=10),
                 feedback_buttons=read.switch("SLACK_FEEDBACK_BUTTONS", delivery.feedback_buttons),
+                agent_sessions=read.switch("SLACK_AGENT_SESSIONS", delivery.agent_sessions),
             ),
             model=ModelSettings(
                 model_id=read.text("BEDROCK_MODEL_ID", model.model_id),

@@ -200,12 +200,16 @@ class FakeSlack:
         self.told_at: dict[tuple[str, str | None], float] = {}  # when the 429 that began each Retry-After reached the client
         self.responses: list[tuple[Call, int, dict]] = []
         self.scopes = {"app_mentions:read", "chat:write", "channels:history", "groups:history", "im:history",
-                       "mpim:history", "users:read", "files:read"}  # what the bot token was granted (x-oauth-scopes)
+                       "mpim:history", "users:read", "files:read", "assistant:write"}  # what the token was granted
         self.delays: dict[str, float] = {}  # method → seconds to wait before answering (a slow Slack)
         self.round_trip = 0.0  # seconds every Web API call takes to come back (Slack's round trip, not loopback's)
         self.budgets: dict[tuple[str, str | None], Budget] = {}  # (method, channel or None) → Slack's rate limit
         self.channel_limits: dict[str, tuple[float, float]] = {}  # method → (burst, per_second) in each channel
         self.statuses: list[Status] = []  # every status set, in order
+        # agent sessions: (channel, thread_ts) → every status set, in order (agents.sessions.setStatus, or a stream's
+        # stop with session_status); `refuse_sessions`: an error code for every setStatus (the app is no agent)
+        self.sessions: dict[tuple[str, str], list[str]] = {}
+        self.refuse_sessions: str | None = None
         self.ephemerals: list[dict] = []  # chat.postEphemeral calls that landed
         self.stream_lifetime = 300.0  # seconds after which Slack ends a stream
         self.stream_message_limit = STREAM_CALL_LIMIT  # Markdown a streamed message may hold (undocumented)
@@ -781,10 +785,41 @@ class FakeSlack:
             status, body = self._grow(message, text)
             if not body["ok"]:
                 return status, body
+        session = params.get("session_status")
+        if session is not None and session not in SESSION_STATUSES:
+            return 200, {"ok": False, "error": "invalid_arguments"}
         message.streaming, message.blocks, message.metadata = False, blocks, metadata or message.metadata
         if blocks:
             message.edits.append((time.monotonic(), message.text))
+        if session is not None and message.thread_ts:
+            self.sessions.setdefault((message.channel, message.thread_ts), []).append(session)
         return 200, {"ok": True, "channel": message.channel, "ts": message.ts}
+
+    def _agents_sessions_setStatus(self, params: dict) -> tuple[int, dict]:
+        """An agent session's status, for a thread: one of Slack's four, else `invalid_arguments`."""
+        if self.refuse_sessions:
+            return 200, {"ok": False, "error": self.refuse_sessions}
+        channel, thread_ts, status = params.get("channel_id"), params.get("thread_ts"), params.get("status")
+        if not channel or not thread_ts or status not in SESSION_STATUSES:
+            return 200, {"ok": False, "error": "invalid_arguments"}
+        thread_error = self._thread_error(channel, thread_ts)
+        if thread_error:
+            return 200, {"ok": False, "error": thread_error}
+        self.sessions.setdefault((channel, thread_ts), []).append(status)
+        return 200, {"ok": True}
+
+    def press_stop(self, channel: str, thread_ts: str, user: str, connection: int | None = None) -> str:
+        """A person presses the native Stop button of a thread's agent session: Slack stops the app's streaming
+        messages in that thread and sends `agent_session_stopped` naming them; the session stays as it is."""
+        with self.lock:
+            stopped = [m.ts for m in self.messages
+                       if m.channel == channel and m.thread_ts == thread_ts and self._still_streaming(m)]
+            for message in self.messages:
+                if message.ts in stopped:
+                    message.streaming = False
+        return self.send_event({"type": "agent_session_stopped", "channel": channel, "thread_ts": thread_ts,
+                                "user": user, "event_ts": self.next_ts(), "streaming_message_ts": stopped},
+                               connection=connection)
 
     def _thread_error(self, channel: str, thread_ts: str) -> str | None:
         """Why a thread cannot be written to (the conversation or the thread does not exist), or None."""
@@ -914,6 +949,7 @@ def _shut(connection: socket.socket) -> None:
 
 
 CHUNK_TYPES = ("markdown_text", "task_update", "plan_update", "blocks")
+SESSION_STATUSES = ("active", "processing", "suspended", "closed")  # what agents.sessions.setStatus takes
 TASK_STATUSES = ("pending", "in_progress", "complete", "error")
 
 

@@ -24,6 +24,8 @@ NEEDS = {
     "users.info": {"users:read"},
     "files.download": {"files:read"},  # a file's url_private_download, with the bot token
     "auth.test": set(),
+    "agents.sessions.setStatus": {"chat:write", "assistant:write"},  # an app declared as an agent has the latter
+    "agent_session_stopped": set(),
     "app_mention": {"app_mentions:read"},
     "message.im": {"im:history"},
 }
@@ -36,7 +38,8 @@ def manifest() -> dict:
 def methods_called() -> set[str]:
     """Every Web API method named in the bot's code (calls name them as strings, directly or in constants)."""
     source = "\n".join(path.read_text() for path in (ROOT / "bot").rglob("*.py"))
-    return set(re.findall(r'"((?:chat|conversations|users|files|assistant\.threads)\.[a-z][A-Za-z]+)"', source))
+    return set(re.findall(r'"((?:chat|conversations|users|files|assistant\.threads|agents\.sessions)\.[a-z][A-Za-z]+)"',
+                          source))
 
 
 def test_every_slack_call_goes_through_the_one_call_policy():
@@ -63,7 +66,8 @@ def test_the_scopes_cover_every_method_and_event_the_bot_uses():
 def test_the_app_is_set_up_for_socket_mode_mentions_and_dms():
     app = manifest()
     assert app["settings"]["socket_mode_enabled"] is True
-    assert set(app["settings"]["event_subscriptions"]["bot_events"]) == {"app_mention", "message.im"}
+    assert set(app["settings"]["event_subscriptions"]["bot_events"]) == {"app_mention", "message.im",
+                                                                         "agent_session_stopped"}
     assert app["features"]["app_home"]["messages_tab_enabled"] is True
     assert app["features"]["app_home"]["messages_tab_read_only_enabled"] is False
     assert app["settings"]["interactivity"]["is_enabled"] is True  # the feedback buttons

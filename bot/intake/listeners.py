@@ -66,7 +66,13 @@ def register_listeners(app: App, replier: Replier, seen: SeenEvents, calls: Slac
             except SlackError as error:
                 log.info("could not answer %s's approval click: %s", click.user, error.code)
 
+    def stop(event: dict) -> None:
+        channel, thread_ts = event.get("channel"), event.get("thread_ts")
+        if isinstance(channel, str) and isinstance(thread_ts, str) and channel and thread_ts:
+            replier.stop_thread(channel, thread_ts)
+
     app.event("app_mention")(take)
+    app.event("agent_session_stopped")(stop)
     app.event("message")(take)
     app.action(feedback.ACTION_ID)(vote)
     app.action(re.compile(f"^{APPROVAL_ID}_"))(approve)

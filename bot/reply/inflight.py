@@ -23,6 +23,7 @@ from bot.shared.local import LocalState
 from bot.sinks.delivery import Delivery
 
 _RECHECK = 0.25  # seconds: how often a reply waiting for a slot looks whether it was stopped
+STOP_MEMORY = 120.0  # seconds a Stop pressed in a thread is kept for the other instances
 GONE = ""  # the stop note of a reply whose messages are out of reach: there is nowhere to show a note
 
 
@@ -37,6 +38,7 @@ class Reply:
         self.first_token_at: float | None = None  # when that first text came (on the replier's clock)
         self._stream: ModelStream | None = None
         self.lease: Lease | None = None  # one of its person's answers in flight, while admitted
+        self.began_at = time.time()  # wall clock: a Stop pressed after this, on any instance, stops it
         self._lock = threading.Lock()
 
     @property
@@ -127,6 +129,32 @@ class InFlight:
         finally:
             timer.cancel()
 
+    def stop_thread(self, channel: str, thread_ts: str, note: str) -> int:
+        """A person pressed Stop in this thread: stop this instance's replies there at once, and leave word for
+        the other instances (where they share their state) of those started before now; how many stopped here."""
+        stopped_at = time.time()  # wall clock: the instances compare it with when their replies began
+        with self._changed:
+            here = [reply for reply in self._active if _thread_of(reply) == (channel, thread_ts)]
+        for reply in here:
+            reply.stop(note)
+        self._state.put(_stop_key(channel, thread_ts), repr(stopped_at), STOP_MEMORY)
+        return len(here)
+
+    def watch_stops(self, note: str, every: float = 0.25) -> None:
+        """Stop this instance's replies in a thread where a person pressed Stop on another instance (read from the
+        shared state, `every` seconds), on a thread of its own."""
+        def watch() -> None:
+            while True:
+                time.sleep(every)
+                with self._changed:
+                    running = [reply for reply in self._active if reply.stop_note is None and _thread_of(reply)[1]]
+                for reply in running:
+                    stopped_at = self._state.get(_stop_key(*_thread_of(reply)))
+                    if stopped_at is not None and float(stopped_at) >= reply.began_at:
+                        reply.stop(note)
+
+        threading.Thread(target=watch, name="stop-watch", daemon=True).start()
+
     def shutdown(self, grace: float, final_edit_timeout: float = 15.0) -> int:
         """Take no new replies, let those in flight finish for `grace` seconds, then stop the rest with a
         note. Returns how many were stopped."""
@@ -150,3 +178,11 @@ class InFlight:
         deadline = self._clock() + seconds
         while self._active and (remaining := deadline - self._clock()) > 0:
             self._changed.wait(remaining)
+
+
+def _thread_of(reply: Reply) -> tuple[str, str | None]:
+    return reply.request.channel, reply.request.reply_thread_ts
+
+
+def _stop_key(channel: str, thread_ts: str | None) -> str:
+    return f"stop:{channel}:{thread_ts}"

@@ -26,8 +26,10 @@ from bot.model.bedrock import BedrockModel, Finished, TextDelta, Usage
 from bot.model.errors import ModelError
 from bot.reply.approval import Approvals
 from bot.reply.inflight import GONE, InFlight, Reply
+from bot.reply.session import Sessions
 from bot.request import Request
 from bot.shared.base import SharedState
+from bot.shared.local import LocalState
 from bot.sinks.base import Place
 from bot.sinks.delivery import Deliveries, Delivery
 from bot.slack import methods, tags
@@ -75,11 +77,14 @@ class Replier:
         toolbox: Toolbox = Toolbox(),
         tool_settings: ToolSettings = ToolSettings(),
         approvals: Approvals | None = None,
+        sessions: Sessions | None = None,
     ) -> None:
         """`state`: where each person's answers in flight are counted (default: in this process). `toolbox`: the
         tools the model may use while it answers (see `bot.tools`)."""
         self._toolbox = toolbox
         self._approvals = approvals
+        self._sessions = sessions
+        self._shared = state is not None and not isinstance(state, LocalState)
         self._tool_settings = tool_settings
         self._calls = calls
         self._deliveries = deliveries
@@ -91,6 +96,19 @@ class Replier:
         self._in_flight = InFlight(max_per_person=settings.max_replies_per_user,
                                    deadline=settings.reply_deadline_seconds,
                                    slots=settings.max_concurrent_replies, clock=clock, state=state)
+        if sessions is not None and sessions.enabled and self._shared:
+            self._in_flight.watch_stops(notes.STOPPED)  # a Stop another instance heard, for a reply of this one
+
+    def stop_thread(self, channel: str, thread_ts: str) -> None:
+        """A person pressed Slack's Stop button in this thread: stop the replies there, on whichever instance."""
+        stopped = self._in_flight.stop_thread(channel, thread_ts, notes.STOPPED)
+        if stopped:
+            log.info("stopped %d reply(ies) in %s at a person's request", stopped, channel)
+        elif self._shared:
+            log.info("a Stop in %s: no reply of this instance there; the other instances are told", channel)
+        else:
+            log.info("a Stop in %s: no reply of this instance there, and without REDIS_URL it cannot stop another "
+                     "instance's", channel)
 
     def answer(self, request: Request, bot: Identity) -> None:
         if request.redelivered and self._answered_before(request):
@@ -128,6 +146,7 @@ class Replier:
         rounds = Rounds(self._model, self._toolbox.for_request(request), rounds=self._tool_settings.rounds,
                         timeout=self._tool_settings.timeout_seconds, clock=self._clock, approve=self._approver(place),
                         max_tokens=self._tool_settings.max_tokens)
+        session = self._sessions.open(place) if self._sessions is not None else None  # Slack's Stop button
         with self._in_flight.deadline(reply), self._in_flight.slot(reply) as slot:
             try:
                 if not slot:  # stopped (deadline, shutdown) while it waited for a slot
@@ -145,7 +164,12 @@ class Replier:
                 outcome, note = ("failed", None) if delivery.nowhere else self._failure(reply, error)
         note = notes.lines(note, notes.tool_failures(rounds.failures))
         note = conversation.closing_note(note, got_text=reply.got_text)
-        if not delivery.finish(note, timeout=self._final_edit_timeout()):
+        try:
+            finished = delivery.finish(note, timeout=self._final_edit_timeout())
+        finally:
+            if session is not None:
+                session.end()  # never left `processing`, however the reply ended
+        if not finished:
             log.error("the reply to %s did not finish its Slack calls in time", request.event_id)
             outcome = "failed"
         if delivery.nowhere:  # Slack would not take even the sign of life (the log said why): the model stopped

@@ -49,7 +49,7 @@ YIELD_LOOKS_EVERY = 0.05  # seconds: how often a finished answer that yields loo
 @dataclass(frozen=True)
 class DeliverySettings:
     """How replies show in Slack (SLACK_REPLY_SURFACE, SLACK_UPDATE_INTERVAL_SECONDS, SLACK_POST_HOLD_SECONDS,
-    SLACK_STATUS, SLACK_STATUS_TEXT, SLACK_LOADING_MESSAGES, SLACK_FEEDBACK_BUTTONS)."""
+    SLACK_STATUS, SLACK_STATUS_TEXT, SLACK_LOADING_MESSAGES, SLACK_FEEDBACK_BUTTONS, SLACK_AGENT_SESSIONS)."""
 
     reply_surface: str = "auto"  # auto: native streams where possible | stream | edit (see `surfaces.PREFERENCES`)
     update_interval_seconds: float = 0.3  # least time between two updates (edits or appends) of one message
@@ -58,6 +58,7 @@ class DeliverySettings:
     status_text: str = notes.STATUS
     loading_messages: tuple[str, ...] = notes.LOADING_MESSAGES
     feedback_buttons: bool = True
+    agent_sessions: bool = True  # Slack's Stop button while the bot works (agent sessions), where the app may
 
 
 @dataclass

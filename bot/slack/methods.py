@@ -26,6 +26,7 @@ AUTH = "auth.test"
 CONNECT = "apps.connections.open"
 DOWNLOAD = "files.download"  # a file's bytes from Slack's file host, paced and retried as a call
 SEARCH = "assistant.search.context"  # Real-time Search, as the person who asked
+SESSION = "agents.sessions.setStatus"  # an agent session's status: Slack's Stop button while `processing`
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ METHODS: dict[str, Method] = {method.name: method for method in (
     Method(CONNECT, "Tier 1"),
     Method(DOWNLOAD, "files"),
     Method(SEARCH, "special"),  # no published tier: Slack's Retry-After alone paces it
+    Method(SESSION, "special"),  # likewise
 )}
 
 # The budgets the bot assumes, by method (what `SLACK_RATE_LIMITS` may change).
