@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -112,6 +113,7 @@ def toolbox_for(settings: ToolSettings, calls: SlackCalls, knowledge_client=None
 
         servers = McpServers(settings.mcp_servers)
         servers.start()
+        atexit.register(servers.close)  # stdio servers are told to end with the bot
         connected = servers.tools
     return Toolbox(knowledge_bases(settings, knowledge_client), slack_search=search,
                    may_search=MaySearch(calls) if settings.slack_search == "auto" else lambda: True,

@@ -104,7 +104,12 @@ def approval_outcome(asker: str, tool: str, outcome: str, wait_seconds: float) -
         "approved": f":white_check_mark: <@{asker}> approved *{tool}*.",
         "denied": f":no_entry_sign: <@{asker}> denied *{tool}*: it was not run.",
         "stopped": f"_*{tool}* was not run: the answer stopped._",
-    }.get(outcome, f"_*{tool}* was not run: no answer within {round(wait_seconds / 60) or 1} minute(s)._")
+    }.get(outcome, f"_*{tool}* was not run: no answer in time ({_duration(wait_seconds)})._")
+
+
+def _duration(seconds: float) -> str:
+    count, unit = (round(seconds), "second") if seconds < 90 else (round(seconds / 60), "minute")
+    return f"{count} {unit}{'' if count == 1 else 's'}"
 
 
 def approval_not_yours(asker: str) -> str:

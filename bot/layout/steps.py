@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.layout.links import misleading
+
 STATUSES = ("pending", "in_progress", "complete", "error")
 MAX_TITLE = 120
 MAX_SOURCES = 10
@@ -33,7 +35,7 @@ class Steps:
         self._versions: dict[str, int] = {}
         self._sent: dict[str, int] = {}
         self._counter = 0
-        self.as_cards = False  # a surface that shows task cards carried (some of) the answer
+        self.as_cards = False  # Slack took task cards for this reply (a native stream showed them)
 
     def __bool__(self) -> bool:
         return bool(self._cards)
@@ -43,7 +45,7 @@ class Steps:
         """The newest state of step `step_id` (`sources`: (name, url or None); only links are carried)."""
         if status not in STATUSES:
             raise ValueError(f"unknown step status {status!r}")
-        links = tuple((plain(name, MAX_TITLE) or url, url) for name, url in sources
+        links = tuple((_named(name, url), url) for name, url in sources
                       if url and re.match(r"https?://[^\s<>|]+$", url))[:MAX_SOURCES]
         self._cards[step_id] = _Card(plain(title, MAX_TITLE) or "Working", status, plain(details, MAX_TITLE), links)
         self._counter += 1
@@ -80,6 +82,13 @@ class Steps:
             return None
         return "Steps: " + " · ".join(f"{card.title} {_MARKS.get(card.status, '…')}".rstrip()
                                       for card in self._cards.values())
+
+
+def _named(name: str, url: str) -> str:
+    """A source's name as its card shows it: plain, and never a name that passes for another address than the
+    link's (then the link's own address is its name)."""
+    name = plain(name, MAX_TITLE)
+    return url[:MAX_TITLE] if not name or misleading(name, url) else name
 
 
 def plain(text: str, most: int) -> str:

@@ -23,13 +23,14 @@ from bot.sinks.base import Place
 from bot.slack import methods
 from bot.slack.calls import SlackCalls
 from bot.slack.kinds import SlackError
-from bot.tools.base import APPROVED, DENIED, EXPIRED, STOPPED
+from bot.tools.base import APPROVED, DENIED, EXPIRED, STOPPED, UNREVIEWABLE
 
 log = logging.getLogger(__name__)
 
 ACTION_ID = "tool_approval"
 _DECISIONS = {"approve": APPROVED, "deny": DENIED}
 _LOOK_EVERY = 0.25  # seconds between two looks for the answer
+MAX_SHOWN = 2_500  # characters of input a question shows (a section holds 3,000): longer is not offered
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,11 @@ class Approvals:
             stopped: Callable[[], bool] = lambda: False) -> str:
         """APPROVED, DENIED, EXPIRED (no answer in time, or the question could not be posted) or STOPPED."""
         approval = uuid.uuid4().hex
-        question = notes.approval_question(place.user, tool, _shown(arguments))
+        shown = _shown(arguments)
+        if shown is None:  # what would run cannot be shown whole: it is not offered for approval
+            log.info("approval of %s in %s: its input is too long to show", tool, place.channel)
+            return UNREVIEWABLE
+        question = notes.approval_question(place.user, tool, shown)
         try:
             posted = self._calls.call(methods.POST, channel=place.channel, thread_ts=place.thread_ts, text=question,
                                       blocks=_blocks(question, approval, place.user), unfurl_links=False,
@@ -63,7 +68,8 @@ class Approvals:
         except SlackError as error:
             log.warning("could not ask for approval of %s in %s: %s", tool, place.channel, error.code)
             return EXPIRED
-        deadline = self._clock() + self.wait_seconds
+        asked_at = self._clock()
+        deadline = asked_at + self.wait_seconds
         if until is not None:
             deadline = min(deadline, until)
         outcome = EXPIRED
@@ -79,7 +85,7 @@ class Approvals:
         log.info("approval of %s in %s: %s", tool, place.channel, outcome)
         try:
             self._calls.call(methods.UPDATE, channel=place.channel, ts=posted["ts"], blocks=[],
-                             text=notes.approval_outcome(place.user, tool, outcome, self.wait_seconds))
+                             text=notes.approval_outcome(place.user, tool, outcome, deadline - asked_at))
         except SlackError as error:
             log.info("could not close the approval question in %s: %s", place.channel, error.code)
         return outcome
@@ -113,10 +119,12 @@ def _key(approval: str) -> str:
     return f"approval:{approval}"
 
 
-def _shown(arguments: Mapping) -> str:
-    """The model's arguments as inert text: no fence to break out of, nothing Slack reads as a token."""
-    text = json.dumps(arguments, ensure_ascii=False, indent=None)[:500]
-    return text.replace("```", "ʼʼʼ").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def _shown(arguments: Mapping) -> str | None:
+    """The model's arguments, whole, as inert text (no fence to break out of, nothing Slack reads as a token);
+    None if they are too long to show whole: a person must see everything that would run."""
+    text = json.dumps(arguments, ensure_ascii=False, indent=1)
+    text = text.replace("```", "ʼʼʼ").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text if len(text) <= MAX_SHOWN else None
 
 
 def _blocks(question: str, approval: str, asker: str) -> list[dict]:

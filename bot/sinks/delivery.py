@@ -366,7 +366,6 @@ class Delivery:
         """Run `surface`'s sink from message `first` of the layout (with the lock held)."""
         self._router.seen(self)
         self._hold_for_sign({})  # the sink holds what it needs from now on
-        self.layout.steps.as_cards = self.layout.steps.as_cards or surface.shows_steps
         sink = surface.make(Opening(
             self.layout, self._place, self._cadence, feedback=self._feedback, first=first,
             placeholder=self._placeholder if first == 0 else None, hold=self._hold,

@@ -192,6 +192,8 @@ class StreamSink:
         index, message = call.index, self._messages[call.index]
         if error is None:
             self._layout.steps.sent(call.extra.get("steps", {}))
+            if call.method == START:  # a stream shows the reply's steps as cards: no line under the answer for them
+                self._layout.steps.as_cards = True
             if call.method == START:
                 message.ts = response["ts"]  # type: ignore[index]
             if call.method in (START, APPEND) or call.extra["tail"]:

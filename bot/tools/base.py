@@ -50,6 +50,7 @@ class ToolFailed(Exception):
 
 
 APPROVED, DENIED, EXPIRED, STOPPED = "approved", "denied", "expired", "stopped"  # what asking for approval gave
+UNREVIEWABLE = "unreviewable"  # ... or that its input is too long to show whole, so it was not asked
 
 # Asks the person who asked whether a tool may run: (what it is, its input, whether the reply was stopped, the
 # reply's deadline) → APPROVED, DENIED, EXPIRED or STOPPED.

@@ -90,14 +90,23 @@ class McpServers:
             future.cancel()
             raise ToolFailed("it took too long")
         except Exception as error:
+            from mcp.shared.exceptions import MCPError
+
             log.warning("MCP server %s: %s failed (%s)", server, tool, _describe(error))
-            self._broken(session)
+            if isinstance(error, MCPError):  # the server answered with an error: the session is fine
+                raise ToolFailed(f"the {server} server refused the call ({' '.join(str(error).split())[:120]})",
+                                 _describe(error)) from error
+            self._broken(session)  # the session itself failed: it is opened again for a later question
             raise ToolFailed(f"the {server} server failed", _describe(error)) from error
 
-    def close(self) -> None:
+    def close(self, seconds: float = 5.0) -> None:
+        """Close every session (a stdio server is told to end), within `seconds`, then the loop."""
         for session in self._sessions.values():
             if session.closing is not None:
                 self._loop.call_soon_threadsafe(session.closing.set)
+        deadline = time.monotonic() + seconds
+        while any(session.client is not None for session in self._sessions.values()) and time.monotonic() < deadline:
+            time.sleep(0.02)
         self._loop.call_soon_threadsafe(self._loop.stop)
 
     # -- sessions, on the loop -----------------------------------------------------------------------
@@ -174,7 +183,7 @@ class McpTool:
         self.tool = tool.name
         self.name = _TOOL_NAME.sub("_", f"{server.name}__{tool.name}")[:64]
         self._description = (tool.description or tool.name)[:MAX_DESCRIPTION]
-        self._schema = tool.input_schema or {"type": "object"}
+        self._schema = _object_schema(tool.input_schema)
         self.needs_approval = server.needs_approval(tool.name)
         self.label = f"{_TOOL_NAME.sub('_', tool.name)} on {server.name}"  # shown in Slack: nothing but a name
 
@@ -220,6 +229,19 @@ def _transport(server: McpServer):
     from mcp.client.stdio import StdioServerParameters
 
     return StdioServerParameters(command=server.command, args=list(server.args), env=dict(server.env) or None), None
+
+
+def _object_schema(schema: Any) -> dict:
+    """A server's input schema as Bedrock takes it: a JSON object schema at the top (what is not one, or a
+    top-level anyOf, oneOf or allOf, which one server's tool must not make every request fail with, is left
+    out: the model still sees the properties)."""
+    if not isinstance(schema, dict):
+        return {"type": "object"}
+    kept = {key: value for key, value in schema.items() if key not in ("anyOf", "oneOf", "allOf", "not", "$schema")}
+    kept["type"] = "object"
+    if not isinstance(kept.get("properties", {}), dict):
+        kept.pop("properties")
+    return kept
 
 
 def _describe(error: BaseException) -> str:

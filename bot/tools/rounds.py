@@ -30,11 +30,13 @@ from typing import Callable, Iterator, Sequence
 from bot.model.bedrock import (BedrockModel, Finished, ModelStream, StreamClosed, TextDelta, ToolUse, Usage,
                                without_files)
 from bot.model.errors import ModelError
-from bot.tools.base import APPROVED, DENIED, STOPPED, Approver, Source, Tool, ToolFailed, ToolOutput
+from bot.tools.base import (APPROVED, DENIED, STOPPED, UNREVIEWABLE, Approver, Source, Tool, ToolFailed,
+                             ToolOutput)
 
 PENDING, IN_PROGRESS, COMPLETE, ERROR = "pending", "in_progress", "complete", "error"
 TOOL_ROUNDS = "tool_rounds"  # the stop reason of an answer that kept asking for tools past the limit
 MAX_RESULT = 12_000  # characters of one tool result given to the model
+MAX_AT_ONCE = 8  # tool calls one round runs; beyond them the model is told to ask for fewer
 _LOOK_EVERY = 0.1  # seconds: how often running tools look whether the reply was stopped
 _CITATION = re.compile(r"\[(\d{1,3})\]")
 
@@ -105,6 +107,9 @@ class Rounds:
             try:
                 for event in stream:
                     if isinstance(event, TextDelta):
+                        if not written and self.text and not self.text[-1].isspace():  # a new round: a new paragraph
+                            written.append("\n\n")
+                            yield TextDelta("\n\n")
                         written.append(event.text)
                         yield event
                     elif isinstance(event, ToolUse):
@@ -122,6 +127,8 @@ class Rounds:
             if finished is None or finished.stop_reason != "tool_use" or not asked:
                 break
             if told_no_more:  # told there were no more, it asked again
+                for use in asked:
+                    yield self._refused(use, "it was not run: the answer had taken too many steps")
                 finished = Finished(TOOL_ROUNDS)
                 break
             said = "".join(written)
@@ -132,6 +139,8 @@ class Rounds:
                 told_no_more = True
                 results = [_result(use.id, ERROR, f"No more tool calls in this answer ({limit}): answer now with "
                                    "what you have, and say what you could not look up.") for use in asked]
+                for use in asked:
+                    yield self._refused(use, "it was not run: the answer had taken too many steps")
             else:
                 results = yield from self._run(asked, stopped, until)
             messages.append({"role": "user", "content": [{"toolResult": result} for result in results]})
@@ -154,10 +163,12 @@ class Rounds:
         runs: dict[Future, ToolUse] = {}
         results: dict[str, dict] = {}
         go = []
-        for use in asked:  # first what may not run, and what needs the person's approval
+        for count, use in enumerate(asked):  # first what may not run, and what needs the person's approval
             tool = self._tools.get(use.name)
             reason = None
-            if tool is None or use.input is None:
+            if count >= MAX_AT_ONCE:
+                reason = f"too many tool calls at once ({MAX_AT_ONCE} at most): ask for fewer"
+            elif tool is None or use.input is None:
                 reason = f"there is no tool named {use.name}" if tool is None else "its input was not a JSON object"
             elif getattr(tool, "needs_approval", False):
                 yield Step(use.id, self._title(use), PENDING, doing="is waiting for your approval…",
@@ -188,8 +199,11 @@ class Rounds:
                     yield self._finished(runs[future], future, results)
             for future in pending:  # out of time: the model hears so, and goes on without it
                 use = runs[future]
-                results[use.id] = self._failed(use, "it took too long")
-                yield Step(use.id, self._title(use), ERROR, reason="it took too long")
+                reason = "it took too long"
+                if getattr(self._tools.get(use.name), "needs_approval", False):  # it may have acted all the same
+                    reason = "it took too long, and may have run: check before asking for it again"
+                results[use.id] = self._failed(use, reason)
+                yield Step(use.id, self._title(use), ERROR, reason=reason)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
         return [results[use.id] for use in asked]
@@ -219,7 +233,8 @@ class Rounds:
             raise StreamClosed()
         if outcome == APPROVED:
             return None
-        return "the person who asked did not approve it" if outcome == DENIED else "no one approved it in time"
+        return {DENIED: "the person who asked did not approve it",
+                UNREVIEWABLE: "its input was too long to show for approval"}.get(outcome, "no one approved it in time")
 
     def _finished(self, use: ToolUse, future: Future, results: dict[str, dict]) -> Step:
         try:
@@ -240,6 +255,11 @@ class Rounds:
             lines.append(f"[{number}] {passage.source.title}\n{passage.text}")
         results[use.id] = _result(use.id, COMPLETE, "\n\n".join(lines)[:MAX_RESULT] or "(no output)")
         return Step(use.id, self._title(use), COMPLETE, sources=tuple(sources))
+
+    def _refused(self, use: ToolUse, reason: str) -> Step:
+        """A call that is not run: its card ends, and the note says so."""
+        self.failures.append((self._title(use), reason))
+        return Step(use.id, self._title(use), ERROR, reason=reason)
 
     def _failed(self, use: ToolUse, reason: str) -> dict:
         self.failures.append((self._title(use), reason))

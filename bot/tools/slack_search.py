@@ -1,5 +1,7 @@
 """Slack search as a tool: `assistant.search.context` (Real-time Search) with the action token the question's event
 carried, so that the results are what the person who asked may see, and each result's permalink is its source.
+Where the answer is read by others (any conversation but a DM with the bot) only public channels are searched:
+the answer must not carry what the asker may see into a thread others read.
 
 Made for one request (the token is short-lived and the asker's). Calls go through the bot's one Slack call
 policy (`SlackCalls`: paced, retried on 429), bounded by the tool's time. Off unless the app has a
@@ -33,9 +35,12 @@ _REASONS = {
 class SlackSearch:
     name = "search_slack"
 
-    def __init__(self, calls: SlackCalls, action_token: str, results: int = 10) -> None:
+    def __init__(self, calls: SlackCalls, action_token: str, results: int = 10, *, private: bool = False) -> None:
+        """`private`: the answer is read by the asker alone (a DM with the bot), so their private channels and
+        DMs may be searched too; elsewhere only public channels, since everyone in the conversation reads it."""
         self._calls = calls
         self._token = action_token
+        self._channel_types = "public_channel,private_channel,mpim,im" if private else "public_channel"
         self._results = max(1, min(results, MAX_RESULTS))
 
     @property
@@ -58,8 +63,7 @@ class SlackSearch:
         try:
             response = self._calls.call(
                 methods.SEARCH, deadline=self._calls.clock() + timeout, query=query, action_token=self._token,
-                limit=self._results, content_types="messages",
-                channel_types="public_channel,private_channel,mpim,im")
+                limit=self._results, content_types="messages", channel_types=self._channel_types)
         except SlackError as error:
             raise ToolFailed(_REASONS.get(error.code, f"Slack search failed ({error.code})"), error.code) from error
         found = (response.get("results") or {}).get("messages") or []

@@ -11,10 +11,11 @@ from bot.tools.base import Tool
 
 
 class Toolbox:
-    def __init__(self, shared: Sequence[Tool] = (), *, slack_search: Callable[[str], Tool] | None = None,
+    def __init__(self, shared: Sequence[Tool] = (), *, slack_search: Callable[..., Tool] | None = None,
                  may_search: Callable[[], bool] = lambda: True,
                  connected: Callable[[], Sequence[Tool]] = lambda: ()) -> None:
-        """`slack_search`: makes the Slack search tool from an event's action token (None: Slack search is off);
+        """`slack_search`: makes the Slack search tool from an event's action token, and whether only the asker
+        reads the answer (None: Slack search is off);
         `may_search`: whether the app may search now (asked only for a request that carries a token);
         `connected`: the tools of the MCP servers connected now."""
         self._shared = tuple(shared)
@@ -25,5 +26,5 @@ class Toolbox:
     def for_request(self, request: Request) -> list[Tool]:
         tools = [*self._shared, *self._connected()]
         if self._slack_search is not None and request.action_token and self._may_search():
-            tools.append(self._slack_search(request.action_token))
+            tools.append(self._slack_search(request.action_token, private=request.is_dm))
         return tools

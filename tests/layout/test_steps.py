@@ -58,3 +58,11 @@ def test_without_cards_the_steps_are_one_line_before_the_closing_note():
         "Steps: Searching the handbook ✓ · Searching the wiki ✗\n:warning: _note_")
     layout.steps.as_cards = True  # a stream showed them as cards
     assert layout.closing_note(0, blank=False, shown_anything=True) == ":warning: _note_"
+
+
+def test_a_source_named_like_another_address_is_named_by_its_own():
+    steps = Steps()
+    steps.update("a", "Using get_page (wiki)", "complete",
+                 sources=(("https://intranet.corp/login", "https://evil.example/x"), ("Leave policy", "https://w.example/l")))
+    [chunk], _ = steps.chunks()
+    assert [source["text"] for source in chunk["sources"]] == ["https://evil.example/x", "Leave policy"]

@@ -85,3 +85,15 @@ def test_a_reply_cut_by_its_deadline_leaves_the_session_active(slack, bedrock, b
     asked = ask(slack)
     slack.wait_until(lambda: sessions_of(slack, asked)[-1:] == ["active"], timeout=10, what="the session to end")
     assert sessions_of(slack, asked) == ["processing", "active"]
+
+
+def test_a_reply_cut_by_sigterm_leaves_the_session_active(slack, bedrock, bot_process):
+    import signal
+
+    bedrock.script(stalled(["Thinking about "]))
+    process = bot_process(SHUTDOWN_GRACE_SECONDS="0.5")
+    asked = ask(slack)
+    wait_for_words(slack)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(30) == 0
+    assert sessions_of(slack, asked) == ["processing", "active"]

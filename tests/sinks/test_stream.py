@@ -76,7 +76,6 @@ def text_of(call: Call) -> str:
 
 def setup(interval: float = 1.0, limit: int | None = None) -> tuple[Layout, StreamSink, Slack]:
     layout = Layout()
-    layout.steps.as_cards = True  # as `Delivery` marks a layout a stream carries (surfaces.STREAM.shows_steps)
     kwargs = {} if limit is None else {"limit": limit}
     return layout, StreamSink(layout, PLACE, cadence=Every(interval), feedback=BUTTONS, **kwargs), Slack()
 
@@ -480,3 +479,13 @@ def test_a_card_whose_call_failed_goes_again_with_the_next_call():
     drain(sink, slack, 3.0)
     assert slack.cards["t1"]["status"] == "error" and slack.cards["t1"]["details"] == "it took too long"
     assert slack.shown == "Let me look."
+
+
+def test_steps_of_a_reply_whose_stream_slack_refused_are_a_line_under_the_answer():
+    layout, sink, slack = setup()
+    layout.steps.update("t1", "Searching the handbook", "complete")
+    layout.feed("Parents get")
+    step(sink, slack, 0.0, error=Refused(START, "not_allowed"))  # the reply goes on by posts and edits
+    assert sink.handover == 0 and not layout.steps.as_cards
+    layout.finish()
+    assert "Steps: Searching the handbook ✓" in layout.closing_note(0, blank=False, shown_anything=False)

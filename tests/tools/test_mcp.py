@@ -78,3 +78,12 @@ def test_a_server_over_streamable_http_gets_its_credentials_as_headers(servers):
         assert http.headers and all(seen.get("authorization") == "Bearer from-the-env" for seen in http.headers)
     finally:
         http.stop()
+
+
+def test_a_schema_bedrock_would_refuse_is_made_an_object_schema():
+    from bot.tools.mcp import _object_schema
+
+    assert _object_schema({"anyOf": [{"required": ["a"]}, {"required": ["b"]}],
+                           "properties": {"a": {"type": "string"}}}) == {"type": "object",
+                                                                        "properties": {"a": {"type": "string"}}}
+    assert _object_schema(None) == {"type": "object"}

@@ -108,5 +108,5 @@ def test_no_answer_in_time_means_the_tool_does_not_run(slack, bedrock, with_tick
 
     answer = ended(slack, "no one approved it in time")
     question = next(m for m in slack.bot_messages("C1") if "was not run" in m.text)
-    assert "no answer within" in question.text and question.blocks == []
+    assert "no answer in time (1 second)" in question.text and question.blocks == []
     assert "Nothing was closed." in answer.text and not log.exists()

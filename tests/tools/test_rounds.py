@@ -74,7 +74,8 @@ def test_a_tool_result_reaches_the_model_by_its_id_and_the_answer_cites_its_sour
     assert [step.status for step in steps] == [PENDING, IN_PROGRESS, COMPLETE]
     assert steps[1].doing == "is searching the HR handbook…"
     assert steps[2].sources == (Source("Leave policy", "https://wiki.example/leave"),)
-    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Let me look.Parents get 20 weeks [1]."
+    # a new round starts a new paragraph: "Let me look.Parents get…" read as one sentence
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Let me look.\n\nParents get 20 weeks [1]."
     assert rounds.sources.cited(rounds.text) == [(1, Source("Leave policy", "https://wiki.example/leave"))]
     assert isinstance(events[-2], Finished) and events[-2].stop_reason == "end_turn"
     assert isinstance(events[-1], Usage) and events[-1].input_tokens == 22  # both rounds counted
@@ -139,6 +140,12 @@ def test_a_model_that_keeps_asking_is_told_no_more_then_stopped(model, bedrock):
     assert len(handbook.inputs) == 2  # two rounds of tools ran
     assert "No more tool calls" in bedrock.requests[3].tool_results[0]["content"][0]["text"]
     assert len(bedrock.requests) == 4 and events[-2] == Finished(TOOL_ROUNDS)
+    steps = {}
+    for event in events:
+        if isinstance(event, Step):
+            steps[event.id] = event.status
+    assert steps == {"t0": COMPLETE, "t1": COMPLETE, "t2": ERROR, "t3": ERROR}  # no card left pending
+    assert [why for _, why in rounds.failures] == ["it was not run: the answer had taken too many steps"] * 2
 
 
 def test_a_stopped_reply_leaves_its_running_tools(model, bedrock):
@@ -168,3 +175,12 @@ def test_past_its_token_budget_an_answer_runs_no_more_tools(model, bedrock):
     assert len(handbook.inputs) == 1  # the second round would pass the budget
     assert "used 40 of its 25 tokens" in bedrock.requests[2].tool_results[0]["content"][0]["text"]
     assert events[-2] == Finished("end_turn")
+
+
+def test_a_round_runs_at_most_eight_tools_and_tells_the_model_to_ask_for_fewer(model, bedrock):
+    bedrock.script(asks(*[(f"t{n}", "search_handbook", {"query": str(n)}) for n in range(9)]), Reply.text("Done."))
+    handbook = Handbook()
+    list(Rounds(model, [handbook]).run(QUESTION))
+    results = bedrock.requests[1].tool_results
+    assert len(handbook.inputs) == 8 and len(results) == 9  # every call answered, as Bedrock requires
+    assert results[8]["status"] == "error" and "too many tool calls at once" in results[8]["content"][0]["text"]

@@ -38,6 +38,14 @@ def test_a_search_as_the_asker_gives_messages_with_their_permalinks(searchable):
         "https://standin.slack.com/archives/C9/p")
     [search] = searchable.searches
     assert search["action_token"] == "tok-1" and search["limit"] == "5"
+    assert search["channel_types"] == "public_channel"  # the answer is read in a channel: public results only
+
+
+def test_in_a_dm_with_the_bot_the_askers_private_conversations_are_searched_too(searchable):
+    searchable.action_tokens["tok-1"] = "1.0"
+    SlackSearch(calls_for(searchable), "tok-1", private=True).run({"query": "ship"}, 5)
+    [search] = searchable.searches
+    assert search["channel_types"] == "public_channel,private_channel,mpim,im"
 
 
 @pytest.mark.parametrize("scopes, token, reason", [
