@@ -21,6 +21,7 @@ from bot.logs import explain_slack_failures
 from bot.intake.requests import SeenEvents
 from bot.model.bedrock import BedrockModel
 from bot.reply.approval import Approvals
+from bot.reply.follow_ups import FollowUps
 from bot.reply.replier import Replier
 from bot.reply.session import Sessions
 from bot.settings import Settings
@@ -80,6 +81,7 @@ def create_bot(settings: Settings, *, bedrock_client=None, knowledge_client=None
                        max_seconds=settings.slack.retry_max_seconds)
     model = BedrockModel.from_settings(settings.model, bedrock_client, streams_at_once=replies.max_concurrent_replies)
     approvals = Approvals(calls, state, wait_seconds=settings.tools.approval_seconds)
+    follow_ups = FollowUps(state, replies.follow_ups)
     context = settings.context
     replier = Replier(
         calls=calls,
@@ -97,8 +99,9 @@ def create_bot(settings: Settings, *, bedrock_client=None, knowledge_client=None
         tool_settings=settings.tools,
         approvals=approvals,
         sessions=Sessions(calls, enabled=settings.delivery.agent_sessions),
+        follow_ups=follow_ups,
     )
-    register_listeners(app, replier, SeenEvents(state), calls, approvals)
+    register_listeners(app, replier, SeenEvents(state), calls, approvals, follow_ups)
     return Bot(app, replier, pacer, state)
 
 

@@ -166,6 +166,8 @@ class Settings:
                 max_replies_per_user=read.number("MAX_REPLIES_PER_USER", int, replies.max_replies_per_user, 1, 1_000),
                 allowed_channel_ids=read.ids("ALLOWED_CHANNEL_IDS", "C"),
                 allowed_user_ids=read.ids("ALLOWED_USER_IDS", "U"),
+                follow_ups=read.choice("FOLLOW_UPS", replies.follow_ups, ("asker", "anyone", "off"), upper=False,
+                                       why="asker (the person the bot answered in the thread), anyone or off"),
             ),
             redis=RedisSettings(
                 url=read.redis_url("REDIS_URL"),

@@ -34,3 +34,16 @@ def direct_message(slack: FakeSlack, text: str, *, channel: str = "D1", user: st
     if files:
         event.update(subtype="file_share", files=[dict(file) for file in files], upload=False, display_as_bot=False)
     return event, message
+
+
+def thread_message(slack: FakeSlack, text: str, *, thread_ts: str, channel: str = "C1", user: str = "U1",
+                   bot_id: str | None = None, subtype: str | None = None) -> tuple[dict, Message]:
+    """A message in a channel thread, as `message.channels` delivers it (with `bot_id`: another app's)."""
+    message = slack.add_message(channel, text, user=user, thread_ts=thread_ts)
+    event = {"type": "message", "channel_type": "channel", "user": user, "text": text, "ts": message.ts,
+             "channel": channel, "event_ts": message.ts, "team": slack.team_id, "thread_ts": thread_ts}
+    if bot_id:
+        event["bot_id"] = bot_id
+    if subtype:
+        event["subtype"] = subtype
+    return event, message

@@ -28,6 +28,9 @@ NEEDS = {
     "agent_session_stopped": set(),
     "app_mention": {"app_mentions:read"},
     "message.im": {"im:history"},
+    "message.channels": {"channels:history"},
+    "message.groups": {"groups:history"},
+    "message.mpim": {"mpim:history"},
 }
 
 
@@ -66,8 +69,8 @@ def test_the_scopes_cover_every_method_and_event_the_bot_uses():
 def test_the_app_is_set_up_for_socket_mode_mentions_and_dms():
     app = manifest()
     assert app["settings"]["socket_mode_enabled"] is True
-    assert set(app["settings"]["event_subscriptions"]["bot_events"]) == {"app_mention", "message.im",
-                                                                         "agent_session_stopped"}
+    assert set(app["settings"]["event_subscriptions"]["bot_events"]) == {
+        "app_mention", "message.im", "agent_session_stopped", "message.channels", "message.groups", "message.mpim"}
     assert app["features"]["app_home"]["messages_tab_enabled"] is True
     assert app["features"]["app_home"]["messages_tab_read_only_enabled"] is False
     assert app["settings"]["interactivity"]["is_enabled"] is True  # the feedback buttons

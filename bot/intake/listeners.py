@@ -10,8 +10,9 @@ from slack_bolt import Ack, App, BoltContext, BoltRequest
 
 from bot import notes
 from bot.conversation.build import Identity
-from bot.intake.requests import SeenEvents, feedback_click, request_from_event
+from bot.intake.requests import SeenEvents, feedback_click, follow_up_from_event, request_from_event
 from bot.reply.approval import ACTION_ID as APPROVAL_ID, Approvals, read_click
+from bot.reply.follow_ups import FollowUps
 from bot.reply.replier import Replier
 from bot import feedback, metrics
 from bot.slack.calls import SlackCalls
@@ -22,11 +23,15 @@ log = logging.getLogger(__name__)
 
 
 def register_listeners(app: App, replier: Replier, seen: SeenEvents, calls: SlackCalls,
-                       approvals: Approvals | None = None) -> None:
+                       approvals: Approvals | None = None, follow_ups: FollowUps | None = None) -> None:
     def take(body: dict, event: dict, context: BoltContext, request: BoltRequest) -> None:
         try:
             bot = Identity(user_id=context.bot_user_id or "", bot_id=context.bot_id)
             question = request_from_event(event, body.get("event_id"), bot, attempt=_retry_number(request))
+            if question is None and follow_ups is not None:  # a message in a thread the bot answered?
+                question = follow_up_from_event(event, body.get("event_id"), bot, attempt=_retry_number(request))
+                if question is not None and not follow_ups.answers(question):
+                    question = None
         except Exception:  # an event of a shape we do not know: skip it, never crash the listener
             log.exception("skipping an event that could not be read (type %r)", type(event).__name__)
             return

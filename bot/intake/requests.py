@@ -1,7 +1,8 @@
 """A Slack event becomes a request for an answer, or nothing.
 
-Pure rules: a person's `app_mention` in a channel, or a person's new message in a DM with the bot. Not
-the bot's own messages, not other bots', not edits, deletions or other subtypes. `SeenEvents` makes a
+Pure rules: a person's `app_mention` in a channel, a person's new message in a DM with the bot, or (a
+follow-up) a person's new message in a channel thread that mentions no one. Not the bot's own messages, not
+other bots', not edits, deletions or other subtypes. `SeenEvents` makes a
 redelivered event (same `event_id`, or the same message) get one answer, across instances where they share
 their state; a redelivery not recognised so (another process that kept its own state may have answered) is
 checked against the thread by the replier.
@@ -60,6 +61,22 @@ def request_from_event(event: Mapping, event_id: str | None, bot: Identity, *, a
         redelivered=attempt > 0,
         action_token=event.get("action_token") if isinstance(event.get("action_token"), str) else None,
     )
+
+
+_CHANNEL_TYPES = ("channel", "group", "mpim")  # conversations where a follow-up may come without a mention
+_MENTIONS = ("<@", "<!")  # a mention of someone (or a group, or everyone): not a follow-up to the bot
+
+
+def follow_up_from_event(event: Mapping, event_id: str | None, bot: Identity, *, attempt: int = 0) -> Request | None:
+    """A person's new message in a channel thread that mentions no one: a follow-up, if the thread is one the bot
+    answered (the replier's `FollowUps` decides that). A message that mentions the bot is its `app_mention`."""
+    if event.get("type") != "message" or event.get("channel_type") not in _CHANNEL_TYPES:
+        return None
+    thread_ts, text = event.get("thread_ts"), event.get("text") or ""
+    if not thread_ts or thread_ts == event.get("ts") or not isinstance(text, str) or any(m in text for m in _MENTIONS):
+        return None
+    question = request_from_event({**event, "type": "app_mention"}, event_id, bot, attempt=attempt)
+    return question
 
 
 class SeenEvents:

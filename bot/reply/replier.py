@@ -26,6 +26,7 @@ from bot.model.bedrock import BedrockModel, Finished, TextDelta, Usage
 from bot.model.errors import ModelError
 from bot.reply.approval import Approvals
 from bot.reply.inflight import GONE, InFlight, Reply
+from bot.reply.follow_ups import FollowUps
 from bot.reply.session import Sessions
 from bot.request import Request
 from bot.shared.base import SharedState
@@ -47,7 +48,7 @@ log = logging.getLogger(__name__)
 class ReplySettings:
     """Who gets answers, how many at once, and for how long (MAX_CONCURRENT_REPLIES, MAX_WAITING_REPLIES,
     REPLY_DEADLINE_SECONDS, SHUTDOWN_GRACE_SECONDS, MAX_REPLIES_PER_USER, ALLOWED_CHANNEL_IDS,
-    ALLOWED_USER_IDS)."""
+    ALLOWED_USER_IDS, FOLLOW_UPS)."""
 
     max_concurrent_replies: int = 32  # asking the model at once
     max_waiting_replies: int = 200  # questions beyond those, showing their sign of life while they wait
@@ -56,6 +57,7 @@ class ReplySettings:
     max_replies_per_user: int = 3
     allowed_channel_ids: frozenset[str] = frozenset()  # empty: every channel the bot is in
     allowed_user_ids: frozenset[str] = frozenset()  # empty: everyone
+    follow_ups: str = "asker"  # who may go on in a thread the bot answered without a mention: asker | anyone | off
 
 
 class Stopped(Exception):
@@ -78,12 +80,14 @@ class Replier:
         tool_settings: ToolSettings = ToolSettings(),
         approvals: Approvals | None = None,
         sessions: Sessions | None = None,
+        follow_ups: FollowUps | None = None,
     ) -> None:
         """`state`: where each person's answers in flight are counted (default: in this process). `toolbox`: the
         tools the model may use while it answers (see `bot.tools`)."""
         self._toolbox = toolbox
         self._approvals = approvals
         self._sessions = sessions
+        self._follow_ups = follow_ups
         self._shared = state is not None and not isinstance(state, LocalState)
         self._tool_settings = tool_settings
         self._calls = calls
@@ -120,6 +124,8 @@ class Replier:
             metrics.REPLIES.labels(outcome="refused").inc()
             self._say(request, refusal)
             return
+        if self._follow_ups is not None:
+            self._follow_ups.remember(request)  # the asker may go on in this thread without a mention
         try:
             self._answer(reply, bot)
         finally:
@@ -141,12 +147,18 @@ class Replier:
         delivery = reply.delivery = self._deliveries.open(
             place, feedback=feedback.block(request.event_id, self._model.model_id) if self._feedback_buttons else None,
             on_gone=lambda: reply.stop(GONE))
-        threading.Thread(target=delivery.begin, name="reply-sign-of-life", daemon=True).start()
+        session = self._sessions.open(place) if self._sessions is not None else None  # Slack's Stop button
+
+        def signs() -> None:  # that the bot is working, then the Stop button
+            delivery.begin()
+            if session is not None:
+                session.begin()
+
+        threading.Thread(target=signs, name="reply-sign-of-life", daemon=True).start()
         outcome, note, usage, conversation = "failed", notes.FAILED, None, Conversation([])
         rounds = Rounds(self._model, self._toolbox.for_request(request), rounds=self._tool_settings.rounds,
                         timeout=self._tool_settings.timeout_seconds, clock=self._clock, approve=self._approver(place),
                         max_tokens=self._tool_settings.max_tokens)
-        session = self._sessions.open(place) if self._sessions is not None else None  # Slack's Stop button
         with self._in_flight.deadline(reply), self._in_flight.slot(reply) as slot:
             try:
                 if not slot:  # stopped (deadline, shutdown) while it waited for a slot

@@ -2,8 +2,9 @@
 
 While a reply is being written its thread's session is `processing` (`agents.sessions.setStatus`), and Slack
 shows a Stop button; once the reply ends, however it ends (answered, failed, stopped, cut by a shutdown), the
-session is `active` again: it never stays `processing`. The calls go on a thread of their own, so the model is
-never kept waiting for them, and the end waits for the start so that they reach Slack in order.
+session is `active` again: it never stays `processing`. The start goes after the reply's sign of life, on its
+thread (the model is never kept waiting for it, nor the sign of life: under a burst of questions it would
+take their place in Slack's queues), and the end waits for the start so that they reach Slack in order.
 
 Sessions are for apps declared as agents (the `assistant:write` scope) and threads only. The first refusal
 that says the app may not use them (a missing scope, an unknown method, a feature not enabled) turns them off
@@ -33,13 +34,11 @@ class Sessions:
         self._lock = threading.Lock()
 
     def open(self, place: Place) -> "AgentSession | None":
-        """The session of the thread a reply goes to, set to `processing` now (on a thread of its own); None
-        where there is none (no thread, or sessions are off)."""
+        """The session of the thread a reply goes to, not yet started (`AgentSession.begin`); None where there is
+        none (no thread, or sessions are off)."""
         if not self.enabled or not place.thread_ts:
             return None
-        session = AgentSession(self, place)
-        session.start()
-        return session
+        return AgentSession(self, place)
 
     def set(self, place: Place, status: str) -> bool:
         """Set the thread's session status; False if Slack would not."""
@@ -61,30 +60,35 @@ class Sessions:
 
 
 class AgentSession:
+    """`begin` (after the reply's sign of life: the Stop button is worth less than showing that the bot is
+    working), then `end`, from another thread, whenever the reply ends: `active` again if `processing` went;
+    nothing if the reply ended before `begin` made its call."""
+
     def __init__(self, sessions: Sessions, place: Place) -> None:
         self._sessions = sessions
         self.place = place
-        self._started = threading.Event()
+        self._state = "new"  # new → calling → done, or new → skipped (the reply ended first)
         self._processing = False
-        self._ended = False
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
 
-    def start(self) -> None:
-        threading.Thread(target=self._begin, name="reply-session", daemon=True).start()
-
-    def _begin(self) -> None:
+    def begin(self) -> None:
+        with self._changed:
+            if self._state != "new":
+                return
+            self._state = "calling"
         try:
-            with self._lock:
-                if self._ended:
-                    return
             self._processing = self._sessions.set(self.place, PROCESSING)
         finally:
-            self._started.set()
+            with self._changed:
+                self._state = "done"
+                self._changed.notify_all()
 
     def end(self, timeout: float = 30.0) -> None:
         """`active` again (after `processing` has gone, if it went)."""
-        with self._lock:
-            self._ended = True
-        self._started.wait(timeout)
+        with self._changed:
+            if self._state == "new":
+                self._state = "skipped"
+                return
+            self._changed.wait_for(lambda: self._state == "done", timeout)
         if self._processing:
             self._processing = not self._sessions.set(self.place, ACTIVE)
