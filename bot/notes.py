@@ -8,6 +8,7 @@ imports no SDK, so any part of the bot may use it.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Iterable, Sequence
 
 from bot.model.kinds import ModelErrorKind
@@ -76,6 +77,12 @@ def _outside(text: str, most: int = 160) -> str:
     would read as a mention or link, no `_` `*` `~` `` ` `` to break the note's formatting."""
     text = " ".join(re.sub(r"[<>_*~`\x00-\x1f\x7f]", " ", str(text)).split())
     return text if len(text) <= most else text[: most - 1].rstrip() + "…"
+
+
+def over_daily_tokens(per_day: int, resets: "datetime") -> str:
+    """A person's daily allowance of tokens is used up: when it comes back."""
+    return (f"You've used today's allowance of {per_day:,} tokens, so I can't answer this one. It resets at "
+            f"{resets:%H:%M} UTC ({resets:%Y-%m-%d}).")
 
 
 STOPPED = "_Stopped._"  # the end of an answer a person stopped with Slack's Stop button

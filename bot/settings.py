@@ -166,6 +166,8 @@ class Settings:
                 max_replies_per_user=read.number("MAX_REPLIES_PER_USER", int, replies.max_replies_per_user, 1, 1_000),
                 allowed_channel_ids=read.ids("ALLOWED_CHANNEL_IDS", "C"),
                 allowed_user_ids=read.ids("ALLOWED_USER_IDS", "U"),
+                daily_tokens_per_person=read.number("DAILY_TOKENS_PER_PERSON", int, replies.daily_tokens_per_person,
+                                                    0, 1_000_000_000),
                 follow_ups=read.choice("FOLLOW_UPS", replies.follow_ups, ("asker", "anyone", "off"), upper=False,
                                        why="asker (the person the bot answered in the thread), anyone or off"),
             ),

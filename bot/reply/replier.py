@@ -27,6 +27,7 @@ from bot.model.errors import ModelError
 from bot.reply.approval import Approvals
 from bot.reply.inflight import GONE, InFlight, Reply
 from bot.reply.follow_ups import FollowUps
+from bot.reply.allowance import Allowance
 from bot.reply.session import Sessions
 from bot.request import Request
 from bot.shared.base import SharedState
@@ -48,7 +49,7 @@ log = logging.getLogger(__name__)
 class ReplySettings:
     """Who gets answers, how many at once, and for how long (MAX_CONCURRENT_REPLIES, MAX_WAITING_REPLIES,
     REPLY_DEADLINE_SECONDS, SHUTDOWN_GRACE_SECONDS, MAX_REPLIES_PER_USER, ALLOWED_CHANNEL_IDS,
-    ALLOWED_USER_IDS, FOLLOW_UPS)."""
+    ALLOWED_USER_IDS, FOLLOW_UPS, DAILY_TOKENS_PER_PERSON)."""
 
     max_concurrent_replies: int = 32  # asking the model at once
     max_waiting_replies: int = 200  # questions beyond those, showing their sign of life while they wait
@@ -58,6 +59,10 @@ class ReplySettings:
     allowed_channel_ids: frozenset[str] = frozenset()  # empty: every channel the bot is in
     allowed_user_ids: frozenset[str] = frozenset()  # empty: everyone
     follow_ups: str = "asker"  # who may go on in a thread the bot answered without a mention: asker | anyone | off
+    daily_tokens_per_person: int = 0  # a person's model tokens (in and out) a day, across instances; 0: no cap
+
+
+SESSION_AFTER_SECONDS = 2.0  # the Stop button waits this long at most for the first words to go to Slack
 
 
 class Stopped(Exception):
@@ -88,6 +93,8 @@ class Replier:
         self._approvals = approvals
         self._sessions = sessions
         self._follow_ups = follow_ups
+        self._allowance = (Allowance(state or LocalState(), settings.daily_tokens_per_person)
+                           if settings.daily_tokens_per_person else None)
         self._shared = state is not None and not isinstance(state, LocalState)
         self._tool_settings = tool_settings
         self._calls = calls
@@ -149,9 +156,10 @@ class Replier:
             on_gone=lambda: reply.stop(GONE))
         session = self._sessions.open(place) if self._sessions is not None else None  # Slack's Stop button
 
-        def signs() -> None:  # that the bot is working, then the Stop button
+        def signs() -> None:  # that the bot is working, then (once the words are on their way) the Stop button
             delivery.begin()
             if session is not None:
+                delivery.wait_for_words(SESSION_AFTER_SECONDS)  # never in the way of the first words
                 session.begin()
 
         threading.Thread(target=signs, name="reply-sign-of-life", daemon=True).start()
@@ -190,10 +198,12 @@ class Replier:
             log.error("Slack did not take %d message(s) of the reply to %s", delivery.failures, request.event_id)
             outcome = "failed"
         _measure(outcome, usage, reply, delivery, started)
+        if usage is not None and self._allowance is not None:
+            self._allowance.spent(request.user, usage.input_tokens + usage.output_tokens)
         log.info(
-            "reply event=%s channel=%s model=%s outcome=%s surface=%s first_token_s=%s slack_calls=%d "
+            "reply event=%s channel=%s user=%s model=%s outcome=%s surface=%s first_token_s=%s slack_calls=%d "
             "model_attempts=%d tokens_in=%s tokens_out=%s cache_read_tokens=%s cache_write_tokens=%s seconds=%.2f",
-            request.event_id, request.channel, self._model.model_id, outcome, delivery.surface,
+            request.event_id, request.channel, request.user, self._model.model_id, outcome, delivery.surface,
             "-" if reply.first_text_after is None else f"{reply.first_text_after:.3f}", delivery.calls,
             rounds.attempts, usage.input_tokens if usage else "-",
             usage.output_tokens if usage else "-", usage.cache_read_tokens if usage else "-",
@@ -262,6 +272,8 @@ class Replier:
             return notes.NOT_ALLOWED_HERE
         if settings.allowed_user_ids and request.user not in settings.allowed_user_ids:
             return notes.NOT_ALLOWED_FOR_YOU
+        if self._allowance is not None and (reset := self._allowance.over(request.user)) is not None:
+            return notes.over_daily_tokens(settings.daily_tokens_per_person, reset)
         if not question_text(request.text, bot) and not (request.files and self._conversations.reads_files):
             return notes.FILES_ONLY if request.has_files else notes.empty_question(in_dm=request.is_dm)
         return None

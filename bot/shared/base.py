@@ -136,6 +136,11 @@ class SharedState(ABC):
     def get(self, key: str) -> str | None:
         """What `put` kept under `key`, if it has not expired."""
 
+    @abstractmethod
+    def add(self, key: str, amount: int, seconds: float) -> int:
+        """Add `amount` to the count under `key` (kept `seconds` from its first add), for every instance; the
+        count now. `amount` 0 reads it."""
+
     @property
     @abstractmethod
     def status(self) -> str:

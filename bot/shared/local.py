@@ -66,6 +66,16 @@ class LocalState(SharedState):
             self._kept = {kept: entry for kept, entry in self._kept.items() if entry[1] > now}
             self._kept[key] = (value, now + seconds)
 
+    def add(self, key: str, amount: int, seconds: float) -> int:
+        now = self._clock()
+        with self._lock:
+            value, until = self._kept.get(key, ("0", 0.0))
+            if until <= now:
+                value, until = "0", now + seconds
+            total = int(value) + amount
+            self._kept[key] = (str(total), until)
+        return total
+
     def get(self, key: str) -> str | None:
         with self._lock:
             value, until = self._kept.get(key, (None, 0.0))

@@ -338,6 +338,19 @@ class RedisState(SharedState):
         self._local.put(key, value, seconds)
         self._ask(lambda: self._redis.set(self._key("kept", key), value, px=max(int(seconds * 1000), 1)))
 
+    def add(self, key: str, amount: int, seconds: float) -> int:
+        local = self._local.add(key, amount, seconds)
+
+        def count() -> int:
+            pipe = self._redis.pipeline()
+            name = self._key("count", key)
+            pipe.set(name, 0, px=max(int(seconds * 1000), 1), nx=True)  # the count's life starts with it
+            pipe.incrby(name, amount)
+            return pipe.execute()[1]
+
+        shared = self._ask(count)
+        return local if shared is None else int(shared)
+
     def get(self, key: str) -> str | None:
         shared = self._ask(lambda: self._redis.get(self._key("kept", key)))
         if shared is not None:

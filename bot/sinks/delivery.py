@@ -211,6 +211,11 @@ class Delivery:
             self._sign_in_flight = True
         return turn
 
+    def wait_for_words(self, timeout: float) -> None:
+        """Wait until the answer's first call has gone to Slack (or the answer is over), at most `timeout`."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._words_went() or self.nowhere or self.layout.finished, timeout)
+
     def _words_went(self) -> bool:
         """The answer's first call was made (with the lock held): a sign of life after it would be late."""
         return any(run.writer.calls for run in self._runs)
