@@ -271,8 +271,8 @@ class Delivery:
             if self._run is None and self._begun and not self.nowhere and not self.layout.finished:
                 self._open_or_yield()
             self._changed.notify_all()
-            as_cards = self.layout.steps.as_cards
-        if doing and not as_cards:
+            as_cards = self.layout.steps.as_cards or (self._run is not None and self._run.surface.shows_steps)
+        if doing and not as_cards:  # a card says it where the surface shows them: a status would cost a call
             self.doing(doing)
 
     def feed(self, text: str) -> None:

@@ -61,6 +61,7 @@ class Surface:
     # waiting longer: both budgets congested, each reply's words take the shorter queue.
     rival: str | None = None
     needs_thread: bool = False  # it can only answer in a thread
+    shows_steps: bool = False  # it shows tool calls as task cards (else: a status while they run, a line after)
     refused: Callable[[str, bool], str] | None = None  # for the log, once: Slack will not let the app use it
 
 
@@ -99,6 +100,7 @@ STREAM = Surface(
     holds={methods.STOP: 1, methods.APPEND: 1}, room_for=(methods.STOP,), room_within=240.0, falls_back_to="edit",
     rival="edit",
     needs_thread=True,
+    shows_steps=True,
     refused=lambda code, everywhere: notes.streaming_refused(code, everywhere=everywhere),
 )
 EDIT = Surface(

@@ -42,6 +42,7 @@ def test_a_knowledge_base_answer_shows_its_search_as_a_task_card_and_cites_the_s
     (shown_at, first), *_ = answer.task_updates
     assert first["status"] in ("pending", "in_progress") and shown_at < retrieval.ended_at  # while it searched
     assert answer.posted_text == ""  # the card opened the stream: no words yet
+    assert [status.status for status in slack.statuses] == ["is thinking…"]  # the card, not a status, says it
     assert answer.format == "markdown" and answer.task_display_mode == "timeline"
     assert answer.text.startswith("Parents get 20 weeks of paid leave [1].")
     assert "*Sources:* [1] [leave](https://wiki.example/hr/leave)" in answer.text
