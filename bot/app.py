@@ -22,6 +22,7 @@ from bot.intake.requests import SeenEvents
 from bot.model.bedrock import BedrockModel
 from bot.reply.approval import Approvals
 from bot.reply.follow_ups import FollowUps
+from bot.reply.greeting import Greeting
 from bot.reply.replier import Replier
 from bot.reply.session import Sessions
 from bot.settings import Settings
@@ -101,7 +102,8 @@ def create_bot(settings: Settings, *, bedrock_client=None, knowledge_client=None
         sessions=Sessions(calls, enabled=settings.delivery.agent_sessions),
         follow_ups=follow_ups,
     )
-    register_listeners(app, replier, SeenEvents(state), calls, approvals, follow_ups)
+    register_listeners(app, replier, SeenEvents(state), calls, approvals, follow_ups,
+                       Greeting(calls, settings.greeting))
     return Bot(app, replier, pacer, state)
 
 

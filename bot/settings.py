@@ -21,6 +21,7 @@ from bot.conversation.assemble import ContextSettings
 from bot.conversation.files import FILE_KINDS as _FILE_KINDS, FilesSettings
 from bot.model.bedrock import ModelSettings
 from bot.model.caching import PROMPT_CACHE_CHOICES
+from bot.reply.greeting import MAX_PROMPTS, GreetingSettings
 from bot.reply.replier import ReplySettings
 from bot.shared.base import RedisSettings
 from bot.sinks.delivery import DeliverySettings
@@ -73,6 +74,7 @@ class Settings:
     redis: RedisSettings = field(default_factory=RedisSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     tools: ToolSettings = field(default_factory=ToolSettings)
+    greeting: GreetingSettings = field(default_factory=GreetingSettings)
     log_level: str = "INFO"
 
     def __repr__(self) -> str:  # never print a token, even by accident
@@ -195,6 +197,10 @@ class Settings:
                 max_tokens=read.number("TOOL_MAX_TOKENS", int, tools.max_tokens, 1_000, 10_000_000),
                 timeout_seconds=read.number("TOOL_TIMEOUT_SECONDS", float, tools.timeout_seconds, 1, 600),
                 aws_region=read.text("AWS_REGION", "") or None,
+            ),
+            greeting=GreetingSettings(
+                text="" if (greeting := read.text("GREETING", GreetingSettings.text)).lower() == "none" else greeting,
+                prompts=read.prompts("SUGGESTED_PROMPTS", GreetingSettings.prompts),
             ),
             log_level=read.choice("LOG_LEVEL", cls.log_level, ("DEBUG", "INFO", "WARNING", "ERROR")),
         )
@@ -319,6 +325,21 @@ class _Reader:
         if value and not re.fullmatch(pattern, value):
             self.problems.append(f"{name} must be {what}, not {value[:60]!r}.")
         return value
+
+    def prompts(self, name: str, default: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+        """Suggested prompts separated by `|`, each `title=message` (or just the message); `none` for none."""
+        value = self._get(name)
+        if value is None:
+            return default
+        if value.lower() == "none":
+            return ()
+        prompts = []
+        for entry in filter(None, (part.strip() for part in value.split("|"))):
+            title, said, message = (piece.strip() for piece in entry.partition("="))
+            prompts.append((title, message) if said and message else (entry[:40], entry))
+        if len(prompts) > MAX_PROMPTS:
+            self.problems.append(f"{name} may hold at most {MAX_PROMPTS} prompts separated by |, not {len(prompts)}.")
+        return tuple(prompts[:MAX_PROMPTS])
 
     def knowledge_bases(self, name: str) -> tuple[tuple[str, str], ...]:
         """Knowledge bases separated by `|`, each `ID` or `ID=what it holds` (which the model and people read)."""

@@ -210,6 +210,8 @@ class FakeSlack:
         # stop with session_status); `refuse_sessions`: an error code for every setStatus (the app is no agent)
         self.sessions: dict[tuple[str, str], list[str]] = {}
         self.refuse_sessions: str | None = None
+        self.titles: dict[tuple[str, str], str] = {}  # (channel, thread_ts) → the session's title
+        self.suggested_prompts: dict[tuple[str, str], tuple] = {}  # (channel, thread_ts) → (title, prompts)
         self.ephemerals: list[dict] = []  # chat.postEphemeral calls that landed
         self.stream_lifetime = 300.0  # seconds after which Slack ends a stream
         self.stream_message_limit = STREAM_CALL_LIMIT  # Markdown a streamed message may hold (undocumented)
@@ -807,6 +809,33 @@ class FakeSlack:
             return 200, {"ok": False, "error": thread_error}
         self.sessions.setdefault((channel, thread_ts), []).append(status)
         return 200, {"ok": True}
+
+    def _agents_sessions_rename(self, params: dict) -> tuple[int, dict]:
+        channel, thread_ts, title = params.get("channel_id"), params.get("thread_ts"), params.get("title")
+        if not channel or not thread_ts or not isinstance(title, str) or not title.strip() or len(title) > 255:
+            return 200, {"ok": False, "error": "invalid_arguments"}
+        self.titles[(channel, thread_ts)] = title
+        return 200, {"ok": True}
+
+    def _assistant_threads_setSuggestedPrompts(self, params: dict) -> tuple[int, dict]:
+        """Up to four prompts, each a title and a message."""
+        prompts = params.get("prompts")
+        if (not params.get("channel_id") or not params.get("thread_ts") or not isinstance(prompts, list)
+                or not 1 <= len(prompts) <= 4 or not all(isinstance(p, dict) and str(p.get("title", "")).strip()
+                                                         and str(p.get("message", "")).strip() for p in prompts)):
+            return 200, {"ok": False, "error": "invalid_arguments"}
+        self.suggested_prompts[(params["channel_id"], params["thread_ts"])] = (params.get("title"), prompts)
+        return 200, {"ok": True}
+
+    def start_assistant_thread(self, user: str = "U1", channel: str = "D1", context_channel: str | None = None,
+                               connection: int | None = None) -> Message:
+        """A person opens a new thread in the bot's messages tab: Slack makes its root message and sends
+        `assistant_thread_started`."""
+        root = self.add_message(channel, "New chat", user=user)
+        context = {"channel_id": context_channel, "team_id": self.team_id} if context_channel else {}
+        self.send_event({"type": "assistant_thread_started", "event_ts": self.next_ts(), "assistant_thread": {
+            "user_id": user, "channel_id": channel, "thread_ts": root.ts, "context": context}}, connection=connection)
+        return root
 
     def press_stop(self, channel: str, thread_ts: str, user: str, connection: int | None = None) -> str:
         """A person presses the native Stop button of a thread's agent session: Slack stops the app's streaming

@@ -25,7 +25,10 @@ NEEDS = {
     "files.download": {"files:read"},  # a file's url_private_download, with the bot token
     "auth.test": set(),
     "agents.sessions.setStatus": {"chat:write", "assistant:write"},  # an app declared as an agent has the latter
+    "agents.sessions.rename": {"chat:write", "assistant:write"},
+    "assistant.threads.setSuggestedPrompts": {"assistant:write"},
     "agent_session_stopped": set(),
+    "assistant_thread_started": {"assistant:write"},
     "app_mention": {"app_mentions:read"},
     "message.im": {"im:history"},
     "message.channels": {"channels:history"},
@@ -70,7 +73,8 @@ def test_the_app_is_set_up_for_socket_mode_mentions_and_dms():
     app = manifest()
     assert app["settings"]["socket_mode_enabled"] is True
     assert set(app["settings"]["event_subscriptions"]["bot_events"]) == {
-        "app_mention", "message.im", "agent_session_stopped", "message.channels", "message.groups", "message.mpim"}
+        "app_mention", "message.im", "agent_session_stopped", "message.channels", "message.groups", "message.mpim",
+        "assistant_thread_started"}
     assert app["features"]["app_home"]["messages_tab_enabled"] is True
     assert app["features"]["app_home"]["messages_tab_read_only_enabled"] is False
     assert app["settings"]["interactivity"]["is_enabled"] is True  # the feedback buttons

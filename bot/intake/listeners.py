@@ -13,6 +13,7 @@ from bot.conversation.build import Identity
 from bot.intake.requests import SeenEvents, feedback_click, follow_up_from_event, request_from_event
 from bot.reply.approval import ACTION_ID as APPROVAL_ID, Approvals, read_click
 from bot.reply.follow_ups import FollowUps
+from bot.reply.greeting import Greeting
 from bot.reply.replier import Replier
 from bot import feedback, metrics
 from bot.slack.calls import SlackCalls
@@ -23,7 +24,8 @@ log = logging.getLogger(__name__)
 
 
 def register_listeners(app: App, replier: Replier, seen: SeenEvents, calls: SlackCalls,
-                       approvals: Approvals | None = None, follow_ups: FollowUps | None = None) -> None:
+                       approvals: Approvals | None = None, follow_ups: FollowUps | None = None,
+                       greeting: Greeting | None = None) -> None:
     def take(body: dict, event: dict, context: BoltContext, request: BoltRequest) -> None:
         try:
             bot = Identity(user_id=context.bot_user_id or "", bot_id=context.bot_id)
@@ -76,7 +78,14 @@ def register_listeners(app: App, replier: Replier, seen: SeenEvents, calls: Slac
         if isinstance(channel, str) and isinstance(thread_ts, str) and channel and thread_ts:
             replier.stop_thread(channel, thread_ts)
 
+    def started(event: dict) -> None:  # a new thread in the messages tab
+        thread = event.get("assistant_thread") or {}
+        channel, thread_ts = thread.get("channel_id"), thread.get("thread_ts")
+        if greeting is not None and isinstance(channel, str) and isinstance(thread_ts, str):
+            greeting.welcome(channel, thread_ts)
+
     app.event("app_mention")(take)
+    app.event("assistant_thread_started")(started)
     app.event("agent_session_stopped")(stop)
     app.event("message")(take)
     app.action(feedback.ACTION_ID)(vote)

@@ -93,9 +93,11 @@ class Replier:
         self._approvals = approvals
         self._sessions = sessions
         self._follow_ups = follow_ups
-        self._allowance = (Allowance(state or LocalState(), settings.daily_tokens_per_person)
-                           if settings.daily_tokens_per_person else None)
         self._shared = state is not None and not isinstance(state, LocalState)
+        state = state if state is not None else LocalState(clock)
+        self._state = state
+        self._allowance = (Allowance(state, settings.daily_tokens_per_person)
+                           if settings.daily_tokens_per_person else None)
         self._tool_settings = tool_settings
         self._calls = calls
         self._deliveries = deliveries
@@ -161,6 +163,8 @@ class Replier:
             if session is not None:
                 delivery.wait_for_words(SESSION_AFTER_SECONDS)  # never in the way of the first words
                 session.begin()
+                if request.is_dm and self._first_in_thread(request):  # a thread of the messages tab: its title
+                    self._sessions.title(place, question_text(request.text, bot))
 
         threading.Thread(target=signs, name="reply-sign-of-life", daemon=True).start()
         outcome, note, usage, conversation = "failed", notes.FAILED, None, Conversation([])
@@ -217,6 +221,10 @@ class Replier:
             return None
         return lambda what, arguments, stopped, until: approvals.ask(place, what, arguments, until=until,
                                                                       stopped=stopped)
+
+    def _first_in_thread(self, request: Request) -> bool:
+        """The first question answered in its thread (across instances, as far as they share their state)."""
+        return bool(request.thread_ts) and self._state.claim([f"titled:{request.channel}:{request.thread_ts}"])
 
     def _final_edit_timeout(self) -> float:
         """How long the last calls of a reply may take: a few rounds of the Slack retry policy."""

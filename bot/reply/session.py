@@ -25,6 +25,7 @@ from bot.slack.kinds import APP, SlackError
 log = logging.getLogger(__name__)
 
 PROCESSING, ACTIVE = "processing", "active"
+TITLE_CHARS = 60  # a session's title, from its first question
 
 
 class Sessions:
@@ -39,6 +40,20 @@ class Sessions:
         if not self.enabled or not place.thread_ts:
             return None
         return AgentSession(self, place)
+
+    def title(self, place: Place, question: str) -> None:
+        """Name the thread's session after its first question (in the messages tab, its title in the list)."""
+        if not self.enabled or not place.thread_ts:
+            return
+        title = " ".join(question.split())
+        title = title if len(title) <= TITLE_CHARS else title[: TITLE_CHARS - 1].rstrip() + "…"
+        if not title:
+            return
+        try:
+            self._calls.call(methods.TITLE, retry=False, channel_id=place.channel, thread_ts=place.thread_ts,
+                             title=title)
+        except SlackError as error:
+            log.info("could not title the session in %s: %s", place.channel, error.code)
 
     def set(self, place: Place, status: str) -> bool:
         """Set the thread's session status; False if Slack would not."""

@@ -27,6 +27,8 @@ CONNECT = "apps.connections.open"
 DOWNLOAD = "files.download"  # a file's bytes from Slack's file host, paced and retried as a call
 SEARCH = "assistant.search.context"  # Real-time Search, as the person who asked
 SESSION = "agents.sessions.setStatus"  # an agent session's status: Slack's Stop button while `processing`
+TITLE = "agents.sessions.rename"  # an agent session's title (a thread's, in the messages tab)
+PROMPTS = "assistant.threads.setSuggestedPrompts"  # the prompts a new thread in the messages tab offers
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,8 @@ METHODS: dict[str, Method] = {method.name: method for method in (
     Method(DOWNLOAD, "files"),
     Method(SEARCH, "special"),  # no published tier: Slack's Retry-After alone paces it
     Method(SESSION, "special"),  # likewise
+    Method(TITLE, "special"),
+    Method(PROMPTS, "special"),
 )}
 
 # The budgets the bot assumes, by method (what `SLACK_RATE_LIMITS` may change).

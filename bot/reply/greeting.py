@@ -1,0 +1,52 @@
+"""A new thread in the bot's messages tab: a short greeting, and the prompts Slack offers under it
+(`assistant_thread_started`; `GREETING`, `SUGGESTED_PROMPTS`). Neither is worth a retry: a person who starts
+typing needs neither."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.slack import methods
+from bot.slack.calls import SlackCalls
+from bot.slack.kinds import SlackError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GREETING = "Hi! What can I help you with?"
+DEFAULT_PROMPTS = (
+    ("Explain something", "Explain how this works, in plain words:"),
+    ("Summarise a text", "Summarise this in five bullet points:"),
+    ("Draft a message", "Help me write a short, friendly message about"),
+)
+MAX_PROMPTS = 4  # Slack's most
+
+
+@dataclass(frozen=True)
+class GreetingSettings:
+    """What a new thread in the messages tab shows (GREETING, SUGGESTED_PROMPTS)."""
+
+    text: str = DEFAULT_GREETING  # "": no greeting
+    prompts: tuple[tuple[str, str], ...] = DEFAULT_PROMPTS  # (title, message); (): none
+
+
+class Greeting:
+    def __init__(self, calls: SlackCalls, settings: GreetingSettings = GreetingSettings()) -> None:
+        self._calls = calls
+        self._settings = settings
+
+    def welcome(self, channel: str, thread_ts: str) -> None:
+        settings = self._settings
+        if settings.prompts:
+            self._try(methods.PROMPTS, channel_id=channel, thread_ts=thread_ts,
+                      prompts=[{"title": title, "message": message} for title, message in settings.prompts])
+        if settings.text:
+            self._try(methods.POST, channel=channel, thread_ts=thread_ts, text=settings.text, unfurl_links=False,
+                      unfurl_media=False)
+
+    def _try(self, method: str, **params) -> None:
+        try:
+            self._calls.call(method, retry=False, **params)
+        except SlackError as error:
+            log.info("could not greet a new thread in %s (%s): %s", params.get("channel") or params.get("channel_id"),
+                     method, error.code)
