@@ -122,10 +122,22 @@ class PooledWebClient(WebClient):
                              headers=dict(response.headers), status_code=200)
 
     def _slack_host(self, url: str) -> bool:
-        """Slack's own hosts (or the configured Web API's: a local Slack), over HTTPS unless the API is not."""
-        parts, api = urlsplit(url), urlsplit(self.base_url)
-        host = (parts.hostname or "").lower()
-        if (parts.hostname, parts.port) == (api.hostname, api.port) and parts.scheme == api.scheme:
+        """Slack's own hosts (or the configured Web API's: a local Slack), over HTTPS unless the API is not. The
+        host is read as the transport will connect to it: a URL that Python's parser and urllib3's read as two
+        hosts (`https://evil.example\\@files.slack.com/`), or that carries a user name, is refused."""
+        if not url.isprintable() or any(character in url for character in "\\ "):
+            return False
+        try:
+            connects_to = (urllib3.util.parse_url(url).host or "").lower().strip("[]")
+            parts, api = urlsplit(url), urlsplit(self.base_url)
+            host = (parts.hostname or "").lower()
+            userinfo = parts.username is not None or parts.password is not None
+            same_as_api = (parts.hostname, parts.port) == (api.hostname, api.port) and parts.scheme == api.scheme
+        except ValueError:  # a port that is no number, a malformed IPv6 host
+            return False
+        if userinfo or connects_to != host:
+            return False
+        if same_as_api:
             return True
         return parts.scheme == "https" and (host == "slack.com" or host.endswith(".slack.com"))
 

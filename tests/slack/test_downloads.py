@@ -9,6 +9,8 @@ import threading
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.slack.calls import SlackCalls
 from bot.slack.http import DOWNLOAD, PooledWebClient
@@ -117,3 +119,40 @@ def test_at_most_a_few_downloads_run_at_once(slack, calls):
         assert list(pool.map(lambda file: download(calls, file), files)) == [PDF] * len(files)
     first_round = [r for r in slack.file_requests if r.at - started < 0.4]
     assert len(first_round) == DOWNLOADS_AT_ONCE  # the others waited for one to finish
+
+
+# -- the bot token goes to Slack's file hosts only, read as the transport connects ---------------------------
+
+SLACK_API = "https://slack.com/api/"
+
+
+@pytest.mark.parametrize("url", [
+    "https://evil.example\\@files.slack.com/x.png",  # Python reads files.slack.com; urllib3 connects to evil.example
+    "https://files.slack.com@evil.example/x.png",
+    "https://user:pass@files.slack.com/x.png",
+    "https://files.slack.com\\.evil.example/x.png",
+    "https://files.slack.com.evil.example/x.png",
+    "https://files.slack.com:notaport/x.png",
+    "https://[::1/x.png",
+    "http://files.slack.com/x.png",  # not over HTTPS
+    "https://files.slack.com/x.png\nHost: evil.example",
+])
+def test_a_url_that_could_take_the_token_elsewhere_is_refused(url):
+    assert not PooledWebClient(token="xoxb-x", base_url=SLACK_API)._slack_host(url)
+
+
+def test_slacks_own_file_hosts_are_accepted():
+    client = PooledWebClient(token="xoxb-x", base_url=SLACK_API)
+    assert client._slack_host("https://files.slack.com/files-pri/T1-F1/x.png")
+    assert client._slack_host("https://files.slack.com:443/files-pri/T1-F1/x.png")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz.:@/\\[]%#?0123456789-_ ", max_size=40))
+def test_whatever_odd_url_is_accepted_the_transport_connects_to_a_slack_host(tail):
+    import urllib3
+
+    url = "https://" + tail
+    if PooledWebClient(token="xoxb-x", base_url=SLACK_API)._slack_host(url):
+        host = (urllib3.util.parse_url(url).host or "").lower()
+        assert host == "slack.com" or host.endswith(".slack.com"), url
