@@ -75,7 +75,7 @@ def tool_failures(failures: Sequence[tuple[str, str]]) -> str | None:
 def _outside(text: str, most: int = 160) -> str:
     """Words from outside the bot (a tool's name or error) made inert for a note: one line, no `<…>` token Slack
     would read as a mention or link, no `_` `*` `~` `` ` `` to break the note's formatting."""
-    text = " ".join(re.sub(r"[<>_*~`\x00-\x1f\x7f]", " ", str(text)).split())
+    text = _no_link(" ".join(re.sub(r"[<>_*~`\x00-\x1f\x7f]", " ", str(text)).split()))
     return text if len(text) <= most else text[: most - 1].rstrip() + "…"
 
 
@@ -180,10 +180,17 @@ def files_note(left_out: Iterable[tuple[str, str, str | None, int | None]]) -> s
 
 
 def _file_name(name: str) -> str:
-    """A file's name as Slack shows it literally, cut when long."""
+    """A file's name as Slack shows it literally (on one line, no link of its own), cut when long."""
+    name = _no_link(" ".join(re.sub(r"[\x00-\x1f\x7f]", " ", name).split()))
     if len(name) > _NAME_CHARS:
         name = name[: _NAME_CHARS - 1] + "…"
     return name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _no_link(text: str) -> str:
+    """`text` with no Markdown link in it (a native stream renders Markdown: `[bank](https://evil)` would be a
+    disguised link): "](" is parted, so that an address shows as itself."""
+    return re.sub(r"\]\s*\(", "] (", text)
 
 
 def _megabytes(count: int) -> str:

@@ -40,3 +40,15 @@ def test_a_tools_failure_from_outside_cannot_ping_or_break_the_note():
     note = notes.tool_failures([("Using get_ticket (tickets)", "Error: <!channel> see <https://evil.example|bank>\n_x_")])
     assert "<" not in note and ">" not in note and "\n" not in note
     assert note.startswith(":warning: _Using get ticket (tickets) failed: Error: !channel see") and note.endswith("._")
+
+
+def test_a_file_name_or_a_tools_error_cannot_plant_a_link_in_a_note():
+    """Issue 22, item 2: a native stream renders its closing note as Markdown."""
+    from bot.layout.markdown import for_stream
+
+    named = "[https://bank.example/login](https://evil.example/phish).zip"
+    for note in (notes.files_note([(named, "unreadable", "document", None)]),
+                 notes.tool_failures([("Using get_page (wiki)", f"see {named}")])):
+        assert "](" not in note
+        shown, _ = for_stream(note, 0, final=True)
+        assert "[https://bank.example/login](" not in shown

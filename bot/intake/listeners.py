@@ -29,9 +29,11 @@ def register_listeners(app: App, replier: Replier, seen: SeenEvents, calls: Slac
     def take(body: dict, event: dict, context: BoltContext, request: BoltRequest) -> None:
         try:
             bot = Identity(user_id=context.bot_user_id or "", bot_id=context.bot_id)
-            question = request_from_event(event, body.get("event_id"), bot, attempt=_retry_number(request))
+            team = body.get("team_id") if isinstance(body.get("team_id"), str) else None  # the envelope's
+            question = request_from_event(event, body.get("event_id"), bot, attempt=_retry_number(request), team=team)
             if question is None and follow_ups is not None:  # a message in a thread the bot answered?
-                question = follow_up_from_event(event, body.get("event_id"), bot, attempt=_retry_number(request))
+                question = follow_up_from_event(event, body.get("event_id"), bot, attempt=_retry_number(request),
+                                                team=team)
                 if question is not None and not follow_ups.answers(question):
                     question = None
         except Exception:  # an event of a shape we do not know: skip it, never crash the listener

@@ -23,8 +23,10 @@ from bot.shared.base import SharedState
 _PERSON_SUBTYPES = (None, "file_share", "thread_broadcast")
 
 
-def request_from_event(event: Mapping, event_id: str | None, bot: Identity, *, attempt: int = 0) -> Request | None:
-    """`attempt`: Slack's retry number for this delivery (0: the first)."""
+def request_from_event(event: Mapping, event_id: str | None, bot: Identity, *, attempt: int = 0,
+                       team: str | None = None) -> Request | None:
+    """`attempt`: Slack's retry number for this delivery (0: the first). `team`: the envelope's, for an event
+    that does not name its own (Slack's documented `app_mention` has none)."""
     kind = event.get("type")
     channel = event.get("channel") or ""
     if kind == "app_mention":
@@ -55,7 +57,7 @@ def request_from_event(event: Mapping, event_id: str | None, bot: Identity, *, a
         ts=ts,
         thread_ts=event.get("thread_ts"),
         is_dm=is_dm,
-        team=event.get("team"),
+        team=event.get("team") or team,
         has_files=bool(event.get("files")) or event.get("subtype") == "file_share",
         files=tuple(file for file in event.get("files") or () if isinstance(file, Mapping)),
         redelivered=attempt > 0,
@@ -67,7 +69,8 @@ _CHANNEL_TYPES = ("channel", "group", "mpim")  # conversations where a follow-up
 _MENTIONS = ("<@", "<!")  # a mention of someone (or a group, or everyone): not a follow-up to the bot
 
 
-def follow_up_from_event(event: Mapping, event_id: str | None, bot: Identity, *, attempt: int = 0) -> Request | None:
+def follow_up_from_event(event: Mapping, event_id: str | None, bot: Identity, *, attempt: int = 0,
+                         team: str | None = None) -> Request | None:
     """A person's new message in a channel thread that mentions no one: a follow-up, if the thread is one the bot
     answered (the replier's `FollowUps` decides that). A message that mentions the bot is its `app_mention`."""
     if event.get("type") != "message" or event.get("channel_type") not in _CHANNEL_TYPES:
@@ -75,7 +78,7 @@ def follow_up_from_event(event: Mapping, event_id: str | None, bot: Identity, *,
     thread_ts, text = event.get("thread_ts"), event.get("text") or ""
     if not thread_ts or thread_ts == event.get("ts") or not isinstance(text, str) or any(m in text for m in _MENTIONS):
         return None
-    question = request_from_event({**event, "type": "app_mention"}, event_id, bot, attempt=attempt)
+    question = request_from_event({**event, "type": "app_mention"}, event_id, bot, attempt=attempt, team=team)
     return question
 
 

@@ -347,3 +347,18 @@ def test_a_streamed_link_whose_text_names_another_site_shows_where_it_goes(slack
     assert message.format == "markdown" and message.text == (
         "Pay at https://bank.example (https://evil.example) or see [the docs](https://docs.example/a).")
     assert len(message.edits) >= 2  # it did stream, piece by piece: the link went out whole
+
+
+def test_a_mention_without_a_team_streams_with_the_envelopes_team(slack, bedrock, start_bot):
+    """Issue 22, item 14: Slack's documented app_mention carries no `team`; the stream still names its recipient's
+    team, from the envelope, rather than falling back to edits."""
+    start_bot(**NATIVE)
+    bedrock.script(Reply.text("Streamed all the same."))
+    event, question = mention(slack, "<@UBOT> a question")
+    del event["team"]
+    slack.send_event(event)
+    slack.wait_until(lambda: any(m.text == "Streamed all the same." and not m.streaming
+                                 for m in slack.bot_messages("C1")), what="the streamed answer")
+    [start] = slack.calls_of("chat.startStream")
+    assert start.params["recipient_team_id"] == slack.team_id
+    assert not slack.calls_of("chat.postMessage")  # no fallback to posts and edits
