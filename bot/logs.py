@@ -42,6 +42,23 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+_CONTROL = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]} | {ord("\n"): "\\n", ord("\r"): "\\r",
+                                                                   ord("\t"): "\\t"}
+
+
+class OneLine(logging.Filter):
+    """Every record's message on one line, its control characters written as escapes: text from outside (a file
+    name, a button's value, a tool's error) cannot forge a log line of its own. A traceback, which the formatter
+    adds after the message, keeps its lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        escaped = message.translate(_CONTROL)
+        if escaped != message:
+            record.msg, record.args = escaped, None
+        return True
+
+
 class SlackFixes(logging.Filter):
     """A line about a Slack failure (logged with `extra={"slack_code": code}`) ends with what an admin should
     do about that code, where `notes` knows it: the Slack edge reports kinds and codes, the words are here.
@@ -68,5 +85,6 @@ def explain_slack_failures() -> None:
 def setup_logging(level: str) -> None:
     handler = logging.StreamHandler()
     handler.addFilter(RedactSecrets())
+    handler.addFilter(OneLine())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler], force=True)

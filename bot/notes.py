@@ -132,7 +132,8 @@ def lines(*parts: str | None) -> str | None:
 
 def reading(name: str) -> str:
     """The thread's status while shared files download ("<app> is reading report.pdf…")."""
-    return f"is reading {name}…"
+    shown = " ".join(re.sub(r"[<>\x00-\x1f\x7f]", " ", name).split())[:_NAME_CHARS]  # one plain line
+    return f"is reading {shown}…"
 
 
 MODEL_TAKES_NO_FILES = ":paperclip: _This model can't read images or documents, so I answered from the text._"
