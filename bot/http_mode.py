@@ -2,7 +2,8 @@
 
 Slack POSTs events to `/slack/events`; Bolt answers on its listener threads after acknowledging at once.
 `GET /healthz` answers 200 for the load balancer, and says how the state several instances share is kept
-(`"shared_state": "redis"`, `"local"`, or `"local: <why Redis is not used now>"`). `GET /metrics` answers the
+(`"shared_state": "redis"`, `"local"`, or `"local: Redis is not answering (see the log)"`: never where
+Redis is, nor its error, which anyone could read there). `GET /metrics` answers the
 metrics in Prometheus's text format (see `bot.metrics`). Served by waitress (pure Python, multi-threaded).
 
 Before Bolt sees a request, it is screened, so that nobody who lacks the signing secret can make the bot
@@ -69,13 +70,20 @@ def _readable(body: bytes, content_type: str) -> bool:
         return False
 
 
+def public_status(status: str) -> str:
+    """How the shared state is kept, as anyone may read it at /healthz: "redis", "local", or "local: Redis is
+    not answering" (never where Redis is, nor its error: the log has those)."""
+    kind, why = status.partition(":")[::2]
+    return f"{kind}: Redis is not answering (see the log)" if why else kind
+
+
 def wsgi_app(bot: Bot, secret: str) -> Callable:
     slack = SlackRequestHandler(bot.app, path=EVENTS_PATH)
 
     def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
-            health = {"ok": True, "shared_state": bot.state.status}  # answering, even while Redis is down
+            health = {"ok": True, "shared_state": public_status(bot.state.status)}  # even while Redis is down
             return _answer(start_response, "200 OK", json.dumps(health).encode(), "application/json")
         if path == METRICS_PATH and method in ("GET", "HEAD"):
             return _answer(start_response, "200 OK", metrics.exposition(), metrics.CONTENT_TYPE_LATEST)

@@ -206,3 +206,12 @@ def signed(body: bytes, timestamp: str = "1700000000", content_type: str = "appl
 ])
 def test_screen_refuses_unsigned_stale_and_unreadable_requests(body, headers, status):
     assert screen(body, headers, SECRET, now=1_700_000_010) == status
+
+
+def test_healthz_never_shows_where_redis_is_or_its_error():
+    """Issue 22, item 13: /healthz answers anyone."""
+    from bot.http_mode import public_status
+
+    inner = "local: Redis at 10.0.3.7:6379/0 has not answered for 12 s (ConnectionError: Error 111 connecting)"
+    assert public_status(inner) == "local: Redis is not answering (see the log)"
+    assert public_status("redis") == "redis" and public_status("local") == "local"

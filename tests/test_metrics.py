@@ -191,9 +191,10 @@ def test_healthz_says_when_an_instance_keeps_its_own_state_because_redis_does_no
         with urllib.request.urlopen(health, timeout=5) as response:
             assert json.loads(response.read()) == {"ok": True, "shared_state": "redis"}
         redis_server.stop()
-        slack.wait_until(lambda: "local: Redis at" in urllib.request.urlopen(health, timeout=5).read().decode(),
-                         what="/healthz to say the instance keeps its own state")  # the budgets' exchange saw it
+        slack.wait_until(lambda: "local: Redis is not answering" in urllib.request.urlopen(health, timeout=5).read()
+                         .decode(), what="/healthz to say the instance keeps its own state")  # the budgets' exchange saw it
         with urllib.request.urlopen(health, timeout=5) as response:
             assert response.status == 200  # still answering: the load balancer keeps it
+            assert "6379" not in response.read().decode()  # where Redis is: in the log, not for anyone who asks
     finally:
         server.close()
