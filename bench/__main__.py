@@ -159,14 +159,7 @@ def run(strategy: str, workload: Workload, limits: tuple, *, timeout: float, ove
             time.sleep(0.5)  # let it settle: the figures are about answering, not starting
             cpu_before = cpu_seconds(bot.pid)
             started = time.monotonic()
-            asked = []
-            for index in range(workload.replies):
-                channel = f"C{index:04d}"
-                event, said = mention(slack, f"<@UBOT> {question(index, workload.words)}", user=f"U{index:04d}",
-                                      channel=channel)
-                at = time.monotonic()
-                slack.send_event(event)
-                asked.append(Asked(index, channel, said.ts, at, answer(index, workload.words)))
+            asked = ask_at_once(slack, workload)
             wait_until_done(slack, asked, started + timeout)
             cpu = cpu_seconds(bot.pid) - cpu_before
             peak = peak_mb(bot.pid)
@@ -179,6 +172,19 @@ def run(strategy: str, workload: Workload, limits: tuple, *, timeout: float, ove
     slack.stop()
     bedrock.stop()
     return figures
+
+
+def ask_at_once(slack: FakeSlack, workload: Workload) -> list[Asked]:
+    """`workload`'s mentions, sent at once, each in a channel of its own and by a person of its own."""
+    asked = []
+    for index in range(workload.replies):
+        channel = f"C{index:04d}"
+        event, said = mention(slack, f"<@UBOT> {question(index, workload.words)}", user=f"U{index:04d}",
+                              channel=channel)
+        at = time.monotonic()
+        slack.send_event(event)
+        asked.append(Asked(index, channel, said.ts, at, answer(index, workload.words)))
+    return asked
 
 
 def bot_env(slack: FakeSlack, bedrock: FakeBedrock, scratch: str, replies: int) -> dict[str, str]:

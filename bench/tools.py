@@ -29,11 +29,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench import limits as slack_limits
-from bench.__main__ import RESULTS, bot_env, wait_until_done
+from bench.__main__ import RESULTS, ask_at_once, bot_env, wait_until_done
 from bench.measure import Asked, percentile, replies_by_thread, shows_whole_answer
-from bench.workload import DELTA_SECONDS, FIRST_TOKEN_SECONDS, TAG, Workload, answer, question
+from bench.workload import DELTA_SECONDS, FIRST_TOKEN_SECONDS, TAG, Workload, answer
 from standins.bedrock import FakeBedrock, Reply, tool_use
-from standins.events import mention
 from standins.knowledge import FakeKnowledgeBases, Passage, web
 from standins.slack import FakeSlack
 
@@ -79,14 +78,8 @@ def run(workload: Workload, limits: tuple, *, round_trip: float, search_seconds:
             if bot.poll() is not None:
                 raise SystemExit(f"the bot did not start; see {log_path}")
             time.sleep(0.5)
-            started, asked = time.monotonic(), []
-            for index in range(workload.replies):
-                channel = f"C{index:04d}"
-                event, said = mention(slack, f"<@UBOT> {question(index, workload.words)}", user=f"U{index:04d}",
-                                      channel=channel)
-                at = time.monotonic()
-                slack.send_event(event)
-                asked.append(Asked(index, channel, said.ts, at, answer(index, workload.words)))
+            started = time.monotonic()
+            asked = ask_at_once(slack, workload)
             wait_until_done(slack, asked, started + timeout)
         finally:
             bot.kill()
