@@ -19,7 +19,9 @@ from bot.conversation.history import SlackHistory
 from bot.intake.listeners import register_listeners
 from bot.logs import explain_slack_failures
 from bot.intake.requests import SeenEvents
-from bot.model.bedrock import BedrockModel
+from bot.model.bedrock import Models
+from bot.profiles.people import People
+from bot.profiles.watch import Profiles
 from bot.reply.approval import Approvals
 from bot.reply.follow_ups import FollowUps
 from bot.reply.greeting import Greeting
@@ -37,7 +39,7 @@ from bot.slack.calls import SlackCalls
 from bot.slack.http import HEADROOM, PooledWebClient
 from bot.slack.pacing import Pacer
 from bot.tools.base import ToolSettings
-from bot.tools.knowledge import knowledge_bases
+from bot.tools.knowledge import KnowledgeBases
 from bot.tools.slack_search import MaySearch, SlackSearch
 from bot.tools.toolbox import Toolbox
 
@@ -80,9 +82,10 @@ def create_bot(settings: Settings, *, bedrock_client=None, knowledge_client=None
     pacer = Pacer(settings.slack.rate_limits, shared=state)
     calls = SlackCalls(client, pacer, attempts=settings.slack.retry_attempts,
                        max_seconds=settings.slack.retry_max_seconds)
-    model = BedrockModel.from_settings(settings.model, bedrock_client, streams_at_once=replies.max_concurrent_replies)
+    models = Models(settings.model, bedrock_client, streams_at_once=replies.max_concurrent_replies)
     approvals = Approvals(calls, state, wait_seconds=settings.tools.approval_seconds)
-    follow_ups = FollowUps(state, replies.follow_ups)
+    profiles = Profiles(settings.base_profile, settings.profiles)
+    follow_ups = FollowUps(state, profiles)
     context = settings.context
     replier = Replier(
         calls=calls,
@@ -91,8 +94,9 @@ def create_bot(settings: Settings, *, bedrock_client=None, knowledge_client=None
             SlackHistory(calls, dm_messages=context.dm_history_messages, dm_hours=context.dm_history_hours,
                          read_seconds=context.read_seconds, names_seconds=context.name_lookup_seconds),
             SlackFiles(calls, settings.files.limits, seconds=settings.files.read_seconds),
-            context, takes_files=lambda: model.takes_files),
-        model=model,
+            context),
+        models=models,
+        profiles=profiles,
         settings=replies,
         feedback_buttons=settings.delivery.feedback_buttons,
         state=state,
@@ -101,9 +105,10 @@ def create_bot(settings: Settings, *, bedrock_client=None, knowledge_client=None
         approvals=approvals,
         sessions=Sessions(calls, enabled=settings.delivery.agent_sessions),
         follow_ups=follow_ups,
+        people=People(calls),
     )
     register_listeners(app, replier, SeenEvents(state), calls, approvals, follow_ups,
-                       Greeting(calls, settings.greeting))
+                       Greeting(calls, profiles))
     return Bot(app, replier, pacer, state)
 
 
@@ -120,7 +125,7 @@ def toolbox_for(settings: ToolSettings, calls: SlackCalls, knowledge_client=None
         servers.start()
         atexit.register(servers.close)  # stdio servers are told to end with the bot
         connected = servers.tools
-    return Toolbox(knowledge_bases(settings, knowledge_client), slack_search=search,
+    return Toolbox(KnowledgeBases(settings, knowledge_client).tools, slack_search=search,
                    may_search=MaySearch(calls) if settings.slack_search == "auto" else lambda: True,
                    connected=connected)
 

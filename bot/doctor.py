@@ -24,6 +24,7 @@ from bot.settings import Settings, SettingsError
 from bot.slack import errors, methods, scopes
 from bot.slack.calls import SlackCalls
 from bot.slack.kinds import APP, SlackError
+from bot.profiles.profile import DM, Profile
 from bot.tools.base import ToolFailed
 from bot.tools.knowledge import knowledge_bases
 from bot.tools.slack_search import SEARCH_SCOPES
@@ -31,7 +32,7 @@ from bot.tools.slack_search import SEARCH_SCOPES
 # Every scope the bot uses (manifest.yml grants exactly these; a test keeps the two in step).
 REQUIRED_SCOPES = frozenset({
     "app_mentions:read", "chat:write", "channels:history", "groups:history", "im:history", "mpim:history",
-    "users:read", "files:read", "assistant:write",
+    "users:read", "files:read", "assistant:write", "usergroups:read",
 })
 
 
@@ -52,7 +53,7 @@ def run(env: Mapping[str, str], out: TextIO = sys.stdout, bedrock_client=None, m
     checks = list(_checks(env, bedrock_client, mode))
     for check in checks:
         mark = "✓" if check.ok else "!" if check.optional else "✗"
-        out.write(f"{mark} {check.name}: {check.detail}\n")
+        out.write(f"{mark} {check.name}:{'' if check.detail.startswith(chr(10)) else ' '}{check.detail}\n")
     failed = [check for check in checks if not check.ok and not check.optional]
     out.write("\nAll checks passed: the bot is ready.\n" if not failed else f"\n{len(failed)} check(s) failed.\n")
     return 0 if not failed else 1
@@ -65,6 +66,8 @@ def _checks(env: Mapping[str, str], bedrock_client, mode: str):
         yield Check("Settings", False, "\n    " + "\n    ".join(error.problems))
         return
     yield Check("Settings", True, f"read; model {settings.model.model_id}")
+    if settings.profiles.path:
+        yield _profiles(settings)
     client = WebClient(token=settings.slack.bot_token, base_url=settings.slack.api_url, timeout=10,
                        retry_handlers=[])
     yield from _slack(client, settings)
@@ -81,6 +84,30 @@ def _checks(env: Mapping[str, str], bedrock_client, mode: str):
         yield _model(settings, bedrock_client)
         yield from _knowledge_bases(settings)
     yield from _mcp_servers(settings)
+
+
+def _profiles(settings: Settings) -> Check:
+    """The profile each conversation the file names gets, filled in from the environment, and what every other
+    conversation gets."""
+    table, base = settings.profiles.table, settings.base_profile
+    lines = [f"{'DMs' if channel == DM else channel} → "
+             f"{describe(table.for_conversation(channel, is_dm=channel == DM).over(base))}"
+             for channel, _ in table.channels()]
+    other = table.for_conversation("", is_dm=False)
+    lines.append(f"every other channel → {describe(other.over(base)) if other else 'not answered (no default profile)'}")
+    if not any(channel == DM for channel, _ in table.channels()):
+        dm = table.for_conversation("", is_dm=True)
+        lines.append(f"DMs → {describe(dm.over(base)) if dm else 'not answered (no default profile)'}")
+    return Check(f"Profiles ({settings.profiles.path})", True, "\n    " + "\n    ".join(lines))
+
+
+def describe(profile: Profile) -> str:
+    """A profile on one line: its name and what it sets."""
+    tools = "every tool" if profile.tools is None else ", ".join(profile.tools) or "no other tool"
+    bases = ", ".join(base for base, _ in profile.knowledge_bases or ()) or "none"
+    people = "everyone" if profile.people is None else ", ".join(sorted(profile.people))
+    return (f"{profile.name}: model {profile.model_id}, up to {profile.max_tokens} tokens; knowledge bases {bases}; "
+            f"{tools}; who may ask: {people}; follow-ups: {profile.follow_ups}")
 
 
 def _slack(client: WebClient, settings: Settings):

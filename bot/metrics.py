@@ -38,7 +38,8 @@ REPLIES = Counter(
     "slackbot_replies", "Questions taken, by how their reply ended: answered, cut_short (the model's length "
     "limit), filtered (a guardrail or content filter), interrupted (the model's stream broke off), stopped "
     "(deadline or shutdown), deleted (its message was deleted), failed, refused (not allowed here, nothing "
-    "asked, too many at once, shutting down)", ["outcome"])
+    "asked, too many at once, shutting down), and by profile (PROFILES_FILE; `default` without one, `none` where "
+    "no profile applies)", ["outcome", "profile"])
 FIRST_TOKEN = Histogram(
     "slackbot_first_token_seconds", "From taking a question to the model's first text", buckets=_FIRST)
 FIRST_WORDS = Histogram(
@@ -52,7 +53,7 @@ BUDGET_WAIT = Histogram(
     "(Retry-After pauses included)", ["method"], buckets=_WAIT)
 MODEL_TOKENS = Counter(
     "slackbot_model_tokens", "Tokens Bedrock counted: input, output, cache_read (input read back from the prompt "
-    "cache), cache_write (input kept in it)", ["kind"])
+    "cache), cache_write (input kept in it), by profile", ["kind", "profile"])
 FEEDBACK = Counter("slackbot_feedback", "Clicks on the feedback buttons, by vote", ["vote"])
 SHARED_STATE_FALLBACKS = Counter(
     "slackbot_shared_state_fallbacks", "Times this instance stopped sharing state because Redis did not answer "

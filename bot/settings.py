@@ -21,7 +21,11 @@ from bot.conversation.assemble import ContextSettings
 from bot.conversation.files import FILE_KINDS as _FILE_KINDS, FilesSettings
 from bot.model.bedrock import ModelSettings
 from bot.model.caching import PROMPT_CACHE_CHOICES
-from bot.reply.greeting import MAX_PROMPTS, GreetingSettings
+from bot.profiles.parse import parse as parse_profiles
+from bot.profiles.profile import (FOLLOW_UP_MODES, KNOWLEDGE_BASE_ENTRIES, MAX_PROMPTS, Profile,
+                                  read_knowledge_bases, read_prompt)
+from bot.profiles.watch import ProfileSettings
+from bot.reply.greeting import GreetingSettings
 from bot.reply.replier import ReplySettings
 from bot.shared.base import RedisSettings
 from bot.sinks.delivery import DeliverySettings
@@ -75,7 +79,17 @@ class Settings:
     http: HttpSettings = field(default_factory=HttpSettings)
     tools: ToolSettings = field(default_factory=ToolSettings)
     greeting: GreetingSettings = field(default_factory=GreetingSettings)
+    profiles: ProfileSettings = field(default_factory=ProfileSettings)
     log_level: str = "INFO"
+
+    @property
+    def base_profile(self) -> Profile:
+        """The profile the environment makes: what each profile of PROFILES_FILE leaves out, and the only one
+        without the file."""
+        return Profile(
+            name="default", system_prompt=self.model.system_prompt, model_id=self.model.model_id,
+            max_tokens=self.model.max_tokens, knowledge_bases=self.tools.knowledge_bases, tools=None, people=None,
+            follow_ups=self.replies.follow_ups, greeting=self.greeting.text, suggested_prompts=self.greeting.prompts)
 
     def __repr__(self) -> str:  # never print a token, even by accident
         return f"Settings(model_id={self.model.model_id!r}, slack_api_url={self.slack.api_url!r}, ...)"
@@ -170,7 +184,7 @@ class Settings:
                 allowed_user_ids=read.ids("ALLOWED_USER_IDS", "U"),
                 daily_tokens_per_person=read.number("DAILY_TOKENS_PER_PERSON", int, replies.daily_tokens_per_person,
                                                     0, 1_000_000_000),
-                follow_ups=read.choice("FOLLOW_UPS", replies.follow_ups, ("asker", "anyone", "off"), upper=False,
+                follow_ups=read.choice("FOLLOW_UPS", replies.follow_ups, FOLLOW_UP_MODES, upper=False,
                                        why="asker (the person the bot answered in the thread), anyone or off"),
             ),
             redis=RedisSettings(
@@ -202,6 +216,7 @@ class Settings:
                 text="" if (greeting := read.text("GREETING", GreetingSettings.text)).lower() == "none" else greeting,
                 prompts=read.prompts("SUGGESTED_PROMPTS", GreetingSettings.prompts),
             ),
+            profiles=read.profiles("PROFILES_FILE"),
             log_level=read.choice("LOG_LEVEL", cls.log_level, ("DEBUG", "INFO", "WARNING", "ERROR")),
         )
         read.retired(RETIRED)
@@ -333,26 +348,17 @@ class _Reader:
             return default
         if value.lower() == "none":
             return ()
-        prompts = []
-        for entry in filter(None, (part.strip() for part in value.split("|"))):
-            title, said, message = (piece.strip() for piece in entry.partition("="))
-            prompts.append((title, message) if said and message else (entry[:40], entry))
+        prompts = [read_prompt(entry) for entry in filter(None, (part.strip() for part in value.split("|")))]
         if len(prompts) > MAX_PROMPTS:
             self.problems.append(f"{name} may hold at most {MAX_PROMPTS} prompts separated by |, not {len(prompts)}.")
         return tuple(prompts[:MAX_PROMPTS])
 
     def knowledge_bases(self, name: str) -> tuple[tuple[str, str], ...]:
         """Knowledge bases separated by `|`, each `ID` or `ID=what it holds` (which the model and people read)."""
-        bases = []
-        for entry in filter(None, (part.strip() for part in (self._get(name) or "").split("|"))):
-            knowledge_base_id, _, about = (piece.strip() for piece in entry.partition("="))
-            if not re.fullmatch(r"[0-9a-zA-Z]{10}", knowledge_base_id):
-                self.problems.append(
-                    f"{name} must list knowledge base ids (10 letters and digits, as the Bedrock console shows "
-                    f"them), each as ID or ID=what it holds, separated by |; {knowledge_base_id[:40]!r} is not one.")
-                continue
-            bases.append((knowledge_base_id, about or f"knowledge base {knowledge_base_id}"))
-        return tuple(bases)
+        bases, bad = read_knowledge_bases((self._get(name) or "").split("|"))
+        self.problems.extend(f"{name} must list {KNOWLEDGE_BASE_ENTRIES}, separated by |; {entry[:40]!r} is not one."
+                             for entry in bad)
+        return bases
 
     def mcp_servers(self, name: str) -> tuple:
         """The MCP servers the file `name` points at describes (see `tools.mcp_config`)."""
@@ -369,6 +375,20 @@ class _Reader:
         if servers and importlib.util.find_spec("mcp") is None:
             self.problems.append(f"{name} is set, but the MCP SDK is not installed: pip install '.[mcp]'.")
         return servers
+
+    def profiles(self, name: str) -> ProfileSettings:
+        """The profiles of the file `name` points at (see `bot.profiles.parse`)."""
+        path = self._get(name)
+        if path is None:
+            return ProfileSettings()
+        try:
+            text = Path(path).read_text()
+        except OSError as error:
+            self.problems.append(f"{name}: {path} cannot be read ({error.strerror or error}).")
+            return ProfileSettings()
+        table, problems = parse_profiles(text, f"{name} ({path})")
+        self.problems.extend(problems)
+        return ProfileSettings(path, table)
 
     def texts(self, name: str, default: tuple[str, ...], *, most: int) -> tuple[str, ...]:
         """Texts separated by `|`; `none` for none."""

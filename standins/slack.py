@@ -200,7 +200,8 @@ class FakeSlack:
         self.told_at: dict[tuple[str, str | None], float] = {}  # when the 429 that began each Retry-After reached the client
         self.responses: list[tuple[Call, int, dict]] = []
         self.scopes = {"app_mentions:read", "chat:write", "channels:history", "groups:history", "im:history",
-                       "mpim:history", "users:read", "files:read", "assistant:write"}  # what the token was granted
+                       "mpim:history", "users:read", "files:read", "assistant:write",
+                       "usergroups:read"}  # what the token was granted
         self.delays: dict[str, float] = {}  # method → seconds to wait before answering (a slow Slack)
         self.round_trip = 0.0  # seconds every Web API call takes to come back (Slack's round trip, not loopback's)
         self.budgets: dict[tuple[str, str | None], Budget] = {}  # (method, channel or None) → Slack's rate limit
@@ -212,6 +213,7 @@ class FakeSlack:
         self.refuse_sessions: str | None = None
         self.titles: dict[tuple[str, str], str] = {}  # (channel, thread_ts) → the session's title
         self.suggested_prompts: dict[tuple[str, str], tuple] = {}  # (channel, thread_ts) → (title, prompts)
+        self.user_groups: dict[str, list[str]] = {}  # user group id (S…) → its members (usergroups.users.list)
         self.ephemerals: list[dict] = []  # chat.postEphemeral calls that landed
         self.stream_lifetime = 300.0  # seconds after which Slack ends a stream
         self.stream_message_limit = STREAM_CALL_LIMIT  # Markdown a streamed message may hold (undocumented)
@@ -816,6 +818,18 @@ class FakeSlack:
             return 200, {"ok": False, "error": "invalid_arguments"}
         self.titles[(channel, thread_ts)] = title
         return 200, {"ok": True}
+
+    def _usergroups_users_list(self, params: dict) -> tuple[int, dict]:
+        """A user group's members: `missing_scope` without usergroups:read, `no_such_subteam` for an unknown id."""
+        if "usergroups:read" not in self.scopes:
+            return 200, {"ok": False, "error": "missing_scope", "needed": "usergroups:read",
+                         "provided": ",".join(sorted(self.scopes))}
+        if not params.get("usergroup"):
+            return 200, {"ok": False, "error": "invalid_arguments"}
+        members = self.user_groups.get(params["usergroup"])
+        if members is None:
+            return 200, {"ok": False, "error": "no_such_subteam"}
+        return 200, {"ok": True, "users": list(members)}
 
     def _assistant_threads_setSuggestedPrompts(self, params: dict) -> tuple[int, dict]:
         """Up to four prompts, each a title and a message."""

@@ -175,3 +175,16 @@ def test_each_mcp_server_is_checked_and_its_tools_named(env, bedrock, slack, tmp
     assert status == 1, report
     assert "✓ MCP server tickets: offers get_ticket, close_ticket; asks first for close_ticket" in report
     assert "✗ MCP server gone: could not connect" in report
+
+
+def test_each_channel_a_profile_names_is_printed_with_the_profile_it_gets(env, bedrock, slack, tmp_path):
+    path = tmp_path / "profiles.toml"
+    path.write_text('[profiles.support]\nchannels = ["C0SUPPORT", "dm"]\nmodel = "support-model"\nmax_tokens = 512\n'
+                    'knowledge_bases = ["RUNBOOKS01"]\ntools = []\npeople = ["S0ONCALL"]\nfollow_ups = "off"\n')
+    code, out = check({**env, "PROFILES_FILE": str(path), "BEDROCK_MODEL_ID": "env-model"})
+    assert code == 0, out
+    assert (f"✓ Profiles ({path}):\n"
+            "    C0SUPPORT → support: model support-model, up to 512 tokens; knowledge bases RUNBOOKS01; no other tool; "
+            "who may ask: S0ONCALL; follow-ups: off\n"
+            "    DMs → support: model support-model") in out
+    assert "every other channel → not answered (no default profile)" in out

@@ -27,6 +27,7 @@ NEEDS = {
     "agents.sessions.setStatus": {"chat:write", "assistant:write"},  # an app declared as an agent has the latter
     "agents.sessions.rename": {"chat:write", "assistant:write"},
     "assistant.threads.setSuggestedPrompts": {"assistant:write"},
+    "usergroups.users.list": {"usergroups:read"},  # a profile's user groups: who may ask
     "agent_session_stopped": set(),
     "assistant_thread_started": {"assistant:write"},
     "app_mention": {"app_mentions:read"},
@@ -44,7 +45,7 @@ def manifest() -> dict:
 def methods_called() -> set[str]:
     """Every Web API method named in the bot's code (calls name them as strings, directly or in constants)."""
     source = "\n".join(path.read_text() for path in (ROOT / "bot").rglob("*.py"))
-    return set(re.findall(r'"((?:chat|conversations|users|files|assistant\.threads|agents\.sessions)\.[a-z][A-Za-z]+)"',
+    return set(re.findall(r'"((?:chat|conversations|users|usergroups\.users|files|assistant\.threads|agents\.sessions)\.[a-z][A-Za-z]+)"',
                           source))
 
 

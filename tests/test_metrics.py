@@ -42,7 +42,7 @@ def moved(before: dict, after: dict, name: str, **labels: str) -> float:
 
 def wait_for_reply_counted(slack, url: str, before: dict, outcome: str, timeout: float = 10.0) -> dict:
     """Scrape until one more reply of `outcome` is counted than `before`; that scrape."""
-    slack.wait_until(lambda: moved(before, scrape(url), "slackbot_replies_total", outcome=outcome) > 0,
+    slack.wait_until(lambda: moved(before, scrape(url), "slackbot_replies_total", outcome=outcome, profile="default") > 0,
                      timeout=timeout, what="the reply to be counted")
     return scrape(url)
 
@@ -69,11 +69,11 @@ def test_an_answer_moves_the_reply_token_timing_and_slack_call_metrics(slack, be
                      what="the answer")
     after = wait_for_reply_counted(slack, metrics_url, before, "answered")
 
-    assert moved(before, after, "slackbot_replies_total", outcome="answered") == 1
+    assert moved(before, after, "slackbot_replies_total", outcome="answered", profile="default") == 1
     assert moved(before, after, "slackbot_first_token_seconds_count") == 1
     assert moved(before, after, "slackbot_first_words_seconds_count") == 1
-    assert moved(before, after, "slackbot_model_tokens_total", kind="input") == 11  # what the Bedrock stand-in reported
-    assert moved(before, after, "slackbot_model_tokens_total", kind="output") == len("An answer of a few words.") // 4
+    assert moved(before, after, "slackbot_model_tokens_total", kind="input", profile="default") == 11  # what the Bedrock stand-in reported
+    assert moved(before, after, "slackbot_model_tokens_total", kind="output", profile="default") == len("An answer of a few words.") // 4
     assert moved(before, after, "slackbot_slack_calls_total", method="chat.postMessage", result="ok") >= 1
     assert moved(before, after, "slackbot_slack_budget_wait_seconds_count", method="chat.postMessage") >= 1
 
@@ -89,8 +89,8 @@ def test_a_reply_the_model_fails_counts_as_failed_and_its_note_is_not_first_word
                      what="the note saying why")
     after = wait_for_reply_counted(slack, metrics_url, before, "failed")
 
-    assert moved(before, after, "slackbot_replies_total", outcome="failed") == 1
-    assert moved(before, after, "slackbot_replies_total", outcome="answered") == 0
+    assert moved(before, after, "slackbot_replies_total", outcome="failed", profile="default") == 1
+    assert moved(before, after, "slackbot_replies_total", outcome="answered", profile="default") == 0
     assert moved(before, after, "slackbot_first_token_seconds_count") == 0
     # the note is no answer: counted as first words, it would flatter the p95
     assert moved(before, after, "slackbot_first_words_seconds_count") == 0
@@ -109,7 +109,7 @@ def test_a_429_and_a_refusal_are_counted_by_method_and_result(slack, bedrock, st
     slack.wait_until(lambda: any(m.thread_ts == refused.ts for m in slack.bot_messages()), what="the refusal")
     after = wait_for_reply_counted(slack, metrics_url, before, "answered", timeout=20)
     assert moved(before, after, "slackbot_slack_calls_total", method="chat.update", result="rate_limited") == 1
-    assert moved(before, after, "slackbot_replies_total", outcome="refused") == 1
+    assert moved(before, after, "slackbot_replies_total", outcome="refused", profile="default") == 1
 
 
 def test_a_feedback_click_is_counted_by_vote(slack, bedrock, start_bot, metrics_url):
@@ -153,7 +153,7 @@ def test_socket_mode_serves_the_metrics_on_metrics_port(slack, bedrock, bot_proc
     slack.send_event(event)
     slack.wait_until(lambda: any(m.text == "Counted." for m in slack.bot_messages()), what="the answer")
     url = f"http://127.0.0.1:{port}/metrics"
-    slack.wait_until(lambda: value(scrape(url), "slackbot_replies_total", outcome="answered") == 1,
+    slack.wait_until(lambda: value(scrape(url), "slackbot_replies_total", outcome="answered", profile="default") == 1,
                      what="the reply in the metrics of the bot's own process")
 
 

@@ -60,13 +60,10 @@ class Conversation:
 
 
 class Conversations:
-    def __init__(self, history: SlackHistory, files: SlackFiles, settings: ContextSettings,
-                 takes_files: Callable[[], bool] = lambda: True) -> None:
-        """`takes_files`: whether the model reads images and documents (as far as it is known now)."""
+    def __init__(self, history: SlackHistory, files: SlackFiles, settings: ContextSettings) -> None:
         self._history = history
         self._files = files
         self._settings = settings
-        self._takes_files = takes_files
 
     @property
     def reads_files(self) -> bool:
@@ -74,9 +71,10 @@ class Conversations:
         return bool(self._files.limits.kinds)
 
     def assemble(self, request: Request, bot: Identity, *, on_reading: Callable[[str], None],
-                 until: float) -> Conversation:
+                 until: float, takes_files: bool = True) -> Conversation:
         """The model messages for `request`. `on_reading(name)`: a file starts downloading; `until`: when the
-        downloads must end at the latest (on the Slack calls' clock)."""
+        downloads must end at the latest (on the Slack calls' clock); `takes_files`: whether the model reads
+        images and documents (as far as it is known now)."""
         asked_about = set(_MENTION.findall(request.text or "")) - {bot.user_id}
         if asked_about:
             self._history.look_up(asked_about)  # known from the question: looked up while the history is read
@@ -87,7 +85,7 @@ class Conversations:
         wants_names = len(people) > 1 or bool(mentioned)
         if wants_names:
             self._history.look_up(people | mentioned)  # while the files download
-        attachments, files_note = self._attachments(request, history, on_reading, until)
+        attachments, files_note = self._attachments(request, history, on_reading, until, takes_files)
         names = self._history.names(people | mentioned) if wants_names else {}
         question = request.message
         if not question_text(request.text, bot) and request.files:
@@ -109,7 +107,7 @@ class Conversations:
         return Conversation(messages, settings.max_message_chars if cut else None, notes.lines(read_note, files_note))
 
     def _attachments(self, request: Request, history: list[dict], on_reading: Callable[[str], None],
-                     until: float) -> tuple[Attachments, str | None]:
+                     until: float, takes_files: bool) -> tuple[Attachments, str | None]:
         """The files shared with the question and before it in the thread (newest first), as model content,
         and the note naming those the model will not see."""
         shared = [SlackFile.from_slack(file, message["ts"])
@@ -118,7 +116,7 @@ class Conversations:
                   for file in reversed(message.get("files") or [])]
         if not shared or not self.reads_files:
             return Attachments(), None
-        if not self._takes_files():
+        if not takes_files:
             return Attachments(), notes.MODEL_TAKES_NO_FILES
         attachments = self._files.read(shared, on_reading=on_reading, deadline=until)
         return attachments, notes.files_note(item.for_note() for item in attachments.left_out)

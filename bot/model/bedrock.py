@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator, Union
 
 import boto3
@@ -220,6 +220,28 @@ class BedrockModel:
             **extra,
         )
         return response["stream"]
+
+
+class Models:
+    """The model each profile asks: one `BedrockModel` per (model, system prompt, maximum tokens), all on one
+    client, each made the first time a profile needs it. What a model learns (that it refuses files or cache
+    points) it keeps for every profile that asks it with the same prompt."""
+
+    def __init__(self, settings: ModelSettings, client=None, streams_at_once: int = 10) -> None:
+        self._settings = settings
+        self._client = client if client is not None else create_bedrock_client(settings, streams_at_once)
+        self._models: dict[tuple[str, str, int], BedrockModel] = {}
+        self._lock = threading.Lock()
+        self.default = self.get(settings.model_id, settings.system_prompt, settings.max_tokens)
+
+    def get(self, model_id: str, system_prompt: str, max_tokens: int) -> BedrockModel:
+        key = (model_id, system_prompt, max_tokens)
+        with self._lock:
+            if key not in self._models:
+                self._models[key] = BedrockModel.from_settings(
+                    replace(self._settings, model_id=model_id, system_prompt=system_prompt, max_tokens=max_tokens),
+                    self._client)
+            return self._models[key]
 
 
 def _interrupt(raw) -> None:

@@ -1,5 +1,6 @@
 """A new thread in the bot's messages tab: a short greeting, and the prompts Slack offers under it
-(`assistant_thread_started`; `GREETING`, `SUGGESTED_PROMPTS`). Neither is worth a retry: a person who starts
+(`assistant_thread_started`; the DM profile's `greeting` and `suggested_prompts`, else `GREETING`,
+`SUGGESTED_PROMPTS`). Neither is worth a retry: a person who starts
 typing needs neither."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from bot.profiles.watch import Profiles
 from bot.slack import methods
 from bot.slack.calls import SlackCalls
 from bot.slack.kinds import SlackError
@@ -19,7 +21,6 @@ DEFAULT_PROMPTS = (
     ("Summarise a text", "Summarise this in five bullet points:"),
     ("Draft a message", "Help me write a short, friendly message about"),
 )
-MAX_PROMPTS = 4  # Slack's most
 
 
 @dataclass(frozen=True)
@@ -31,17 +32,19 @@ class GreetingSettings:
 
 
 class Greeting:
-    def __init__(self, calls: SlackCalls, settings: GreetingSettings = GreetingSettings()) -> None:
+    def __init__(self, calls: SlackCalls, profiles: Profiles) -> None:
         self._calls = calls
-        self._settings = settings
+        self._profiles = profiles
 
     def welcome(self, channel: str, thread_ts: str) -> None:
-        settings = self._settings
-        if settings.prompts:
+        profile = self._profiles.for_conversation(channel, is_dm=True)
+        if profile is None:  # the bot does not answer in DMs
+            return
+        if profile.suggested_prompts:
             self._try(methods.PROMPTS, channel_id=channel, thread_ts=thread_ts,
-                      prompts=[{"title": title, "message": message} for title, message in settings.prompts])
-        if settings.text:
-            self._try(methods.POST, channel=channel, thread_ts=thread_ts, text=settings.text, unfurl_links=False,
+                      prompts=[{"title": title, "message": message} for title, message in profile.suggested_prompts])
+        if profile.greeting:
+            self._try(methods.POST, channel=channel, thread_ts=thread_ts, text=profile.greeting, unfurl_links=False,
                       unfurl_media=False)
 
     def _try(self, method: str, **params) -> None:

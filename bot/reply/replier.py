@@ -22,8 +22,11 @@ from typing import Callable
 from bot import feedback, metrics, notes
 from bot.conversation.assemble import Conversation, Conversations
 from bot.conversation.build import Identity, question_text
-from bot.model.bedrock import BedrockModel, Finished, TextDelta, Usage
+from bot.model.bedrock import Finished, Models, TextDelta, Usage
 from bot.model.errors import ModelError
+from bot.profiles.people import People
+from bot.profiles.profile import Profile
+from bot.profiles.watch import Profiles
 from bot.reply.approval import Approvals
 from bot.reply.inflight import GONE, InFlight, Reply
 from bot.reply.follow_ups import FollowUps
@@ -76,7 +79,8 @@ class Replier:
         calls: SlackCalls,
         deliveries: Deliveries,
         conversations: Conversations,
-        model: BedrockModel,
+        models: Models,
+        profiles: Profiles,
         settings: ReplySettings,
         feedback_buttons: bool = True,
         clock: Callable[[], float] = time.monotonic,
@@ -86,9 +90,14 @@ class Replier:
         approvals: Approvals | None = None,
         sessions: Sessions | None = None,
         follow_ups: FollowUps | None = None,
+        people: People | None = None,
     ) -> None:
-        """`state`: where each person's answers in flight are counted (default: in this process). `toolbox`: the
-        tools the model may use while it answers (see `bot.tools`)."""
+        """`profiles`: what the bot is in each conversation (model, prompt, tools, who may ask); `models`: the
+        model each profile asks. `state`: where each person's answers in flight are counted (default: in this
+        process). `toolbox`: the tools a profile's model may use while it answers (see `bot.tools`). `people`:
+        who is in the user groups a profile names (None: a group admits no one)."""
+        self._profiles = profiles
+        self._people = people
         self._toolbox = toolbox
         self._approvals = approvals
         self._sessions = sessions
@@ -102,7 +111,7 @@ class Replier:
         self._calls = calls
         self._deliveries = deliveries
         self._conversations = conversations
-        self._model = model
+        self._models = models
         self._settings = settings
         self._feedback_buttons = feedback_buttons
         self._clock = clock
@@ -128,15 +137,16 @@ class Replier:
             log.info("ignoring a redelivery of event %s: the thread has its answer", request.event_id)
             return
         reply = Reply(request)
-        refusal = self._refusal(request, bot) or self._in_flight.admit(reply)
-        if refusal is not None:
-            metrics.REPLIES.labels(outcome="refused").inc()
-            self._say(request, refusal)
+        profile = self._profiles.for_conversation(request.channel, is_dm=request.is_dm)
+        refusal = self._refusal(request, bot, profile) or self._in_flight.admit(reply)
+        if refusal is not None or profile is None:
+            metrics.REPLIES.labels(outcome="refused", profile=profile.name if profile else "none").inc()
+            self._say(request, refusal or notes.NOT_ALLOWED_HERE)
             return
         if self._follow_ups is not None:
             self._follow_ups.remember(request)  # the asker may go on in this thread without a mention
         try:
-            self._answer(reply, bot)
+            self._answer(reply, bot, profile)
         finally:
             self._in_flight.done(reply)
 
@@ -147,14 +157,15 @@ class Replier:
 
     # -- one reply ---------------------------------------------------------------------------------
 
-    def _answer(self, reply: Reply, bot: Identity) -> None:
+    def _answer(self, reply: Reply, bot: Identity, profile: Profile) -> None:
         request = reply.request
+        model = self._models.get(profile.model_id, profile.system_prompt, profile.max_tokens)
         started = self._clock()
         deadline = self._calls.clock() + self._settings.reply_deadline_seconds  # on the Slack calls' clock
         place = Place(request.channel, request.reply_thread_ts, request.user, request.team, event=request.event_id,
                       asked=request.ts)
         delivery = reply.delivery = self._deliveries.open(
-            place, feedback=feedback.block(request.event_id, self._model.model_id) if self._feedback_buttons else None,
+            place, feedback=feedback.block(request.event_id, model.model_id) if self._feedback_buttons else None,
             on_gone=lambda: reply.stop(GONE))
         session = self._sessions.open(place) if self._sessions is not None else None  # Slack's Stop button
 
@@ -168,7 +179,7 @@ class Replier:
 
         threading.Thread(target=signs, name="reply-sign-of-life", daemon=True).start()
         outcome, note, usage, conversation = "failed", notes.FAILED, None, Conversation([])
-        rounds = Rounds(self._model, self._toolbox.for_request(request), rounds=self._tool_settings.rounds,
+        rounds = Rounds(model, self._toolbox.for_request(request, profile), rounds=self._tool_settings.rounds,
                         timeout=self._tool_settings.timeout_seconds, clock=self._clock, approve=self._approver(place),
                         max_tokens=self._tool_settings.max_tokens)
         with self._in_flight.deadline(reply), self._in_flight.slot(reply) as slot:
@@ -176,7 +187,7 @@ class Replier:
                 if not slot:  # stopped (deadline, shutdown) while it waited for a slot
                     raise Stopped()
                 conversation = self._conversations.assemble(request, bot, on_reading=delivery.reading,
-                                                            until=deadline)
+                                                            until=deadline, takes_files=model.takes_files)
                 if reply.stop_note is not None:  # nowhere to answer, or stopped, while it read
                     raise Stopped()
                 asked_at = self._clock()
@@ -201,13 +212,14 @@ class Replier:
         if delivery.failures:
             log.error("Slack did not take %d message(s) of the reply to %s", delivery.failures, request.event_id)
             outcome = "failed"
-        _measure(outcome, usage, reply, delivery, started)
+        _measure(outcome, usage, reply, delivery, started, profile.name)
         if usage is not None and self._allowance is not None:
             self._allowance.spent(request.user, usage.input_tokens + usage.output_tokens)
         log.info(
-            "reply event=%s channel=%s user=%s model=%s outcome=%s surface=%s first_token_s=%s slack_calls=%d "
-            "model_attempts=%d tokens_in=%s tokens_out=%s cache_read_tokens=%s cache_write_tokens=%s seconds=%.2f",
-            request.event_id, request.channel, request.user, self._model.model_id, outcome, delivery.surface,
+            "reply event=%s channel=%s user=%s profile=%s model=%s outcome=%s surface=%s first_token_s=%s "
+            "slack_calls=%d model_attempts=%d tokens_in=%s tokens_out=%s cache_read_tokens=%s cache_write_tokens=%s "
+            "seconds=%.2f",
+            request.event_id, request.channel, request.user, profile.name, model.model_id, outcome, delivery.surface,
             "-" if reply.first_text_after is None else f"{reply.first_text_after:.3f}", delivery.calls,
             rounds.attempts, usage.input_tokens if usage else "-",
             usage.output_tokens if usage else "-", usage.cache_read_tokens if usage else "-",
@@ -274,17 +286,25 @@ class Replier:
 
     # -- around it ---------------------------------------------------------------------------------
 
-    def _refusal(self, request: Request, bot: Identity) -> str | None:
+    def _refusal(self, request: Request, bot: Identity, profile: Profile | None) -> str | None:
         settings = self._settings
-        if settings.allowed_channel_ids and request.channel not in settings.allowed_channel_ids and not request.is_dm:
+        if profile is None or (settings.allowed_channel_ids and request.channel not in settings.allowed_channel_ids
+                               and not request.is_dm):
             return notes.NOT_ALLOWED_HERE
-        if settings.allowed_user_ids and request.user not in settings.allowed_user_ids:
+        if (settings.allowed_user_ids and request.user not in settings.allowed_user_ids) or not self._admits(
+                profile, request.user):
             return notes.NOT_ALLOWED_FOR_YOU
         if self._allowance is not None and (reset := self._allowance.over(request.user)) is not None:
             return notes.over_daily_tokens(settings.daily_tokens_per_person, reset)
         if not question_text(request.text, bot) and not (request.files and self._conversations.reads_files):
             return notes.FILES_ONLY if request.has_files else notes.empty_question(in_dm=request.is_dm)
         return None
+
+    def _admits(self, profile: Profile, user: str) -> bool:
+        """Whether the profile lets `user` ask (its people, and the members of its user groups)."""
+        if self._people is None:
+            return profile.people is None or user in profile.people
+        return self._people.admits(profile, user)
 
     def _answered_before(self, request: Request) -> bool:
         """A reply to `request` is already in its thread (a process before this one answered it)."""
@@ -305,9 +325,11 @@ class Replier:
             log.error("cannot answer in %s: %s", request.channel, error.code)
 
 
-def _measure(outcome: str, usage: Usage | None, reply: Reply, delivery: Delivery, started: float) -> None:
-    """A finished reply, in the metrics: its outcome, tokens, and how soon it showed its first token and words."""
-    metrics.REPLIES.labels(outcome=metrics.reply_outcome(outcome)).inc()
+def _measure(outcome: str, usage: Usage | None, reply: Reply, delivery: Delivery, started: float,
+             profile: str) -> None:
+    """A finished reply, in the metrics: its outcome and tokens (by profile), and how soon it showed its first
+    token and words."""
+    metrics.REPLIES.labels(outcome=metrics.reply_outcome(outcome), profile=profile).inc()
     if reply.first_token_at is not None:
         metrics.FIRST_TOKEN.observe(reply.first_token_at - started)
     if delivery.first_words_at is not None:
@@ -315,4 +337,4 @@ def _measure(outcome: str, usage: Usage | None, reply: Reply, delivery: Delivery
     if usage is not None:
         for kind, tokens in (("input", usage.input_tokens), ("output", usage.output_tokens),
                              ("cache_read", usage.cache_read_tokens), ("cache_write", usage.cache_write_tokens)):
-            metrics.MODEL_TOKENS.labels(kind=kind).inc(tokens)
+            metrics.MODEL_TOKENS.labels(kind=kind, profile=profile).inc(tokens)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import posixpath
 import re
+import threading
 from urllib.parse import unquote, urlsplit
 
 import boto3
@@ -135,10 +136,28 @@ def _short(text: str, most: int) -> str:
     return text if len(text) <= most else text[: most - 1].rstrip() + "…"
 
 
+class KnowledgeBases:
+    """The search tools of the knowledge bases the profiles name, each made the first time one is asked for,
+    all on one client (made then too)."""
+
+    def __init__(self, settings, client=None) -> None:
+        """`settings`: a `ToolSettings` (results per search, the tool's time, the region)."""
+        self._settings = settings
+        self._client = client
+        self._tools: dict[tuple[str, str], KnowledgeBase] = {}
+        self._lock = threading.Lock()
+
+    def tools(self, bases) -> list[KnowledgeBase]:
+        """A search tool for each of `bases`, (id, what it holds) pairs."""
+        with self._lock:
+            for base in bases:
+                if base not in self._tools:
+                    if self._client is None:
+                        self._client = create_client(self._settings.aws_region, self._settings.timeout_seconds)
+                    self._tools[base] = KnowledgeBase(self._client, *base, self._settings.knowledge_base_results)
+            return [self._tools[base] for base in bases]
+
+
 def knowledge_bases(settings, client=None) -> list[KnowledgeBase]:
     """A search tool for each knowledge base `settings` (a `ToolSettings`) names."""
-    if not settings.knowledge_bases:
-        return []
-    client = client if client is not None else create_client(settings.aws_region, settings.timeout_seconds)
-    return [KnowledgeBase(client, knowledge_base_id, about, settings.knowledge_base_results)
-            for knowledge_base_id, about in settings.knowledge_bases]
+    return KnowledgeBases(settings, client).tools(settings.knowledge_bases)

@@ -1,0 +1,126 @@
+"""Profiles end to end, with the real `python -m bot` and the stand-ins: each channel's model, prompt, length,
+knowledge bases, tools and people; the bot only where a profile names; follow-ups and the messages tab's
+greeting by profile; and a profile file changed while the bot runs, taken without a restart."""
+
+from __future__ import annotations
+
+from bot import notes
+from standins.bedrock import Reply
+from standins.events import mention, thread_message
+from tests.helpers import ask
+
+PROFILES = """
+[profiles.default]
+system_prompt = "You answer for Example Corp."
+
+[profiles.support]
+channels = ["C0SUPPORT"]
+model = "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"
+max_tokens = 512
+system_prompt = "You answer support questions."
+knowledge_bases = ["RUNBOOKS01=the support runbooks"]
+follow_ups = "off"
+
+[profiles.oncall]
+channels = ["C0ONCALL"]
+people = ["U0LEAD", "S0ONCALL"]
+"""
+
+
+def answers(slack, channel: str, count: int = 1) -> list[str]:
+    """The bot's messages in `channel` once there are `count` of them, each whole (no placeholder, no open
+    stream)."""
+    def whole():
+        messages = slack.bot_messages(channel)
+        return (len(messages) >= count and all(m.text != notes.PLACEHOLDER and not m.streaming for m in messages)
+                and [m.text for m in messages])
+    return slack.wait_until(whole, what=f"{count} answer(s) in {channel}")
+
+
+def test_each_channel_asks_its_profiles_model_with_its_prompt_length_and_knowledge(slack, bedrock, bot_process,
+                                                                                 tmp_path):
+    path = tmp_path / "profiles.toml"
+    path.write_text(PROFILES)
+    bedrock.answer = lambda request: Reply.text("Answered.")
+    bot_process(PROFILES_FILE=str(path), BEDROCK_MODEL_ID="env-model", BEDROCK_MAX_TOKENS="2048")
+    ask(slack, "<@UBOT> how do I reset a password?", channel="C0SUPPORT")
+    answers(slack, "C0SUPPORT")
+    ask(slack, "<@UBOT> what is for lunch?", channel="C0GENERAL")
+    answers(slack, "C0GENERAL")
+
+    support, general = bedrock.requests
+    assert support.model_id == "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    assert support.body["inferenceConfig"]["maxTokens"] == 512
+    assert support.system == [{"text": "You answer support questions."}]
+    assert support.tools == ["search_knowledge_base_RUNBOOKS01"]
+    assert general.model_id == "env-model" and general.body["inferenceConfig"]["maxTokens"] == 2048
+    assert general.system == [{"text": "You answer for Example Corp."}] and general.tools == []
+
+
+def test_only_the_people_and_groups_a_profile_names_are_answered(slack, bedrock, bot_process, tmp_path):
+    path = tmp_path / "profiles.toml"
+    path.write_text(PROFILES)
+    slack.user_groups["S0ONCALL"] = ["U0BOB"]
+    bot_process(PROFILES_FILE=str(path))
+    ask(slack, "<@UBOT> who is paged?", channel="C0ONCALL", user="U0LEAD")
+    ask(slack, "<@UBOT> who is paged?", channel="C0ONCALL", user="U0BOB")  # through the group
+    ask(slack, "<@UBOT> who is paged?", channel="C0ONCALL", user="U0EVE")
+    texts = answers(slack, "C0ONCALL", 3)
+    assert sorted(texts) == sorted(["Hello from the model.", "Hello from the model.", notes.NOT_ALLOWED_FOR_YOU])
+    assert len(bedrock.requests) == 2
+
+
+def test_without_a_default_profile_other_channels_are_told_the_bot_is_not_set_up_there(slack, bedrock, bot_process,
+                                                                                      tmp_path):
+    path = tmp_path / "profiles.toml"
+    path.write_text(PROFILES.replace("[profiles.default]", "[profiles.general]\nchannels = [\"C0GENERAL\"]"))
+    bot_process(PROFILES_FILE=str(path))
+    ask(slack, "<@UBOT> hello?", channel="C0RANDOM")
+    assert answers(slack, "C0RANDOM") == [notes.NOT_ALLOWED_HERE]
+    assert bedrock.requests == []
+
+
+def test_follow_ups_follow_the_profile_of_the_channel(slack, bedrock, bot_process, tmp_path):
+    path = tmp_path / "profiles.toml"
+    path.write_text(PROFILES)
+    bedrock.answer = lambda request: Reply.text("Answered.")
+    bot_process(PROFILES_FILE=str(path), BEDROCK_KNOWLEDGE_BASE_IDS="")
+    for channel in ("C0SUPPORT", "C0GENERAL"):  # support: follow_ups = "off"; the default: the asker's
+        _, question = ask(slack, "<@UBOT> a first question", channel=channel)[:2]
+        answers(slack, channel)
+        slack.send_event(thread_message(slack, "and a second one?", thread_ts=question.ts, channel=channel)[0])
+    answers(slack, "C0GENERAL", 2)
+    ask(slack, "<@UBOT> a later question", channel="C0SUPPORT")  # after the follow-up's turn
+    assert answers(slack, "C0SUPPORT", 2) == ["Answered.", "Answered."]
+    assert [request.messages[-1]["content"][-1]["text"] for request in bedrock.requests].count("and a second one?") == 1
+
+
+def test_a_changed_profile_file_applies_to_the_next_question_without_a_restart(slack, bedrock, bot_process,
+                                                                              tmp_path):
+    path = tmp_path / "profiles.toml"
+    path.write_text(PROFILES)
+    bot_process(PROFILES_FILE=str(path))
+    ask(slack, "<@UBOT> first", channel="C0GENERAL")
+    answers(slack, "C0GENERAL")
+    path.write_text(PROFILES.replace('"You answer for Example Corp."', '"You answer for Example Ltd."'))
+
+    def asked_with_new_prompt():
+        event, _ = mention(slack, "<@UBOT> again", channel="C0GENERAL")
+        slack.send_event(event)
+        answers(slack, "C0GENERAL", len(bedrock.requests) + 1)
+        return bedrock.requests[-1].system == [{"text": "You answer for Example Ltd."}]
+
+    slack.wait_until(asked_with_new_prompt, timeout=15, what="a question answered with the changed profile")
+
+
+def test_the_messages_tab_greets_with_the_dm_profiles_greeting_and_prompts(slack, bedrock, bot_process, tmp_path):
+    path = tmp_path / "profiles.toml"
+    path.write_text(PROFILES + '\n[profiles.direct]\nchannels = ["dm"]\ngreeting = "Hi, I answer HR questions."\n'
+                               'suggested_prompts = ["Leave=How much leave do I have?"]\n')
+    bot_process(PROFILES_FILE=str(path))
+    root = slack.start_assistant_thread(user="U1")
+    slack.wait_until(lambda: ("D1", root.ts) in slack.suggested_prompts and slack.bot_messages("D1"),
+                     what="the greeting and the prompts")
+    assert [m.text for m in slack.bot_messages("D1")] == ["Hi, I answer HR questions."]
+    _, prompts = slack.suggested_prompts[("D1", root.ts)]
+    assert prompts == [{"title": "Leave", "message": "How much leave do I have?"}]
