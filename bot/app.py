@@ -19,6 +19,7 @@ from bot.conversation.history import SlackHistory
 from bot.intake.listeners import register_listeners
 from bot.logs import explain_slack_failures
 from bot.intake.requests import SeenEvents
+from bot.intake.viewing import Viewing
 from bot.model.bedrock import Models
 from bot.profiles.people import People
 from bot.profiles.watch import Profiles
@@ -108,7 +109,7 @@ def create_bot(settings: Settings, *, bedrock_client=None, knowledge_client=None
         people=People(calls),
     )
     register_listeners(app, replier, SeenEvents(state), calls, approvals, follow_ups,
-                       Greeting(calls, profiles))
+                       Greeting(calls, profiles), Viewing(state))
     return Bot(app, replier, pacer, state)
 
 

@@ -10,6 +10,14 @@ from typing import Mapping
 
 
 @dataclass(frozen=True)
+class Viewed:
+    """Something the person has open in Slack as they ask: a channel, or a message in one (`ts`)."""
+
+    channel: str
+    ts: str | None = None
+
+
+@dataclass(frozen=True)
 class Request:
     event_id: str
     channel: str
@@ -22,6 +30,7 @@ class Request:
     has_files: bool = False
     files: tuple[Mapping, ...] = ()  # Slack's file objects shared with the question
     redelivered: bool = False  # Slack sent it again (it did not hear the first ack in time)
+    viewing: tuple[Viewed, ...] = ()  # what the person has open in Slack (a DM's agent context), most relevant first
     # Slack's short-lived token to search as the asker (Real-time Search), where the app may: never logged
     action_token: str | None = field(default=None, repr=False)
 

@@ -24,11 +24,15 @@ def mention(slack: FakeSlack, text: str, *, channel: str = "C1", user: str = "U1
 
 
 def direct_message(slack: FakeSlack, text: str, *, channel: str = "D1", user: str = "U1",
-                   thread_ts: str | None = None, files: list[dict] | None = None) -> tuple[dict, Message]:
-    """A message in a DM; with `files`, a `file_share` message carrying them, as Slack sends one."""
+                   thread_ts: str | None = None, files: list[dict] | None = None,
+                   context: list[dict] | None = None) -> tuple[dict, Message]:
+    """A message in a DM; with `files`, a `file_share` message carrying them, as Slack sends one; with `context`,
+    the agent view's entities (what the person has open, as `app_context_changed` gives them)."""
     message = slack.add_message(channel, text, user=user, thread_ts=thread_ts, files=files)
     event = {"type": "message", "channel_type": "im", "user": user, "text": text, "ts": message.ts,
              "channel": channel, "event_ts": message.ts, "team": slack.team_id}
+    if context is not None:
+        event["context"] = {"entities": context}
     if thread_ts:
         event["thread_ts"] = thread_ts
     if files:
@@ -47,3 +51,18 @@ def thread_message(slack: FakeSlack, text: str, *, thread_ts: str, channel: str 
     if subtype:
         event["subtype"] = subtype
     return event, message
+
+
+def app_context_changed(slack: FakeSlack, entities: list[dict], *, channel: str = "D1", user: str = "U1") -> dict:
+    """What a person has open changed while the bot's agent view was visible (`app_context_changed`)."""
+    return {"type": "app_context_changed", "channel": channel, "user": user, "context": {"entities": entities} if
+            entities else {}, "event_ts": slack.next_ts()}
+
+
+def channel_entity(channel: str, slack: FakeSlack) -> dict:
+    return {"type": "slack#/types/channel_id", "value": channel, "team_id": slack.team_id}
+
+
+def message_entity(channel: str, ts: str, slack: FakeSlack) -> dict:
+    return {"type": "slack#/types/message_context", "value": {"channel_id": channel, "message_ts": ts},
+            "team_id": slack.team_id}

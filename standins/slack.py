@@ -213,7 +213,8 @@ class FakeSlack:
         self.refuse_sessions: str | None = None
         self.titles: dict[tuple[str, str], str] = {}  # (channel, thread_ts) → the session's title
         self.suggested_prompts: dict[tuple[str, str], tuple] = {}  # (channel, thread_ts) → (title, prompts)
-        self.user_groups: dict[str, list[str]] = {}  # user group id (S…) → its members (usergroups.users.list)
+        self.user_groups: dict[str, list[str]] = {}
+        self.not_member: set[str] = set()  # channels the bot is not in: reading them is `not_in_channel`  # user group id (S…) → its members (usergroups.users.list)
         self.ephemerals: list[dict] = []  # chat.postEphemeral calls that landed
         self.stream_lifetime = 300.0  # seconds after which Slack ends a stream
         self.stream_message_limit = STREAM_CALL_LIMIT  # Markdown a streamed message may hold (undocumented)
@@ -903,6 +904,8 @@ class FakeSlack:
 
     def _conversations_replies(self, params: dict) -> tuple[int, dict]:
         """A thread, oldest first, within `oldest`/`latest` (included only with `inclusive`), a page at a time."""
+        if params.get("channel") in self.not_member:
+            return 200, {"ok": False, "error": "not_in_channel"}
         oldest, latest = float(params.get("oldest") or 0), float(params.get("latest") or "inf")
         inclusive = str(params.get("inclusive")).lower() in ("1", "true")
         thread = [m for m in self.messages if m.channel == params.get("channel")
@@ -912,6 +915,8 @@ class FakeSlack:
         return self._page(thread, params)
 
     def _conversations_history(self, params: dict) -> tuple[int, dict]:
+        if params.get("channel") in self.not_member:
+            return 200, {"ok": False, "error": "not_in_channel"}
         latest = float(params.get("latest") or "inf")
         oldest = float(params.get("oldest") or 0)
         top = [m for m in self.messages if m.channel == params.get("channel")

@@ -30,6 +30,8 @@ NEEDS = {
     "usergroups.users.list": {"usergroups:read"},  # a profile's user groups: who may ask
     "agent_session_stopped": set(),
     "assistant_thread_started": {"assistant:write"},
+    "assistant_thread_context_changed": {"assistant:write"},
+    "app_context_changed": set(),  # the agent view (features.agent_view) must be on
     "app_mention": {"app_mentions:read"},
     "message.im": {"im:history"},
     "message.channels": {"channels:history"},
@@ -75,7 +77,8 @@ def test_the_app_is_set_up_for_socket_mode_mentions_and_dms():
     assert app["settings"]["socket_mode_enabled"] is True
     assert set(app["settings"]["event_subscriptions"]["bot_events"]) == {
         "app_mention", "message.im", "agent_session_stopped", "message.channels", "message.groups", "message.mpim",
-        "assistant_thread_started"}
+        "assistant_thread_started", "assistant_thread_context_changed", "app_context_changed"}
+    assert app["features"]["agent_view"]["agent_description"]  # the agent messaging experience
     assert app["features"]["app_home"]["messages_tab_enabled"] is True
     assert app["features"]["app_home"]["messages_tab_read_only_enabled"] is False
     assert app["settings"]["interactivity"]["is_enabled"] is True  # the feedback buttons

@@ -15,7 +15,7 @@ from typing import Callable
 
 from bot import notes
 from bot.conversation.attachments import Attachments, SlackFiles
-from bot.conversation.build import Identity, build_conversation, question_text
+from bot.conversation.build import Identity, build_conversation, question_text, viewed_text
 from bot.conversation.files import SlackFile
 from bot.conversation.history import SlackHistory
 from bot.request import Request
@@ -24,6 +24,7 @@ from bot.slack.kinds import SlackError
 log = logging.getLogger(__name__)
 
 _MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
+VIEWED_CHARS = 10_000  # of what the person has open, at most (and a quarter of the conversation's budget)
 FILES_QUESTION = "(No words: only the files shared with this message. Say what they are and what stands out.)"
 
 
@@ -78,15 +79,18 @@ class Conversations:
         asked_about = set(_MENTION.findall(request.text or "")) - {bot.user_id}
         if asked_about:
             self._history.look_up(asked_about)  # known from the question: looked up while the history is read
+        viewing = self._history.viewed_later(request.viewing) if request.is_dm and request.viewing else None
         history, read_note = self._history_of(request)
+        viewed = viewing.result() if viewing is not None else []
         everyone = [*history, request.message]
         people = {m["user"] for m in everyone if m.get("user") and m.get("user") != bot.user_id and not m.get("bot_id")}
         mentioned = {user for m in everyone for user in _MENTION.findall(m.get("text") or "")} - {bot.user_id}
-        wants_names = len(people) > 1 or bool(mentioned)
+        viewed_people = {m["user"] for _, _, messages in viewed for m in messages if m.get("user")} - {bot.user_id}
+        wants_names = len(people) > 1 or bool(mentioned) or bool(viewed_people)
         if wants_names:
-            self._history.look_up(people | mentioned)  # while the files download
+            self._history.look_up(people | mentioned | viewed_people)  # while the files download
         attachments, files_note = self._attachments(request, history, on_reading, until, takes_files)
-        names = self._history.names(people | mentioned) if wants_names else {}
+        names = self._history.names(people | mentioned | viewed_people) if wants_names else {}
         question = request.message
         if not question_text(request.text, bot) and request.files:
             question = {**question, "text": FILES_QUESTION}
@@ -101,8 +105,10 @@ class Conversations:
             skip_texts=(notes.PLACEHOLDER,),
             keep_first=bool(request.thread_ts),
         )
-        if attachments.blocks and messages and messages[-1]["role"] == "user":
-            messages[-1] = {**messages[-1], "content": [*attachments.blocks, *messages[-1]["content"]]}
+        looked_at = viewed_text(viewed, bot=bot, names=names, budget_chars=min(settings.max_chars // 4, VIEWED_CHARS))
+        before_question = [*attachments.blocks, *([{"text": looked_at}] if looked_at else [])]
+        if before_question and messages and messages[-1]["role"] == "user":
+            messages[-1] = {**messages[-1], "content": [*before_question, *messages[-1]["content"]]}
         cut = len(question_text(request.text, bot, names)) > settings.max_message_chars
         return Conversation(messages, settings.max_message_chars if cut else None, notes.lines(read_note, files_note))
 

@@ -127,6 +127,34 @@ def build_conversation(
     return [{"role": role, "content": [{"text": text}]} for role, text in kept]
 
 
+VIEWED_PREFACE = "(Not written by the person: what they have open in Slack as they ask, for context.)"
+_VIEWED_MESSAGE_CHARS = 1_000  # one message of what the person has open, at most
+
+
+def viewed_text(read: Iterable[tuple[str, str | None, list[Mapping]]], *, bot: Identity, names: Mapping[str, str],
+                budget_chars: int) -> str:
+    """What a person has open in Slack, for the model: for each (channel, message ts or None, its messages, oldest
+    first), a heading and the messages as "name: text"; at most `budget_chars` ("" if nothing was read)."""
+    parts = []
+    for channel, ts, messages in read:
+        lines = []
+        for message in messages:
+            text = to_plain(message.get("text") or "", bot, names).strip()
+            if not text:
+                continue
+            own = message.get("user") == bot.user_id or (bot.bot_id is not None and message.get("bot_id") == bot.bot_id)
+            speaker = "you (the bot)" if own else names.get(message.get("user") or "", message.get("user") or "someone")
+            lines.append(f"{speaker}: {text[:_VIEWED_MESSAGE_CHARS]}")
+        if lines:
+            heading = (f"The channel #{names.get(channel, channel)}, its latest messages:" if ts is None
+                       else f"A message in #{names.get(channel, channel)}, and its replies:")
+            parts.append("\n".join([heading, *lines]))
+    if not parts:
+        return ""
+    text = "\n\n".join([VIEWED_PREFACE, *parts])
+    return text if len(text) <= budget_chars else text[:budget_chars] + " […]"
+
+
 def _with_topic(topic: str, later: list[_Turn], budget: int) -> list[tuple[str, str]]:
     """The first message, then as many of the newest of the `later` turns as fit beside it."""
     room = budget // 4

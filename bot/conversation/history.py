@@ -20,7 +20,10 @@ from concurrent.futures import wait as wait_for
 
 from cachetools import TTLCache
 
+from typing import Sequence
+
 from bot.conversation.reading import ThreadRead, read_thread
+from bot.request import Viewed
 from bot.slack.calls import SlackCalls
 from bot.slack.kinds import Gone, NotAllowed, Refused, SlackError
 from bot.slack import methods
@@ -32,6 +35,7 @@ _MAX_PAGES = 25  # a thread's first page, then its newest 4,800 messages at most
 NAMES_KEPT = 10_000
 NAMES_FRESH_SECONDS = 3600.0
 _LOOKUPS_AT_ONCE = 16  # users.info calls in flight at once, for all replies
+VIEWED_MESSAGES = 15  # of a channel (or a message's replies) a person has open
 
 
 class SlackHistory:
@@ -70,6 +74,31 @@ class SlackHistory:
             channel=channel, latest=before_ts, oldest=f"{oldest:.6f}", limit=self._dm_messages, inclusive=False
         )
         return list(reversed(response.get("messages", [])))
+
+    def viewed_later(self, viewed: Sequence[Viewed]) -> Future[list[tuple[str, str | None, list[dict]]]]:
+        """Start reading what a person has open, without waiting: a channel's latest messages, or a message and its
+        first replies, each (channel, ts, messages oldest first). What cannot be read (the bot is not in the
+        channel, say) is left out; it all ends within the read budget."""
+        return self._lookups.submit(self._read_viewed, tuple(viewed), self._calls.clock() + self._read_seconds)
+
+    def _read_viewed(self, viewed: Sequence[Viewed], deadline: float) -> list[tuple[str, str | None, list[dict]]]:
+        read = []
+        for item in viewed:
+            try:
+                if item.ts is None:
+                    response = self._calls.call(methods.HISTORY, deadline=deadline, channel=item.channel,
+                                                limit=VIEWED_MESSAGES)
+                    messages = list(reversed(response.get("messages", [])))
+                else:
+                    response = self._calls.call(methods.REPLIES, deadline=deadline, channel=item.channel, ts=item.ts,
+                                                limit=VIEWED_MESSAGES)
+                    messages = response.get("messages", [])[:VIEWED_MESSAGES]
+            except SlackError as error:
+                log.info("cannot read %s, which the person has open (%s): answering without it", item.channel,
+                         error.code)
+                continue
+            read.append((item.channel, item.ts, messages))
+        return read
 
     def look_up(self, user_ids: set[str]) -> None:
         """Start looking up the names of `user_ids` that are not known or on their way; do not wait."""

@@ -10,7 +10,8 @@ from slack_bolt import Ack, App, BoltContext, BoltRequest
 
 from bot import notes
 from bot.conversation.build import Identity
-from bot.intake.requests import SeenEvents, feedback_click, follow_up_from_event, request_from_event
+from bot.intake.requests import SeenEvents, feedback_click, follow_up_from_event, request_from_event, viewing_from
+from bot.intake.viewing import Viewing
 from bot.reply.approval import ACTION_ID as APPROVAL_ID, Approvals, read_click
 from bot.reply.follow_ups import FollowUps
 from bot.reply.greeting import Greeting
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 
 def register_listeners(app: App, replier: Replier, seen: SeenEvents, calls: SlackCalls,
                        approvals: Approvals | None = None, follow_ups: FollowUps | None = None,
-                       greeting: Greeting | None = None) -> None:
+                       greeting: Greeting | None = None, viewing: Viewing | None = None) -> None:
     def take(body: dict, event: dict, context: BoltContext, request: BoltRequest) -> None:
         try:
             bot = Identity(user_id=context.bot_user_id or "", bot_id=context.bot_id)
@@ -44,7 +45,7 @@ def register_listeners(app: App, replier: Replier, seen: SeenEvents, calls: Slac
         if not seen.first_time(question):
             log.info("ignoring a redelivery of event %s", question.event_id)
             return
-        replier.answer(question, bot)
+        replier.answer(viewing.fill(question) if viewing is not None else question, bot)
 
     def vote(ack: Ack, body: dict) -> None:
         ack()
@@ -83,11 +84,23 @@ def register_listeners(app: App, replier: Replier, seen: SeenEvents, calls: Slac
     def started(event: dict) -> None:  # a new thread in the messages tab
         thread = event.get("assistant_thread") or {}
         channel, thread_ts = thread.get("channel_id"), thread.get("thread_ts")
+        looked_at(event)
         if greeting is not None and isinstance(channel, str) and isinstance(thread_ts, str):
             greeting.welcome(channel, thread_ts)
 
+    def looked_at(event: dict) -> None:  # what the person has open changed (the agent view), or a thread said it
+        thread = event.get("assistant_thread")
+        if isinstance(thread, dict):  # assistant_thread_started / _context_changed
+            channel, user, context = thread.get("channel_id"), thread.get("user_id"), thread.get("context")
+        else:  # app_context_changed
+            channel, user, context = event.get("channel"), event.get("user"), event.get("context")
+        if viewing is not None and isinstance(channel, str) and isinstance(user, str) and channel and user:
+            viewing.saw(channel, user, viewing_from(context))
+
     app.event("app_mention")(take)
     app.event("assistant_thread_started")(started)
+    app.event("assistant_thread_context_changed")(looked_at)
+    app.event("app_context_changed")(looked_at)
     app.event("agent_session_stopped")(stop)
     app.event("message")(take)
     app.action(feedback.ACTION_ID)(vote)

@@ -10,11 +10,12 @@ checked against the thread by the replier.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Mapping
 
 from bot.conversation.build import Identity
-from bot.request import Request
+from bot.request import Request, Viewed
 from bot import feedback
 from bot.shared.base import SharedState
 
@@ -61,8 +62,37 @@ def request_from_event(event: Mapping, event_id: str | None, bot: Identity, *, a
         has_files=bool(event.get("files")) or event.get("subtype") == "file_share",
         files=tuple(file for file in event.get("files") or () if isinstance(file, Mapping)),
         redelivered=attempt > 0,
+        viewing=viewing_from(event.get("context")) if is_dm else (),
         action_token=event.get("action_token") if isinstance(event.get("action_token"), str) else None,
     )
+
+
+_CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{2,}")  # a channel's (another person's DM the bot could not read anyway)
+_TS = re.compile(r"[0-9]{1,12}\.[0-9]{1,9}")
+MOST_VIEWED = 3  # things a person has open that the bot reads for a question
+
+
+def viewing_from(context: object) -> tuple[Viewed, ...]:
+    """What Slack says a person has open: an agent context's entities, most relevant first (`app_context_changed`,
+    and a DM message's `context` once the app has the agent view: channels and messages; canvases and lists are
+    not read), or an assistant thread's context (`{"channel_id": …}`)."""
+    if not isinstance(context, Mapping):
+        return ()
+    viewed = []
+    for entity in context.get("entities") or ():
+        if not isinstance(entity, Mapping):
+            continue
+        kind, value = entity.get("type"), entity.get("value")
+        if kind == "slack#/types/channel_id" and isinstance(value, str) and _CHANNEL_ID.fullmatch(value):
+            viewed.append(Viewed(value))
+        elif (kind == "slack#/types/message_context" and isinstance(value, Mapping)
+              and isinstance(value.get("channel_id"), str) and _CHANNEL_ID.fullmatch(value["channel_id"])
+              and isinstance(value.get("message_ts"), str) and _TS.fullmatch(value["message_ts"])):
+            viewed.append(Viewed(value["channel_id"], value["message_ts"]))
+    channel = context.get("channel_id")
+    if isinstance(channel, str) and _CHANNEL_ID.fullmatch(channel):
+        viewed.append(Viewed(channel))
+    return tuple(dict.fromkeys(viewed))[:MOST_VIEWED]
 
 
 _CHANNEL_TYPES = ("channel", "group", "mpim")  # conversations where a follow-up may come without a mention

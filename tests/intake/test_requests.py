@@ -190,3 +190,24 @@ def test_memory_is_bounded_by_capacity_so_old_events_are_forgotten():
         clock.advance(1.0)
     assert seen.first_time(request(event_id="Ev99", ts="99.0")) is False  # the newest is still known
     assert seen.first_time(request(event_id="Ev0", ts="0.0")) is True  # the oldest was forgotten
+
+
+def test_what_a_person_has_open_is_read_from_the_agent_context_most_relevant_first():
+    from bot.intake.requests import viewing_from
+    from bot.request import Viewed
+
+    context = {"entities": [
+        {"type": "slack#/types/message_context", "value": {"channel_id": "C0INC", "message_ts": "1700000000.000100"}},
+        {"type": "slack#/types/channel_id", "value": "C0REL", "team_id": "T1"},
+        {"type": "slack#/types/canvas_id", "value": "F0CANVAS"},  # not read
+        {"type": "slack#/types/channel_id", "value": "D0SOMEONE"},  # another person's DM: the bot cannot read it
+        {"type": "slack#/types/channel_id", "value": "C0REL"},  # said twice: once
+        {"type": "slack#/types/channel_id", "value": {"nested": "C0X"}},
+        "not an entity",
+        {"type": "slack#/types/message_context", "value": {"channel_id": "C0INC", "message_ts": "x; DROP"}},
+        {"type": "slack#/types/channel_id", "value": "G0OLD"},
+        {"type": "slack#/types/channel_id", "value": "C0FOURTH"},
+    ]}
+    assert viewing_from(context) == (Viewed("C0INC", "1700000000.000100"), Viewed("C0REL"), Viewed("G0OLD"))
+    assert viewing_from({"channel_id": "C0REL", "team_id": "T1"}) == (Viewed("C0REL"),)  # an assistant thread's
+    assert viewing_from({}) == viewing_from(None) == viewing_from("C0REL") == ()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.reply.greeting import DEFAULT_GREETING, DEFAULT_PROMPTS
 from bot.settings import Settings, SettingsError
 from standins.bedrock import Reply
-from standins.events import direct_message
+from standins.events import app_context_changed, channel_entity, direct_message, message_entity
 
 
 def test_a_new_thread_is_greeted_with_suggested_prompts(slack, bedrock, bot_process):
@@ -47,3 +47,41 @@ def test_suggested_prompts_are_read_from_the_settings():
         assert "SUGGESTED_PROMPTS may hold at most 4 prompts" in str(error)
     else:
         raise AssertionError("five prompts were accepted")
+
+
+def asked_with(bedrock) -> str:
+    """Every text the model was given with the last question."""
+    assert bedrock.requests, "the model was not asked"
+    return "\n".join(block.get("text", "") for block in bedrock.requests[-1].messages[-1]["content"])
+
+
+def test_what_the_person_has_open_goes_into_the_conversation(slack, bedrock, bot_process):
+    slack.names.update({"U7": "Alice", "U8": "Bob"})
+    slack.add_message("C0RELEASE", "The release moves to Friday.", user="U7")
+    slack.add_message("C0RELEASE", "Then QA signs off on Thursday.", user="U8")
+    bot_process()
+    event, _ = direct_message(slack, "What did they decide?", context=[channel_entity("C0RELEASE", slack)])
+    slack.send_event(event)
+    slack.wait_until(lambda: [m for m in slack.bot_messages("D1") if m.text == "Hello from the model."
+                              and not m.streaming], what="the answer")
+    given = asked_with(bedrock)
+    assert "what they have open in Slack" in given and "The channel #C0RELEASE, its latest messages:" in given
+    assert "Alice: The release moves to Friday.\nBob: Then QA signs off on Thursday." in given
+    assert given.endswith("What did they decide?")  # the question itself comes last
+
+
+def test_the_agent_views_last_context_serves_a_question_that_carries_none(slack, bedrock, bot_process):
+    root = slack.add_message("C0INCIDENT", "Checkout is down since 10:02.", user="U7")
+    slack.add_message("C0INCIDENT", "Rolled back; watching.", user="U8", thread_ts=root.ts)
+    slack.not_member.add("C0PRIVATE")
+    bot_process()
+    slack.send_event(app_context_changed(slack, [message_entity("C0INCIDENT", root.ts, slack),
+                                                 channel_entity("C0PRIVATE", slack)]))
+    event, _ = direct_message(slack, "Summarise this for me")
+    slack.send_event(event)
+    slack.wait_until(lambda: [m for m in slack.bot_messages("D1") if m.text == "Hello from the model."
+                              and not m.streaming], what="the answer")
+    given = asked_with(bedrock)
+    assert "A message in #C0INCIDENT, and its replies:" in given
+    assert "Checkout is down since 10:02." in given and "Rolled back; watching." in given
+    assert "C0PRIVATE" not in given  # the bot is not in it: left out, and the answer goes on without it
