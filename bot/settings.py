@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Mapping, TypeVar
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 from bot.conversation.assemble import ContextSettings
 from bot.conversation.files import FILE_KINDS as _FILE_KINDS, FilesSettings
@@ -225,6 +225,35 @@ class Settings:
         return settings
 
 
+# REDIS_URL's query options the bot leaves to the URL (TLS); every other one would change how it talks to Redis
+# (`decode_responses` makes every answer text the bot does not expect; timeouts and retries are its own)
+REDIS_URL_OPTIONS = frozenset({"ssl_cert_reqs", "ssl_ca_certs", "ssl_ca_path", "ssl_certfile", "ssl_keyfile",
+                               "ssl_check_hostname", "ssl_min_version", "db"})
+
+
+def redis_url_problems(url: str) -> list[str]:
+    """What is wrong with a Redis URL as the Redis client reads it (its port, its database, its options)."""
+    try:
+        from redis.connection import parse_url
+    except ImportError:
+        return ["is set, but the Redis client is not installed: pip install '.[redis]'."]
+    parsed = urlparse(url)
+    try:
+        parsed.port  # noqa: B018 (a port that is not one raises here)
+        parse_url(url)
+    except ValueError as error:
+        return [f"{str(error).rstrip('.')}; it should read like redis://host:6379/0."]
+    problems = []
+    database = parsed.path.strip("/")
+    if parsed.scheme != "unix" and database and not database.isdigit():
+        problems.append(f"the database after the host must be a number (like /0), not /{database[:20]}.")
+    refused = sorted(set(parse_qs(parsed.query, keep_blank_values=True)) - REDIS_URL_OPTIONS)
+    if refused:
+        problems.append(f"the option(s) {', '.join(refused)} are not taken: the bot sets how it talks to Redis itself "
+                        "(REDIS_TIMEOUT_SECONDS for the timeout); only TLS options (ssl_…) and db may be given.")
+    return problems
+
+
 class _Reader:
     """Reads variables, noting every problem instead of stopping at the first."""
 
@@ -266,13 +295,17 @@ class _Reader:
         return value if value.endswith("/") else value + "/"
 
     def redis_url(self, name: str) -> str:
-        """A Redis URL (redis://, rediss:// for TLS, unix://), or "" for none. A problem never shows its password."""
+        """A Redis URL (redis://, rediss:// for TLS, unix://), or "" for none, read as the Redis client will read
+        it; options that would change how the bot talks to Redis are refused. A problem never shows a password."""
         value = self._get(name) or ""
         parsed = urlparse(value)
         if value and (parsed.scheme not in ("redis", "rediss", "unix") or not (parsed.hostname or parsed.path)):
             shown = f"{parsed.scheme}://…" if parsed.scheme else "a value that is not a URL"
             self.problems.append(f"{name} must be a Redis URL such as redis://localhost:6379/0 (rediss:// for TLS, "
                                  f"unix:///path/to/redis.sock), not {shown}.")
+            return value
+        if value:
+            self.problems.extend(f"{name}: {problem}" for problem in redis_url_problems(value))
         return value
 
     def text(self, name: str, default: str) -> str:

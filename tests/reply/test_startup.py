@@ -221,3 +221,16 @@ def test_chat_names_the_settings_to_check_as_they_are_spelt(tmp_path, bedrock, a
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "check BEDROCK_MODEL_ID and AWS_REGION." in result.stdout
+
+
+@pytest.mark.parametrize("url, says", [
+    ("redis://127.0.0.1:6379/0?decode_responses=True", "the option(s) decode_responses are not taken"),
+    ("redis://127.0.0.1:99999/0", "Port out of range"),
+    ("redis://127.0.0.1:6379/zero", "the database after the host must be a number"),
+    ("redis://:s3cret@127.0.0.1:6379/0?socket_timeout=9", "the option(s) socket_timeout are not taken"),
+])
+def test_a_redis_url_the_client_would_misread_stops_the_start_with_the_settings_message(tmp_path, url, says):
+    result = run_bot(tmp_path, clean_env(SLACK_BOT_TOKEN="xoxb-1", SLACK_APP_TOKEN="xapp-1", REDIS_URL=url))
+    assert result.returncode == 2, result.stderr
+    assert "The bot cannot start" in result.stderr and f"REDIS_URL: {says}" in result.stderr
+    assert "Traceback" not in result.stderr and "s3cret" not in result.stderr
