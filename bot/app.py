@@ -17,6 +17,7 @@ from bot.conversation.assemble import Conversations
 from bot.conversation.attachments import SlackFiles
 from bot.conversation.history import SlackHistory
 from bot.intake.listeners import register_listeners
+from bot.intake.socket_mode import ScreenedSocketModeHandler
 from bot.logs import explain_slack_failures
 from bot.intake.requests import SeenEvents
 from bot.intake.viewing import Viewing
@@ -149,7 +150,7 @@ def shared_state(settings: RedisSettings) -> SharedState:
 
 def socket_mode_handler(app: App, settings: Settings) -> SocketModeHandler:
     """Socket Mode: events over a WebSocket the bot opens, through the same Web API base URL."""
-    return SocketModeHandler(app, settings.slack.app_token, concurrency=settings.replies.max_concurrent_replies)
+    return ScreenedSocketModeHandler(app, settings.slack.app_token, concurrency=settings.replies.max_concurrent_replies)
 
 
 def connect(handler: SocketModeHandler) -> None:

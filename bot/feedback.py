@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 
 from bot import notes
+from bot.jsontext import json_object
 
 ACTION_ID = "answer_feedback"
 VOTES = ("good", "bad")
@@ -39,10 +40,7 @@ def block(event_id: str, model_id: str) -> dict:
 
 def read_vote(value: object) -> Vote | None:
     """The vote a button's value carries; None if it is not one of ours."""
-    try:
-        data = json.loads(str(value))
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or data.get("vote") not in VOTES:
+    data = json_object(str(value))
+    if data is None or data.get("vote") not in VOTES:
         return None
     return Vote(data["vote"], str(data.get("event") or "-"), str(data.get("model") or "-"))

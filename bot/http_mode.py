@@ -29,6 +29,7 @@ from waitress import create_server
 
 from bot import metrics
 from bot.app import Bot
+from bot.jsontext import json_object
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,10 +64,10 @@ def _readable(body: bytes, content_type: str) -> bool:
         if not text:
             return True
         if content_type.split(";")[0].strip().lower() == "application/json" or text.startswith("{"):
-            return isinstance(json.loads(text), dict)
+            return json_object(text) is not None
         payload = dict(parse_qsl(text, keep_blank_values=True)).get("payload")
-        return payload is None or isinstance(json.loads(payload), dict)
-    except ValueError:  # not UTF-8, not JSON
+        return payload is None or json_object(payload) is not None
+    except ValueError:  # not UTF-8
         return False
 
 

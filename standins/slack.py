@@ -344,6 +344,12 @@ class FakeSlack:
         }, retry_attempt=retry_attempt, connection=connection)
         return event_id
 
+    def send_raw(self, text: str, connection: int | None = None) -> None:
+        """Send `text` as it is over Socket Mode (an envelope Slack would send, built by hand)."""
+        with self.lock:
+            sockets = list(self._sockets)
+        sockets[-1 if connection is None else connection].send(text)
+
     def _send_envelope(self, kind: str, payload: dict, retry_attempt: int = 0, connection: int | None = None) -> str:
         envelope = {"envelope_id": str(uuid.uuid4()), "type": kind, "accepts_response_payload": False,
                     "payload": payload}

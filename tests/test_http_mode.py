@@ -185,6 +185,10 @@ def test_malformed_requests_get_400_or_401_never_a_500_or_a_traceback(slack, htt
     assert "Traceback" not in "".join(output)
 
 
+DEEP = b'{"type": "event_callback", "event": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+DEEP_FORM = b"%7B%22a%22%3A" + b"%5B" * 50_000 + b"%5D" * 50_000 + b"%7D"
+
+
 def signed(body: bytes, timestamp: str = "1700000000", content_type: str = "application/json") -> dict:
     signature = "v0=" + hmac.new(SECRET.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256).hexdigest()
     return {"x-slack-request-timestamp": timestamp, "x-slack-signature": signature, "content-type": content_type}
@@ -203,6 +207,8 @@ def signed(body: bytes, timestamp: str = "1700000000", content_type: str = "appl
     (b"{not json", signed(b"{not json"), 400),
     (b"\xff{}", signed(b"\xff{}"), 400),
     (b"payload=%5B%5D", signed(b"payload=%5B%5D", content_type="application/x-www-form-urlencoded"), 400),
+    (DEEP, signed(DEEP), 400),  # nested past the JSON parser's depth: a RecursionError, not a ValueError
+    (b"payload=" + DEEP_FORM, signed(b"payload=" + DEEP_FORM, content_type="application/x-www-form-urlencoded"), 400),
 ])
 def test_screen_refuses_unsigned_stale_and_unreadable_requests(body, headers, status):
     assert screen(body, headers, SECRET, now=1_700_000_010) == status

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from bot import notes
+from bot.jsontext import json_object
 from bot.shared.base import SharedState
 from bot.sinks.base import Place
 from bot.slack import methods
@@ -102,7 +103,7 @@ def read_click(body: Mapping) -> Click | None:
     """The approval a `block_actions` payload carries, or None if it is not one of ours."""
     try:
         action = body["actions"][0]
-        value = json.loads(str(action.get("value")))
+        value = json_object(str(action.get("value")))
         channel = (body.get("channel") or body.get("container") or {})
         channel_id = channel.get("id") or channel.get("channel_id")
         message = body.get("message") or {}

@@ -211,3 +211,13 @@ def test_what_a_person_has_open_is_read_from_the_agent_context_most_relevant_fir
     assert viewing_from(context) == (Viewed("C0INC", "1700000000.000100"), Viewed("C0REL"), Viewed("G0OLD"))
     assert viewing_from({"channel_id": "C0REL", "team_id": "T1"}) == (Viewed("C0REL"),)  # an assistant thread's
     assert viewing_from({}) == viewing_from(None) == viewing_from("C0REL") == ()
+
+
+def test_a_button_value_nested_past_the_parsers_depth_is_not_a_click():
+    from bot.feedback import read_vote
+    from bot.reply.approval import read_click
+
+    deep = "[" * 100_000 + "]" * 100_000
+    assert read_vote(deep) is None
+    body = {"actions": [{"value": deep}], "channel": {"id": "C1"}, "user": {"id": "U1"}, "message": {"ts": "1.1"}}
+    assert read_click(body) is None

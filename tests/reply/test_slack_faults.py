@@ -211,3 +211,14 @@ def test_questions_past_the_concurrency_limit_show_their_sign_of_life_at_once_an
     assert all(start >= end for start, end in zip(starts[1:], ends))  # one model stream at a time
     assert all(not m.text.startswith("_Thinking") for channel in ("C1", "C2", "C3")
                for m in slack.bot_messages(channel))
+
+
+def test_an_envelope_nested_past_the_json_parsers_depth_is_acknowledged_and_the_bot_goes_on(slack, bedrock,
+                                                                                            bot_process):
+    bot_process()
+    slack.send_raw('{"envelope_id": "deep-1", "type": "events_api", "accepts_response_payload": false, '
+                   '"payload": {"event": ' + "[" * 100_000 + "]" * 100_000 + "}}")
+    slack.wait_until(lambda: "deep-1" in slack.acks, what="the unreadable envelope to be acknowledged")
+    event, _ = mention(slack, "<@UBOT> still there?")
+    slack.send_event(event)
+    slack.wait_until(lambda: any(m.text == "Hello from the model." for m in slack.bot_messages()), what="the answer")
