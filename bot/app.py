@@ -110,7 +110,8 @@ def create_bot(settings: Settings, *, bedrock_client=None, knowledge_client=None
         people=People(calls),
     )
     register_listeners(app, replier, SeenEvents(state), calls, approvals, follow_ups,
-                       Greeting(calls, profiles), Viewing(state))
+                       Greeting(calls, profiles, lambda channel, user: replier.may_ask(channel, user, is_dm=True)),
+                       Viewing(state))
     return Bot(app, replier, pacer, state)
 
 

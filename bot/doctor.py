@@ -32,8 +32,9 @@ from bot.tools.slack_search import SEARCH_SCOPES
 # Every scope the bot uses (manifest.yml grants exactly these; a test keeps the two in step).
 REQUIRED_SCOPES = frozenset({
     "app_mentions:read", "chat:write", "channels:history", "groups:history", "im:history", "mpim:history",
-    "users:read", "files:read", "assistant:write", "usergroups:read",
+    "users:read", "files:read", "assistant:write",
 })
+GROUP_SCOPE = "usergroups:read"  # needed only where a profile lets a user group ask
 
 
 _NOWHERE = "C0000000000"  # a conversation id no workspace has: a probe there posts nothing
@@ -81,7 +82,8 @@ def _checks(env: Mapping[str, str], bedrock_client, mode: str):
     aws = _aws(settings)
     yield aws
     if aws.ok:
-        yield _model(settings, bedrock_client)
+        for model_id in _model_ids(settings):
+            yield _model(settings, model_id, bedrock_client)
         yield from _knowledge_bases(settings)
     yield from _mcp_servers(settings)
 
@@ -118,7 +120,8 @@ def _slack(client: WebClient, settings: Settings):
         return
     yield Check("Slack bot token", True, f"works for @{response.get('user')} in {response.get('team')}")
     granted = scopes.granted(response)
-    missing = sorted(REQUIRED_SCOPES - granted)
+    groups = any(profile.groups for profile in settings.profiles.table.profiles)
+    missing = sorted(REQUIRED_SCOPES - granted | ({GROUP_SCOPE} - granted if groups else set()))
     if missing:
         yield Check("Slack scopes", False, f"missing {', '.join(missing)}. Add them under \"OAuth & Permissions\" "
                                            "(or recreate the app from manifest.yml), then reinstall the app.")
@@ -208,25 +211,34 @@ def _aws(settings: Settings) -> Check:
     return Check("AWS", True, f"credentials found ({credentials.method}), region {session.region_name}")
 
 
-def _model(settings: Settings, bedrock_client) -> Check:
+def _model_ids(settings: Settings) -> list[str]:
+    """The models the bot may ask: the environment's, and each profile's."""
+    named = [profile.model_id for profile in settings.profiles.table.profiles if profile.model_id]
+    return list(dict.fromkeys([settings.model.model_id, *named]))
+
+
+def _model(settings: Settings, model_id: str, bedrock_client) -> Check:
     model = BedrockModel(
         bedrock_client if bedrock_client is not None else create_bedrock_client(settings.model),
-        model_id=settings.model.model_id, system_prompt="Reply with one word.", max_tokens=5, temperature=0.0,
+        model_id=model_id, system_prompt="Reply with one word.", max_tokens=5, temperature=0.0,
         retry=RetryPolicy(attempts=1, max_seconds=0, base_seconds=0),
     )
     try:
         for _ in model.stream([{"role": "user", "content": [{"text": "ping"}]}]):
             pass
     except ModelError as error:
-        return Check(f"Bedrock model {settings.model.model_id}", False,
+        return Check(f"Bedrock model {model_id}", False,
                      f"{notes.plain(notes.model_failure_note(error.kind))} ({error.code})")
-    return Check(f"Bedrock model {settings.model.model_id}", True, "answers a streaming call")
+    return Check(f"Bedrock model {model_id}", True, "answers a streaming call")
 
 
 def _knowledge_bases(settings: Settings):
-    """Each knowledge base the model may search answers a one-result search."""
+    """Each knowledge base a model may search (the environment's and the profiles') answers a one-result search."""
     tools = settings.tools
-    for tool in knowledge_bases(replace(tools, knowledge_base_results=1, timeout_seconds=min(tools.timeout_seconds, 10))):
+    named = [base for profile in settings.profiles.table.profiles for base in profile.knowledge_bases or ()]
+    every = tuple(dict.fromkeys([*tools.knowledge_bases, *named]))  # the environment's, and each profile's
+    for tool in knowledge_bases(replace(tools, knowledge_bases=every, knowledge_base_results=1,
+                                        timeout_seconds=min(tools.timeout_seconds, 10))):
         name = f"Knowledge base {tool.knowledge_base_id} ({tool.about})"
         try:
             tool.run({"query": "test"}, timeout=10)

@@ -30,7 +30,9 @@ class Request:
     has_files: bool = False
     files: tuple[Mapping, ...] = ()  # Slack's file objects shared with the question
     redelivered: bool = False  # Slack sent it again (it did not hear the first ack in time)
-    viewing: tuple[Viewed, ...] = ()  # what the person has open in Slack (a DM's agent context), most relevant first
+    # what the person has open in Slack (a DM's agent context), most relevant first; None: the event did not say
+    viewing: tuple[Viewed, ...] | None = None
+    follow_up: bool = False  # a message in a thread the bot answered, without a mention
     # Slack's short-lived token to search as the asker (Real-time Search), where the app may: never logged
     action_token: str | None = field(default=None, repr=False)
 

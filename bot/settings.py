@@ -21,10 +21,9 @@ from bot.conversation.assemble import ContextSettings
 from bot.conversation.files import FILE_KINDS as _FILE_KINDS, FilesSettings
 from bot.model.bedrock import ModelSettings
 from bot.model.caching import PROMPT_CACHE_CHOICES
-from bot.profiles.parse import parse as parse_profiles
 from bot.profiles.profile import (FOLLOW_UP_MODES, KNOWLEDGE_BASE_ENTRIES, MAX_PROMPTS, Profile,
                                   read_knowledge_bases, read_prompt)
-from bot.profiles.watch import ProfileSettings
+from bot.profiles.watch import ProfileSettings, load as load_profiles
 from bot.reply.greeting import GreetingSettings
 from bot.reply.replier import ReplySettings
 from bot.shared.base import RedisSettings
@@ -414,14 +413,9 @@ class _Reader:
         path = self._get(name)
         if path is None:
             return ProfileSettings()
-        try:
-            text = Path(path).read_text()
-        except OSError as error:
-            self.problems.append(f"{name}: {path} cannot be read ({error.strerror or error}).")
-            return ProfileSettings()
-        table, problems = parse_profiles(text, f"{name} ({path})")
+        profiles, problems = load_profiles(path, name)
         self.problems.extend(problems)
-        return ProfileSettings(path, table)
+        return profiles
 
     def texts(self, name: str, default: tuple[str, ...], *, most: int) -> tuple[str, ...]:
         """Texts separated by `|`; `none` for none."""

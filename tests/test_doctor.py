@@ -177,7 +177,9 @@ def test_each_mcp_server_is_checked_and_its_tools_named(env, bedrock, slack, tmp
     assert "✗ MCP server gone: could not connect" in report
 
 
-def test_each_channel_a_profile_names_is_printed_with_the_profile_it_gets(env, bedrock, slack, tmp_path):
+def test_each_channel_a_profile_names_is_printed_with_the_profile_it_gets(env, bedrock, slack, knowledge, tmp_path):
+    from standins.knowledge import Passage, web
+    knowledge.add("RUNBOOKS01", Passage("test passage", web("https://wiki.example/x")))  # checked too
     path = tmp_path / "profiles.toml"
     path.write_text('[profiles.support]\nchannels = ["C0SUPPORT", "dm"]\nmodel = "support-model"\nmax_tokens = 512\n'
                     'knowledge_bases = ["RUNBOOKS01"]\ntools = []\npeople = ["S0ONCALL"]\nfollow_ups = "off"\n')
@@ -188,3 +190,17 @@ def test_each_channel_a_profile_names_is_printed_with_the_profile_it_gets(env, b
             "who may ask: S0ONCALL; follow-ups: off\n"
             "    DMs → support: model support-model") in out
     assert "every other channel → not answered (no default profile)" in out
+
+
+def test_each_profiles_model_is_checked_and_the_group_scope_only_where_a_profile_names_a_group(env, bedrock, slack,
+                                                                                            tmp_path):
+    path = tmp_path / "profiles.toml"
+    path.write_text('[profiles.default]\n\n[profiles.legal]\nchannels = ["C0LEGAL"]\nmodel = "eu.no-such-model"\n')
+    bedrock.answer = lambda request: (Reply.error(400, "ValidationException", "The provided model identifier is invalid.")
+                                      if request.model_id == "eu.no-such-model" else Reply.text("pong"))
+    slack.scopes.discard("usergroups:read")
+    code, out = check({**env, "PROFILES_FILE": str(path)})
+    assert code == 1 and "✗ Bedrock model eu.no-such-model:" in out and "✓ Slack scopes" in out
+    path.write_text('[profiles.default]\npeople = ["S0STAFF"]\n')
+    code, out = check({**env, "PROFILES_FILE": str(path)})
+    assert code == 1 and "✗ Slack scopes: missing usergroups:read" in out

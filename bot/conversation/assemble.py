@@ -81,7 +81,7 @@ class Conversations:
             self._history.look_up(asked_about)  # known from the question: looked up while the history is read
         viewing = self._history.viewed_later(request.viewing) if request.is_dm and request.viewing else None
         history, read_note = self._history_of(request)
-        viewed = viewing.result() if viewing is not None else []
+        viewed = [read for future in viewing or () if (read := future.result()) is not None]
         everyone = [*history, request.message]
         people = {m["user"] for m in everyone if m.get("user") and m.get("user") != bot.user_id and not m.get("bot_id")}
         mentioned = {user for m in everyone for user in _MENTION.findall(m.get("text") or "")} - {bot.user_id}
@@ -95,17 +95,17 @@ class Conversations:
         if not question_text(request.text, bot) and request.files:
             question = {**question, "text": FILES_QUESTION}
         settings = self._settings
+        looked_at = viewed_text(viewed, bot=bot, names=names, budget_chars=min(settings.max_chars // 4, VIEWED_CHARS))
         messages = build_conversation(
             history,
             question,
             bot=bot,
             names=names,
-            budget_chars=settings.max_chars,
+            budget_chars=settings.max_chars - len(looked_at),
             max_message_chars=settings.max_message_chars,
             skip_texts=(notes.PLACEHOLDER,),
             keep_first=bool(request.thread_ts),
         )
-        looked_at = viewed_text(viewed, bot=bot, names=names, budget_chars=min(settings.max_chars // 4, VIEWED_CHARS))
         before_question = [*attachments.blocks, *([{"text": looked_at}] if looked_at else [])]
         if before_question and messages and messages[-1]["role"] == "user":
             messages[-1] = {**messages[-1], "content": [*before_question, *messages[-1]["content"]]}

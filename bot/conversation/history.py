@@ -50,6 +50,7 @@ class SlackHistory:
         self._looking_up: dict[str, Future[str | None]] = {}
         self._names_lock = threading.Lock()
         self._lookups = ThreadPoolExecutor(max_workers=_LOOKUPS_AT_ONCE, thread_name_prefix="name-lookup")
+        self._viewed = ThreadPoolExecutor(max_workers=_LOOKUPS_AT_ONCE, thread_name_prefix="viewed-read")
 
     def thread(self, channel: str, thread_ts: str, *, before: str, enough_chars: int) -> ThreadRead:
         """The thread's first page and its newest messages before `before` (see `reading`), within the read
@@ -75,30 +76,29 @@ class SlackHistory:
         )
         return list(reversed(response.get("messages", [])))
 
-    def viewed_later(self, viewed: Sequence[Viewed]) -> Future[list[tuple[str, str | None, list[dict]]]]:
-        """Start reading what a person has open, without waiting: a channel's latest messages, or a message and its
-        first replies, each (channel, ts, messages oldest first). What cannot be read (the bot is not in the
-        channel, say) is left out; it all ends within the read budget."""
-        return self._lookups.submit(self._read_viewed, tuple(viewed), self._calls.clock() + self._read_seconds)
+    def viewed_later(self, viewed: Sequence[Viewed]) -> list[Future[tuple[str, str | None, list[dict]] | None]]:
+        """Start reading what a person has open, each at once and without waiting: a channel's latest messages, or
+        a message and its first replies (a channel with a message of it open is read through the message). Each
+        gives (channel, ts, messages oldest first), or None if it cannot be read (the bot is not in the channel,
+        say); all end within the read budget."""
+        deadline = self._calls.clock() + self._read_seconds
+        with_message = {item.channel for item in viewed if item.ts is not None}
+        return [self._viewed.submit(self._read_viewed, item, deadline) for item in viewed
+                if item.ts is not None or item.channel not in with_message]
 
-    def _read_viewed(self, viewed: Sequence[Viewed], deadline: float) -> list[tuple[str, str | None, list[dict]]]:
-        read = []
-        for item in viewed:
-            try:
-                if item.ts is None:
-                    response = self._calls.call(methods.HISTORY, deadline=deadline, channel=item.channel,
-                                                limit=VIEWED_MESSAGES)
-                    messages = list(reversed(response.get("messages", [])))
-                else:
-                    response = self._calls.call(methods.REPLIES, deadline=deadline, channel=item.channel, ts=item.ts,
-                                                limit=VIEWED_MESSAGES)
-                    messages = response.get("messages", [])[:VIEWED_MESSAGES]
-            except SlackError as error:
-                log.info("cannot read %s, which the person has open (%s): answering without it", item.channel,
-                         error.code)
-                continue
-            read.append((item.channel, item.ts, messages))
-        return read
+    def _read_viewed(self, item: Viewed, deadline: float) -> tuple[str, str | None, list[dict]] | None:
+        try:
+            if item.ts is None:
+                response = self._calls.call(methods.HISTORY, deadline=deadline, channel=item.channel,
+                                            limit=VIEWED_MESSAGES)
+                return item.channel, None, list(reversed(response.get("messages", [])))
+            response = self._calls.call(methods.REPLIES, deadline=deadline, channel=item.channel, ts=item.ts,
+                                        limit=VIEWED_MESSAGES)
+            return item.channel, item.ts, response.get("messages", [])[:VIEWED_MESSAGES]
+        except SlackError as error:
+            log.info("cannot read %s, which the person has open (%s): answering without it", item.channel,
+                     error.code)
+            return None
 
     def look_up(self, user_ids: set[str]) -> None:
         """Start looking up the names of `user_ids` that are not known or on their way; do not wait."""

@@ -11,7 +11,7 @@ checked against the thread by the replier.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping
 
 from bot.conversation.build import Identity
@@ -62,7 +62,7 @@ def request_from_event(event: Mapping, event_id: str | None, bot: Identity, *, a
         has_files=bool(event.get("files")) or event.get("subtype") == "file_share",
         files=tuple(file for file in event.get("files") or () if isinstance(file, Mapping)),
         redelivered=attempt > 0,
-        viewing=viewing_from(event.get("context")) if is_dm else (),
+        viewing=viewing_from(event["context"]) if is_dm and "context" in event else None,
         action_token=event.get("action_token") if isinstance(event.get("action_token"), str) else None,
     )
 
@@ -109,7 +109,7 @@ def follow_up_from_event(event: Mapping, event_id: str | None, bot: Identity, *,
     if not thread_ts or thread_ts == event.get("ts") or not isinstance(text, str) or any(m in text for m in _MENTIONS):
         return None
     question = request_from_event({**event, "type": "app_mention"}, event_id, bot, attempt=attempt, team=team)
-    return question
+    return None if question is None else replace(question, follow_up=True)
 
 
 class SeenEvents:

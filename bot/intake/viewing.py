@@ -1,5 +1,5 @@
 """What each person has open in Slack, as the agent view last said (`app_context_changed`, or an assistant
-thread's context), for a DM question whose own event does not say. Kept for an hour where every instance can
+thread's context), for a DM question whose own event does not say. Kept ten minutes where every instance can
 read it (`SharedState.put`): the event that said it and the question may reach different instances."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Sequence
 from bot.request import Request, Viewed
 from bot.shared.base import SharedState
 
-KEEP = 3600.0  # seconds what a person had open is remembered
+KEEP = 600.0  # seconds what a person had open is remembered (the agent view says again when it changes)
 
 
 class Viewing:
@@ -24,7 +24,7 @@ class Viewing:
 
     def fill(self, request: Request) -> Request:
         """`request`, with what its person has open if its event did not say and the agent view said before."""
-        if not request.is_dm or request.viewing:
+        if not request.is_dm or request.viewing is not None:  # its event said (even that nothing readable is open)
             return request
         said = self._state.get(_key(request.channel, request.user))
         if not said:

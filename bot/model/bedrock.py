@@ -232,7 +232,6 @@ class Models:
         self._client = client if client is not None else create_bedrock_client(settings, streams_at_once)
         self._models: dict[tuple[str, str, int], BedrockModel] = {}
         self._lock = threading.Lock()
-        self.default = self.get(settings.model_id, settings.system_prompt, settings.max_tokens)
 
     def get(self, model_id: str, system_prompt: str, max_tokens: int) -> BedrockModel:
         key = (model_id, system_prompt, max_tokens)

@@ -24,7 +24,7 @@ from typing import Any
 from bot.profiles.profile import (DEFAULT, DM, FOLLOW_UP_MODES, KNOWLEDGE_BASE_ENTRIES, MAX_PROMPTS, Profile,
                                   ProfileTable, read_knowledge_bases, read_prompt)
 
-_CHANNEL = re.compile(r"[CGD][A-Z0-9]{2,}")
+_CHANNEL = re.compile(r"[CG][A-Z0-9]{2,}")  # a group DM's too (C…/G…); every DM with the bot is `dm`
 _PERSON = re.compile(r"[UWS][A-Z0-9]{2,}")
 _TOOL = re.compile(r"[A-Za-z0-9_*?\-]{1,64}")
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
@@ -81,8 +81,9 @@ class _Section:
             self._problem(f"{', '.join(unknown)} is not a profile setting (they are {', '.join(_KEYS)})")
         return Profile(
             name=name,
-            channels=frozenset(self._ids("channels", _CHANNEL, "channel ids (like C0123ABCD) or dm", extra=(DM,))
-                               or ()),
+            channels=frozenset(self._ids("channels", _CHANNEL, "channel ids (like C0123ABCD; a group DM's too) or dm "
+                                         "(for every direct message with the bot, whose D… ids are not listed)",
+                                         extra=(DM,)) or ()),
             system_prompt=self._text("system_prompt", empty=False),
             model_id=self._text("model", empty=False),
             max_tokens=self._number("max_tokens", 1, 200_000),

@@ -26,10 +26,26 @@ CHECK_EVERY = 2.0  # seconds between two looks at the file
 
 @dataclass(frozen=True)
 class ProfileSettings:
-    """Where the profiles come from (PROFILES_FILE), and what it said at start."""
+    """Where the profiles come from (PROFILES_FILE), what it said at start, and which version of it that was."""
 
     path: str | None = None
     table: ProfileTable = field(default_factory=ProfileTable)
+    stamp: tuple[int, int, int] | None = None
+
+
+def load(path: str, where: str) -> tuple[ProfileSettings, list[str]]:
+    """The profiles of the file at `path` as it is now, and its problems (each starting with `where`); a file
+    that cannot be read, or is not UTF-8, is a problem like any other."""
+    stamp = _stamp(path)  # before reading: a change made while it is read is seen at the next look
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+    except OSError as error:
+        return ProfileSettings(path, stamp=stamp), [f"{where}: {path} cannot be read ({error.strerror or error})."]
+    except UnicodeDecodeError as error:
+        return ProfileSettings(path, stamp=stamp), [f"{where}: {path} is not UTF-8 text (byte {error.start}); save it "
+                                                    "as UTF-8."]
+    table, problems = parse(text, f"{where} ({path})")
+    return ProfileSettings(path, table, stamp), problems
 
 
 class Profiles:
@@ -41,7 +57,7 @@ class Profiles:
         self._table = settings.table
         self._clock = clock
         self._check_every = check_every
-        self._stamp = _stamp(self._path)
+        self._stamp = settings.stamp
         self._next_check = clock() + check_every
         self._lock = threading.Lock()
 
@@ -59,22 +75,15 @@ class Profiles:
         return self._table
 
     def _reload(self) -> None:
-        stamp = _stamp(self._path)
-        if stamp == self._stamp:
+        if _stamp(self._path) == self._stamp:
             return
-        self._stamp = stamp
-        try:
-            text = Path(self._path).read_text()
-        except OSError as error:
-            log.error("PROFILES_FILE %s cannot be read (%s): keeping the profiles read before", self._path,
-                      error.strerror or error)
-            return
-        table, problems = parse(text, f"PROFILES_FILE ({self._path})")
+        loaded, problems = load(self._path, "PROFILES_FILE")
+        self._stamp = loaded.stamp
         if problems:
             log.error("the changed PROFILES_FILE has problems, so the profiles read before still apply: %s",
                       " ".join(problems))
             return
-        self._table = table
+        table = self._table = loaded.table
         log.info("profiles read again from %s: %s", self._path,
                  ", ".join(profile.name for profile in table.profiles) or "none")
 

@@ -6,6 +6,7 @@ typing needs neither."""
 from __future__ import annotations
 
 import logging
+from typing import Callable
 from dataclasses import dataclass
 
 from bot.profiles.watch import Profiles
@@ -32,13 +33,16 @@ class GreetingSettings:
 
 
 class Greeting:
-    def __init__(self, calls: SlackCalls, profiles: Profiles) -> None:
+    def __init__(self, calls: SlackCalls, profiles: Profiles,
+                 may_ask: Callable[[str, str], bool] = lambda channel, user: True) -> None:
+        """`may_ask(channel, user)`: whether the bot answers `user` in their DM with it (`channel`)."""
         self._calls = calls
         self._profiles = profiles
+        self._may_ask = may_ask
 
-    def welcome(self, channel: str, thread_ts: str) -> None:
+    def welcome(self, channel: str, thread_ts: str, user: str) -> None:
         profile = self._profiles.for_conversation(channel, is_dm=True)
-        if profile is None:  # the bot does not answer in DMs
+        if profile is None or not self._may_ask(channel, user):  # it would not answer them: no prompts to ask
             return
         if profile.suggested_prompts:
             self._try(methods.PROMPTS, channel_id=channel, thread_ts=thread_ts,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from bot import feedback, metrics, notes
@@ -136,13 +136,20 @@ class Replier:
         if request.redelivered and self._answered_before(request):
             log.info("ignoring a redelivery of event %s: the thread has its answer", request.event_id)
             return
+        if request.viewing:  # what the person has open, as far as the bot would answer them there
+            request = replace(request, viewing=tuple(
+                item for item in request.viewing if self.may_ask(item.channel, request.user, is_dm=False)))
         reply = Reply(request)
         profile = self._profiles.for_conversation(request.channel, is_dm=request.is_dm)
         refusal = self._refusal(request, bot, profile) or self._in_flight.admit(reply)
         if refusal is not None or profile is None:
             metrics.REPLIES.labels(outcome="refused", profile=profile.name if profile else "none").inc()
+            if request.follow_up:  # no one asked the bot: a refusal there would answer a conversation between people
+                log.info("not answering a follow-up in %s: %s", request.channel, refusal)
+                return
             self._say(request, refusal or notes.NOT_ALLOWED_HERE)
             return
+
         if self._follow_ups is not None:
             self._follow_ups.remember(request)  # the asker may go on in this thread without a mention
         try:
@@ -286,14 +293,24 @@ class Replier:
 
     # -- around it ---------------------------------------------------------------------------------
 
+    def may_ask(self, channel: str, user: str, *, is_dm: bool) -> bool:
+        """Whether the bot answers `user` in `channel` (its settings and the channel's profile)."""
+        return self._not_allowed(channel, user, is_dm, self._profiles.for_conversation(channel, is_dm=is_dm)) is None
+
+    def _not_allowed(self, channel: str, user: str, is_dm: bool, profile: Profile | None) -> str | None:
+        """Why the bot does not answer `user` in `channel`, if it does not."""
+        settings = self._settings
+        if profile is None or (settings.allowed_channel_ids and channel not in settings.allowed_channel_ids
+                               and not is_dm):
+            return notes.NOT_ALLOWED_HERE
+        if (settings.allowed_user_ids and user not in settings.allowed_user_ids) or not self._admits(profile, user):
+            return notes.NOT_ALLOWED_FOR_YOU
+        return None
+
     def _refusal(self, request: Request, bot: Identity, profile: Profile | None) -> str | None:
         settings = self._settings
-        if profile is None or (settings.allowed_channel_ids and request.channel not in settings.allowed_channel_ids
-                               and not request.is_dm):
-            return notes.NOT_ALLOWED_HERE
-        if (settings.allowed_user_ids and request.user not in settings.allowed_user_ids) or not self._admits(
-                profile, request.user):
-            return notes.NOT_ALLOWED_FOR_YOU
+        if (not_allowed := self._not_allowed(request.channel, request.user, request.is_dm, profile)) is not None:
+            return not_allowed
         if self._allowance is not None and (reset := self._allowance.over(request.user)) is not None:
             return notes.over_daily_tokens(settings.daily_tokens_per_person, reset)
         if not question_text(request.text, bot) and not (request.files and self._conversations.reads_files):

@@ -112,3 +112,48 @@ def test_a_changed_profile_file_applies_to_the_next_question_without_a_restart(s
         asked = len(bedrock.requests)
         ask(slack, "<@UBOT> again", channel="C0GENERAL")
         answers(slack, "C0GENERAL", asked + 1)
+
+
+def test_a_follow_up_from_someone_the_profile_does_not_name_gets_no_public_refusal(slack, bedrock, bot_process,
+                                                                                   tmp_path):
+    path = tmp_path / "profiles.toml"
+    path.write_text('[profiles.oncall]\nchannels = ["C0ONCALL"]\npeople = ["U0LEAD"]\nfollow_ups = "anyone"\n')
+    bedrock.answer = lambda request: Reply.text("Answered.")
+    bot_process(PROFILES_FILE=str(path))
+    _, question, _ = ask(slack, "<@UBOT> who is paged?", channel="C0ONCALL", user="U0LEAD")
+    answers(slack, "C0ONCALL")
+    slack.send_event(thread_message(slack, "I can take it", thread_ts=question.ts, channel="C0ONCALL",
+                                    user="U0EVE")[0])  # a person talking to the team, not to the bot
+    slack.send_event(thread_message(slack, "and after that?", thread_ts=question.ts, channel="C0ONCALL",
+                                    user="U0LEAD")[0])
+    assert answers(slack, "C0ONCALL", 2) == ["Answered.", "Answered."]  # the lead's follow-up, and no refusal
+
+
+def test_the_messages_tab_does_not_greet_someone_the_bot_would_not_answer(slack, bedrock, bot_process, tmp_path):
+    path = tmp_path / "profiles.toml"
+    path.write_text('[profiles.direct]\nchannels = ["dm"]\npeople = ["U0LEAD"]\ngreeting = "Hi!"\n')
+    bot_process(PROFILES_FILE=str(path))
+    slack.start_assistant_thread(user="U0EVE", channel="D0EVE")
+    lead = slack.start_assistant_thread(user="U0LEAD", channel="D0LEAD")
+    slack.wait_until(lambda: [m.text for m in slack.bot_messages("D0LEAD")] == ["Hi!"], what="the lead's greeting")
+    assert slack.bot_messages("D0EVE") == [] and ("D0LEAD", lead.ts) in slack.suggested_prompts
+    assert [key for key in slack.suggested_prompts if key[0] == "D0EVE"] == []
+
+
+def test_what_the_person_has_open_is_read_only_where_the_bot_would_answer_them(slack, bedrock, bot_process, tmp_path):
+    from standins.events import channel_entity, direct_message
+
+    path = tmp_path / "profiles.toml"
+    path.write_text('[profiles.default]\n\n[profiles.legal]\nchannels = ["C0LEGAL"]\npeople = ["U0LAWYER"]\n')
+    slack.add_message("C0LEGAL", "Settlement figure: 4.2M", user="U7")
+    slack.add_message("C0RELEASE", "The release moves to Friday.", user="U7")
+    bot_process(PROFILES_FILE=str(path))
+    event, _ = direct_message(slack, "What is new?", user="U1",
+                              context=[channel_entity("C0LEGAL", slack), channel_entity("C0RELEASE", slack)])
+    slack.send_event(event)
+    slack.wait_until(lambda: bedrock.requests and slack.bot_messages("D1") and not slack.bot_messages("D1")[-1].streaming
+                     and slack.bot_messages("D1")[-1].text == "Hello from the model.", what="the answer")
+    given = "\n".join(block.get("text", "") for block in bedrock.requests[-1].messages[-1]["content"])
+    assert "The release moves to Friday." in given and "Settlement" not in given and "C0LEGAL" not in given
+    read = {call.params["channel"] for call in slack.calls_of("conversations.history")}
+    assert read == {"D1", "C0RELEASE"}  # the DM's history, and what may be read: the legal channel is not even read

@@ -149,3 +149,23 @@ def test_the_example_file_reads_without_a_problem():
     example = Path(__file__).resolve().parents[2] / "profiles.example.toml"
     parsed = table(example.read_text())
     assert [profile.name for profile in parsed.profiles] == ["default", "support", "direct"]
+
+
+def test_a_file_that_is_not_utf8_is_a_problem_at_start_and_changes_nothing_on_reload(tmp_path, caplog):
+    path = tmp_path / "profiles.toml"
+    path.write_bytes('[profiles.default]\nsystem_prompt = "Réponds en français."\n'.encode("latin-1"))
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "PROFILES_FILE": str(path)}
+    with pytest.raises(SettingsError, match="is not UTF-8 text"):
+        Settings.from_env(env)
+    path.write_text('[profiles.default]\nmodel = "first"\n')
+    clock = Clock()
+    profiles = Profiles(BASE, Settings.from_env(env).profiles, clock=clock)
+    path.write_bytes('[profiles.default]\nmodel = "sécond"\n'.encode("latin-1"))
+    clock.now = 10.0
+    assert profiles.for_conversation("C1", is_dm=False).model_id == "first"
+    assert "is not UTF-8 text" in caplog.text
+
+
+def test_a_dm_id_is_refused_with_what_to_write_instead():
+    _, problems = parse('[profiles.x]\nchannels = ["D0123ABCD"]\n', "profiles.toml")
+    assert problems and "D0123ABCD is not" in problems[0] and "or dm" in problems[0]
