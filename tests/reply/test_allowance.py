@@ -38,13 +38,27 @@ def test_the_allowance_is_shared_by_the_instances(redis_server):
         second.close()
 
 
-def test_a_person_past_their_allowance_gets_a_polite_refusal(slack, bedrock, start_bot):
+def test_a_person_past_their_allowance_gets_a_polite_refusal_and_the_log_counts_tokens_by_profile(
+        slack, bedrock, bot_process, tmp_path):
+    path = tmp_path / "profiles.toml"
+    path.write_text('[profiles.default]\n\n[profiles.support]\nchannels = ["C0SUPPORT"]\n')
     bedrock.answer = lambda request: Reply.text("An answer of some length.")  # 11 tokens in, 6 out
-    start_bot(DAILY_TOKENS_PER_PERSON="10")
-    ask(slack, user="U1")
-    final_text(slack, contains="An answer")
-    time.sleep(1.0)  # the reply counts its tokens once it has ended, a moment after its words show
-    ask(slack, "<@UBOT> another", user="U1")
-    text = final_text(slack, contains="allowance")
+    bot = bot_process(DAILY_TOKENS_PER_PERSON="10", PROFILES_FILE=str(path))
+    ask(slack, channel="C0SUPPORT", user="U1")
+    final_text(slack, "C0SUPPORT", contains="An answer")
+    deadline = time.monotonic() + 10  # the reply counts its tokens once it has ended, a moment after its words
+    while "allowance" not in final_text(slack, "C0SUPPORT"):
+        assert time.monotonic() < deadline, "the person was never refused"
+        asked = len(slack.bot_messages("C0SUPPORT"))
+        ask(slack, "<@UBOT> another", channel="C0SUPPORT", user="U1")
+        slack.wait_until(lambda: len(slack.bot_messages("C0SUPPORT")) > asked, what="an answer or a refusal")
+        final_text(slack, "C0SUPPORT", contains="")
+    text = final_text(slack, "C0SUPPORT", contains="allowance")
     assert "You've used today's allowance of 10 tokens" in text and "resets at 00:00 UTC" in text
-    assert len(bedrock.requests) == 1  # the model was not asked
+    models_asked = len(bedrock.requests)
+    ask(slack, "<@UBOT> and another", channel="C0SUPPORT", user="U1")
+    slack.wait_until(lambda: final_text(slack, "C0SUPPORT").count("allowance") >= 2, what="a second refusal")
+    assert len(bedrock.requests) == models_asked  # past the allowance, the model is not asked
+    bot.terminate()
+    log = bot.communicate(timeout=30)[0]
+    assert "user=U1 profile=support model=" in log and "tokens_in=11 tokens_out=6" in log
