@@ -5,7 +5,7 @@ from __future__ import annotations
 import atexit
 import functools
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.client import HTTPException
 
 from slack_bolt import App
@@ -30,7 +30,7 @@ from bot.reply.greeting import Greeting
 from bot.reply.replier import Replier
 from bot.reply.session import Sessions
 from bot.settings import Settings
-from bot.shared.base import RedisSettings, SharedState
+from bot.shared.base import RedisSettings, SharedState, app_prefix
 from bot.shared.local import LocalState
 from bot.sinks.cadence import Cadence
 from bot.sinks.delivery import Deliveries, DeliverySettings
@@ -74,13 +74,18 @@ def create_bot(settings: Settings, *, bedrock_client=None, knowledge_client=None
             listener_executor=ThreadPoolExecutor(replies.max_concurrent_replies + replies.max_waiting_replies,
                                                  thread_name_prefix="reply"),
         )
+        redis = settings.redis
+        if redis.url and not redis.key_prefix:  # keys of this bot's own: two bots may share one Redis
+            identity = client.auth_test()
+            redis = replace(redis, key_prefix=app_prefix(identity["team_id"], identity.get("bot_id") or
+                                                         identity["user_id"]))
     except BoltError as error:  # Bolt wraps what Slack answered to its auth.test
         if isinstance(error.__context__, SlackApiError):
             raise errors.from_exception(methods.AUTH, error.__context__) from error
         raise
-    except (OSError, HTTPException) as error:  # the network failed before Slack could answer
+    except (SlackApiError, OSError, HTTPException) as error:  # Slack refused, or the network failed
         raise errors.from_exception(methods.AUTH, error) from error
-    state = shared_state(settings.redis)
+    state = shared_state(redis)
     pacer = Pacer(settings.slack.rate_limits, shared=state)
     calls = SlackCalls(client, pacer, attempts=settings.slack.retry_attempts,
                        max_seconds=settings.slack.retry_max_seconds)

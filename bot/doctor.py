@@ -177,7 +177,7 @@ def _redis(settings: Settings) -> Check:
     where = RedisState.where(client)
     try:
         version = client.info("server").get("redis_version", "?")
-        key = f"{settings.redis.key_prefix}:doctor"
+        key = f"{settings.redis.key_prefix or 'bedrock-slack-bot'}:doctor"
         if client.eval("redis.call('SET', KEYS[1], ARGV[1], 'PX', 10000) return redis.call('TIME')[1]",
                        1, key, "ok") is None or client.get(key) != b"ok":
             raise redis.ResponseError("a key written by a script could not be read back")
@@ -193,8 +193,9 @@ def _redis(settings: Settings) -> Check:
                                      "that allows both.")
     finally:
         client.close()
-    return Check("Redis", True, f"instances share their state at {where} (Redis {version}), "
-                                f"keys {settings.redis.key_prefix}:*")
+    keys = (f"keys {settings.redis.key_prefix}:*" if settings.redis.key_prefix else
+            "keys bedrock-slack-bot:<team>:<bot>:* (this app's own; REDIS_KEY_PREFIX to choose)")
+    return Check("Redis", True, f"instances share their state at {where} (Redis {version}), {keys}")
 
 
 def _aws(settings: Settings) -> Check:

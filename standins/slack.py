@@ -53,7 +53,11 @@ TEXT_LIMIT = 4000
 STREAM_CALL_LIMIT = 12_000  # markdown_text per chat.*Stream call
 
 
+VERIFICATION_TOKEN = "vErIfIcAtIoN5ecretT0ken"  # the deprecated token Slack still puts in every payload
+
+
 @dataclass
+
 class Call:
     method: str
     params: dict
@@ -333,7 +337,7 @@ class FakeSlack:
         connections open now in the order they opened (0: the oldest still open; default: the newest)."""
         event_id = event_id or f"Ev{uuid.uuid4().hex[:10].upper()}"
         self._send_envelope("events_api", {
-            "token": "legacy",
+            "token": VERIFICATION_TOKEN,
             "team_id": self.team_id,
             "api_app_id": "A1",
             "event": event,
@@ -401,7 +405,7 @@ class FakeSlack:
             "type": "block_actions",
             "user": {"id": user, "username": user.lower(), "team_id": self.team_id},
             "api_app_id": "A1",
-            "token": "legacy",
+            "token": VERIFICATION_TOKEN,
             "container": {"type": "message", "message_ts": message.ts, "channel_id": message.channel,
                           "is_ephemeral": False, "thread_ts": message.thread_ts},
             "trigger_id": "1.2.3",

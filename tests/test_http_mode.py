@@ -24,6 +24,7 @@ import pytest
 from bot.app import create_bot
 from bot.http_mode import MAX_BODY_BYTES, http_server, screen
 from bot.settings import Settings
+from standins.slack import VERIFICATION_TOKEN
 from standins.events import mention
 from tests.conftest import clean_env, serve, stop_replies
 
@@ -55,7 +56,7 @@ def post(url: str, body: bytes, secret: str = SECRET, age: float = 0.0) -> int:
 
 
 def event_body(slack, event: dict) -> bytes:
-    return json.dumps({"token": "legacy", "team_id": slack.team_id, "api_app_id": "A1", "event": event,
+    return json.dumps({"token": VERIFICATION_TOKEN, "team_id": slack.team_id, "api_app_id": "A1", "event": event,
                        "type": "event_callback", "event_id": f"Ev{time.time_ns()}", "event_time": int(time.time()),
                        "authorizations": [{"team_id": slack.team_id, "user_id": slack.bot_user_id, "is_bot": True}]
                        }).encode()

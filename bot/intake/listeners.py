@@ -53,6 +53,9 @@ def register_listeners(app: App, replier: Replier, seen: SeenEvents, calls: Slac
         if click is None:
             log.info("skipping a feedback click that could not be read")
             return
+        if not seen.first_click(click):
+            log.info("ignoring a repeated feedback click of %s", click.user)
+            return
         metrics.FEEDBACK.labels(vote=click.vote.vote).inc()
         log.info("feedback event=%s channel=%s model=%s value=%s user=%s",
                  click.vote.event, click.channel, click.vote.model, click.vote.vote, click.user)

@@ -123,6 +123,10 @@ class SeenEvents:
         """True once per event and per message; False for every redelivery."""
         return self._state.claim((f"event:{request.event_id}", f"message:{request.channel}:{request.ts}"))
 
+    def first_click(self, click: "FeedbackClick") -> bool:
+        """True once per click (a person, a message, the click's time): a replayed request is not counted again."""
+        return self._state.claim((f"click:{click.user}:{click.channel}:{click.message_ts}:{click.action_ts}",))
+
 
 @dataclass(frozen=True)
 class FeedbackClick:
@@ -132,6 +136,8 @@ class FeedbackClick:
     channel: str
     thread_ts: str | None  # the thread the answer is in
     vote: "feedback.Vote"
+    message_ts: str = ""  # the answer's message
+    action_ts: str = ""  # when the click was made (Slack's, the same in a replay of the request)
 
 
 def feedback_click(body: Mapping) -> FeedbackClick | None:
@@ -147,4 +153,5 @@ def feedback_click(body: Mapping) -> FeedbackClick | None:
         return None
     if vote is None or not channel_id or not user:
         return None
-    return FeedbackClick(user, channel_id, message.get("thread_ts") or message.get("ts"), vote)
+    return FeedbackClick(user, channel_id, message.get("thread_ts") or message.get("ts"), vote,
+                         str(message.get("ts") or ""), str(action.get("action_ts") or ""))

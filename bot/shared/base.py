@@ -17,9 +17,15 @@ class RedisSettings:
     REDIS_LEASE_SECONDS). No URL: one instance, state in the process."""
 
     url: str = ""
-    key_prefix: str = "bedrock-slack-bot"
+    key_prefix: str = ""  # "": the app's own (`app_prefix`), so two bots sharing a Redis never mix their keys
     timeout_seconds: float = 0.25  # the longest a reply waits on Redis before using this instance's own state
     lease_seconds: float = 30.0  # an answer in flight counts for its person this long after its instance stops
+
+
+def app_prefix(team_id: str, bot_id: str) -> str:
+    """The default key prefix: the bot's app in its workspace (what every instance of one bot shares, and no other
+    bot does)."""
+    return f"bedrock-slack-bot:{team_id}:{bot_id}"
 
 
 @dataclass(frozen=True)

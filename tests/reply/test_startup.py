@@ -15,6 +15,7 @@ import pytest
 from bot import notes
 from standins.events import mention
 from standins.bedrock import STALL, Reply
+from standins.slack import VERIFICATION_TOKEN
 from tests.conftest import clean_env
 
 pytestmark = pytest.mark.e2e  # each test starts `python -m bot`
@@ -170,7 +171,7 @@ def test_no_token_reaches_the_log_even_at_debug_level(slack, bedrock, bot_proces
 
     log = process.stdout.read()
     assert "DEBUG" in log and "Logged answer" in log  # the log did talk about this reply
-    for secret in ("xoxb-local-standin", "xapp-local-standin", "local-standin-secret"):
+    for secret in ("xoxb-local-standin", "xapp-local-standin", "local-standin-secret", VERIFICATION_TOKEN):
         assert secret not in log
 
 

@@ -145,7 +145,7 @@ def test_a_killed_instances_answers_stop_counting_once_its_leases_expire(slack, 
     slack.send_event(event)
     slack.wait_until(lambda: bedrock.requests, what="the first instance to ask the model")
     held = redis.Redis.from_url(redis_server.url)
-    assert held.zcard("bedrock-slack-bot:replies:U7") == 1  # U7 has one answer in flight
+    assert held.zcard("bedrock-slack-bot:T1:BBOT:replies:U7") == 1  # U7 has one answer in flight
 
     doomed.send_signal(signal.SIGKILL)  # no shutdown: its answer stays counted until the lease expires
     doomed.wait(10)
@@ -158,9 +158,40 @@ def test_a_killed_instances_answers_stop_counting_once_its_leases_expire(slack, 
     slack.wait_until(lambda: answers_in(slack, turned_away.ts), what="the second instance to say no")
     assert "still working on 1 of your questions" in answers_in(slack, turned_away.ts)[0].text
 
-    slack.wait_until(lambda: held.zcard("bedrock-slack-bot:replies:U7") == 0, timeout=10,
+    slack.wait_until(lambda: held.zcard("bedrock-slack-bot:T1:BBOT:replies:U7") == 0, timeout=10,
                      what="the dead instance's lease to expire")
     event, asked = mention(slack, "<@UBOT> and now?", user="U7", channel="C3")
     slack.send_event(event)
     slack.wait_until(lambda: [m.text for m in answers_in(slack, asked.ts)] == ["The second answer."], timeout=20,
                      what="the answer after the lease expired")
+
+
+def test_two_bots_sharing_one_redis_each_answer_their_own_events(slack, bedrock, aws_env, redis_server):
+    """Two apps (two bots of one workspace, or of two) on one Redis, with no key prefix set: each has keys of its
+    own, so an event id or a message both receive is taken by each, not swallowed by the first."""
+    import os
+
+    from bot.app import create_bot
+    from bot.conversation.build import Identity
+    from bot.intake.requests import SeenEvents, request_from_event
+    from bot.settings import Settings
+    from standins.slack import FakeSlack
+
+    other = FakeSlack(bot_user_id="UOTHER", bot_id="BOTHER").start()
+    try:
+        states = []
+        for api in (slack, other):
+            settings = Settings.from_env({**os.environ, "SLACK_BOT_TOKEN": "xoxb-local", "SLACK_APP_TOKEN": "xapp-1",
+                                          "SLACK_API_URL": api.api_url, "REDIS_URL": redis_server.url})
+            states.append(create_bot(settings).state)
+        event = {"type": "app_mention", "user": "U1", "text": "<@UBOT> <@UOTHER> hello", "ts": "1700000000.000100",
+                 "channel": "C1"}
+        question = request_from_event(event, "Ev1", Identity("UBOT"))
+        assert [SeenEvents(state).first_time(question) for state in states] == [True, True]
+        assert [SeenEvents(state).first_time(question) for state in states] == [False, False]  # each once
+        keys = {key.decode().split(":event:", 1)[0] for key in redis.Redis.from_url(redis_server.url).keys("*:event:*")}
+        assert keys == {"bedrock-slack-bot:T1:BBOT", "bedrock-slack-bot:T1:BOTHER"}
+    finally:
+        for state in states:
+            state.close()
+        other.stop()

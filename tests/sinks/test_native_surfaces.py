@@ -81,6 +81,16 @@ def test_feedback_buttons_sit_under_the_answer_and_a_click_is_thanked_privately_
     assert fields == {"event": event_id, "channel": "C1", "model": "global.anthropic.claude-haiku-4-5-20251001-v1:0",
                       "value": "bad", "user": "U7"}
 
+    # the same click again (a replayed request: the same action_ts) is not counted again; a new click is
+    replayed = {"action_id": buttons["action_id"], "value": buttons["positive_button"]["value"], "action_ts": "1.5"}
+    slack.click(message, "U7", replayed)
+    slack.click(message, "U7", replayed)
+    slack.click(message, "U7", {**replayed, "action_ts": "2.5"})
+    slack.wait_until(lambda: len([m for m in caplog.messages if m.startswith("feedback ")]) == 3
+                     and len([m for m in caplog.messages if m.startswith("ignoring a repeated feedback")]) == 1,
+                     what="two more clicks counted and the replay ignored")
+    assert len(slack.ephemerals) == 3
+
 
 def test_the_buttons_can_be_turned_off(slack, bedrock, start_bot):
     start_bot(**NATIVE, SLACK_FEEDBACK_BUTTONS="off")
