@@ -48,6 +48,8 @@ def split_point(text: str, fits: Callable[[str], bool], floor: int = 0) -> int:
     before_a_span = [start for start, _ in spans if lowest <= start <= longest and start > 0 and outside(start)]
     if before_a_span:
         return max(before_a_span)
+    if floor and text[floor - 1] in " \n":  # what can no longer move ends at a word: the rest goes on whole
+        return floor
     for boundary in _BOUNDARIES:  # no way around a span: a break inside it is still better than a broken word
         if (cut := _last_cut(text, boundary, lowest, longest, lambda cut: True)) is not None:
             return cut

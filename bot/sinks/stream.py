@@ -56,6 +56,7 @@ from bot.slack.pacing import Priority
 CALL_LIMIT = 12_000  # markdown_text per call (Slack's documented limit)
 MESSAGE_LIMIT = CALL_LIMIT - 500  # a message's Markdown, leaving room for a fence's closing line and the note
 _MIN_LIMIT = 500
+_WORD_ROOM = 60  # characters from the end of a message where a stream sends only whole words
 _SHRINK = 0.9  # after a message too long to start, the limit becomes this share of the refused text
 _AFTER_FAILURE = 1.0  # seconds before an intermediate append that failed is superseded by the next
 _RECHECK = 0.25  # how often a held start looks again for room among the appends
@@ -159,6 +160,12 @@ class StreamSink:
         final = layout.is_final(index)
         source = part.source
         text, end = for_stream(source, message.committed, final=final)
+        if not final and len(self._shown(index, message.committed)) + len(text) > self._limit - _WORD_ROOM:
+            # near the end of what a message holds, words go whole: the rest of a word sent now could be cut off
+            # by the rollover ("… w31 w" / "32 …"), since what a stream took stays
+            whole = max(source.rfind(" ", message.committed, end), source.rfind("\n", message.committed, end)) + 1
+            if whole > message.committed:
+                text, end = for_stream(source[:whole], message.committed, final=False)
         if due.method == START:
             # a message whose text is all in (a start that held, or one that holds nothing but the note after
             # a rollover at the very end) starts with its last words too: only its stop is left

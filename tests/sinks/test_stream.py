@@ -489,3 +489,20 @@ def test_steps_of_a_reply_whose_stream_slack_refused_are_a_line_under_the_answer
     assert sink.handover == 0 and not layout.steps.as_cards
     layout.finish()
     assert "Steps: Searching the handbook ✓" in layout.closing_note(0, blank=False, shown_anything=False)
+
+
+@pytest.mark.parametrize("chunk", [3, 5, 7, 11])
+def test_a_stream_that_rolls_over_never_cuts_a_word_in_two(chunk):
+    """What a stream took stays: near a message's end it sends only whole words, so that the rollover finds a
+    word's end to cut at ("… w26 w2" / "7 w28 …" was the cut before)."""
+    layout, sink, slack = setup(interval=0.0, limit=100)
+    answer = " ".join(f"w{n}" for n in range(120))
+    for number, start in enumerate(range(0, len(answer), chunk)):
+        layout.feed(answer[start:start + chunk])
+        step(sink, slack, float(number))
+    layout.finish()
+    drain(sink, slack, 1_000.0)
+    texts = list(slack.texts.values())
+    assert len(texts) >= 4 and "".join(texts) == answer
+    for before, after in zip(texts, texts[1:]):
+        assert before[-1:].isspace() or after[:1].isspace(), (before[-8:], after[:8])
