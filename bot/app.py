@@ -39,6 +39,7 @@ from bot.sinks.surfaces import PLACEHOLDER, PREFERENCES, STATUS
 from bot.slack import errors, methods
 from bot.slack.calls import SlackCalls
 from bot.slack.http import HEADROOM, PooledWebClient
+from bot.slack.scopes import Granted
 from bot.slack.pacing import Pacer
 from bot.tools.base import ToolSettings
 from bot.tools.knowledge import KnowledgeBases
@@ -91,6 +92,7 @@ def create_bot(settings: Settings, *, bedrock_client=None, knowledge_client=None
                        max_seconds=settings.slack.retry_max_seconds)
     models = Models(settings.model, bedrock_client, streams_at_once=replies.max_concurrent_replies)
     approvals = Approvals(calls, state, wait_seconds=settings.tools.approval_seconds)
+    granted = Granted(calls)  # the token's scopes, asked once when first needed
     profiles = Profiles(settings.base_profile, settings.profiles)
     follow_ups = FollowUps(state, profiles)
     context = settings.context
@@ -100,14 +102,14 @@ def create_bot(settings: Settings, *, bedrock_client=None, knowledge_client=None
         conversations=Conversations(
             SlackHistory(calls, dm_messages=context.dm_history_messages, dm_hours=context.dm_history_hours,
                          read_seconds=context.read_seconds, names_seconds=context.name_lookup_seconds),
-            SlackFiles(calls, settings.files.limits, seconds=settings.files.read_seconds),
+            SlackFiles(calls, settings.files.limits, seconds=settings.files.read_seconds, granted=granted),
             context),
         models=models,
         profiles=profiles,
         settings=replies,
         feedback_buttons=settings.delivery.feedback_buttons,
         state=state,
-        toolbox=toolbox_for(settings.tools, calls, knowledge_client),
+        toolbox=toolbox_for(settings.tools, calls, granted, knowledge_client),
         tool_settings=settings.tools,
         approvals=approvals,
         sessions=Sessions(calls, enabled=settings.delivery.agent_sessions),
@@ -120,7 +122,7 @@ def create_bot(settings: Settings, *, bedrock_client=None, knowledge_client=None
     return Bot(app, replier, pacer, state)
 
 
-def toolbox_for(settings: ToolSettings, calls: SlackCalls, knowledge_client=None) -> Toolbox:
+def toolbox_for(settings: ToolSettings, calls: SlackCalls, granted: Granted, knowledge_client=None) -> Toolbox:
     """The tools the model may use: the knowledge bases named, and Slack search where SLACK_SEARCH allows it
     (auto: where the bot token has a search:read scope, as auth.test says the first time it matters)."""
     search = None if settings.slack_search == "off" else functools.partial(
@@ -134,7 +136,7 @@ def toolbox_for(settings: ToolSettings, calls: SlackCalls, knowledge_client=None
         atexit.register(servers.close)  # stdio servers are told to end with the bot
         connected = servers.tools
     return Toolbox(KnowledgeBases(settings, knowledge_client).tools, slack_search=search,
-                   may_search=MaySearch(calls) if settings.slack_search == "auto" else lambda: True,
+                   may_search=MaySearch(granted) if settings.slack_search == "auto" else lambda: True,
                    connected=connected)
 
 

@@ -152,6 +152,8 @@ _FILE_WHY = {  # reason → (for one file, for several)
     "deleted": ("deleted before I could read it", "deleted before I could read them"),
     "not_what_it_says": ("its content isn't what its name says", "their content isn't what their names say"),
     "timed_out": ("it took too long to download", "they took too long to download"),
+    "slack_failed": ("Slack could not send it just now: share it again", "Slack could not send them just now: "
+                     "share them again"),
 }
 _NAMES_SHOWN = 3  # names per reason; the rest are counted
 _NAME_CHARS = 60

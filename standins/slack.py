@@ -97,6 +97,7 @@ class StoredFile:
     data: bytes
     info: dict  # the Slack file object
     deleted: bool = False
+    served_as: str | None = None  # the Content-Type its download comes with (None: its mimetype)
 
 
 SIGN_IN_PAGE = (b'<!DOCTYPE html><html lang="en-US"><head><meta charset="utf-8"><title>Slack</title></head>'
@@ -232,6 +233,7 @@ class FakeSlack:
         self.redirect_files_to: str | None = None  # answer every file GET with a 302 to this address
         self.file_delay = 0.0  # seconds between a file's headers and its body
         self.file_truncate_at: int | None = None  # send only this many bytes of a file's body, then close
+        self.file_error: int | None = None  # every file download answers this HTTP status (a 5xx: the host fails)
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self._ts = itertools.count(1)
@@ -298,9 +300,10 @@ class FakeSlack:
             return message
 
     def add_file(self, name: str, data: bytes, mimetype: str, filetype: str | None = None, mode: str = "hosted",
-                 user: str = "U1", **extra) -> dict:
+                 user: str = "U1", served_as: str | None = None, **extra) -> dict:
         """A file a person uploaded; returns its Slack file object (give it to `add_message`/`mention`).
-        `extra` adds or overrides fields (`original_w`, `original_h`, `title`, …)."""
+        `served_as`: the Content-Type its download comes with, where it is not its mimetype. `extra` adds or
+        overrides fields (`original_w`, `original_h`, `title`, …)."""
         with self.lock:
             file_id = f"F{next(self._file_ids):09d}"
             extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
@@ -317,7 +320,7 @@ class FakeSlack:
                 "is_starred": False, "has_rich_preview": False,
                 **extra,
             }
-            self.files[file_id] = StoredFile(bytes(data), info)
+            self.files[file_id] = StoredFile(bytes(data), info, served_as=served_as)
             return dict(info)
 
     def delete_file(self, file_id: str) -> None:
@@ -604,10 +607,12 @@ class FakeSlack:
             return 404, {"Content-Type": "text/html; charset=utf-8"}, NOT_FOUND_PAGE, False
         if self.redirect_files_to is not None:
             return 302, {"Location": self.redirect_files_to}, b"", False
+        if self.file_error is not None:
+            return self.file_error, {"Content-Type": "text/html; charset=utf-8"}, b"<html>Server error</html>", False
         token = authorization.removeprefix("Bearer ").strip() if authorization.startswith("Bearer ") else ""
         if not token.startswith("xoxb-") or "files:read" not in self.scopes:
             return 200, {"Content-Type": "text/html; charset=utf-8"}, SIGN_IN_PAGE, False  # not the file
-        headers = {"Content-Type": stored.info["mimetype"]}
+        headers = {"Content-Type": stored.served_as or stored.info["mimetype"]}
         if match.group(3):
             headers["Content-Disposition"] = f'attachment; filename="{stored.info["name"]}"'
         return 200, headers, stored.data, True

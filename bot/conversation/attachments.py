@@ -35,8 +35,11 @@ class Attachments:
 
 
 class SlackFiles:
-    def __init__(self, calls: SlackCalls, limits: Limits, *, seconds: float) -> None:
+    def __init__(self, calls: SlackCalls, limits: Limits, *, seconds: float,
+                 granted: Callable[[], frozenset[str] | None] = lambda: None) -> None:
+        """`granted`: the bot token's scopes, if known (an HTML page for a file the app may read is the file)."""
         self._calls = calls
+        self._granted = granted
         self.limits = limits
         self._seconds = seconds
         self._pool = ThreadPoolExecutor(max_workers=_AT_ONCE, thread_name_prefix="file-download")
@@ -81,18 +84,27 @@ class SlackFiles:
                                     max_bytes=self.limits.file_bytes(reading.kind), until=_monotonic(until, self._calls),
                                     expect_html=reading.format == "html").data
         except NotAllowed:
-            return Reason.NO_ACCESS
+            return self._no_access()
         except Gone:
             return Reason.DELETED
         except TooLong:
             return Reason.TOO_LARGE
         except (Unavailable, RateLimited) as error:  # after the policy's retries, or out of time
             log.warning("could not download %s: %s", file.name, error.code)
-            return Reason.TIMED_OUT
+            slow = isinstance(error, RateLimited) or "time" in error.code.lower()  # timed_out, TimeoutError, …
+            return Reason.TIMED_OUT if slow else Reason.SLACK_FAILED  # a 5xx, a download that broke off
         except SlackError as error:  # not a file Slack hands over as one
             log.warning("could not download %s: %s", file.name, error.code)
             return Reason.NOT_WHAT_IT_SAYS
-        return check_download(reading, data, self.limits) or data
+        found = check_download(reading, data, self.limits)
+        return self._no_access() if found is Reason.NO_ACCESS else found or data
+
+
+    def _no_access(self) -> Reason:
+        """An HTML page came instead of a file: Slack's sign-in page (the app lacks files:read), unless the app has
+        files:read, in which case the file is an HTML page that its name says it is not."""
+        known = self._granted()
+        return Reason.NOT_WHAT_IT_SAYS if known is not None and "files:read" in known else Reason.NO_ACCESS
 
 
 def _monotonic(deadline: float, calls: SlackCalls) -> float:

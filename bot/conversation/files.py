@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Iterable, Mapping
 
+from bot.slack.pages import looks_like_html
+
 IMAGE_BYTES = 3_750_000  # Bedrock: an image block's bytes
 DOCUMENT_BYTES = 4_500_000  # Bedrock: a document block's bytes
 MAX_IMAGES = 20  # Bedrock: image blocks in one request
@@ -77,10 +79,11 @@ class Reason(StrEnum):
     DELETED = "deleted"  # gone by the time it was downloaded
     NOT_WHAT_IT_SAYS = "not_what_it_says"  # its bytes are not of the type it was declared as
     TIMED_OUT = "timed_out"  # its download took too long
+    SLACK_FAILED = "slack_failed"  # Slack's file host answered with an error (5xx), or the download broke off
 
 
 DOWNLOAD_REASONS = frozenset({Reason.NO_ACCESS, Reason.DELETED, Reason.NOT_WHAT_IT_SAYS, Reason.TIMED_OUT,
-                              Reason.TOO_LARGE})
+                              Reason.TOO_LARGE, Reason.SLACK_FAILED})
 
 
 @dataclass(frozen=True)
@@ -215,13 +218,6 @@ _MAGIC = {
     "docx": (b"PK\x03\x04",),  # a zip
     "xlsx": (b"PK\x03\x04",),
 }
-_HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body")
-
-
-def looks_like_html(data: bytes) -> bool:
-    """Whether `data` is an HTML page (what Slack sends instead of a file the app may not read)."""
-    start = data[:1024].removeprefix(b"\xef\xbb\xbf").lstrip().lower()
-    return start.startswith(_HTML_STARTS)
 
 
 def is_text(data: bytes) -> bool:
@@ -401,7 +397,7 @@ def choose(files_newest_first: Iterable[SlackFile], limits: Limits) -> Choice:
 
 def download_failed(file: SlackFile, reading: Reading, reason: Reason, limits: Limits) -> LeftOut:
     """A chosen file whose download did not give the model something to read: NO_ACCESS, DELETED,
-    NOT_WHAT_IT_SAYS, TIMED_OUT, or TOO_LARGE (it proved larger than declared)."""
+    NOT_WHAT_IT_SAYS, TIMED_OUT, SLACK_FAILED, or TOO_LARGE (it proved larger than declared)."""
     if reason not in DOWNLOAD_REASONS:
         raise ValueError(f"{reason} is not a reason a download fails for")
     limit = limits.file_bytes(reading.kind) if reason is Reason.TOO_LARGE else None

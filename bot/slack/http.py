@@ -40,6 +40,7 @@ from slack_sdk.web import SlackResponse
 from urllib3.exceptions import ConnectTimeoutError, ProxyError, SSLError
 
 from bot.slack.kinds import Gone, NotAllowed, Refused, TooLong, Unavailable
+from bot.slack.pages import looks_like_html
 from bot.slack.methods import DOWNLOAD
 
 # Connections kept beyond one per reply in flight: Bolt's own calls, Socket Mode's `apps.connections.open`,
@@ -101,8 +102,6 @@ class PooledWebClient(WebClient):
         if response.status != 200:
             raise Refused(DOWNLOAD, f"http_{response.status}", status=response.status)
         kind = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-        if kind == "text/html" and not expect_html:  # Slack's sign-in page: the token may not read files
-            raise NotAllowed(DOWNLOAD, "missing_scope", status=200)
         declared = response.headers.get("Content-Length")
         if declared is not None and declared.isdigit() and int(declared) > max_bytes:
             raise TooLong(DOWNLOAD, "file_too_large")
@@ -118,6 +117,8 @@ class PooledWebClient(WebClient):
             raise Unavailable(DOWNLOAD, type(_unwrapped(error)).__name__) from error
         if declared is not None and declared.isdigit() and len(body) < int(declared):
             raise Unavailable(DOWNLOAD, "truncated")
+        if kind == "text/html" and not expect_html and looks_like_html(body):  # Slack's sign-in page: the token may
+            raise NotAllowed(DOWNLOAD, "missing_scope", status=200)  # not read files (a PDF sent as text/html may)
         return SlackResponse(client=self, http_verb="GET", api_url=url, req_args={}, data=bytes(body),
                              headers=dict(response.headers), status_code=200)
 

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any
+
+from bot.slack import methods
+from bot.slack.calls import SlackCalls
+from bot.slack.kinds import SlackError
+
+log = logging.getLogger(__name__)
 
 
 def granted(response: Any) -> frozenset[str]:
@@ -12,3 +20,24 @@ def granted(response: Any) -> frozenset[str]:
     if isinstance(header, (list, tuple)):
         header = ",".join(header)
     return frozenset(scope.strip() for scope in str(header).split(",") if scope.strip())
+
+
+class Granted:
+    """The scopes the bot token has: asked of `auth.test` once, the first time something needs to know (a failure
+    to ask is not remembered: the next need asks again)."""
+
+    def __init__(self, calls: SlackCalls) -> None:
+        self._calls = calls
+        self._known: frozenset[str] | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> frozenset[str] | None:
+        """The scopes, or None if Slack could not be asked now."""
+        with self._lock:
+            if self._known is None:
+                try:
+                    self._known = granted(self._calls.call(methods.AUTH, deadline=self._calls.clock() + 5))
+                except SlackError as error:
+                    log.warning("could not read the app's scopes (auth.test): %s", error.code)
+                    return None
+            return self._known

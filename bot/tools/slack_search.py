@@ -11,7 +11,6 @@ policy (`SlackCalls`: paced, retried on 429), bounded by the tool's time. Off un
 from __future__ import annotations
 
 import logging
-import threading
 
 from bot.slack import methods, scopes
 from bot.slack.calls import SlackCalls
@@ -82,23 +81,20 @@ def _source(message: dict) -> Source:
 
 
 class MaySearch:
-    """Whether the bot token has a `search:read.*` scope: asked of `auth.test` once, the first time a question
-    could use Slack search (a failure to ask is not remembered: the next question asks again)."""
+    """Whether the bot token has a `search:read.*` scope (`Granted`: asked once, the first time a question could
+    use Slack search; not known: no Slack search for this question)."""
 
-    def __init__(self, calls: SlackCalls) -> None:
-        self._calls = calls
-        self._known: bool | None = None
-        self._lock = threading.Lock()
+    def __init__(self, granted: scopes.Granted) -> None:
+        self._granted = granted
+        self._said = False
 
     def __call__(self) -> bool:
-        with self._lock:
-            if self._known is None:
-                try:
-                    granted = scopes.granted(self._calls.call(methods.AUTH, deadline=self._calls.clock() + 5))
-                except SlackError as error:
-                    log.warning("could not read the app's scopes (%s): no Slack search for this question", error.code)
-                    return False
-                self._known = bool(granted & set(SEARCH_SCOPES))
-                log.info("Slack search is %s (SLACK_SEARCH=auto): the app has %s", "on" if self._known else "off",
-                         "a search:read scope" if self._known else "no search:read scope")
-            return self._known
+        known = self._granted()
+        if known is None:
+            return False
+        may = bool(known & set(SEARCH_SCOPES))
+        if not self._said:
+            self._said = True
+            log.info("Slack search is %s (SLACK_SEARCH=auto): the app has %s", "on" if may else "off",
+                     "a search:read scope" if may else "no search:read scope")
+        return may

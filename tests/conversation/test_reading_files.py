@@ -124,3 +124,33 @@ def test_a_deleted_file_a_mislabelled_one_and_one_too_many_are_named_and_the_res
     [request] = bedrock.requests
     assert sorted(name for _, name, _ in request.documents) == [f"sheet{n} csv" for n in range(1, 6)]
     assert not request.images
+
+
+def test_an_html_page_named_png_is_said_not_to_be_what_its_name_says_not_a_missing_scope(slack, bedrock, start_bot):
+    start_bot()
+    bedrock.default = Reply.text(ANSWER)
+    page = slack.add_file("chart.png", b"<!doctype html><html><body>not a chart</body></html>", "image/png")
+    ask(slack, "<@UBOT> see this chart", files=[page])
+    text = answer(slack, contains="chart.png")
+    assert "isn't what its name says" in text and "files:read" not in text  # the app has files:read
+    assert not bedrock.requests[0].images
+
+
+def test_a_pdf_that_slack_serves_as_text_html_is_read_as_the_pdf_it_is(slack, bedrock, start_bot):
+    start_bot()
+    bedrock.default = Reply.text(ANSWER)
+    ask(slack, "<@UBOT> read this", files=[slack.add_file("report.pdf", PDF, "application/pdf",
+                                                            served_as="text/html; charset=utf-8")])
+    text = answer(slack)
+    assert "files:read" not in text and "report.pdf" not in text  # read: no note about it
+    [request] = bedrock.requests
+    assert [(fmt, data) for fmt, _, data in request.documents] == [("pdf", PDF)]
+
+
+def test_a_file_host_that_fails_is_not_said_to_have_taken_too_long(slack, bedrock, start_bot):
+    start_bot(SLACK_RETRY_ATTEMPTS="2")
+    slack.file_error = 503
+    bedrock.default = Reply.text(ANSWER)
+    ask(slack, "<@UBOT> read this", files=[slack.add_file("report.pdf", PDF, "application/pdf")])
+    text = answer(slack, contains="report.pdf")
+    assert "Slack could not send it just now" in text and "too long" not in text
