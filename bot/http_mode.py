@@ -20,6 +20,7 @@ import hmac
 import io
 import json
 import logging
+import resource
 import time
 from typing import Callable, Iterable, Mapping
 from urllib.parse import parse_qsl
@@ -42,6 +43,9 @@ METRICS_PATH = "/metrics"
 # most 50 blocks. 1 MiB takes any of them with room to spare, and caps what the eight request threads can
 # hold at once at 8 MiB, where waitress's default (1 GiB each) let one request take gigabytes.
 MAX_BODY_BYTES = 1 << 20
+CONNECTIONS = 2_000  # open at once (waitress's default, 100, let 110 idle connections stop the bot)
+IDLE_SECONDS = 15.0  # a connection that sends nothing this long is closed (waitress's default: 120)
+CLEANUP_SECONDS = 5.0  # how often idle connections are looked for (default: 30)
 _STALE_SECONDS = 60 * 5  # Slack's advice, as Bolt checks it
 
 
@@ -118,8 +122,27 @@ def _answer(start_response: Callable, status: str, body: bytes | None = None,
 
 
 def http_server(bot: Bot, settings: Settings, port: int | None = None):
-    """A waitress server; `run()` serves until `close()`. `effective_port` is the port it listens on."""
+    """A waitress server; `run()` serves until `close()`. `effective_port` is the port it listens on.
+
+    Connections cost a file descriptor and a little memory until their request is whole (waitress reads them in
+    its event loop: a slow one holds no thread). Its defaults let 100 idle or half-sent connections stop it from
+    accepting more for two minutes; here many more are taken (`poll`, not `select`, past 1,024 descriptors), and
+    a connection that sends nothing for `IDLE_SECONDS` is closed within `CLEANUP_SECONDS` more."""
+    _allow_descriptors(CONNECTIONS + 100)
     return create_server(wsgi_app(bot, settings.slack.signing_secret), host=settings.http.host,
                          port=settings.http.port if port is None else port,
                          threads=8, ident="bedrock-slack-bot",
+                         connection_limit=CONNECTIONS, channel_timeout=IDLE_SECONDS, cleanup_interval=CLEANUP_SECONDS,
+                         asyncore_use_poll=True,
                          max_request_body_size=MAX_BODY_BYTES + 1)  # waitress refuses at this size and beyond
+
+
+def _allow_descriptors(wanted: int) -> None:
+    """Raise this process's soft limit of open files towards `wanted` (as far as the hard limit allows)."""
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        if soft != resource.RLIM_INFINITY and soft < target:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError) as error:  # not allowed here: the connection limit may be reached sooner
+        log.warning("could not raise the open-files limit to %d (%s)", wanted, error)

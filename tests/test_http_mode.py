@@ -222,3 +222,26 @@ def test_healthz_never_shows_where_redis_is_or_its_error():
     inner = "local: Redis at 10.0.3.7:6379/0 has not answered for 12 s (ConnectionError: Error 111 connecting)"
     assert public_status(inner) == "local: Redis is not answering (see the log)"
     assert public_status("redis") == "redis" and public_status("local") == "local"
+
+
+def test_hundreds_of_idle_half_sent_connections_do_not_stop_health_checks_or_events(slack, bedrock, http_process):
+    """Waitress's defaults stopped accepting at 100 connections: 110 that sent half a request each made /healthz
+    and signed events time out for two minutes."""
+    url, output = http_process
+    host, port = url.removeprefix("http://").split(":")
+    idle = []
+    try:
+        for _ in range(400):
+            connection = socket.create_connection((host, int(port)), timeout=5)
+            connection.sendall(b"POST /slack/events HTTP/1.1\r\nHost: bot\r\nContent-Length: 100\r\n")  # no end
+            idle.append(connection)
+        with urllib.request.urlopen(f"{url}/healthz", timeout=10) as response:
+            assert response.status == 200
+        event, _ = mention(slack, "<@UBOT> still there?")
+        assert raw_post(url, event_body(slack, event)) == 200
+        slack.wait_until(lambda: any(m.text == "Hello from the model." for m in slack.bot_messages()),
+                         what="the answer")
+    finally:
+        for connection in idle:
+            connection.close()
+    assert "Traceback" not in "".join(output)
