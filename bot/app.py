@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 from bot.conversation.assemble import Conversations
 from bot.conversation.attachments import SlackFiles
 from bot.conversation.history import SlackHistory
+from bot.conversation.unreadable import Unreadable
 from bot.intake.listeners import register_listeners
 from bot.intake.socket_mode import ScreenedSocketModeHandler
 from bot.logs import explain_slack_failures
@@ -93,6 +94,7 @@ def create_bot(settings: Settings, *, bedrock_client=None, knowledge_client=None
     models = Models(settings.model, bedrock_client, streams_at_once=replies.max_concurrent_replies)
     approvals = Approvals(calls, state, wait_seconds=settings.tools.approval_seconds)
     granted = Granted(calls)  # the token's scopes, asked once when first needed
+    unreadable = Unreadable(state)  # files the model could not read, left out of later replies
     profiles = Profiles(settings.base_profile, settings.profiles)
     follow_ups = FollowUps(state, profiles)
     context = settings.context
@@ -103,7 +105,7 @@ def create_bot(settings: Settings, *, bedrock_client=None, knowledge_client=None
             SlackHistory(calls, dm_messages=context.dm_history_messages, dm_hours=context.dm_history_hours,
                          read_seconds=context.read_seconds, names_seconds=context.name_lookup_seconds),
             SlackFiles(calls, settings.files.limits, seconds=settings.files.read_seconds, granted=granted),
-            context),
+            context, unreadable),
         models=models,
         profiles=profiles,
         settings=replies,
@@ -115,6 +117,7 @@ def create_bot(settings: Settings, *, bedrock_client=None, knowledge_client=None
         sessions=Sessions(calls, enabled=settings.delivery.agent_sessions),
         follow_ups=follow_ups,
         people=People(calls),
+        unreadable=unreadable,
     )
     register_listeners(app, replier, SeenEvents(state), calls, approvals, follow_ups,
                        Greeting(calls, profiles, lambda channel, user: replier.may_ask(channel, user, is_dm=True)),

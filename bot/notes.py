@@ -154,6 +154,8 @@ _FILE_WHY = {  # reason → (for one file, for several)
     "timed_out": ("it took too long to download", "they took too long to download"),
     "slack_failed": ("Slack could not send it just now: share it again", "Slack could not send them just now: "
                      "share them again"),
+    "model_refused": ("the model could not read it (its content does not match its type, or is damaged)",
+                      "the model could not read them (their content does not match their type, or is damaged)"),
 }
 _NAMES_SHOWN = 3  # names per reason; the rest are counted
 _NAME_CHARS = 60

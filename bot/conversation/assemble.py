@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from bot import notes
 from bot.conversation.attachments import Attachments, SlackFiles
 from bot.conversation.build import Identity, build_conversation, question_text, viewed_text
-from bot.conversation.files import SlackFile
+from bot.conversation.files import LeftOut, Reason, SlackFile
+from bot.conversation.unreadable import Unreadable
 from bot.conversation.history import SlackHistory
 from bot.request import Request
 from bot.slack.kinds import SlackError
@@ -46,9 +47,16 @@ class Conversation:
     messages: list[dict]
     question_cut_at: int | None = None  # the question itself was cut to this many characters (MAX_MESSAGE_CHARS)
     read_note: str | None = None  # what of the conversation (thread, history, files) could not be read
+    files: dict[int, SlackFile] = field(default_factory=dict)  # id() of each image and document block → its file
 
     def with_note(self, note: str | None) -> "Conversation":
-        return Conversation(self.messages, self.question_cut_at, notes.lines(self.read_note, note))
+        return replace(self, read_note=notes.lines(self.read_note, note))
+
+    def unread(self, blocks: list[dict]) -> tuple["Conversation", list[SlackFile]]:
+        """The model could not read `blocks` (image and document blocks of these messages): this conversation with
+        a note naming their files, and the files."""
+        files = list(dict.fromkeys(self.files[id(block)] for block in blocks if id(block) in self.files))
+        return self.with_note(notes.files_note(LeftOut(file, Reason.MODEL_REFUSED).for_note() for file in files)), files
 
     def closing_note(self, note: str | None, *, got_text: bool) -> str | None:
         """`note` (why the answer ended as it did), with what the reader should know of how it was read:
@@ -61,10 +69,13 @@ class Conversation:
 
 
 class Conversations:
-    def __init__(self, history: SlackHistory, files: SlackFiles, settings: ContextSettings) -> None:
+    def __init__(self, history: SlackHistory, files: SlackFiles, settings: ContextSettings,
+                 unreadable: Unreadable | None = None) -> None:
+        """`unreadable`: the files the model could not read before (left out, and named)."""
         self._history = history
         self._files = files
         self._settings = settings
+        self._unreadable = unreadable
 
     @property
     def reads_files(self) -> bool:
@@ -110,7 +121,8 @@ class Conversations:
         if before_question and messages and messages[-1]["role"] == "user":
             messages[-1] = {**messages[-1], "content": [*before_question, *messages[-1]["content"]]}
         cut = len(question_text(request.text, bot, names)) > settings.max_message_chars
-        return Conversation(messages, settings.max_message_chars if cut else None, notes.lines(read_note, files_note))
+        return Conversation(messages, settings.max_message_chars if cut else None, notes.lines(read_note, files_note),
+                            attachments.sources)
 
     def _attachments(self, request: Request, history: list[dict], on_reading: Callable[[str], None],
                      until: float, takes_files: bool) -> tuple[Attachments, str | None]:
@@ -124,8 +136,11 @@ class Conversations:
             return Attachments(), None
         if not takes_files:
             return Attachments(), notes.MODEL_TAKES_NO_FILES
-        attachments = self._files.read(shared, on_reading=on_reading, deadline=until)
-        return attachments, notes.files_note(item.for_note() for item in attachments.left_out)
+        known = [file for file in shared if self._unreadable is not None and self._unreadable.known(file)]
+        attachments = self._files.read([file for file in shared if file not in known], on_reading=on_reading,
+                                       deadline=until)
+        left_out = [*attachments.left_out, *(LeftOut(file, Reason.MODEL_REFUSED) for file in known)]
+        return attachments, notes.files_note(item.for_note() for item in left_out)
 
     def _history_of(self, request: Request) -> tuple[list[dict], str | None]:
         """What was said before `request`, and a note if some of it that mattered could not be read."""

@@ -32,6 +32,7 @@ class Attachments:
 
     blocks: list[dict] = field(default_factory=list)
     left_out: list[LeftOut] = field(default_factory=list)
+    sources: dict[int, SlackFile] = field(default_factory=dict)  # id() of each image and document block → its file
 
 
 class SlackFiles:
@@ -67,15 +68,19 @@ class SlackFiles:
             else:
                 got[file] = outcome
         blocks: list[dict] = []
+        sources: dict[int, SlackFile] = {}
         taken: set[str] = set()
         for file, reading in reversed(choice.chosen):  # oldest first: the order they were shared in
             if file in got:
                 name = document_name(file.name, taken)
                 taken.add(name)
-                blocks += to_blocks(reading, file, got[file], name, text_chars=self.limits.text_chars)
+                for block in to_blocks(reading, file, got[file], name, text_chars=self.limits.text_chars):
+                    if "image" in block or "document" in block:
+                        sources[id(block)] = file
+                    blocks.append(block)
         if left_out:
             log.info("files left out: %s", ", ".join(f"{item.file.name} ({item.reason.value})" for item in left_out))
-        return Attachments(blocks, left_out)
+        return Attachments(blocks, left_out, sources)
 
     def _download(self, file: SlackFile, reading: Reading, until: float) -> bytes | Reason:
         """The file's bytes, checked, or why the model cannot have them."""

@@ -80,6 +80,7 @@ class Reason(StrEnum):
     NOT_WHAT_IT_SAYS = "not_what_it_says"  # its bytes are not of the type it was declared as
     TIMED_OUT = "timed_out"  # its download took too long
     SLACK_FAILED = "slack_failed"  # Slack's file host answered with an error (5xx), or the download broke off
+    MODEL_REFUSED = "model_refused"  # Bedrock refused a request for it: the model cannot read it
 
 
 DOWNLOAD_REASONS = frozenset({Reason.NO_ACCESS, Reason.DELETED, Reason.NOT_WHAT_IT_SAYS, Reason.TIMED_OUT,

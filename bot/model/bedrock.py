@@ -35,7 +35,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_de
 
 from bot.model.caching import prompt_cache_wanted, with_cache_points
 from bot.model.errors import (ModelError, StreamEndedEarly, code_of, is_transient, may_refuse_cache_points,
-                              may_refuse_files)
+                              may_refuse_files, refused_file)
 
 log = logging.getLogger(__name__)
 
@@ -273,6 +273,8 @@ class ModelStream:
         self._cache_points = model.sends_cache_points
         self._files = any(_is_file(block) for message in messages for block in message.get("content", []))
         self.dropped_files = False  # the model refused the files: the answer went without them
+        self.unreadable: list[dict] = []  # file blocks Bedrock refused one by one: the answer went without them
+        self._sent: list[dict] = messages  # the messages of the last request (what a refusal's path points into)
         self._refusals: dict[str, BaseException] = {}  # what Bedrock answered a request with cache points, files
 
     def close(self) -> None:
@@ -331,6 +333,10 @@ class ModelStream:
         if self._files and may_refuse_files(error):
             self._files, self.dropped_files, self._refusals["files"] = False, True, error
             return True
+        if self._files and (blocks := self._refused_blocks(error)):
+            self.unreadable += blocks
+            self._refusals[f"a file it cannot read ({len(self.unreadable)})"] = error
+            return True
         if self._cache_points and may_refuse_cache_points(error):
             self._cache_points, self._refusals["cache points"] = False, error
             return True
@@ -343,6 +349,21 @@ class ModelStream:
 
     def _attempts_allowed(self) -> int:
         return self._model.retry.attempts + len(self._refusals)
+
+    def _refused_blocks(self, error: BaseException) -> list[dict]:
+        """The file blocks of the last request that Bedrock refused as unreadable: the one its message names, or
+        every one of the kind it speaks of."""
+        found = refused_file(error)
+        if found is None:
+            return []
+        kind, where = found
+        if where is not None:
+            try:
+                block = self._sent[where[0]]["content"][where[1]]
+            except (IndexError, KeyError, TypeError):
+                block = None
+            return [block] if isinstance(block, dict) and kind in block else []
+        return [block for message in self._sent for block in message.get("content", []) if kind in block]
 
     def _before_sleep(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
@@ -359,6 +380,7 @@ class ModelStream:
             raise StreamClosed()
         self.attempts += 1
         messages = self._messages if self._files else without_files(self._messages)
+        messages = self._sent = without_blocks(messages, self.unreadable)
         raw = self._model._open(messages, self._cache_points, self._tools)
         with self._lock:
             self._raw = raw
@@ -419,6 +441,15 @@ def _tool_input(text: str) -> dict | None:
 
 def _is_file(block: dict) -> bool:
     return "image" in block or "document" in block
+
+
+def without_blocks(messages: list[dict], blocks: list[dict]) -> list[dict]:
+    """`messages` without `blocks` (the very blocks, not equal ones)."""
+    if not blocks:
+        return messages
+    gone = {id(block) for block in blocks}
+    return [{**message, "content": [block for block in message.get("content", []) if id(block) not in gone]}
+            for message in messages]
 
 
 def without_files(messages: list[dict]) -> list[dict]:

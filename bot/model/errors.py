@@ -14,6 +14,8 @@ points: could they be what Bedrock refused? (See its notes for the rule.)
 
 from __future__ import annotations
 
+import re
+
 from botocore.exceptions import ClientError, HTTPClientError, NoCredentialsError, PartialCredentialsError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from urllib3.exceptions import HTTPError as URLLib3Error
@@ -94,6 +96,27 @@ def may_refuse_cache_points(error: BaseException) -> bool:
     if any(words in _message(error).lower() for words in _CACHE_WORDS):
         return True
     return code_of(error).lower() == "validationexception" and kind_of(error) is ModelErrorKind.UNKNOWN
+
+
+_FILE_PATH = re.compile(r"messages\.(\d+)\.content\.(\d+)\.(image|document)\b")
+_BAD_FILE_WORDS = ("could not process", "not valid", "invalid", "corrupt", "could not be processed", "unable to process",
+                   "appears to be")
+
+
+def refused_file(error: BaseException) -> tuple[str, tuple[int, int] | None] | None:
+    """Of a request that carried images or documents: refused for one of them, by a model that takes files (a PNG
+    whose bytes are a JPEG, an image it cannot decode, a PDF that is not valid)? ("image" or "document", and
+    (message, block) where Bedrock names the block: `messages.0.content.1.image.source.bytes: …`), else None."""
+    if not isinstance(error, ClientError) or _not_aws(error) or code_of(error).lower() != "validationexception":
+        return None
+    message = _message(error)
+    if (found := _FILE_PATH.search(message)) is not None:
+        return found.group(3), (int(found.group(1)), int(found.group(2)))
+    lower = message.lower()
+    for kind in ("image", "document"):
+        if kind in lower and any(words in lower for words in _BAD_FILE_WORDS):
+            return kind, None
+    return None
 
 
 def may_refuse_files(error: BaseException) -> bool:

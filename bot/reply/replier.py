@@ -22,6 +22,7 @@ from typing import Callable
 from bot import feedback, metrics, notes
 from bot.conversation.assemble import Conversation, Conversations
 from bot.conversation.build import Identity, question_text
+from bot.conversation.unreadable import Unreadable
 from bot.model.bedrock import Finished, Models, TextDelta, Usage
 from bot.model.errors import ModelError
 from bot.profiles.people import People
@@ -91,6 +92,7 @@ class Replier:
         sessions: Sessions | None = None,
         follow_ups: FollowUps | None = None,
         people: People | None = None,
+        unreadable: Unreadable | None = None,
     ) -> None:
         """`profiles`: what the bot is in each conversation (model, prompt, tools, who may ask); `models`: the
         model each profile asks. `state`: where each person's answers in flight are counted (default: in this
@@ -98,6 +100,7 @@ class Replier:
         who is in the user groups a profile names (None: a group admits no one)."""
         self._profiles = profiles
         self._people = people
+        self._unreadable = unreadable  # files the model could not read, for the thread's later replies
         self._toolbox = toolbox
         self._approvals = approvals
         self._sessions = sessions
@@ -202,6 +205,10 @@ class Replier:
                                                   until=started + self._settings.reply_deadline_seconds)
                 if rounds.dropped_files:
                     conversation = conversation.with_note(notes.MODEL_TAKES_NO_FILES)
+                if rounds.unreadable:  # named now, and left out of the thread's later replies
+                    conversation, unread = conversation.unread(rounds.unreadable)
+                    if self._unreadable is not None:
+                        self._unreadable.remember(unread)
             except Exception as error:
                 outcome, note = ("failed", None) if delivery.nowhere else self._failure(reply, error)
         note = notes.lines(note, notes.tool_failures(rounds.failures))

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
 from bot.model.bedrock import (BedrockModel, Finished, ModelStream, StreamClosed, TextDelta, ToolUse, Usage,
-                               without_files)
+                               without_blocks, without_files)
 from bot.model.errors import ModelError
 from bot.tools.base import (APPROVED, DENIED, STOPPED, UNREVIEWABLE, Approver, Source, Tool, ToolFailed,
                              ToolOutput)
@@ -92,6 +92,7 @@ class Rounds:
         self.attempts = 0  # model requests made, retries included
         self.text = ""  # everything the model wrote, every round
         self.dropped_files = False  # the model refused the conversation's files: it answered without them
+        self.unreadable: list[dict] = []  # file blocks Bedrock could not read: the answer went without them
 
     def run(self, messages: list[dict], *, attach: Callable[[ModelStream], ModelStream] = lambda stream: stream,
             stopped: Callable[[], bool] = lambda: False, until: float | None = None) -> Iterator[object]:
@@ -123,6 +124,9 @@ class Rounds:
                 self.attempts += stream.attempts
             if stream.dropped_files:
                 self.dropped_files, messages = True, without_files(messages)
+            if stream.unreadable:
+                self.unreadable += stream.unreadable
+                messages = without_blocks(messages, stream.unreadable)
             self.text += "".join(written)
             if finished is None or finished.stop_reason != "tool_use" or not asked:
                 break

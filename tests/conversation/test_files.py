@@ -17,11 +17,12 @@ from bot.conversation.files import (
 )
 
 
-def _png_1x1() -> bytes:
+def _png_1x1(width: int = 1, height: int = 1) -> bytes:
+    """A PNG of one red pixel; `width` and `height` are what its header says (a header that lies, if not 1)."""
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)  # 1x1, 8 bits, truecolour
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8 bits, truecolour
     pixels = zlib.compress(b"\x00\xff\x00\x00")  # filter byte, one red pixel
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
 

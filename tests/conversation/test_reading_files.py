@@ -154,3 +154,25 @@ def test_a_file_host_that_fails_is_not_said_to_have_taken_too_long(slack, bedroc
     ask(slack, "<@UBOT> read this", files=[slack.add_file("report.pdf", PDF, "application/pdf")])
     text = answer(slack, contains="report.pdf")
     assert "Slack could not send it just now" in text and "too long" not in text
+
+
+def test_an_image_bedrock_refuses_is_left_out_named_and_not_sent_again_in_the_thread(slack, bedrock, start_bot):
+    """Slack says 100 px wide; the PNG's header says 9,000: Bedrock refuses the request for that image. The answer
+    goes on without it (named in the note), and the thread's later replies leave it out instead of failing."""
+    from tests.conversation.test_files import _png_1x1
+
+    start_bot()
+    bedrock.default = Reply.text(ANSWER)
+    wide = slack.add_file("wide.png", _png_1x1(width=9_000), "image/png", original_w=100, original_h=100)
+    good = slack.add_file("good.png", PNG, "image/png")
+    event_id, question, _ = ask(slack, "<@UBOT> compare these", files=[wide, good])
+    text = answer(slack, contains="wide.png")
+    assert "wide.png" in text and "the model could not read it" in text and ANSWER in text
+    refused, answered = bedrock.requests
+    assert len(refused.images) == 2 and [data for _, data in answered.images] == [PNG]  # only the bad one left out
+
+    ask(slack, "<@UBOT> and now?", thread_ts=question.ts)
+    slack.wait_until(lambda: len([m for m in slack.bot_messages("C1") if not m.streaming and "wide.png" in m.text
+                                  and ANSWER in m.text]) == 2, timeout=15, what="the second answer, naming it too")
+    assert len(bedrock.requests) == 3  # no request refused for it again
+    assert [data for _, data in bedrock.requests[2].images] == [PNG]

@@ -162,3 +162,23 @@ def test_the_deadline_ends_a_silent_stream_at_once_with_its_note(slack, bedrock,
     assert final_text(slack, contains="too long") == f"The whole answe\n\n{notes.TOOK_TOO_LONG}"
     [request] = bedrock.requests
     slack.wait_until(lambda: request.disconnected, what="the model stream to be closed")
+
+
+def test_a_refusal_for_one_unreadable_file_is_told_from_a_model_that_takes_none():
+    from botocore.exceptions import ClientError
+
+    from bot.model.errors import may_refuse_files, refused_file
+
+    def refusal(message: str) -> ClientError:
+        return ClientError({"Error": {"Code": "ValidationException", "Message": message},
+                            "ResponseMetadata": {"HTTPStatusCode": 400}}, "ConverseStream")
+
+    wrong_type = refusal("The model returned the following errors: messages.0.content.1.image.source.bytes: The image "
+                         "was specified using the image/png media type, but the image appears to be a image/jpeg image")
+    assert refused_file(wrong_type) == ("image", (0, 1)) and not may_refuse_files(wrong_type)
+    assert refused_file(refusal("Could not process image")) == ("image", None)
+    assert refused_file(refusal("messages.2.content.0.document.source.bytes: The PDF specified was not valid.")) == (
+        "document", (2, 0))
+    no_vision = refusal("This model doesn't support the image field for user messages. Remove image and try again.")
+    assert may_refuse_files(no_vision) and refused_file(no_vision) is None
+    assert refused_file(refusal("Input is too long for requested model.")) is None
