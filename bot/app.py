@@ -90,7 +90,7 @@ def create_bot(settings: Settings, *, bedrock_client=None, knowledge_client=None
     state = shared_state(redis)
     pacer = Pacer(settings.slack.rate_limits, shared=state)
     calls = SlackCalls(client, pacer, attempts=settings.slack.retry_attempts,
-                       max_seconds=settings.slack.retry_max_seconds)
+                       max_seconds=settings.slack.retry_max_seconds, state=state)
     models = Models(settings.model, bedrock_client, streams_at_once=replies.max_concurrent_replies)
     approvals = Approvals(calls, state, wait_seconds=settings.tools.approval_seconds)
     granted = Granted(calls)  # the token's scopes, asked once when first needed

@@ -219,7 +219,8 @@ class FakeSlack:
         self.titles: dict[tuple[str, str], str] = {}  # (channel, thread_ts) → the session's title
         self.suggested_prompts: dict[tuple[str, str], tuple] = {}  # (channel, thread_ts) → (title, prompts)
         self.user_groups: dict[str, list[str]] = {}
-        self.not_member: set[str] = set()  # channels the bot is not in: reading them is `not_in_channel`  # user group id (S…) → its members (usergroups.users.list)
+        self.not_member: set[str] = set()
+        self.deleted: list[Message] = []  # messages the bot deleted (chat.delete)  # channels the bot is not in: reading them is `not_in_channel`  # user group id (S…) → its members (usergroups.users.list)
         self.ephemerals: list[dict] = []  # chat.postEphemeral calls that landed
         self.stream_lifetime = 300.0  # seconds after which Slack ends a stream
         self.stream_message_limit = STREAM_CALL_LIMIT  # Markdown a streamed message may hold (undocumented)
@@ -731,6 +732,17 @@ class FakeSlack:
         message.blocks = blocks or (message.blocks if markdown is not None else [])
         message.edits.append((time.monotonic(), text))
         return 200, {"ok": True, "channel": message.channel, "ts": message.ts, "text": text}
+
+    def _chat_delete(self, params: dict) -> tuple[int, dict]:
+        """The bot deletes one of its messages (a streaming one too); another's: `cant_delete_message`."""
+        message = self._find(params.get("channel"), params.get("ts"))
+        if message is None:
+            return 200, {"ok": False, "error": "message_not_found"}
+        if message.bot_id != self.bot_id:
+            return 200, {"ok": False, "error": "cant_delete_message"}
+        self.deleted.append(message)
+        self.messages = [m for m in self.messages if m is not message]
+        return 200, {"ok": True, "channel": message.channel, "ts": message.ts}
 
     def _chat_postEphemeral(self, params: dict) -> tuple[int, dict]:
         if not params.get("user") or not (params.get("text") or "").strip():

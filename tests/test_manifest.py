@@ -18,6 +18,7 @@ NEEDS = {
     "chat.appendStream": {"chat:write"},
     "chat.stopStream": {"chat:write"},
     "chat.postEphemeral": {"chat:write"},
+    "chat.delete": {"chat:write"},
     "assistant.threads.setStatus": {"chat:write"},  # chat:write alone since 2026-03-05
     "conversations.replies": {"channels:history", "groups:history", "im:history", "mpim:history"},
     "conversations.history": {"im:history"},

@@ -136,7 +136,7 @@ class Replier:
                      "instance's", channel)
 
     def answer(self, request: Request, bot: Identity) -> None:
-        if request.redelivered and self._answered_before(request):
+        if request.redelivered and self._answered_before(request, bot):
             log.info("ignoring a redelivery of event %s: the thread has its answer", request.event_id)
             return
         if request.viewing:  # what the person has open, as far as the bot would answer them there
@@ -330,11 +330,12 @@ class Replier:
             return profile.people is None or user in profile.people
         return self._people.admits(profile, user)
 
-    def _answered_before(self, request: Request) -> bool:
-        """A reply to `request` is already in its thread (a process before this one answered it)."""
+    def _answered_before(self, request: Request, bot: Identity) -> bool:
+        """A reply to `request` is already in its thread (a process before this one answered it, or is streaming
+        it now)."""
         try:
             return tags.answered(request.event_id, self._calls.call,
-                                 request.channel, request.reply_thread_ts, request.ts)
+                                 request.channel, request.reply_thread_ts, request.ts, bot_id=bot.bot_id)
         except SlackError as error:
             log.warning("could not check whether event %s was answered (%s); answering it", request.event_id,
                         error.code)

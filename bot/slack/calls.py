@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import logging
 import random
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
@@ -34,6 +35,8 @@ from bot.slack import errors, methods
 from bot.slack.methods import MethodLimits
 from bot.slack.kinds import RateLimited, SlackError, Unavailable
 from bot.slack.pacing import Pacer, Priority, Turn
+from bot.shared.base import SharedState
+from bot.shared.local import LocalState
 from bot.slack.tags import Tag, messages_after
 
 log = logging.getLogger(__name__)
@@ -69,6 +72,9 @@ def retryable(method: str, error: BaseException, tagged: bool = False) -> bool:
     return False
 
 
+ORPHAN_LOOKS = (2.0, 8.0)  # seconds before each further look for a stream start whose answer was lost
+
+
 class SlackCalls:
     def __init__(
         self,
@@ -78,9 +84,13 @@ class SlackCalls:
         attempts: int = 5,
         max_seconds: float = 120.0,
         sleep: Callable[[float], None] = time.sleep,
+        state: SharedState | None = None,
     ) -> None:
+        """`state`: where the streams the replies started are claimed, each by one reply (across instances where
+        they share it), so that a reply whose start answer was lost adopts its own stream, never another's."""
         self.client = client
         self.pacer = pacer or Pacer()
+        self._state = state if state is not None else LocalState()
         self._attempts = attempts
         self._max_seconds = max_seconds
         self._sleep = sleep
@@ -145,9 +155,15 @@ class SlackCalls:
 
         if not retry:
             try:
-                return attempt()
+                return self._claimed(method, params, attempt())
             except Unavailable:
-                if (found := landed_after_all()) is None:
+                try:
+                    found = landed_after_all()
+                except SlackError:
+                    found = None
+                if found is None:
+                    if unknown and tag is not None and method == methods.START:
+                        self._clear_later(params, tag)  # the caller goes on without it: Slack may show it yet
                     raise
                 return found
         stop = stop_after_attempt(self._attempts) | stop_after_delay(self._max_seconds)
@@ -164,7 +180,40 @@ class SlackCalls:
                 state.attempt_number + 1,
             ),
         )
-        return policy(attempt)
+        try:
+            return self._claimed(method, params, policy(attempt))
+        except SlackError:
+            try:  # a later attempt failed (a 429, out of time) where an earlier one may have landed: look once more
+                found = landed_after_all()
+            except SlackError:
+                found = None
+            if found is None:
+                raise
+            return found
+
+    def _clear_later(self, params: dict, tag: Tag) -> None:
+        """A stream start Slack may have taken was not found, and its reply goes on without it (posting its answer):
+        look for it again a little later, and delete it if it is there, so the thread shows the answer once."""
+        def clear() -> None:
+            for pause in ORPHAN_LOOKS:
+                self._sleep(pause)
+                try:
+                    found = self._find(methods.START, params, tag)
+                    if found is not None:
+                        self.call(methods.DELETE, channel=params["channel"], ts=found["ts"])
+                        log.info("Slack chat.startStream: deleted the stream it had taken after all (the answer went "
+                                 "on without it)")
+                        return
+                except SlackError as error:
+                    log.info("could not look for a stream start whose answer was lost: %s", error.code)
+
+        threading.Thread(target=clear, name="stream-orphan", daemon=True).start()
+
+    def _claimed(self, method: str, params: dict, response: SlackResponse) -> SlackResponse:
+        """A stream this call started is claimed for it: no other reply's lost start will adopt it."""
+        if method == methods.START and isinstance(response.get("ts"), str):
+            self._state.claim([_stream_key(params["channel"], response["ts"])])
+        return response
 
     def _once(self, method: str, params: dict, turn: Turn) -> SlackResponse:
         """One attempt, whose turn is granted; its outcome goes to the pacer."""
@@ -189,7 +238,8 @@ class SlackCalls:
 
         read = functools.partial(self.call, retry=False)  # a failure: the attempt fails again
         for message in messages_after(read, params["channel"], params.get("thread_ts"), tag.after):
-            if landed(message):
+            if landed(message) and (method != methods.START or self._state.claim([_stream_key(params["channel"],
+                                                                                              message["ts"])])):
                 data = {"ok": True, "channel": params["channel"], "ts": message["ts"], "message": message}
                 return SlackResponse(client=self.client, http_verb="POST", api_url=method, req_args={},
                                      data=data, headers={}, status_code=200)
@@ -206,3 +256,7 @@ class SlackCalls:
 def describe(error: BaseException) -> str:
     """A Slack failure's code, for the log."""
     return error.code if isinstance(error, SlackError) else type(error).__name__
+
+
+def _stream_key(channel: str, ts: str) -> str:
+    return f"stream:{channel}:{ts}"

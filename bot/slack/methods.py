@@ -29,6 +29,7 @@ SEARCH = "assistant.search.context"  # Real-time Search, as the person who asked
 SESSION = "agents.sessions.setStatus"  # an agent session's status: Slack's Stop button while `processing`
 TITLE = "agents.sessions.rename"  # an agent session's title (a thread's, in the messages tab)
 PROMPTS = "assistant.threads.setSuggestedPrompts"  # the prompts a new thread in the messages tab offers
+DELETE = "chat.delete"  # a stream fragment whose start answer was lost, found after the reply went on without it
 GROUP_MEMBERS = "usergroups.users.list"  # who is in a user group a profile lets ask
 
 
@@ -100,6 +101,7 @@ METHODS: dict[str, Method] = {method.name: method for method in (
     Method(TITLE, "special"),
     Method(PROMPTS, "special"),
     Method(GROUP_MEMBERS, "Tier 2", MethodLimits(Limit(20, 3))),
+    Method(DELETE, "Tier 3", MethodLimits(Limit(50, 8))),
 )}
 
 # The budgets the bot assumes, by method (what `SLACK_RATE_LIMITS` may change).

@@ -67,7 +67,10 @@ def messages_after(call: Callable[..., Mapping], channel: str, thread_ts: str | 
 
 
 def answered(event: str, call: Callable[..., Mapping], channel: str, thread_ts: str | None,
-             after: str | None) -> bool:
-    """Some message in the thread after the question is tagged as the reply to `event`."""
+             after: str | None, bot_id: str | None = None) -> bool:
+    """Some message in the thread after the question is tagged as the reply to `event`, or is a message of the
+    bot's (`bot_id`) with no tag: a stream still open (a stream takes its tag when it stops), which a reply to a
+    redelivery must not answer again."""
     return any((tag := Tag.of(message)) is not None and tag.event == event
+               or (tag is None and bot_id is not None and message.get("bot_id") == bot_id)
                for message in messages_after(call, channel, thread_ts, after))

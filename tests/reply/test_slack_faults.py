@@ -222,3 +222,53 @@ def test_an_envelope_nested_past_the_json_parsers_depth_is_acknowledged_and_the_
     event, _ = mention(slack, "<@UBOT> still there?")
     slack.send_event(event)
     slack.wait_until(lambda: any(m.text == "Hello from the model." for m in slack.bot_messages()), what="the answer")
+
+
+def test_a_stream_start_whose_answer_was_lost_adopts_its_own_stream_never_another_replys(slack, bedrock, start_bot):
+    """Two people ask in one thread at once; both answers start "Sure". The second start's answer is lost after
+    Slack took it: its lookup finds two streams showing "Sure", the first reply's and its own, and must take its
+    own ("Sure a0 b0 a1 b1…" in one message, the other left open, was the mix)."""
+    start_bot(**FAST, SLACK_REPLY_SURFACE="stream", SLACK_STATUS="on")
+    slack.names.update({"U1": "Ann", "U2": "Bo", "U9": "Cy"})
+    root = slack.add_message("C1", "A thread about the launch", user="U9")
+
+    def answer(request):  # "Sure" at once, the rest seconds apart: a stream shows only "Sure" for a while
+        asked = " ".join(block.get("text", "") for block in request.body["messages"][-1]["content"])
+        who = "b" if "second question" in asked else "a"
+        reply = Reply.deltas(["Sure", *(f" {who}{n} {who}{n + 1} {who}{n + 2}" for n in range(0, 6, 3))], delay=2.5)
+        reply.steps[1] = (0.0 if who == "a" else 0.8, reply.steps[1][1])  # the first reply's stream starts first
+        return reply
+
+    bedrock.answer = answer
+    slack.fail("chat.startStream", reset="after", when=lambda params: params.get("recipient_user_id") == "U2")
+    ask(slack, "<@UBOT> the first question", thread_ts=root.ts, user="U1")
+    ask(slack, "<@UBOT> the second question", thread_ts=root.ts, user="U2")  # both streams start after both asked
+
+    def both_done():
+        messages = slack.bot_messages("C1")
+        return len(messages) == 2 and not any(m.streaming for m in messages) and sorted(m.text for m in messages)
+
+    texts = slack.wait_until(both_done, timeout=20, what="two whole answers")
+    assert texts == ["Sure" + "".join(f" a{n}" for n in range(6)), "Sure" + "".join(f" b{n}" for n in range(6))]
+
+
+def test_a_stream_start_whose_answer_was_lost_and_not_found_is_deleted_once_found_later(slack, bedrock, start_bot,
+                                                                                       caplog):
+    """Slack took the start, the answer was lost, and the look for it failed: the reply goes on by posting its
+    answer, and the fragment (a lone first word, still streaming) is found a moment later and deleted, so the
+    thread shows the answer once."""
+    caplog.set_level(logging.INFO)
+    start_bot(**FAST, SLACK_STATUS="on", SLACK_REPLY_SURFACE="auto")
+    bedrock.script(Reply.text("First words, then the rest of the answer.", chunk=10, delay=0.05))
+    slack.fail("chat.startStream", reset="after")
+    slack.fail("conversations.replies", "internal_error", status=500,
+               when=lambda params: params.get("include_all_metadata"))  # the look for it fails, once
+    asked = ask(slack)
+
+    wait_for_reply_line(slack, caplog)
+    slack.wait_until(lambda: slack.deleted, timeout=15, what="the fragment to be deleted")
+    [fragment] = slack.deleted
+    assert fragment.text.startswith("First") and fragment.streaming  # a fragment of the answer, never ended
+    messages = [m for m in slack.bot_messages("C1") if m.thread_ts == asked.question.ts]
+    assert [m.text for m in messages] == ["First words, then the rest of the answer."]
+    assert not any(m.streaming for m in messages)

@@ -195,3 +195,22 @@ def test_two_bots_sharing_one_redis_each_answer_their_own_events(slack, bedrock,
         for state in states:
             state.close()
         other.stop()
+
+
+def test_without_redis_a_redelivery_to_the_other_instance_sees_the_open_stream_and_is_not_answered_again(
+        slack, bedrock, bot_process):
+    """Each instance keeps its own state: the one a redelivery reaches looks in the thread, where the first
+    instance's answer is a stream still open (untagged until it stops)."""
+    bot_process(SLACK_REPLY_SURFACE="stream")
+    second = bot_process(SLACK_REPLY_SURFACE="stream")
+    bedrock.answer = lambda request: Reply.text("Streamed once, slowly, to the end.", chunk=4, delay=0.15)
+    event, question = mention(slack, "<@UBOT> hello")
+    event_id = slack.send_event(event, connection=0)
+    slack.wait_until(lambda: [m for m in answers_in(slack, question.ts) if m.streaming], what="the open stream")
+    slack.send_event(event, event_id=event_id, retry_attempt=1, connection=1)  # Slack did not hear the ack in time
+    slack.wait_until(lambda: [m.text for m in answers_in(slack, question.ts) if not m.streaming]
+                     == ["Streamed once, slowly, to the end."], timeout=20, what="the answer")
+    second.send_signal(signal.SIGTERM)
+    log = second.communicate(timeout=30)[0]
+    assert f"ignoring a redelivery of event {event_id}" in log
+    assert len(bedrock.requests) == 1 and len(answers_in(slack, question.ts)) == 1
