@@ -210,7 +210,7 @@ class Replier:
                     if self._unreadable is not None:
                         self._unreadable.remember(unread)
             except Exception as error:
-                outcome, note = ("failed", None) if delivery.nowhere else self._failure(reply, error)
+                outcome, note = ("failed", None) if delivery.nowhere else self._failure(reply, error, delivery)
         note = notes.lines(note, notes.tool_failures(rounds.failures))
         note = conversation.closing_note(note, got_text=reply.got_text)
         try:
@@ -278,11 +278,11 @@ class Replier:
             delivery.feed(notes.sources([(number, source.title, source.url) for number, source in cited]))
         return stop_reason or "complete", notes.stop_note(stop_reason), usage
 
-    def _failure(self, reply: Reply, error: Exception) -> tuple[str, str | None]:
+    def _failure(self, reply: Reply, error: Exception, delivery: Delivery) -> tuple[str, str | None]:
         """The outcome and note of a reply that did not end normally."""
         event_id = reply.request.event_id
         if reply.stop_note is not None:
-            reason = "deleted" if reply.stop_note == GONE else "stopped"
+            reason = "deleted" if reply.stop_note == GONE and not delivery.stopped_by_person else "stopped"
             log.info("the answer to %s was stopped: %s", event_id, reason)
             return reason, reply.stop_note or None
         if not isinstance(error, ModelError):

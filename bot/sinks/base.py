@@ -92,6 +92,7 @@ class Sink(Protocol):
     """One surface's calls for the messages of a reply."""
 
     gone: bool  # the reply is out of reach (deleted, archived, stopped by a person): the model may stop
+    stopped_by_person: bool  # ... because a person stopped it where Slack lets them (a stream's stop)
     handover: int | None  # the first message another surface must write (a stream Slack would not start)
     refusal: SlackError | None  # what Slack said when it refused this surface, if it did
 

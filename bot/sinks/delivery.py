@@ -336,6 +336,11 @@ class Delivery:
         return self.layout.lost + self.layout.moved
 
     @property
+    def stopped_by_person(self) -> bool:
+        """A person stopped the answer's stream (Slack's stop on the message): it ended there, not deleted."""
+        return any(run.writer.sink.stopped_by_person for run in self._runs)
+
+    @property
     def surface(self) -> str:
         """How the answer went: "stream", "edit", or "stream+edit" when a stream handed over."""
         return "+".join(dict.fromkeys(run.surface.name for run in self._runs)) or "-"

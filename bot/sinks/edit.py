@@ -100,6 +100,7 @@ class EditSink:
         self._recheck_at = math.inf
         self._posted_at = text_since  # when this sink last posted a message
         self.gone = False  # the reply's messages are out of reach: the model may stop
+        self.stopped_by_person = False  # an edited message has no stop of a person's
         self.handover: int | None = None  # the reply's first words went to another surface's queue
         self._rival = rival  # the method that opens a message there (None: they stay here)
 

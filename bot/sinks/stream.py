@@ -95,6 +95,7 @@ class StreamSink:
         self._messages: list[_Message] = []
         self._in_flight: Call | None = None
         self.gone = False  # nothing more can be shown (deleted, or a person stopped the stream): the model may stop
+        self.stopped_by_person = False  # ... because a person stopped the stream (not a deletion)
         self.handover: int | None = None  # the first message another surface must write
         self.refusal: SlackError | None = None  # what Slack said to the start it refused (None: no token to start)
 
@@ -211,6 +212,7 @@ class StreamSink:
             return
         if isinstance(error, Gone) or (isinstance(error, NotAllowed) and call.method != START) or (
                 isinstance(error, NotStreaming) and error.by_person):
+            self.stopped_by_person = isinstance(error, NotStreaming)
             self.abandon()  # out of reach, or a person stopped the answer
         elif call.method == START:
             self._refused_start(call, error, now)

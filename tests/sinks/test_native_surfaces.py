@@ -182,7 +182,8 @@ def test_a_person_who_stops_the_stream_stops_the_answer(slack, bedrock, start_bo
     [message] = slack.wait_until(lambda: reply_messages(slack, question), what="the stream")
     slack.stop_stream_as_person(message)
 
-    slack.wait_until(lambda: "outcome=deleted" in caplog.text, what="the reply to stop")
+    slack.wait_until(lambda: "outcome=stopped" in caplog.text, what="the reply to stop, counted as stopped")
+    assert "outcome=deleted" not in caplog.text
     [request] = bedrock.requests
     slack.wait_until(lambda: request.ended_at is not None, what="the model stream to close")
     assert request.disconnected
