@@ -19,18 +19,25 @@ log = logging.getLogger("bot")
 
 
 USAGE = """usage:
-  python -m bot                  run the bot over Socket Mode (development, or no public URL)
-  python -m bot http             run the bot over the Events API on HOST:PORT (production, behind HTTPS)
-  python -m bot chat QUESTION    ask the configured model, answer streamed to the terminal (no Slack needed)
-  python -m bot doctor [http]    check the set-up for Socket Mode (or HTTP mode): settings, Slack tokens
-                                 and scopes, AWS credentials and region, model access
+  {prog}                  run the bot over Socket Mode (development, or no public URL)
+  {prog} http             run the bot over the Events API on HOST:PORT (production, behind HTTPS)
+  {prog} chat QUESTION    ask the configured model, answer streamed to the terminal (no Slack needed)
+  {prog} doctor [http]    check the set-up for Socket Mode (or HTTP mode): settings, Slack tokens
+{pad}and scopes, AWS credentials and region, model access
 """
+
+
+def _usage() -> str:
+    """The usage, under the name the bot was started by (`python -m bot`, or the `bedrock-slack-bot` script)."""
+    started = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    prog = "python -m bot" if started in ("", "__main__.py", "-m") else started
+    return USAGE.format(prog=prog, pad=" " * (len(prog) + 20))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] not in ("chat", "doctor", "http"):
-        print(USAGE, file=sys.stderr)
+        print(_usage(), file=sys.stderr)
         return 0 if args[0] in ("-h", "--help", "help") else 2
     load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)  # the real environment wins
     if args[:1] == ["doctor"]:

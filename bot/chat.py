@@ -15,8 +15,10 @@ from bot.settings import Settings
 _YOU = Identity(user_id="UTERMINALBOT")
 
 
-def chat(question: str, settings: Settings, out: TextIO = sys.stdout, model: BedrockModel | None = None) -> int:
-    """Stream the answer to `question` to `out`; 0 if it completed, 1 if not."""
+def chat(question: str, settings: Settings, out: TextIO = sys.stdout, model: BedrockModel | None = None,
+         err: TextIO = sys.stderr) -> int:
+    """Stream the answer to `question` to `out`; 0 if it completed, 1 if not. A failure that a person at the
+    terminal fixes (credentials) is said on `err` with what to set, and its cause."""
     messages = build_conversation(
         [], {"ts": "1", "user": "UTERMINAL", "text": question}, bot=_YOU,
         budget_chars=settings.context.max_chars, max_message_chars=settings.context.max_message_chars,
@@ -35,6 +37,10 @@ def chat(question: str, settings: Settings, out: TextIO = sys.stdout, model: Bed
             elif isinstance(event, Finished):
                 stop_reason = event.stop_reason
     except ModelError as error:
+        fix = notes.TERMINAL_FIXES.get(error.kind)
+        if fix is not None:
+            err.write(f"{fix} ({error.code})\n")
+            return 2
         out.write(("\n\n" if got_text else "") + notes.plain(notes.failure_note(error.kind, got_text)) + "\n")
         return 1
     note = notes.stop_note(stop_reason)

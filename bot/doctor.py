@@ -10,6 +10,7 @@ every check passes; native streaming is optional (replies are then edited messag
 
 from __future__ import annotations
 
+import logging
 import sys
 from dataclasses import dataclass, replace
 from typing import Callable, Mapping, TextIO
@@ -18,7 +19,7 @@ import boto3
 from slack_sdk import WebClient
 
 from bot import notes
-from bot.model.bedrock import BedrockModel, RetryPolicy, create_bedrock_client
+from bot.model.bedrock import BedrockModel, ModelSettings, RetryPolicy, create_bedrock_client
 from bot.model.errors import ModelError
 from bot.settings import Settings, SettingsError
 from bot.slack import errors, methods, scopes
@@ -51,7 +52,12 @@ class Check:
 
 def run(env: Mapping[str, str], out: TextIO = sys.stdout, bedrock_client=None, mode: str = "socket") -> int:
     """`mode`: "socket" or "http", the way the bot will be run."""
-    checks = list(_checks(env, bedrock_client, mode))
+    calls_log = logging.getLogger("bot.slack")  # the checklist says what each call found: the calls' own warnings
+    level, calls_log.level = calls_log.level, logging.ERROR  # (a probe meant to fail) would only confuse it
+    try:
+        checks = list(_checks(env, bedrock_client, mode))
+    finally:
+        calls_log.setLevel(level)
     for check in checks:
         mark = "✓" if check.ok else "!" if check.optional else "✗"
         out.write(f"{mark} {check.name}:{'' if check.detail.startswith(chr(10)) else ' '}{check.detail}\n")
@@ -65,6 +71,7 @@ def _checks(env: Mapping[str, str], bedrock_client, mode: str):
         settings = Settings.from_env(env, mode=mode)
     except SettingsError as error:
         yield Check("Settings", False, "\n    " + "\n    ".join(error.problems))
+        yield _aws(Settings(model=ModelSettings(aws_region=env.get("AWS_REGION") or None)))  # AWS is checked anyway
         return
     yield Check("Settings", True, f"read; model {settings.model.model_id}")
     if settings.profiles.path:
@@ -207,8 +214,7 @@ def _aws(settings: Settings) -> Check:
     except Exception as error:  # a broken profile, an SSO session that expired, ...
         return Check("AWS", False, f"credentials could not be read ({type(error).__name__}: {error}).")
     if credentials is None:
-        return Check("AWS", False, "no credentials found. Set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
-                                   "AWS_SECRET_ACCESS_KEY, or run where an IAM role is available.")
+        return Check("AWS", False, f"no credentials found. {notes.AWS_CREDENTIALS_FIX}")
     return Check("AWS", True, f"credentials found ({credentials.method}), region {session.region_name}")
 
 

@@ -325,6 +325,16 @@ TOKEN_FIXES = {
 NO_REGION = ("No AWS region is set. Set AWS_REGION (for example us-east-1) in the environment or in .env, or set "
              "a region in your AWS profile.")
 
+# What to set, for a person at a terminal (`chat`, `doctor`), where Slack's words say "an admin"
+AWS_CREDENTIALS_FIX = ("Set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run where an IAM role is "
+                       "available.")
+TERMINAL_FIXES = {
+    ModelErrorKind.NO_CREDENTIALS: f"No AWS credentials were found. {AWS_CREDENTIALS_FIX}",
+    ModelErrorKind.BAD_CREDENTIALS: ("AWS rejected the credentials. Check them (aws sts get-caller-identity). "
+                                     f"{AWS_CREDENTIALS_FIX}"),
+    ModelErrorKind.EXPIRED_CREDENTIALS: "The AWS credentials have expired. Renew them (aws sso login, or new keys).",
+}
+
 PORT_TAKEN = "{setting} {port} cannot be listened on ({why}). Choose a free port, or stop what holds it."
 
 

@@ -43,6 +43,7 @@ RETIRED = {  # settings that are no longer read → what replaces them
 }
 
 T = TypeVar("T")
+_PLACEHOLDER = re.compile(r"\.\.\.|…|<[^>]*>|your[-_ ]|^(xox[a-z]|xapp)-x*$", re.I)  # `xoxb-...`, `<token>`, …
 
 
 class SettingsError(Exception):
@@ -269,7 +270,7 @@ class _Reader:
         if not used:
             return ""
         value = self._get(name)
-        if value is None:
+        if value is None or _PLACEHOLDER.search(value):  # .env.example's `xoxb-...` is no token either
             self.problems.append(f"{name} is missing: it is {where}.")
             return ""
         if not value.startswith(prefix):

@@ -204,3 +204,29 @@ def test_each_profiles_model_is_checked_and_the_group_scope_only_where_a_profile
     path.write_text('[profiles.default]\npeople = ["S0STAFF"]\n')
     code, out = check({**env, "PROFILES_FILE": str(path)})
     assert code == 1 and "✗ Slack scopes: missing usergroups:read" in out
+
+
+def test_doctor_prints_its_checklist_alone_and_checks_aws_even_when_settings_fail(tmp_path, slack, bedrock, env):
+    result = subprocess.run([sys.executable, "-m", "bot", "doctor"], cwd=tmp_path, env=clean_env(**env),
+                            capture_output=True, text=True, timeout=60)
+    assert "failed: channel_not_found" not in result.stdout + result.stderr  # the probe meant to fail
+    broken = {**env, "SLACK_BOT_TOKEN": "xoxb-..."}  # .env.example's placeholder
+    result = subprocess.run([sys.executable, "-m", "bot", "doctor"], cwd=tmp_path, env=clean_env(**broken),
+                            capture_output=True, text=True, timeout=60)
+    assert "✗ Settings:\n    SLACK_BOT_TOKEN is missing: it is the Bot User OAuth Token" in result.stdout
+    assert "✓ AWS: credentials found" in result.stdout  # checked anyway
+
+
+def test_chat_without_credentials_says_what_to_set_on_stderr(tmp_path, aws_env):
+    env = {**aws_env, "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}
+    result = subprocess.run([sys.executable, "-m", "bot", "chat", "hello"], cwd=tmp_path, env=clean_env(**env),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "No AWS credentials were found. Set AWS_PROFILE" in result.stderr
+    assert "NoCredentialsError" in result.stderr and "admin" not in result.stdout + result.stderr
+
+
+def test_the_console_script_calls_itself_by_its_name():
+    script = [sys.executable, "-c", "import sys; sys.argv[0] = 'bedrock-slack-bot'; from bot.__main__ import main; "
+                                    "sys.exit(main(['--help']))"]
+    result = subprocess.run(script, capture_output=True, text=True, timeout=60)
+    assert "bedrock-slack-bot doctor [http]" in result.stderr and "python -m bot" not in result.stderr
