@@ -236,7 +236,7 @@ def redis_url_problems(url: str) -> list[str]:
     try:
         from redis.connection import parse_url
     except ImportError:
-        return ["is set, but the Redis client is not installed: pip install '.[redis]'."]
+        return ["set, but the Redis client is not installed: pip install '.[redis]'."]
     parsed = urlparse(url)
     try:
         parsed.port  # noqa: B018 (a port that is not one raises here)

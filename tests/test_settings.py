@@ -189,3 +189,21 @@ def test_a_malformed_knowledge_base_id_is_named_in_the_one_start_up_message():
     message = error_for({**MINIMAL, "BEDROCK_KNOWLEDGE_BASE_IDS": "ABCDE12345,FGHIJ67890", "TOOL_ROUNDS": "0"})
     assert "BEDROCK_KNOWLEDGE_BASE_IDS must list knowledge base ids" in message and "separated by |" in message
     assert "TOOL_ROUNDS must be" in message
+
+
+def test_redis_is_an_extra_the_bot_needs_only_with_redis_url():
+    import subprocess
+    import sys
+
+    blocked = ("import sys; sys.modules['redis'] = None  # as if not installed\n"
+               "import bot.app, bot.doctor\n"
+               "from bot.settings import Settings, SettingsError\n"
+               "env = {'SLACK_BOT_TOKEN': 'xoxb-1', 'SLACK_APP_TOKEN': 'xapp-1'}\n"
+               "Settings.from_env(env)\n"
+               "try:\n"
+               "    Settings.from_env({**env, 'REDIS_URL': 'redis://localhost:6379/0'})\n"
+               "except SettingsError as error:\n"
+               "    print(error)\n")
+    result = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "REDIS_URL: set, but the Redis client is not installed: pip install '.[redis]'" in result.stdout
