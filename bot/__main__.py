@@ -19,7 +19,7 @@ log = logging.getLogger("bot")
 
 
 USAGE = """usage:
-  {prog}                  run the bot over Socket Mode (development, or no public URL)
+  {prog} [socket]         run the bot over Socket Mode (development, or no public URL)
   {prog} http             run the bot over the Events API on HOST:PORT (production, behind HTTPS)
   {prog} chat QUESTION    ask the configured model, answer streamed to the terminal (no Slack needed)
   {prog} doctor [http]    check the set-up for Socket Mode (or HTTP mode): settings, Slack tokens
@@ -36,7 +36,7 @@ def _usage() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if args and args[0] not in ("chat", "doctor", "http"):
+    if args and args[0] not in ("chat", "doctor", "http", "socket"):
         print(_usage(), file=sys.stderr)
         return 0 if args[0] in ("-h", "--help", "help") else 2
     load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)  # the real environment wins
