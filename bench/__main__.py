@@ -96,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--round-trip", type=float, default=0.0, metavar="SECONDS",
                         help="how long Slack takes to answer each call (default 0: at once; Slack's is 0.05 to 0.15)")
     parser.add_argument("--out", type=Path, default=None, help="where to save (default bench/results)")
+    parser.add_argument("--plot", type=Path, default=None, metavar="SVG",
+                        help="instead: one question on the first profile, every strategy, drawn as words on screen "
+                             "over time (the README's picture: docs/typing.svg)")
     args = parser.parse_args(argv)
     workloads = SMOKE if args.smoke else {n: WORKLOADS[n] for n in map(int, args.replies.split(","))}
     try:
@@ -108,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown: {', '.join(unknown)}")
     overrides = dict(item.split("=", 1) for item in args.set)
+    if args.plot is not None:
+        return plot(args.plot, profiles[0], chosen or list(STRATEGIES), overrides, args.round_trip)
     out = args.out or (Path(tempfile.mkdtemp(prefix="bench-smoke-")) if args.smoke else RESULTS)
 
     rows = []
@@ -136,6 +141,27 @@ def main(argv: list[str] | None = None) -> int:
     if args.check and any(targets.failures(row) for row in ours):
         return 1
     return 0 if all(row["complete"] == row["replies"] for row in rows if row["strategy"] == "this bot") else 1
+
+
+def plot(path: Path, profile: str, strategies: list[str], overrides: dict[str, str], round_trip: float) -> int:
+    """One question answered by each strategy on `profile`: when each word was shown, drawn beside when the model
+    wrote it, as an SVG at `path`."""
+    from bench.plot import svg
+
+    curves: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as logs:
+        for strategy in strategies:
+            print(f"… {profile}, one question, {strategy}", file=sys.stderr, flush=True)
+            figures = run(strategy, WORKLOADS[1], slack_limits.resolve(profile), timeout=60, overrides=overrides,
+                          log_path=Path(logs) / f"{strategy.replace(' ', '-')}.log", round_trip=round_trip)
+            if not curves:
+                curves["the model writes"] = figures.written_curve
+            curves[strategy] = figures.shown_curve
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    path.write_text(svg(curves, title=f"One answer, words on screen over time ({profile} workspace; "
+                                      f"python -m bench --plot, {when})"))
+    print(f"saved {path}", file=sys.stderr)
+    return 0
 
 
 def run(strategy: str, workload: Workload, limits: tuple, *, timeout: float, overrides: dict[str, str],
@@ -290,12 +316,14 @@ def save(out: Path, rows: list[dict], worst: list[dict], table: str, verdicts: s
     out.mkdir(parents=True, exist_ok=True)
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     machine = f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
-    slack = f"Slack answers each call {round_trip * 1000:.0f} ms after it arrives" if round_trip else "Slack answers at once"
+    slack = (f"Slack answers each call {round_trip * 1000:.0f} ms after it arrives" if round_trip
+             else "Slack answers at once")
     strategies = "\n".join(f"- **{name}**: {what}" for name, (what, _, _) in STRATEGIES.items())
     limits = "\n".join(f"- **{name}**: " + slack_limits.describe(slack_limits.resolve(name)) for name in profiles)
     ours = [row for row in rows + worst if row["strategy"] == "this bot"]
     (out / "latest.json").write_text(json.dumps({
-        "when": when, "machine": machine, "command": command, "round_trip_s": round_trip, "rows": rows, "worst_seeds": worst,
+        "when": when, "machine": machine, "command": command, "round_trip_s": round_trip, "rows": rows,
+        "worst_seeds": worst,
         "targets": [targets.as_json(row) for row in ours],
         "profiles": {name: slack_limits.as_json(slack_limits.resolve(name)) for name in profiles},
     }, indent=2, default=str))

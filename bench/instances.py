@@ -379,7 +379,8 @@ SCALE_LEGEND = ("Each question in a channel of its own, question i sent at i·S/
                 "redis-server. Last answer whole: seconds from the first question until every word of every "
                 "answer had shown (\"not all by\" the run's end if some never did); in brackets Slack's floor for "
                 "it (bench/floor.py, last_answer_floor): every answer needs a message of its own, and "
-                "chat.postMessage and chat.startStream allow only so many. Missing: questions whose thread never showed a reply; "
+                "chat.postMessage and chat.startStream allow only so many. Missing: questions whose thread never "
+                "showed a reply; "
                 "twice: threads that showed two replies, and questions the model was asked twice. Peak MB: "
                 "each instance's VmHWM; CPU s: each instance's user + system time from the first question to "
                 "the end of the run.")

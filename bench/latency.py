@@ -72,7 +72,8 @@ def run(name: str, code: Path, round_trip: float, repeats: int) -> list[dict]:
     waits: dict[str, list[float]] = defaultdict(list)
     with tempfile.TemporaryDirectory() as scratch, open(Path(scratch) / "bot.log", "wb") as log:
         env = {**bot_env(slack, bedrock, scratch, 1), "PYTHONPATH": f"{code}:{ROOT}"}
-        bot = subprocess.Popen([sys.executable, "-m", "bot"], cwd=scratch, env=env, stdout=log, stderr=subprocess.STDOUT)
+        bot = subprocess.Popen([sys.executable, "-m", "bot"], cwd=scratch, env=env, stdout=log,
+                               stderr=subprocess.STDOUT)
         try:
             slack.wait_until(lambda: slack.connected or bot.poll() is not None, timeout=60, what="the bot")
             if bot.poll() is not None:

@@ -49,6 +49,9 @@ class Figures:
     peak_mb: float = math.nan
     seconds: float = 0.0
     whole_at: dict[int, float] = field(default_factory=dict)  # question → when its every word had shown (monotonic)
+    # the first question's words: seconds after the model's first token that each was written, and shown in Slack
+    written_curve: list[float] = field(default_factory=list)
+    shown_curve: list[float] = field(default_factory=list)
 
     def summary(self) -> dict:
         n = self.replies or 1
@@ -142,12 +145,16 @@ def measure(asked: list[Asked], slack: FakeSlack, bedrock: FakeBedrock, ended_at
             for tag in TAG.findall(piece):
                 written.setdefault(tag, at)
         shown = {}  # word number → when Slack first showed it
-        timeline = sorted([(m.posted_at, m.posted_text) for m in messages] + [edit for m in messages for edit in m.edits])
+        timeline = sorted([(m.posted_at, m.posted_text) for m in messages]
+                          + [edit for m in messages for edit in m.edits])
         for at, text in timeline:
             for tag in TAG.findall(text):
                 shown.setdefault(tag, at)
         if shown:
             figures.first_words_ms.append(1000 * (min(shown.values()) - request.sent_at[1]))
+        if one.index == 0:
+            figures.written_curve = sorted(at - request.sent_at[1] for at in written.values())
+            figures.shown_curve = sorted(at - request.sent_at[1] for tag, at in shown.items() if tag in written)
         if shown and all(tag in shown for tag in written):
             figures.whole_at[one.index] = max(shown.values())
         figures.staleness_s.extend(shown.get(tag, ended_at) - at for tag, at in written.items())

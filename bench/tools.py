@@ -72,7 +72,8 @@ def run(workload: Workload, limits: tuple, *, round_trip: float, search_seconds:
         env = {**bot_env(slack, bedrock, scratch, workload.replies),
                "BEDROCK_KNOWLEDGE_BASE_IDS": f"{KNOWLEDGE_BASE}=the benchmark handbook",
                "AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME": knowledge.endpoint_url}
-        bot = subprocess.Popen([sys.executable, "-m", "bot"], cwd=scratch, env=env, stdout=log, stderr=subprocess.STDOUT)
+        bot = subprocess.Popen([sys.executable, "-m", "bot"], cwd=scratch, env=env, stdout=log,
+                               stderr=subprocess.STDOUT)
         try:
             slack.wait_until(lambda: slack.connected or bot.poll() is not None, timeout=60, what="the bot")
             if bot.poll() is not None:
@@ -156,7 +157,8 @@ def main(argv: list[str]) -> int:
              "cards while searching | 429s | early | targets |", "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         table.append(f"| {row['profile']} | {row['workload']} | {row['complete']}/{row['replies']} | "
-                     f"{row['tool_round_ms_p50']:.0f} / {row['tool_round_ms_p95']:.0f} | {row['first_words_ms_p95']:.0f} | "
+                     f"{row['tool_round_ms_p50']:.0f} / {row['tool_round_ms_p95']:.0f} | "
+                     f"{row['first_words_ms_p95']:.0f} | "
                      f"{row['cards_while_searching']}/{row['replies']} | {row['rate_limited']} | {row['early']} | "
                      f"{row['targets']} |")
     text = "\n".join(table)

@@ -103,7 +103,8 @@ def _profiles(settings: Settings) -> Check:
              f"{describe(table.for_conversation(channel, is_dm=channel == DM).over(base))}"
              for channel, _ in table.channels()]
     other = table.for_conversation("", is_dm=False)
-    lines.append(f"every other channel → {describe(other.over(base)) if other else 'not answered (no default profile)'}")
+    nowhere = "not answered (no default profile)"
+    lines.append(f"every other channel → {describe(other.over(base)) if other else nowhere}")
     if not any(channel == DM for channel, _ in table.channels()):
         dm = table.for_conversation("", is_dm=True)
         lines.append(f"DMs → {describe(dm.over(base)) if dm else 'not answered (no default profile)'}")

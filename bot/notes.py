@@ -308,9 +308,9 @@ def streaming_refused(code: str, *, everywhere: bool) -> str:
 
 def status_refused(code: str) -> str:
     """For the log, once: Slack will not show the thinking status."""
+    fix = slack_fix(code) or "the app needs the chat:write scope: reinstall it from manifest.yml"
     return (f"Slack refused assistant.threads.setStatus ({code}), so replies show a \"Thinking…\" message "
-            f"instead of the thinking status; {slack_fix(code) or 'the app needs the chat:write scope: reinstall it from manifest.yml'}. "
-            "`python -m bot doctor` checks the scopes")
+            f"instead of the thinking status; {fix}. `python -m bot doctor` checks the scopes")
 
 
 # -- starting up, and `python -m bot doctor` ----------------------------------------------------------------

@@ -149,8 +149,9 @@ class Settings:
                 retry_max_seconds=read.number("BEDROCK_RETRY_MAX_SECONDS", float, model.retry_max_seconds, 0, 600),
                 retry_base_seconds=read.number("BEDROCK_RETRY_BASE_SECONDS", float, model.retry_base_seconds, 0, 60),
                 aws_region=read.text("AWS_REGION", "") or None,  # botocore itself reads only AWS_DEFAULT_REGION
-                guardrail_id=read.pattern("BEDROCK_GUARDRAIL_ID", "", r"[a-z0-9]+|arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:"
-                                          r"[0-9]{12}:guardrail/[a-z0-9]+", "a guardrail id (like abc123def456) or ARN"),
+                guardrail_id=read.pattern("BEDROCK_GUARDRAIL_ID", "",
+                                          r"[a-z0-9]+|arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:guardrail/"
+                                          r"[a-z0-9]+", "a guardrail id (like abc123def456) or ARN"),
                 guardrail_version=read.pattern("BEDROCK_GUARDRAIL_VERSION", model.guardrail_version,
                                                r"[1-9][0-9]{0,7}|DRAFT", "a version number or DRAFT"),
                 guardrail_stream=read.choice("BEDROCK_GUARDRAIL_STREAM", model.guardrail_stream, ("sync", "async"),

@@ -767,7 +767,7 @@ class FakeSlack:
         if self.refuse_streams:
             return 200, {"ok": False, "error": self.refuse_streams}
         user, team = params.get("recipient_user_id") or "", params.get("recipient_team_id") or ""
-        if not params.get("channel") or not params.get("thread_ts") or not user[:1] in ("U", "W") or not team:
+        if not params.get("channel") or not params.get("thread_ts") or user[:1] not in ("U", "W") or not team:
             return 200, {"ok": False, "error": "invalid_arguments"}
         thread_error = self._thread_error(params["channel"], params["thread_ts"])
         if thread_error:

@@ -86,8 +86,8 @@ class SlackFiles:
         """The file's bytes, checked, or why the model cannot have them."""
         try:
             data = self._calls.call(DOWNLOAD, deadline=until, url=file.url,
-                                    max_bytes=self.limits.file_bytes(reading.kind), until=_monotonic(until, self._calls),
-                                    expect_html=reading.format == "html").data
+                                    max_bytes=self.limits.file_bytes(reading.kind),
+                                    until=_monotonic(until, self._calls), expect_html=reading.format == "html").data
         except NotAllowed:
             return self._no_access()
         except Gone:

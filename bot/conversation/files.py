@@ -137,7 +137,7 @@ class SlackFile:
 
 def _int(value: object) -> int | None:
     try:
-        return int(value)  # type: ignore[arg-type]
+        return int(value)  # type: ignore[call-overload]  # whatever Slack sent: a failure is None
     except (TypeError, ValueError):
         return None
 
@@ -409,10 +409,10 @@ def download_failed(file: SlackFile, reading: Reading, reason: Reason, limits: L
 
 
 def to_blocks(reading: Reading, file: SlackFile, data: bytes, name: str, *, text_chars: int = TEXT_CHARS) -> list[dict]:
-    """The Converse content blocks for a downloaded file that passed `check_download`. An image comes after a short text naming it (so
-    the model can tell several apart); a document is one block named `name` (from `document_name`); a TEXT
-    file is one text block: the file's name, then its content (UTF-8) in a code fence longer than any run of
-    backticks in it, cut to `text_chars` characters with a note of its length."""
+    """The Converse content blocks for a downloaded file that passed `check_download`. An image comes after a short
+    text naming it (so the model can tell several apart); a document is one block named `name` (from
+    `document_name`); a TEXT file is one text block: the file's name, then its content (UTF-8) in a code fence
+    longer than any run of backticks in it, cut to `text_chars` characters with a note of its length."""
     if reading.kind is Kind.IMAGE:
         return [{"text": f"[image: {file.name}]"}, {"image": {"format": reading.format, "source": {"bytes": data}}}]
     if reading.kind is Kind.DOCUMENT:

@@ -63,7 +63,8 @@ class Steps:
             version = self._versions[step_id]
             if self._sent.get(step_id) == version:
                 continue
-            chunk = {"type": "task_update", "id": step_id, "title": card.title, "status": card.status}
+            chunk: dict[str, object] = {"type": "task_update", "id": step_id, "title": card.title,
+                                        "status": card.status}
             if card.details:
                 chunk["details"] = card.details
             if card.sources:

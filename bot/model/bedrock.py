@@ -399,7 +399,8 @@ class ModelStream:
                     start = event["contentBlockStart"]
                     asked = start.get("start", {}).get("toolUse")
                     if asked is not None:
-                        tools[start.get("contentBlockIndex", 0)] = (asked.get("toolUseId", ""), asked.get("name", ""), [])
+                        tools[start.get("contentBlockIndex", 0)] = (asked.get("toolUseId", ""), asked.get("name", ""),
+                                                                    [])
                 elif "contentBlockDelta" in event:
                     block = event["contentBlockDelta"]
                     delta = block.get("delta", {})

@@ -99,8 +99,8 @@ def may_refuse_cache_points(error: BaseException) -> bool:
 
 
 _FILE_PATH = re.compile(r"messages\.(\d+)\.content\.(\d+)\.(image|document)\b")
-_BAD_FILE_WORDS = ("could not process", "not valid", "invalid", "corrupt", "could not be processed", "unable to process",
-                   "appears to be")
+_BAD_FILE_WORDS = ("could not process", "not valid", "invalid", "corrupt", "could not be processed",
+                   "unable to process", "appears to be")
 
 
 def refused_file(error: BaseException) -> tuple[str, tuple[int, int] | None] | None:

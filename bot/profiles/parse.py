@@ -46,7 +46,8 @@ def parse(text: str, where: str) -> tuple[ProfileTable, list[str]]:
     if not isinstance(sections, dict) or not sections:
         return ProfileTable(), [*problems, f"{where} describes no profile: add a [profiles.default] section, or "
                                            "[profiles.NAME] sections with their channels."]
-    profiles, owner = [], {}
+    profiles: list[Profile] = []
+    owner: dict[str, str] = {}
     for name, section in sections.items():
         said = _Section(f'{where}: profile "{name}"', section if isinstance(section, dict) else {}, problems)
         if not _NAME.fullmatch(name):

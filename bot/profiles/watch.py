@@ -75,7 +75,7 @@ class Profiles:
         return self._table
 
     def _reload(self) -> None:
-        if _stamp(self._path) == self._stamp:
+        if self._path is None or _stamp(self._path) == self._stamp:
             return
         loaded, problems = load(self._path, "PROFILES_FILE")
         self._stamp = loaded.stamp

@@ -1,9 +1,9 @@
 """Follow-ups: in a channel thread the bot has answered, the next message is answered without a new mention.
 
-Who may follow up is the conversation's profile's `follow_ups` (`FOLLOW_UPS` where no profile says):
-`asker`, the person whose question the bot answered there last (the default); `anyone`; or `off`. The threads the bot answered are remembered where every instance can read
-them (`SharedState.put`) for a week. Which messages are follow-ups at all (a person's new message in the
-thread, mentioning no one) is `intake.requests.follow_up_from_event`'s rule.
+Who may follow up is the conversation's profile's `follow_ups` (`FOLLOW_UPS` where no profile says): `asker`, the
+person whose question the bot answered there last (the default); `anyone`; or `off`. The threads the bot answered
+are remembered where every instance can read them (`SharedState.put`) for a week. Which messages are follow-ups at
+all (a person's new message in the thread, mentioning no one) is `intake.requests.follow_up_from_event`'s rule.
 """
 
 from __future__ import annotations

@@ -12,11 +12,11 @@ the first words, then from the post before), or until the answer is complete, so
 ended by then, if none has), closed there: the rest starts the next post. Only the per-channel post budget
 is spent, and nothing waits for an edit. (A placeholder is still edited into the first words.)
 
-One call at a time per reply. When the stream ends every message gets its final text once, the last one with the closing note (and the feedback buttons, when asked for). A failed
-intermediate edit is superseded by the next one; a message Slack finds too long is split again under a lower
-limit; posts and final edits are retried by the Slack call policy, not here: a final edit that still fails
-is given up (and the last message says part of the answer is missing), a post that still fails ends the
-reply where it stands.
+One call at a time per reply. When the stream ends every message gets its final text once, the last one with the
+closing note (and the feedback buttons, when asked for). A failed intermediate edit is superseded by the next one; a
+message Slack finds too long is split again under a lower limit; posts and final edits are retried by the Slack call
+policy, not here: a final edit that still fails is given up (and the last message says part of the answer is
+missing), a post that still fails ends the reply where it stands.
 """
 
 from __future__ import annotations
@@ -239,8 +239,9 @@ class EditSink:
             self._layout.lost += 1
             message.final_sent = self._layout.parts[call.index].version
             self._layout.stop_growing()  # Slack will not take a new message of this reply: nowhere to show the rest
-        elif call.final and self._layout.is_last(call.index) and self._layout.finished and not isinstance(error, TooLong):
-            self._move_rest(call.index)  # Slack would not take the last edit: what it does not show goes in a new message
+        elif (call.final and self._layout.is_last(call.index) and self._layout.finished
+              and not isinstance(error, TooLong)):
+            self._move_rest(call.index)  # Slack would not take the last edit: what it does not show goes on anew
         elif call.final:
             message.final_sent = self._layout.parts[call.index].version
             self._layout.lost += 1
@@ -288,7 +289,8 @@ class EditSink:
         message, layout = self._messages[index], self._layout
         if self._final_sent(index):
             return None
-        if index > 0 and message.ts is None and self._messages[index - 1].ts is None and not self._final_sent(index - 1):
+        if (index > 0 and message.ts is None and self._messages[index - 1].ts is None
+                and not self._final_sent(index - 1)):
             return None  # posts go out in order, or the thread would read out of order
         if layout.is_final(index):
             return message.not_before  # final text goes out at once

@@ -252,7 +252,8 @@ class StreamSink:
         # 429) and a plain stop. A start that must wait is better posted; an intermediate append is superseded;
         # a stop carrying the last words that must wait hands them to an append (the stops of a burst of
         # replies come a few a minute: retried, the words would wait behind all of them).
-        retry = due.method == UPDATE or (due.method == STOP and not tail) or (due.method == APPEND and due.priority.urgent)
+        retry = (due.method == UPDATE or (due.method == STOP and not tail)
+                 or (due.method == APPEND and due.priority.urgent))
         params, extra = self._with_steps(due.method, params)
         call = Call(due.method, due.index, params, retry=retry, final=due.priority.urgent,
                     version=self._layout.parts[due.index].version, end=end, extra={"tail": tail, **extra},

@@ -13,8 +13,8 @@ http.client's or the socket's own error), so `errors.from_exception` maps every 
 Files people share are downloaded over the same pools (`files_download`, called as the "files.download"
 method of `SlackCalls`, so the one Slack call policy paces and retries it): only from Slack's own hosts (or
 the host of the configured Web API, a local Slack in tests), with the bot token; a redirect is followed at
-most twice and only within those hosts, so the token never goes anywhere else; the body is read in chunks and abandoned past
-`max_bytes` or the deadline, never buffered whole beyond it; a short body, a 404 and Slack's HTML sign-in
+most twice and only within those hosts, so the token never goes anywhere else; the body is read in chunks and
+abandoned past `max_bytes` or the deadline, never buffered whole beyond it; a short body, a 404 and Slack's HTML sign-in
 page (what Slack sends when the app lacks `files:read`) are failures of their own kinds, not file bytes.
 At most `DOWNLOADS_AT_ONCE` downloads run at a time.
 

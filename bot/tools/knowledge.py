@@ -118,7 +118,8 @@ def source_of(result: dict) -> Source:
     named = metadata.get("title") or metadata.get("x-amz-bedrock-kb-title")
     parts = urlsplit(address)
     link = address if parts.scheme in ("http", "https") and parts.netloc else None
-    name = posixpath.basename(unquote(parts.path.rstrip("/"))) or parts.netloc or location.get("type", "source").lower()
+    name = (posixpath.basename(unquote(str(parts.path).rstrip("/"))) or str(parts.netloc)
+            or str(location.get("type", "source")).lower())
     return Source(_short(str(named) if isinstance(named, str) and named.strip() else name, MAX_TITLE), link)
 
 
@@ -154,7 +155,9 @@ class KnowledgeBases:
                 if base not in self._tools:
                     if self._client is None:
                         self._client = create_client(self._settings.aws_region, self._settings.timeout_seconds)
-                    self._tools[base] = KnowledgeBase(self._client, *base, self._settings.knowledge_base_results)
+                    knowledge_base_id, about = base
+                    self._tools[base] = KnowledgeBase(self._client, knowledge_base_id, about,
+                                                      self._settings.knowledge_base_results)
             return [self._tools[base] for base in bases]
 
 

@@ -70,7 +70,7 @@ class McpServers:
 
     def tools(self) -> list["McpTool"]:
         """The tools offered now (a server that is down is tried again, in the background, now and then)."""
-        offered = []
+        offered: list[McpTool] = []
         for session in self._sessions.values():
             if session.client is None:
                 self._reconnect_later(session)
@@ -228,7 +228,8 @@ def _transport(server: McpServer):
         return streamable_http_client(server.url, http_client=http), http
     from mcp.client.stdio import StdioServerParameters
 
-    return StdioServerParameters(command=server.command, args=list(server.args), env=dict(server.env) or None), None
+    return StdioServerParameters(command=server.command or "", args=list(server.args),
+                                 env=dict(server.env) or None), None
 
 
 def _object_schema(schema: Any) -> dict:

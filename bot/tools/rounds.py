@@ -157,7 +157,8 @@ class Rounds:
         if number >= self._rounds:
             return f"the limit is {self._rounds} rounds"
         if self._max_tokens is not None and usage.input_tokens + usage.output_tokens >= self._max_tokens:
-            return f"the answer has used {usage.input_tokens + usage.output_tokens:,} of its {self._max_tokens:,} tokens"
+            used = usage.input_tokens + usage.output_tokens
+            return f"the answer has used {used:,} of its {self._max_tokens:,} tokens"
         return None
 
     # -- one round of tools ------------------------------------------------------------------------

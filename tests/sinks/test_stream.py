@@ -336,7 +336,7 @@ def test_whatever_arrives_and_fails_the_streams_show_exactly_the_answer_and_noth
     for chunk, gap in zip(chunks, gaps):
         now += gap
         layout.feed(chunk)
-        while (call := step(sink, slack, now, error=error)) is not None:
+        while step(sink, slack, now, error=error) is not None:
             pass
     layout.finish()
     while not sink.done:
@@ -399,7 +399,7 @@ def test_a_start_that_cannot_go_soon_is_posted_instead_unless_told_to_wait():
 def test_a_start_too_long_even_at_the_smallest_limit_is_posted_instead():
     layout, sink, slack = setup(limit=600)
     layout.feed("x" * 550)
-    call = step(sink, slack, 0.0, error=TooLong(START, "msg_too_long"))
+    step(sink, slack, 0.0, error=TooLong(START, "msg_too_long"))
     assert sink.handover is None and sink._limit == 500  # shrunk, and tried again
     again = step(sink, slack, 0.0, error=TooLong(START, "msg_too_long"))
     assert len(again.params["markdown_text"]) <= 500 and sink.handover == 0

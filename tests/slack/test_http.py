@@ -90,7 +90,7 @@ def outcome(client: WebClient, method: str, params: dict) -> dict:
 
     try:
         return dict(kind=None, **shown(getattr(client, method)(**params)))
-    except Exception as raw:  # noqa: BLE001: the stock client's and the pooled one's must be alike
+    except Exception as raw:  # the stock client's and the pooled one's must be alike
         kind = errors.from_exception(method, raw)
         seen = dict(raised=type(raw), reason=repr(getattr(raw, "reason", None)), kind=type(kind), code=kind.code,
                     sent=getattr(kind, "sent", None), retry_after=getattr(kind, "retry_after", None))

@@ -3,7 +3,7 @@ the turn a call holds from asking to Slack's answer."""
 
 from __future__ import annotations
 
-import math
+
 
 import pytest
 from hypothesis import given, settings

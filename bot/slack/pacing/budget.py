@@ -1,15 +1,15 @@
 """One of Slack's budgets for one method, in the workspace or in one channel: who goes next, and when. Pure:
 the caller passes the time.
 
-Its parts: the bucket (tokens, rate, burst, a Retry-After's pause), what Slack's answers taught of its
-numbers (`learning`), the calls waiting in order (`queue`) and the calls in flight (`flight`). Turns go in
-order of priority (a reply's first words before the rest), then of arrival. Urgent turns (FIRST, WORDS, URGENT) may
-use the last tokens; a ROUTINE one leaves a reserve for them: two tokens, or as many as are spoken for (calls the bot will certainly make soon), whichever is more,
-but never the whole burst. A budget with a rate lets a few calls be in flight at once, in order of rank (one
-at a time, Slack's round trip of 50 to 150 ms would cap it at about ten calls a second, whatever its
-tokens): as many as `Learning.in_flight` allows, fewer beyond what Slack has shown it takes, since calls sent
-together beyond Slack's burst are refused together. A budget without a rate has no queue:
-only Slack's Retry-After holds its calls back.
+Its parts: the bucket (tokens, rate, burst, a Retry-After's pause), what Slack's answers taught of its numbers
+(`learning`), the calls waiting in order (`queue`) and the calls in flight (`flight`). Turns go in order of priority
+(a reply's first words before the rest), then of arrival. Urgent turns (FIRST, WORDS, URGENT) may use the last
+tokens; a ROUTINE one leaves a reserve for them: two tokens, or as many as are spoken for (calls the bot will
+certainly make soon), whichever is more, but never the whole burst. A budget with a rate lets a few calls be in
+flight at once, in order of rank (one at a time, Slack's round trip of 50 to 150 ms would cap it at about ten calls
+a second, whatever its tokens): as many as `Learning.in_flight` allows, fewer beyond what Slack has shown it takes,
+since calls sent together beyond Slack's burst are refused together. A budget without a rate has no queue: only
+Slack's Retry-After holds its calls back.
 
 Where several instances share the budget (`bot.shared`), what they share shows here as what the shared
 budget holds (`sync`), what the others want of it (`others_want`) and how many they are (`others`).
