@@ -144,11 +144,29 @@ def docker_answers() -> bool:
 @pytest.mark.e2e
 @pytest.mark.skipif(not docker_answers(), reason="no Docker daemon on this machine: the image is checked by the "
                                                   "tests above; build it with `docker build .`")
-def test_the_image_builds_and_its_doctor_runs(tmp_path):
+def test_the_image_builds_runs_as_its_user_answers_against_the_stand_ins_and_stops_on_sigterm(slack, bedrock,
+                                                                                               aws_env):
+    from standins.events import mention
+
     subprocess.run(["docker", "build", "-t", "bedrock-slack-bot:test", str(ROOT)], check=True, timeout=900)
-    result = subprocess.run(["docker", "run", "--rm", "bedrock-slack-bot:test", "--help"], capture_output=True,
-                            text=True, timeout=120)
-    assert "python -m bot doctor" in result.stderr
     user = subprocess.run(["docker", "run", "--rm", "--entrypoint", "id", "bedrock-slack-bot:test", "-u"],
                           capture_output=True, text=True, timeout=120)
     assert user.stdout.strip() == "10001"
+    settings = {**aws_env, "SLACK_BOT_TOKEN": "xoxb-local-standin", "SLACK_APP_TOKEN": "xapp-local-standin",
+                "SLACK_API_URL": slack.api_url, "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
+    env = [part for name, value in settings.items() for part in ("-e", f"{name}={value}")]
+    started = subprocess.run(["docker", "run", "-d", "--network", "host", *env, "bedrock-slack-bot:test", "socket"],
+                             capture_output=True, text=True, check=True, timeout=120)
+    container = started.stdout.strip()
+    try:
+        slack.wait_until(lambda: slack.connected, timeout=60, what="the container to connect over Socket Mode")
+        event, _ = mention(slack, "<@UBOT> hello from a container")
+        slack.send_event(event)
+        slack.wait_until(lambda: any(m.text == "Hello from the model." for m in slack.bot_messages()), timeout=30,
+                         what="the answer")
+        subprocess.run(["docker", "stop", "--time", "60", container], check=True, timeout=120)  # SIGTERM
+        code = subprocess.run(["docker", "inspect", "--format", "{{.State.ExitCode}}", container],
+                              capture_output=True, text=True, timeout=60).stdout.strip()
+        assert code == "0"  # SIGTERM reached the bot (exec form), which stopped cleanly
+    finally:
+        subprocess.run(["docker", "rm", "-f", container], capture_output=True, timeout=60)
