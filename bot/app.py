@@ -7,6 +7,7 @@ import functools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from http.client import HTTPException
+from typing import Callable, Sequence
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -42,7 +43,7 @@ from bot.slack.calls import SlackCalls
 from bot.slack.http import HEADROOM, PooledWebClient
 from bot.slack.scopes import Granted
 from bot.slack.pacing import Pacer
-from bot.tools.base import ToolSettings
+from bot.tools.base import Tool, ToolSettings
 from bot.tools.knowledge import KnowledgeBases
 from bot.tools.slack_search import MaySearch, SlackSearch
 from bot.tools.toolbox import Toolbox
@@ -130,7 +131,7 @@ def toolbox_for(settings: ToolSettings, calls: SlackCalls, granted: Granted, kno
     (auto: where the bot token has a search:read scope, as auth.test says the first time it matters)."""
     search = None if settings.slack_search == "off" else functools.partial(
         SlackSearch, calls, results=settings.slack_search_results)
-    connected = lambda: ()  # noqa: E731
+    connected: Callable[[], Sequence[Tool]] = lambda: ()  # noqa: E731
     if settings.mcp_servers:
         from bot.tools.mcp import McpServers  # the SDK is an extra: imported only where servers are named
 

@@ -99,9 +99,9 @@ def _profiles(settings: Settings) -> Check:
     """The profile each conversation the file names gets, filled in from the environment, and what every other
     conversation gets."""
     table, base = settings.profiles.table, settings.base_profile
-    lines = [f"{'DMs' if channel == DM else channel} → "
-             f"{describe(table.for_conversation(channel, is_dm=channel == DM).over(base))}"
-             for channel, _ in table.channels()]
+    lines = [f"{'DMs' if channel == DM else channel} → {describe(named.over(base))}"
+             for channel, _ in table.channels()
+             if (named := table.for_conversation(channel, is_dm=channel == DM)) is not None]
     other = table.for_conversation("", is_dm=False)
     nowhere = "not answered (no default profile)"
     lines.append(f"every other channel → {describe(other.over(base)) if other else nowhere}")

@@ -13,7 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, cast
 
 from bot.conversation.files import (Choice, LeftOut, Limits, Reading, Reason, SlackFile, check_download, choose,
                                     document_name, download_failed, to_blocks)
@@ -101,8 +101,8 @@ class SlackFiles:
         except SlackError as error:  # not a file Slack hands over as one
             log.warning("could not download %s: %s", file.name, error.code)
             return Reason.NOT_WHAT_IT_SAYS
-        found = check_download(reading, data, self.limits)
-        return self._no_access() if found is Reason.NO_ACCESS else found or data
+        found = check_download(reading, cast(bytes, data), self.limits)
+        return self._no_access() if found is Reason.NO_ACCESS else found or cast(bytes, data)
 
 
     def _no_access(self) -> Reason:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 _SLACK_TOKEN = re.compile(r"<([^<>]*)>")
 _CUT = "\n[…cut here: the message was {length:,} characters long]"
@@ -133,8 +133,8 @@ VIEWED_END = "(End of what they have open. Their question follows.)"
 _VIEWED_MESSAGE_CHARS = 1_000  # one message of what the person has open, at most
 
 
-def viewed_text(read: Iterable[tuple[str, str | None, list[Mapping]]], *, bot: Identity, names: Mapping[str, str],
-                budget_chars: int) -> str:
+def viewed_text(read: Iterable[tuple[str, str | None, Sequence[Mapping]]], *, bot: Identity,
+                names: Mapping[str, str], budget_chars: int) -> str:
     """What a person has open in Slack, for the model: for each (channel, message ts or None, its messages, oldest
     first), a heading and the messages as "name: text"; at most `budget_chars` ("" if nothing was read)."""
     parts = []

@@ -20,7 +20,7 @@ from concurrent.futures import wait as wait_for
 
 from cachetools import TTLCache
 
-from typing import Sequence
+from typing import Any, Sequence
 
 from bot.conversation.reading import ThreadRead, read_thread
 from bot.request import Viewed
@@ -58,7 +58,8 @@ class SlackHistory:
         deadline = self._calls.clock() + self._read_seconds
 
         def fetch(oldest: str | None, latest: str | None, cursor: str | None) -> tuple[list[dict], str | None]:
-            window = {"oldest": oldest, "latest": latest, "inclusive": True} if oldest or latest else {}
+            window: dict[str, Any] = ({"oldest": oldest, "latest": latest, "inclusive": True} if oldest or latest
+                                      else {})
             response = self._calls.call(methods.REPLIES, deadline=deadline, channel=channel, ts=thread_ts,
                                         limit=_PAGE_SIZE, cursor=cursor, **window)
             return response.get("messages", []), (response.get("response_metadata") or {}).get("next_cursor")

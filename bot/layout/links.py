@@ -107,7 +107,7 @@ def find_link(text: str, at: int, brackets: Mapping[int, int | str | None] | Non
     `bracket_pairs` of `text`, for a caller that reads many links in one text."""
     start = at - 1 if at > 0 and text[at - 1] == "!" else at
     close = (brackets if brackets is not None else bracket_pairs(text)).get(at)
-    if close is None or close == INCOMPLETE:
+    if not isinstance(close, int):  # None (no link), or INCOMPLETE
         return close
     label = text[at + 1:close]
     if close + 1 == len(text):
@@ -115,7 +115,7 @@ def find_link(text: str, at: int, brackets: Mapping[int, int | str | None] | Non
     if text[close + 1] != "(":
         return None
     found = _destination(text, close + 2)
-    if found is None or found == INCOMPLETE:
+    if not isinstance(found, tuple):  # None (no link), or INCOMPLETE
         return found
     target, end = found
     return Link(start, end, label, target)

@@ -27,7 +27,7 @@ import json
 import logging
 import threading
 from dataclasses import dataclass, replace
-from typing import Iterator, Union
+from typing import Any, Iterator, Union
 
 import boto3
 from botocore.config import Config
@@ -247,7 +247,7 @@ def _interrupt(raw) -> None:
     """Close an event stream from another thread, at once. Closing alone waits for a read in progress, and a
     silent stream's read lasts until the read timeout; shutting the socket's reading side down first (urllib3's
     `HTTPResponse.shutdown`, under botocore's `EventStream`) ends that read now."""
-    response = getattr(raw, "_raw_stream", None)
+    response: Any = getattr(raw, "_raw_stream", None)
     try:
         response.shutdown()
     except (AttributeError, ValueError, RuntimeError, OSError):
@@ -313,7 +313,8 @@ class ModelStream:
             if "files" in self._refusals:
                 self._model.files_refused(self._refusals["files"])
             yield from first
-            yield from events  # type: ignore[misc]  (set by the first attempt, or it raised)
+            if events is not None:  # set by the first attempt, or it raised
+                yield from events
         except (StreamClosed, ModelError):
             raise
         except Exception as error:
@@ -367,6 +368,8 @@ class ModelStream:
 
     def _before_sleep(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
+        if error is None:
+            return
         if self._refused_now(state):
             what = next(name for name, refusal in self._refusals.items() if refusal is error)
             log.info("Bedrock: %s for a request with %s; trying it once without them",

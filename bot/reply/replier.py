@@ -169,7 +169,8 @@ class Replier:
 
     def _answer(self, reply: Reply, bot: Identity, profile: Profile) -> None:
         request = reply.request
-        model = self._models.get(profile.model_id, profile.system_prompt, profile.max_tokens)
+        # a profile filled in from the environment's (`Profiles.for_conversation`) names all three
+        model = self._models.get(profile.model_id or "", profile.system_prompt or "", profile.max_tokens or 1)
         started = self._clock()
         deadline = self._calls.clock() + self._settings.reply_deadline_seconds  # on the Slack calls' clock
         place = Place(request.channel, request.reply_thread_ts, request.user, request.team, event=request.event_id,
@@ -184,11 +185,14 @@ class Replier:
             if session is not None:
                 delivery.wait_for_words(SESSION_AFTER_SECONDS)  # never in the way of the first words
                 session.begin()
-                if request.is_dm and self._first_in_thread(request):  # a thread of the messages tab: its title
-                    self._sessions.title(place, question_text(request.text, bot))
+                if request.is_dm and self._first_in_thread(request) and self._sessions is not None:
+                    self._sessions.title(place, question_text(request.text, bot))  # a messages-tab thread's title
 
         threading.Thread(target=signs, name="reply-sign-of-life", daemon=True).start()
-        outcome, note, usage, conversation = "failed", notes.FAILED, None, Conversation([])
+        outcome: str = "failed"
+        note: str | None = notes.FAILED
+        usage: Usage | None = None
+        conversation = Conversation([])
         rounds = Rounds(model, self._toolbox.for_request(request, profile), rounds=self._tool_settings.rounds,
                         timeout=self._tool_settings.timeout_seconds, clock=self._clock, approve=self._approver(place),
                         max_tokens=self._tool_settings.max_tokens)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 from bot import notes
 from bot.sinks.base import Place
@@ -58,8 +59,9 @@ class Sessions:
     def set(self, place: Place, status: str) -> bool:
         """Set the thread's session status; False if Slack would not."""
         try:
+            initiator: dict[str, Any] = {"initiator_user_id": place.user} if status == PROCESSING else {}
             self._calls.call(methods.SESSION, channel_id=place.channel, thread_ts=place.thread_ts, status=status,
-                             **({"initiator_user_id": place.user} if status == PROCESSING else {}))
+                             **initiator)
             return True
         except SlackError as error:
             if error.applies_to != APP:

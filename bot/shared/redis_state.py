@@ -296,7 +296,8 @@ class RedisState(SharedState):
     def pause(self, buckets: Sequence[Bucket], seconds: float, call: str = "") -> None:
         if not buckets:
             return
-        args = [repr(seconds), PROBE_QUIET_SECONDS, BUDGET_MEMORY_MS, f"{self._me}:{call}", *_each(buckets, "tokens")]
+        args: list[str | float | int] = [repr(seconds), PROBE_QUIET_SECONDS, BUDGET_MEMORY_MS, f"{self._me}:{call}",
+                                         *_each(buckets, "tokens")]
         self._ask(lambda: self._pause(keys=[self._key("budget", bucket.name) for bucket in buckets], args=args))
 
     def follow(self, wants: Callable[[], Sequence[Bucket]], learn: Callable[[Mapping[str, Held]], None]) -> None:

@@ -117,7 +117,8 @@ class Delivery:
         (see `Router.sign_of_life`): a sign that queues for its turn lets the words go meanwhile, and is not
         shown once they have gone. False if Slack would not take even that (nowhere to answer)."""
         self._router.unseen(self)
-        sign, failed = self._decide_sign(), None
+        sign = self._decide_sign()
+        failed: tuple[SignOfLife, SlackError] | None = None
         shown = False
         while sign is not None:
             try:
@@ -126,7 +127,8 @@ class Delivery:
             except SlackError as error:
                 if sign.refused is not None:
                     self._router.refused(sign.name, sign.refused, error, self._place.channel)
-                sign, failed = self._decide_sign(instead_of=sign), (sign, error)
+                failed = (sign, error)
+                sign = self._decide_sign(instead_of=sign)
         # a message Slack will not take: the answer's messages will not be taken either
         nowhere = failed is not None and methods.method(failed[0].method).opens_message
         if shown or nowhere:
@@ -136,7 +138,7 @@ class Delivery:
             if not nowhere and self._run is None and (self.layout.pending or self.layout.steps.pending):
                 self._open_or_yield()  # the words (or a step) came while the sign of life went up
             self._changed.notify_all()
-        if nowhere:
+        if nowhere and failed is not None:
             log.error("cannot answer in %s: %s", self._place.channel, failed[1].code)
             self._on_gone()
         elif shown and self._doing is not None:
@@ -315,6 +317,8 @@ class Delivery:
             with self._changed:
                 run = self._run
             remaining = None if deadline is None else max(deadline - self._clock(), 0.0)
+            if run is None:
+                break
             if not run.writer.join(remaining):
                 return False
             with self._changed:

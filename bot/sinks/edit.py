@@ -57,7 +57,7 @@ class _Message:
 
 
 class EditSink:
-    refusal = None  # the path of last resort: Slack's refusals end it, they are not handed over
+    refusal: SlackError | None = None  # the path of last resort: Slack's refusals end it, they are not handed over
 
     def __init__(
         self,
@@ -86,7 +86,7 @@ class EditSink:
         self._feedback = feedback
         self._messages: list[_Message] = [_Message() for _ in layout.parts]
         for message in self._messages[:first]:
-            message.final_sent = math.inf  # type: ignore[assignment]  (never this sink's to write)
+            message.final_sent = math.inf  # type: ignore[assignment]  # never this sink's to write
         if placeholder is not None:
             ts, text = placeholder
             self._messages[first] = _Message(ts=ts, shown=text, seen=layout.parts[first].version)

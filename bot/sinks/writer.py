@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable
+from typing import Callable, cast
 
 from bot.sinks.base import Call, Sink
 from bot.slack.calls import SlackCalls
@@ -133,7 +133,8 @@ class Writer:
     def _make(self, call: Call, turn: Turn) -> None:
         response, error = None, None
         try:
-            response = self._calls.call(call.method, turn=turn, retry=call.retry, tag=call.tag, **call.params).data
+            response = cast(dict, self._calls.call(call.method, turn=turn, retry=call.retry, tag=call.tag,
+                                                   **call.params).data)
         except SlackError as failure:
             error = failure
         with self._changed:

@@ -24,7 +24,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 from slack_sdk import WebClient
 from slack_sdk.web import SlackResponse
@@ -166,7 +166,7 @@ class SlackCalls:
                         self._clear_later(params, tag)  # the caller goes on without it: Slack may show it yet
                     raise
                 return found
-        stop = stop_after_attempt(self._attempts) | stop_after_delay(self._max_seconds)
+        stop: Any = stop_after_attempt(self._attempts) | stop_after_delay(self._max_seconds)
         if deadline is not None:
             stop = stop | (lambda state: self.clock() + state.upcoming_sleep > deadline)
         policy = Retrying(
@@ -176,9 +176,7 @@ class SlackCalls:
             sleep=self._sleep,
             reraise=True,
             before_sleep=lambda state: log.info(
-                "Slack %s: %s; retrying (attempt %d)", method, state.outcome.exception().code,
-                state.attempt_number + 1,
-            ),
+                "Slack %s: %s; retrying (attempt %d)", method, _code(state), state.attempt_number + 1),
         )
         try:
             return self._claimed(method, params, policy(attempt))
@@ -247,7 +245,7 @@ class SlackCalls:
 
     @staticmethod
     def _wait(state: RetryCallState) -> float:
-        error = state.outcome.exception()
+        error = state.outcome.exception() if state.outcome is not None else None
         if isinstance(error, RateLimited):
             return error.retry_after + random.uniform(0, _JITTER)
         return min(0.5 * 2 ** (state.attempt_number - 1), 8.0) * random.uniform(0.5, 1.0)
@@ -260,3 +258,9 @@ def describe(error: BaseException) -> str:
 
 def _stream_key(channel: str, ts: str) -> str:
     return f"stream:{channel}:{ts}"
+
+
+def _code(state: RetryCallState) -> str:
+    """The Slack code of the attempt that just failed."""
+    error = state.outcome.exception() if state.outcome is not None else None
+    return getattr(error, "code", type(error).__name__)

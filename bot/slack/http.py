@@ -29,7 +29,7 @@ import http.client
 import io
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 from urllib.error import HTTPError, URLError
 from urllib.parse import unquote, urljoin, urlsplit
 from urllib.request import Request, proxy_bypass
@@ -117,8 +117,9 @@ class PooledWebClient(WebClient):
             raise Unavailable(DOWNLOAD, type(_unwrapped(error)).__name__) from error
         if declared is not None and declared.isdigit() and len(body) < int(declared):
             raise Unavailable(DOWNLOAD, "truncated")
-        if kind == "text/html" and not expect_html and looks_like_html(body):  # Slack's sign-in page: the token may
-            raise NotAllowed(DOWNLOAD, "missing_scope", status=200)  # not read files (a PDF sent as text/html may)
+        if kind == "text/html" and not expect_html and looks_like_html(bytes(body)):
+            raise NotAllowed(DOWNLOAD, "missing_scope", status=200)  # Slack's sign-in page: no files:read (a PDF
+            # sent as text/html is a file)
         return SlackResponse(client=self, http_verb="GET", api_url=url, req_args={}, data=bytes(body),
                              headers=dict(response.headers), status_code=200)
 
@@ -147,7 +148,8 @@ class PooledWebClient(WebClient):
             return super()._perform_urllib_http_request_internal(url, req)  # which refuses it
         try:
             response = self._manager(req.host).request(
-                req.get_method(), url, body=req.data, headers={name: str(value) for name, value in req.header_items()},
+                req.get_method(), url, body=cast(Any, req.data),
+                headers={name: str(value) for name, value in req.header_items()},
                 timeout=self.timeout, retries=False, redirect=False)
         except urllib3.exceptions.HTTPError as error:
             raise _as_urllib(error) from error
@@ -156,9 +158,9 @@ class PooledWebClient(WebClient):
             headers[name] = value
         if not 200 <= response.status < 300:
             raise HTTPError(url, response.status, response.reason or "", headers, io.BytesIO(response.data))
-        body = response.data
+        body: bytes | str = response.data
         if headers.get_content_type() != "application/gzip":  # admin.analytics.getFile's answer stays bytes
-            body = body.decode(headers.get_content_charset() or "utf-8")
+            body = response.data.decode(headers.get_content_charset() or "utf-8")
         return {"status": response.status, "headers": headers, "body": body}
 
     def _manager(self, host: str) -> urllib3.PoolManager:
@@ -166,7 +168,7 @@ class PooledWebClient(WebClient):
         proxy = self.proxy if self.proxy and not proxy_bypass(host) else None
         with self._lock:
             if proxy not in self._managers:
-                options = dict(maxsize=self.pool_size, block=False, ssl_context=self.ssl)
+                options: dict[str, Any] = dict(maxsize=self.pool_size, block=False, ssl_context=self.ssl)
                 if proxy is None:
                     self._managers[proxy] = urllib3.PoolManager(**options)
                 else:

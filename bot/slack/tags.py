@@ -10,7 +10,7 @@ by its text instead: the first words it carried, in a message no other reply has
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from bot.slack import methods
 
@@ -47,7 +47,7 @@ class Tag:
             self.event, self.part)
 
 
-def messages_after(call: Callable[..., Mapping], channel: str, thread_ts: str | None,
+def messages_after(call: Callable[..., Any], channel: str, thread_ts: str | None,
                    after: str | None) -> Iterator[Mapping]:
     """The messages newer than `after` in the thread (or, with no thread, in the conversation), with their
     metadata. `call(method, **params)` makes one Slack call and returns its answer (a mapping)."""
@@ -66,7 +66,7 @@ def messages_after(call: Callable[..., Mapping], channel: str, thread_ts: str | 
             return
 
 
-def answered(event: str, call: Callable[..., Mapping], channel: str, thread_ts: str | None,
+def answered(event: str, call: Callable[..., Any], channel: str, thread_ts: str | None,
              after: str | None, bot_id: str | None = None) -> bool:
     """Some message in the thread after the question is tagged as the reply to `event`, or is a message of the
     bot's (`bot_id`) with no tag: a stream still open (a stream takes its tag when it stops), which a reply to a

@@ -104,7 +104,9 @@ class Rounds:
         told_no_more = False
         for number in range(self._rounds + 2):
             stream = attach(self._model.stream(messages, specs))
-            written, asked, finished = [], [], None
+            written: list[str] = []
+            asked: list[ToolUse] = []
+            finished: Finished | None = None
             try:
                 for event in stream:
                     if isinstance(event, TextDelta):
@@ -167,7 +169,7 @@ class Rounds:
         """Run every tool asked for at once; their results, in the order asked (a generator: it yields Steps)."""
         runs: dict[Future, ToolUse] = {}
         results: dict[str, dict] = {}
-        go = []
+        go: list[tuple[ToolUse, Tool, dict]] = []
         for count, use in enumerate(asked):  # first what may not run, and what needs the person's approval
             tool = self._tools.get(use.name)
             reason = None
@@ -182,16 +184,16 @@ class Rounds:
             if reason is not None:
                 results[use.id] = self._failed(use, reason)
                 yield Step(use.id, self._title(use), ERROR, reason=reason)
-            else:
-                go.append((use, tool))
+            elif tool is not None and use.input is not None:
+                go.append((use, tool, use.input))
         deadline = self._clock() + self._timeout
         if until is not None:
             deadline = min(deadline, until)
         pool = ThreadPoolExecutor(max_workers=max(len(go), 1), thread_name_prefix="tool")
         try:
-            for use, tool in go:
-                yield Step(use.id, self._title(use), IN_PROGRESS, doing=tool.doing(use.input))
-                runs[pool.submit(self._guarded, tool, use.input, max(deadline - self._clock(), 0.1))] = use
+            for use, tool, tool_input in go:
+                yield Step(use.id, self._title(use), IN_PROGRESS, doing=tool.doing(tool_input))
+                runs[pool.submit(self._guarded, tool, tool_input, max(deadline - self._clock(), 0.1))] = use
             pending = set(runs)
             while pending:
                 if stopped():

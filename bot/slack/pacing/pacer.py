@@ -39,8 +39,8 @@ class Pacer:
         self._channel_bursts: dict[str, Budget] = {}  # method → the channel budget that last learned its burst
         self._lock = threading.Lock()
         self._calls = itertools.count()  # names each turn's call for the shared budgets
-        for method, limits in self._limits.items():  # followed from the start, before any question comes
-            if limits.workspace.per_minute is not None:
+        for method, method_limits in self._limits.items():  # followed from the start, before any question comes
+            if method_limits.workspace.per_minute is not None:
                 self._budget(method, None)
         self.shared.follow(self._wants, self._learn)
 
@@ -202,6 +202,8 @@ class Pacer:
         if budget is None:
             limits = self._limit(method)
             limit = limits.workspace if channel is None else limits.per_channel
+            if limit is None:
+                raise ValueError(f"{method} has no per-channel budget")
             if channel is not None and len(self._budgets) > MAX_CHANNEL_BUDGETS:
                 self._budgets = {key: kept for key, kept in self._budgets.items() if key[1] is None or not kept.idle}
             budget = self._budgets[(method, channel)] = Budget(limit.per_minute, burst=limit.burst, now=self.clock(),
