@@ -51,7 +51,7 @@ class Learning:
         self._bucket = bucket
         self._published = published
         self.ceiling = None if per_minute is None else per_minute / 60.0  # calls per second
-        self._assumed = self.ceiling  # what it started from
+        self._assumed: float = self.ceiling or 0.0  # what it started from
         self._floor = 0.0 if self.ceiling is None else self.ceiling * FLOOR
         self._learned_until = -math.inf  # the ceiling is a pace learned from 429s until then
         self.max_burst = max(bucket.burst, float(largest_burst if largest_burst is not None
@@ -119,7 +119,12 @@ class Learning:
         """A call granted now spends burst: a token to spare, or one left sooner after the last call than the
         rate gives."""
         bucket = self._bucket
-        return bucket.tokens >= 2 or now - self.last_grant < 1 / bucket.rate
+        return bucket.tokens >= 2 or now - self.last_grant < 1 / self._rate
+
+    @property
+    def _rate(self) -> float:
+        """The bucket's pace: a budget that learns has one (one without a pace has nothing to learn)."""
+        return self._bucket.rate or 0.0
 
     def granted(self, now: float) -> None:
         self.last_grant = now
@@ -134,8 +139,8 @@ class Learning:
             return
         if now >= self._learned_until:
             self.ceiling = self._assumed  # a pace learned long ago may no longer hold: climb back to the start
-        bucket = self._bucket
-        bucket.rate = min(bucket.rate + self.ceiling * INCREASE, self.ceiling)
+        bucket, ceiling = self._bucket, self.ceiling
+        bucket.rate = min(self._rate + ceiling * INCREASE, ceiling)
         if probe:
             bucket.burst = min(bucket.burst + 1, self.max_burst)
 
@@ -163,7 +168,7 @@ class Learning:
         bucket = self._bucket
         taken = self.taken_since_full
         if taken:
-            burst = max(taken - bucket.rate * (now - self._full_at), taken * DECREASE, 1.0)
+            burst = max(taken - self._rate * (now - self._full_at), taken * DECREASE, 1.0)
         else:
             burst = bucket.burst * DECREASE
         bucket.resize(min(bucket.burst, burst))
@@ -178,11 +183,11 @@ class Learning:
             if self.granted_everywhere is not None and self._granted_at_refused is not None:
                 taken = max(taken, self.granted_everywhere - self._granted_at_refused - 1)  # the others' calls too
             rate = RATE_MARGIN * (taken + 1) / since
-            self.ceiling = max(min(self.ceiling, rate), self._floor)  # the steps back climb to it, not past it
+            self.ceiling = max(min(self.ceiling or rate, rate), self._floor)  # the steps back climb to it, not past it
             self._learned_until = now + RELEARN_SECONDS
         else:
-            rate = bucket.rate * DECREASE
-        bucket.rate = max(min(bucket.rate, rate), self._floor)
+            rate = self._rate * DECREASE
+        bucket.rate = max(min(self._rate, rate), self._floor)
 
     def take_lesson(self, lesson: Lesson) -> None:
         """Another instance's 429 taught a pace and a burst: this budget's are no larger (taken once)."""
@@ -190,7 +195,7 @@ class Learning:
             return
         bucket = self._bucket
         self.lesson = lesson.number
-        bucket.rate = max(min(bucket.rate, lesson.per_second), self._floor)
+        bucket.rate = max(min(self._rate, lesson.per_second), self._floor)
         if lesson.per_second < self.ceiling:
             self.ceiling = max(lesson.per_second, self._floor)
             self._learned_until = max(self._learned_until, self.last_grant + RELEARN_SECONDS)
