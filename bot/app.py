@@ -80,8 +80,9 @@ def create_bot(settings: Settings, *, bedrock_client=None, knowledge_client=None
         redis = settings.redis
         if redis.url and not redis.key_prefix:  # keys of this bot's own: two bots may share one Redis
             identity = client.auth_test()
-            redis = replace(redis, key_prefix=app_prefix(identity["team_id"], identity.get("bot_id") or
-                                                         identity["user_id"]))
+            team = identity.get("team_id") or identity.get("enterprise_id") or "-"
+            redis = replace(redis, key_prefix=app_prefix(team, identity.get("bot_id") or identity.get("user_id")
+                                                         or "-"))
     except BoltError as error:  # Bolt wraps what Slack answered to its auth.test
         if isinstance(error.__context__, SlackApiError):
             raise errors.from_exception(methods.AUTH, error.__context__) from error

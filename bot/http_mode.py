@@ -44,7 +44,9 @@ METRICS_PATH = "/metrics"
 # hold at once at 8 MiB, where waitress's default (1 GiB each) let one request take gigabytes.
 MAX_BODY_BYTES = 1 << 20
 CONNECTIONS = 2_000  # open at once (waitress's default, 100, let 110 idle connections stop the bot)
-IDLE_SECONDS = 15.0  # a connection that sends nothing this long is closed (waitress's default: 120)
+# a connection that sends nothing this long is closed (waitress's default: 120); above a load balancer's own idle
+# timeout (an AWS ALB's: 60 s), so the bot never closes a kept-alive connection the balancer is about to reuse
+IDLE_SECONDS = 75.0
 CLEANUP_SECONDS = 5.0  # how often idle connections are looked for (default: 30)
 _STALE_SECONDS = 60 * 5  # Slack's advice, as Bolt checks it
 

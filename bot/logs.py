@@ -22,14 +22,15 @@ _AWS_CREDENTIAL = re.compile(r"((?:X-Amz-)?Credential=)[^/\s'\",&]+")
 _AWS_SIGNATURE = re.compile(r"(?i)((?:X-Amz-)?Signature[=:]\s*)[0-9a-f]{64}")
 # Slack's verification token (an event's or a click's `token`, which Bolt logs at DEBUG with the whole body) and
 # an event's `action_token` (Slack search as the asker), as JSON, a Python dict or a form field.
-_SLACK_FIELD = re.compile(r"""((?:^|[^A-Za-z0-9_])(?:action_)?token['"]?\s*(?::\s*['"]|=))[^'"&\s]+""")
+_SLACK_FIELD = re.compile(r"""((?:^|[^A-Za-z0-9_]|%22)(?:action_)?token(?:['"]|%22)?\s*(?::|=|%3A)\s*(?:['"]|%22)?)"""
+                          r"""[^'"&\s%]+""")
 
 
 def redact(text: str) -> str:
     """`text` with every Slack token and AWS secret replaced by a marker."""
     text = _SLACK_TOKEN.sub(REDACTED, text)
-    text = _SLACK_FIELD.sub(rf"\1{REDACTED}", text)
     text = _AWS_SECRET.sub(rf"\1{REDACTED}", text)
+    text = _SLACK_FIELD.sub(rf"\1{REDACTED}", text)
     text = _AWS_CREDENTIAL.sub(r"\1[redacted]", text)
     return _AWS_SIGNATURE.sub(r"\1[redacted]", text)
 

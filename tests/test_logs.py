@@ -49,3 +49,13 @@ def test_a_status_naming_a_file_is_one_plain_line():
     from bot import notes
 
     assert notes.reading("report\n<!channel>.pdf") == "is reading report !channel .pdf…"
+
+
+def test_slacks_verification_and_action_tokens_are_redacted_in_every_shape_bolt_logs():
+    from bot.logs import redact
+
+    for line in ('{"token": "vErIfY123"}', "{'token': 'vErIfY123'}", "token=vErIfY123&x=1", 'token = "vErIfY123"',
+                 "payload=%7B%22token%22%3A%22vErIfY123%22%7D", '"action_token":"vErIfY123"'):
+        assert "vErIfY123" not in redact(line), line
+    for kept in ("tokens_in=11 tokens_out=5", "max_tokens=2048", "next_token=abc", "inputTokens 12"):
+        assert redact(kept) == kept

@@ -52,11 +52,15 @@ class Conversation:
     def with_note(self, note: str | None) -> "Conversation":
         return replace(self, read_note=notes.lines(self.read_note, note))
 
-    def unread(self, blocks: list[dict]) -> tuple["Conversation", list[SlackFile]]:
+    def unread(self, blocks: list[dict]) -> "Conversation":
         """The model could not read `blocks` (image and document blocks of these messages): this conversation with
-        a note naming their files, and the files."""
-        files = list(dict.fromkeys(self.files[id(block)] for block in blocks if id(block) in self.files))
-        return self.with_note(notes.files_note(LeftOut(file, Reason.MODEL_REFUSED).for_note() for file in files)), files
+        a note naming their files."""
+        return self.with_note(notes.files_note(LeftOut(file, Reason.MODEL_REFUSED).for_note()
+                                               for file in self.files_of(blocks)))
+
+    def files_of(self, blocks: list[dict]) -> list[SlackFile]:
+        """The files `blocks` (image and document blocks of these messages) came from."""
+        return list(dict.fromkeys(self.files[id(block)] for block in blocks if id(block) in self.files))
 
     def closing_note(self, note: str | None, *, got_text: bool) -> str | None:
         """`note` (why the answer ended as it did), with what the reader should know of how it was read:

@@ -274,6 +274,7 @@ class ModelStream:
         self._files = any(_is_file(block) for message in messages for block in message.get("content", []))
         self.dropped_files = False  # the model refused the files: the answer went without them
         self.unreadable: list[dict] = []  # file blocks Bedrock refused one by one: the answer went without them
+        self.named_unreadable: list[dict] = []  # ... those of them Bedrock named (the others may be readable)
         self._sent: list[dict] = messages  # the messages of the last request (what a refusal's path points into)
         self._refusals: dict[str, BaseException] = {}  # what Bedrock answered a request with cache points, files
 
@@ -336,6 +337,9 @@ class ModelStream:
             return True
         if self._files and (blocks := self._refused_blocks(error)):
             self.unreadable += blocks
+            found = refused_file(error)
+            if found is not None and found[1] is not None:  # Bedrock named the block: it is unreadable
+                self.named_unreadable += blocks
             self._refusals[f"a file it cannot read ({len(self.unreadable)})"] = error
             return True
         if self._cache_points and may_refuse_cache_points(error):

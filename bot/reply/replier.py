@@ -209,10 +209,10 @@ class Replier:
                                                   until=started + self._settings.reply_deadline_seconds)
                 if rounds.dropped_files:
                     conversation = conversation.with_note(notes.MODEL_TAKES_NO_FILES)
-                if rounds.unreadable:  # named now, and left out of the thread's later replies
-                    conversation, unread = conversation.unread(rounds.unreadable)
+                if rounds.unreadable:  # named now; those Bedrock named, left out of the thread's later replies
+                    conversation = conversation.unread(rounds.unreadable)
                     if self._unreadable is not None:
-                        self._unreadable.remember(unread)
+                        self._unreadable.remember(conversation.files_of(rounds.named_unreadable))
             except Exception as error:
                 outcome, note = ("failed", None) if delivery.nowhere else self._failure(reply, error, delivery)
         note = notes.lines(note, notes.tool_failures(rounds.failures))

@@ -127,7 +127,7 @@ class SlackCalls:
             """The message an earlier attempt Slack may have taken did post, if it is found."""
             if not (unknown and tag is not None and facts.findable):
                 return None
-            found = self._find(method, params, tag)
+            found = self._find(method, params, tag, deadline)
             if found is not None:
                 log.info("Slack %s: the message was posted after all (%s); carrying on with it",
                          method, unknown[-1].code)
@@ -230,11 +230,11 @@ class SlackCalls:
         metrics.SLACK_CALLS.labels(method=method, result="ok").inc()
         return response
 
-    def _find(self, method: str, params: dict, tag: Tag) -> SlackResponse | None:
-        """The message an earlier attempt of a tagged call made, if Slack took it."""
+    def _find(self, method: str, params: dict, tag: Tag, deadline: float | None = None) -> SlackResponse | None:
+        """The message an earlier attempt of a tagged call made, if Slack took it (its reads within `deadline`)."""
         landed = tag.landed(method, params)
 
-        read = functools.partial(self.call, retry=False)  # a failure: the attempt fails again
+        read = functools.partial(self.call, retry=False, deadline=deadline)  # a failure: the attempt fails again
         for message in messages_after(read, params["channel"], params.get("thread_ts"), tag.after):
             if landed(message) and (method != methods.START or self._state.claim([_stream_key(params["channel"],
                                                                                               message["ts"])])):

@@ -23,21 +23,23 @@ def granted(response: Any) -> frozenset[str]:
 
 
 class Granted:
-    """The scopes the bot token has: asked of `auth.test` once, the first time something needs to know (a failure
-    to ask is not remembered: the next need asks again)."""
+    """The scopes the bot token has: asked of `auth.test` once, the first time something needs to know (after a
+    failure to ask, not again for a minute)."""
 
     def __init__(self, calls: SlackCalls) -> None:
         self._calls = calls
         self._known: frozenset[str] | None = None
+        self._failed_until = float("-inf")  # after a failure, no one asks again (nor waits) for a minute
         self._lock = threading.Lock()
 
     def __call__(self) -> frozenset[str] | None:
         """The scopes, or None if Slack could not be asked now."""
         with self._lock:
-            if self._known is None:
+            if self._known is None and self._calls.clock() >= self._failed_until:
                 try:
                     self._known = granted(self._calls.call(methods.AUTH, deadline=self._calls.clock() + 5))
                 except SlackError as error:
-                    log.warning("could not read the app's scopes (auth.test): %s", error.code)
-                    return None
+                    log.warning("could not read the app's scopes (auth.test): %s; asking again in a minute",
+                                error.code)
+                    self._failed_until = self._calls.clock() + 60
             return self._known

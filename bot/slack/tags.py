@@ -40,11 +40,20 @@ class Tag:
     def landed(self, method: str, params: Mapping) -> Callable[[Mapping], bool]:
         """Whether a message in the thread is the one a call of `method` with `params` posted."""
         if method == methods.START:
-            first_words = (params.get("markdown_text") or "").strip()
-            return lambda message: (bool(message.get("bot_id")) and Tag.of(message) is None
+            first_words = start_words(params)
+            return lambda message: (bool(first_words) and bool(message.get("bot_id")) and Tag.of(message) is None
                                     and (message.get("text") or "").strip() == first_words)
         return lambda message: (found := Tag.of(message)) is not None and (found.event, found.part) == (
             self.event, self.part)
+
+
+def start_words(params: Mapping) -> str:
+    """The first words a stream start carried (as `markdown_text`, or in its markdown chunks beside task cards);
+    "" for a start of cards alone, which is never looked for by its words."""
+    chunks = params.get("chunks") or []
+    return ((params.get("markdown_text") or "") + "".join(
+        chunk.get("text", "") for chunk in chunks if isinstance(chunk, Mapping) and chunk.get("type") == "markdown_text"
+    )).strip()
 
 
 def messages_after(call: Callable[..., Any], channel: str, thread_ts: str | None,
@@ -68,9 +77,10 @@ def messages_after(call: Callable[..., Any], channel: str, thread_ts: str | None
 
 def answered(event: str, call: Callable[..., Any], channel: str, thread_ts: str | None,
              after: str | None, bot_id: str | None = None) -> bool:
-    """Some message in the thread after the question is tagged as the reply to `event`, or is a message of the
-    bot's (`bot_id`) with no tag: a stream still open (a stream takes its tag when it stops), which a reply to a
-    redelivery must not answer again."""
+    """Some message in the thread after the question is tagged as the reply to `event`, or, in a thread (not a
+    DM answered in line, whose later messages may answer later questions), is a message of the bot's (`bot_id`)
+    with no tag: a stream still open (a stream takes its tag when it stops), which a redelivery must not answer
+    again."""
     return any((tag := Tag.of(message)) is not None and tag.event == event
-               or (tag is None and bot_id is not None and message.get("bot_id") == bot_id)
+               or (tag is None and bot_id is not None and thread_ts is not None and message.get("bot_id") == bot_id)
                for message in messages_after(call, channel, thread_ts, after))

@@ -93,6 +93,7 @@ class Rounds:
         self.text = ""  # everything the model wrote, every round
         self.dropped_files = False  # the model refused the conversation's files: it answered without them
         self.unreadable: list[dict] = []  # file blocks Bedrock could not read: the answer went without them
+        self.named_unreadable: list[dict] = []  # ... those Bedrock named: unreadable whatever else is asked
 
     def run(self, messages: list[dict], *, attach: Callable[[ModelStream], ModelStream] = lambda stream: stream,
             stopped: Callable[[], bool] = lambda: False, until: float | None = None) -> Iterator[object]:
@@ -128,6 +129,7 @@ class Rounds:
                 self.dropped_files, messages = True, without_files(messages)
             if stream.unreadable:
                 self.unreadable += stream.unreadable
+                self.named_unreadable += stream.named_unreadable
                 messages = without_blocks(messages, stream.unreadable)
             self.text += "".join(written)
             if finished is None or finished.stop_reason != "tool_use" or not asked:
