@@ -34,7 +34,8 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from contextlib import contextmanager
+from typing import BinaryIO, Callable, Iterator
 
 from bench import limits as slack_limits
 from bench import targets
@@ -177,27 +178,37 @@ def run(strategy: str, workload: Workload, limits: tuple, *, timeout: float, ove
     _, command, settings = STRATEGIES[strategy]
     with tempfile.TemporaryDirectory() as scratch, open(log_path, "wb") as log:
         env = {**bot_env(slack, bedrock, scratch, workload.replies), **settings, **overrides}
-        bot = subprocess.Popen([sys.executable, *command], cwd=scratch, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            slack.wait_until(lambda: slack.connected or bot.poll() is not None, timeout=60, what="the bot")
-            if bot.poll() is not None:
-                raise SystemExit(f"the bot did not start; see {log_path}")
-            time.sleep(0.5)  # let it settle: the figures are about answering, not starting
+        with started_bot(slack, command, env, scratch, log, f"see {log_path}") as bot:
             cpu_before = cpu_seconds(bot.pid)
             started = time.monotonic()
             asked = ask_at_once(slack, workload)
             wait_until_done(slack, asked, started + timeout)
             cpu = cpu_seconds(bot.pid) - cpu_before
             peak = peak_mb(bot.pid)
-        finally:
-            bot.kill()  # the figures are taken: nothing in flight needs finishing
-            bot.wait(10)
         ended = time.monotonic()
         figures = measure(asked, slack, bedrock, ended)
         figures.cpu_s, figures.peak_mb, figures.seconds = cpu, peak, ended - started
     slack.stop()
     bedrock.stop()
     return figures
+
+
+@contextmanager
+def started_bot(slack: FakeSlack, command: list[str], env: dict[str, str], cwd: str, log: BinaryIO,
+                failed: str | Callable[[], str]) -> Iterator[subprocess.Popen]:
+    """The bot run as `command` (`-m bot`, …) once it is connected to `slack` over Socket Mode and has settled
+    (the figures are about answering, not starting); killed afterwards (the figures are taken by then: nothing in
+    flight needs finishing). `failed`: what to say if it does not start."""
+    bot = subprocess.Popen([sys.executable, *command], cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        slack.wait_until(lambda: slack.connected or bot.poll() is not None, timeout=60, what="the bot")
+        if bot.poll() is not None:
+            raise SystemExit(f"the bot did not start; {failed() if callable(failed) else failed}")
+        time.sleep(0.5)
+        yield bot
+    finally:
+        bot.kill()
+        bot.wait(10)
 
 
 def ask_at_once(slack: FakeSlack, workload: Workload) -> list[Asked]:

@@ -26,7 +26,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from bench.__main__ import ROOT, bot_env
+from bench.__main__ import ROOT, bot_env, started_bot
 from bench.measure import percentile
 from standins.bedrock import FakeBedrock, Reply
 from standins.events import direct_message, mention
@@ -72,13 +72,8 @@ def run(name: str, code: Path, round_trip: float, repeats: int) -> list[dict]:
     waits: dict[str, list[float]] = defaultdict(list)
     with tempfile.TemporaryDirectory() as scratch, open(Path(scratch) / "bot.log", "wb") as log:
         env = {**bot_env(slack, bedrock, scratch, 1), "PYTHONPATH": f"{code}:{ROOT}"}
-        bot = subprocess.Popen([sys.executable, "-m", "bot"], cwd=scratch, env=env, stdout=log,
-                               stderr=subprocess.STDOUT)
-        try:
-            slack.wait_until(lambda: slack.connected or bot.poll() is not None, timeout=60, what="the bot")
-            if bot.poll() is not None:
-                raise SystemExit(f"the bot did not start: {(Path(scratch) / 'bot.log').read_text()[-2000:]}")
-            time.sleep(0.5)
+        failed = lambda: (Path(scratch) / "bot.log").read_text()[-2000:]  # noqa: E731
+        with started_bot(slack, ["-m", "bot"], env, scratch, log, failed):
             slack.round_trip = round_trip
             calls_before, connections_before = len(slack.calls), connections(slack)
             for n in range(repeats):
@@ -98,9 +93,6 @@ def run(name: str, code: Path, round_trip: float, repeats: int) -> list[dict]:
                     slack, "<@UBOT> and for analytics?", channel=f"T{n}", user=f"U{n}b", thread_ts=root.ts)))
             calls = len(slack.calls) - calls_before
             opened = connections(slack) - connections_before if connections(slack) is not None else None
-        finally:
-            bot.kill()
-            bot.wait(10)
     slack.stop()
     bedrock.stop()
     per_call = None if opened is None or not calls else opened / calls

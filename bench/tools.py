@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -29,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench import limits as slack_limits
-from bench.__main__ import RESULTS, ask_at_once, bot_env, wait_until_done
+from bench.__main__ import RESULTS, ask_at_once, bot_env, started_bot, wait_until_done
 from bench.measure import Asked, percentile, replies_by_thread, shows_whole_answer
 from bench.workload import DELTA_SECONDS, FIRST_TOKEN_SECONDS, TAG, Workload, answer
 from standins.bedrock import FakeBedrock, Reply, tool_use
@@ -72,19 +70,10 @@ def run(workload: Workload, limits: tuple, *, round_trip: float, search_seconds:
         env = {**bot_env(slack, bedrock, scratch, workload.replies),
                "BEDROCK_KNOWLEDGE_BASE_IDS": f"{KNOWLEDGE_BASE}=the benchmark handbook",
                "AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME": knowledge.endpoint_url}
-        bot = subprocess.Popen([sys.executable, "-m", "bot"], cwd=scratch, env=env, stdout=log,
-                               stderr=subprocess.STDOUT)
-        try:
-            slack.wait_until(lambda: slack.connected or bot.poll() is not None, timeout=60, what="the bot")
-            if bot.poll() is not None:
-                raise SystemExit(f"the bot did not start; see {log_path}")
-            time.sleep(0.5)
+        with started_bot(slack, ["-m", "bot"], env, scratch, log, f"see {log_path}"):
             started = time.monotonic()
             asked = ask_at_once(slack, workload)
             wait_until_done(slack, asked, started + timeout)
-        finally:
-            bot.kill()
-            bot.wait(10)
     row = measure(asked, slack, bedrock, knowledge)
     slack.stop()
     bedrock.stop()
