@@ -133,6 +133,13 @@ class SlackCalls:
                          method, unknown[-1].code)
             return found
 
+        def look_again() -> SlackResponse | None:
+            """After the last attempt failed: the message an earlier one may have made, if it can be found now."""
+            try:
+                return landed_after_all()
+            except SlackError:  # the look itself failed: the call fails as it did
+                return None
+
         def attempt() -> SlackResponse:
             if (found := landed_after_all()) is not None:
                 return found
@@ -157,11 +164,7 @@ class SlackCalls:
             try:
                 return self._claimed(method, params, attempt())
             except Unavailable:
-                try:
-                    found = landed_after_all()
-                except SlackError:
-                    found = None
-                if found is None:
+                if (found := look_again()) is None:
                     if unknown and tag is not None and method == methods.START:
                         self._clear_later(params, tag)  # the caller goes on without it: Slack may show it yet
                     raise
@@ -180,12 +183,8 @@ class SlackCalls:
         )
         try:
             return self._claimed(method, params, policy(attempt))
-        except SlackError:
-            try:  # a later attempt failed (a 429, out of time) where an earlier one may have landed: look once more
-                found = landed_after_all()
-            except SlackError:
-                found = None
-            if found is None:
+        except SlackError:  # a later attempt failed (a 429, out of time) where an earlier one may have landed
+            if (found := look_again()) is None:
                 raise
             return found
 
